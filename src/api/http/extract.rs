@@ -1,0 +1,97 @@
+//! Request extractors: API-key auth, request id, and strict JSON bodies.
+
+use super::AppState;
+use crate::error::Error;
+use crate::service::Tenant;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// The tenant whose API key authenticated the request.
+pub struct Auth(pub Arc<Tenant>);
+
+/// Longest `Authorization` value looked at.
+const MAX_AUTH_LEN: usize = 512;
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let raw = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| Error::Unauthorized("missing `Authorization: Bearer <api key>`".into()))?;
+        let value = raw
+            .to_str()
+            .ok()
+            .filter(|v| v.len() <= MAX_AUTH_LEN)
+            .ok_or_else(|| Error::Unauthorized("malformed Authorization header".into()))?;
+        let key = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| Error::Unauthorized("Authorization must be `Bearer <api key>`".into()))?;
+        state
+            .service
+            .tenants()
+            .authenticate(key)
+            .map(Auth)
+            .ok_or_else(|| Error::Unauthorized("invalid API key".into()))
+    }
+}
+
+/// The request id (`x-request-id`), taken from the caller when well-formed, else made.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId(String::new())))
+    }
+}
+
+/// A JSON body parsed strictly into `T`, with the raw bytes kept (idempotency).
+pub struct JsonBody<T>(pub T, pub Bytes);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Error> {
+        let limit = state.body_limit;
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        if !mime.eq_ignore_ascii_case("application/json") {
+            return Err(Error::UnsupportedMediaType("Content-Type must be application/json".into()));
+        }
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(Error::PayloadTooLarge(limit));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| Error::PayloadTooLarge(limit))?;
+        if bytes.is_empty() {
+            return Err(Error::InvalidRequest("request body is empty; send a JSON object".into()));
+        }
+        let value = serde_json::from_slice::<T>(&bytes)
+            .map_err(|e| Error::InvalidRequest(format!("invalid JSON body: {e}")))?;
+        Ok(JsonBody(value, bytes))
+    }
+}

@@ -1,0 +1,115 @@
+//! The HTTP API (v1 of `openapi.yaml`): routes, shared state and the middleware stack.
+//!
+//! Layer order, outermost first, and why:
+//! 1. request id: every later layer and log line can carry it;
+//! 2. trace: one span per request with method, matched route and request id (never
+//!    bodies, query strings or headers, which may hold numbers, codes or keys);
+//! 3. catch panic: a bug answers `500 internal` instead of dropping the connection;
+//! 4. overload handling: load shed + concurrency limit + whole-request timeout, each
+//!    answered as `503` problem documents with `Retry-After`.
+//! Body size is enforced by the JSON extractor, which answers `413 payload_too_large`.
+
+mod extract;
+mod ops;
+mod problem;
+pub mod verifications;
+
+pub use extract::RequestId;
+
+use crate::config::ServerConfig;
+use crate::error::Error;
+use crate::providers::outbox::Outbox;
+use crate::service::Service;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+/// State shared by handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The verification service.
+    pub service: Service,
+    /// The dev outbox, when enabled.
+    pub outbox: Option<Outbox>,
+    /// Largest body accepted.
+    pub body_limit: usize,
+}
+
+/// Every route, for the OpenAPI drift test: (method, path template).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/v1/verifications"),
+    ("post", "/v1/verifications/check"),
+    ("get", "/v1/verifications/{id}"),
+    ("post", "/v1/verifications/{id}/cancel"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/dev/outbox"),
+];
+
+/// Builds the router with its middleware.
+pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
+    let mut r = Router::new()
+        .route("/v1/verifications", post(verifications::start))
+        .route("/v1/verifications/check", post(verifications::check))
+        .route("/v1/verifications/{id}", get(verifications::get))
+        .route("/v1/verifications/{id}/cancel", post(verifications::cancel))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz));
+    if state.outbox.is_some() {
+        r = r.route("/dev/outbox", get(ops::outbox));
+    }
+    let overload = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overloaded))
+        .load_shed()
+        .concurrency_limit(cfg.max_concurrent_requests.max(1))
+        .timeout(Duration::from_millis(cfg.request_timeout_ms.max(1)));
+    r.fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .with_state(state)
+        .layer(overload)
+        .layer(CatchPanicLayer::custom(|_| Error::Internal("handler panicked".into()).into_response()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
+            let rid = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+            tracing::info_span!("http", method = %req.method(), route = %route, request_id = %rid)
+        }))
+        .layer(axum::middleware::from_fn(request_id))
+}
+
+async fn overloaded(err: tower::BoxError) -> Error {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        Error::StoreUnavailable { detail: "the request took too long".into(), retry_after: Duration::from_secs(1) }
+    } else if err.is::<tower::load_shed::error::Overloaded>() {
+        Error::StoreUnavailable { detail: "the gateway is overloaded".into(), retry_after: Duration::from_secs(1) }
+    } else {
+        Error::Internal(err.to_string())
+    }
+}
+
+fn valid_request_id(s: &str) -> bool {
+    (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| valid_request_id(s))
+        .map(str::to_string);
+    let id = given.unwrap_or_else(|| hex::encode(crate::crypto::random_bytes::<12>()));
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}

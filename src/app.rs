@@ -1,0 +1,142 @@
+//! Assembly: one builder turns a [`Config`] into a running gateway.
+//!
+//! [`Application::build`] validates the config, makes the store, provider, queue and
+//! service, and binds the listener (port 0 works, which is how tests run many gateways).
+//! [`Application::run_until`] serves until the shutdown future completes, then stops
+//! accepting, gives in-flight requests `shutdown_grace_ms`, and gives queued messages
+//! `shutdown_deadline_ms` before returning.
+
+use crate::api::http::{self, AppState};
+use crate::config::{self, Config, Mode, DEMO_API_KEY};
+use crate::crypto::{hash_api_key, Keys, ServerSecret};
+use crate::domain::PhoneNumber;
+use crate::providers::{self, outbox::Outbox};
+use crate::queue::{self, Workers};
+use crate::service::{Service, Tenants};
+use crate::store::{self, Store};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// A built, bound, not yet serving gateway.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    workers: Workers,
+    service: Service,
+    outbox: Option<Outbox>,
+    grace: Duration,
+}
+
+impl Application {
+    /// Validates `cfg` and builds every part. Fails with every config problem listed.
+    pub async fn build(cfg: Config) -> anyhow::Result<Self> {
+        let problems = config::problems(&cfg);
+        if !problems.is_empty() {
+            anyhow::bail!("the configuration has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
+        }
+        let secret = match cfg.secret_bytes()? {
+            Some(s) => ServerSecret::new(s),
+            None => {
+                debug_assert_eq!(cfg.mode, Mode::Dev);
+                tracing::warn!("no server secret set (dev mode): using a random one; codes do not survive a restart");
+                ServerSecret::random()
+            }
+        };
+        PhoneNumber::warm_up();
+        let store: Arc<dyn Store> = store::build(&cfg.store).await?;
+        let outbox = cfg.dev.outbox.then(Outbox::default);
+        let provider = providers::build(&cfg.delivery)?;
+        let (queue, workers) = queue::start(&cfg.delivery, provider, store.clone(), outbox.clone());
+        let tenants = Tenants::new(&cfg.tenants);
+        let service = Service::new(store, queue, Keys::derive(&secret), tenants, cfg.store.redis.shards);
+        let listener = TcpListener::bind(cfg.server.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.server.listen))?;
+        let addr = listener.local_addr()?;
+        if !addr.ip().is_loopback() && service.tenants().accepts_hash(&hash_api_key(DEMO_API_KEY)) {
+            tracing::warn!(
+                "!!! THE PUBLIC DEMO API KEY IS ACCEPTED ON {addr}, A NON-LOOPBACK ADDRESS: anyone who \
+                 has read the README can send codes through this gateway. Remove it from api_keys. !!!"
+            );
+        }
+        if outbox.is_some() && !addr.ip().is_loopback() {
+            tracing::warn!("the dev outbox is enabled on a non-loopback address; it shows codes to API-key holders");
+        }
+        let state = AppState { service: service.clone(), outbox: outbox.clone(), body_limit: cfg.server.body_limit_bytes };
+        Ok(Application {
+            router: http::router(state, &cfg.server),
+            listener,
+            workers,
+            service,
+            outbox,
+            grace: Duration::from_millis(cfg.server.shutdown_grace_ms),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// The service (tests and embedders).
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// The dev outbox, if enabled.
+    pub fn outbox(&self) -> Option<&Outbox> {
+        self.outbox.as_ref()
+    }
+
+    /// Serves until `shutdown` completes, then drains requests and the queue.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            let _ = tx.send(true);
+        };
+        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(signal);
+        let grace = self.grace;
+        let mut rx2 = rx.clone();
+        let deadline = async move {
+            let _ = rx2.wait_for(|v| *v).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            r = server => r?,
+            _ = deadline => tracing::warn!("in-flight requests did not finish within the shutdown grace period"),
+        }
+        tracing::info!("stopped accepting requests; draining the delivery queue");
+        let drained = self.workers.shutdown().await;
+        tracing::info!(drained, "shutdown complete");
+        drop(rx);
+        Ok(())
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

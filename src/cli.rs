@@ -1,0 +1,137 @@
+//! The command line: `serve` (the default), `config check`, `api-key new`, `secret new`.
+
+use crate::app::{shutdown_signal, Application};
+use crate::config::{problems, Config, DEMO_API_KEY};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// otpgw: an SMS one-time-code gateway.
+#[derive(Debug, Parser)]
+#[command(name = "otpgw", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway (the default when no command is given).
+    Serve {
+        /// Config file used instead of the embedded development default.
+        #[arg(long, short, env = "OTPGW_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Work with configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Work with API keys.
+    ApiKey {
+        #[command(subcommand)]
+        command: NewCommand,
+    },
+    /// Work with the server secret.
+    Secret {
+        #[command(subcommand)]
+        command: NewCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration and report every problem.
+    Check {
+        /// Config file to check (default: the embedded default).
+        #[arg(long, short, env = "OTPGW_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NewCommand {
+    /// Make a new one and print it.
+    New,
+}
+
+/// Runs the command line; the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve { config: None }) {
+        Command::Serve { config } => serve(config),
+        Command::Config { command: ConfigCommand::Check { config } } => check(config),
+        Command::ApiKey { command: NewCommand::New } => {
+            let key = crate::crypto::new_api_key();
+            println!("api key (give this to the backend, store it as a secret):\n  {key}");
+            println!("hash (put this in the tenant's api_keys):\n  {}", crate::crypto::hash_api_key(&key));
+            ExitCode::SUCCESS
+        }
+        Command::Secret { command: NewCommand::New } => {
+            println!("{}", hex::encode(crate::crypto::random_bytes::<32>()));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
+    Config::load(path.as_deref()).map_err(|e| {
+        eprintln!("otpgw: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn check(path: Option<PathBuf>) -> ExitCode {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let p = problems(&cfg);
+    if p.is_empty() {
+        println!("configuration OK: {} tenant(s), store {:?}, provider {:?}", cfg.tenants.len(), cfg.store.kind, cfg.delivery.provider);
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("configuration has {} problem(s):", p.len());
+        for line in p {
+            eprintln!("  - {line}");
+        }
+        ExitCode::from(2)
+    }
+}
+
+fn serve(path: Option<PathBuf>) -> ExitCode {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    crate::telemetry::init(&cfg.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("otpgw: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let demo = cfg.tenants.values().any(|t| t.api_keys.contains(&crate::crypto::hash_api_key(DEMO_API_KEY)));
+        let app = match Application::build(cfg).await {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("otpgw: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let addr = app.local_addr();
+        tracing::info!(%addr, "otpgw listening");
+        if demo {
+            tracing::info!("demo tenant active: try  curl -H 'Authorization: Bearer {DEMO_API_KEY}' http://{addr}/readyz");
+        }
+        match app.run_until(shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "server error");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,164 @@
+//! Configuration: typed sections, layered loading and validation.
+//!
+//! Layers, later wins: the embedded `config/default.toml` (or, with `--config FILE`, that
+//! file alone, so a production file never inherits the demo tenant), then environment
+//! variables `OTPGW_SECTION__KEY` (`__` separates nesting, e.g. `OTPGW_STORE__KIND=redis`,
+//! `OTPGW_TENANTS__DEMO__TTL_SECS=300`). The server secret may also come from the file
+//! named by `OTPGW_SECRET_FILE` (or `secret_file`). Every field is documented here and in
+//! `config/default.toml`; unknown keys are errors so typos do not pass silently.
+
+mod sections;
+mod tenant;
+mod validate;
+
+pub use sections::*;
+pub use tenant::{TemplateSet, TenantConfig};
+pub use validate::problems;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The embedded default configuration (development: memory store, console provider).
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Whole gateway configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `dev` relaxes the secret requirement (a random one is made); `production` does not.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Server secret for code MACs and number keys (at least 32 bytes). Prefer
+    /// `secret_file` or `OTPGW_SECRET` over writing it here.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// File holding the server secret (trailing newline ignored).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// HTTP listener and request limits.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Verification store backend.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Delivery queue and provider.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    /// Development aids.
+    #[serde(default)]
+    pub dev: DevConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Tenants by id (`[tenants.<id>]`); each owns API keys and settings.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// A secret string whose `Debug` is redacted.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Config {
+    /// Loads the embedded default, or `path` alone, then the environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_with_env(path, Env::prefixed("OTPGW_").split("__"))
+    }
+
+    /// Loads from a TOML string (tests), then the environment.
+    pub fn from_toml(toml: &str) -> anyhow::Result<Self> {
+        Self::extract(Figment::from(Toml::string(toml)))
+    }
+
+    fn load_with_env(path: Option<&Path>, env: Env) -> anyhow::Result<Self> {
+        let base = match path {
+            Some(p) => {
+                if !p.exists() {
+                    anyhow::bail!("config file {} does not exist", p.display());
+                }
+                Figment::from(Toml::file_exact(p))
+            }
+            None => Figment::from(Toml::string(DEFAULT_TOML)),
+        };
+        Self::extract(base.merge(env))
+    }
+
+    fn extract(f: Figment) -> anyhow::Result<Self> {
+        f.extract::<Config>()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    }
+
+    /// The server secret bytes from `secret`, or the file `secret_file` names.
+    pub fn secret_bytes(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        if let Some(s) = &self.secret {
+            return Ok(Some(s.0.as_bytes().to_vec()));
+        }
+        if let Some(p) = &self.secret_file {
+            let raw = std::fs::read_to_string(p).map_err(|e| {
+                anyhow::anyhow!("cannot read secret_file {}: {e}", p.display())
+            })?;
+            return Ok(Some(raw.trim_end_matches(['\n', '\r']).as_bytes().to_vec()));
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses_and_is_valid() {
+        let c = Config::from_toml(DEFAULT_TOML).unwrap();
+        assert_eq!(c.mode, Mode::Dev);
+        assert_eq!(c.store.kind, StoreKind::Memory);
+        assert!(c.dev.outbox);
+        assert!(c.tenants.contains_key("demo"));
+        assert_eq!(problems(&c), Vec::<String>::new());
+    }
+
+    #[test]
+    fn production_example_parses_without_demo_key_or_outbox() {
+        let text = include_str!("../../config/production.example.toml");
+        let c = Config::from_toml(text).unwrap();
+        assert_eq!(c.mode, Mode::Production);
+        assert_eq!(c.store.kind, StoreKind::Redis);
+        assert!(!c.dev.outbox);
+        let demo = crate::crypto::hash_api_key(DEMO_API_KEY);
+        assert!(c.tenants.values().all(|t| !t.api_keys.contains(&demo)));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Config::from_toml("[server]\nlisen = \"127.0.0.1:1\"\n").unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_nested_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("OTPGW_STORE__KIND", "redis");
+            jail.set_env("OTPGW_TENANTS__DEMO__TTL_SECS", "42");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.store.kind, StoreKind::Redis);
+            assert_eq!(c.tenants["demo"].ttl_secs, 42);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let c = Config::from_toml("secret = \"abcdefabcdefabcdefabcdefabcdefabcdef\"").unwrap();
+        assert!(!format!("{c:?}").contains("abcdef"));
+    }
+}

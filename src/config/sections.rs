@@ -1,0 +1,230 @@
+//! Configuration sections other than tenants, each with its defaults.
+
+use super::Secret;
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// The demo tenant's API key, shown in the README. Only `config/default.toml` uses it;
+/// the gateway warns loudly if it is accepted on a non-loopback address.
+pub const DEMO_API_KEY: &str = "otpgw_demo_key_for_local_development_only";
+
+/// Deployment mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Development: a missing secret is replaced by a random one at startup.
+    Dev,
+    /// Production: a missing or short secret stops startup.
+    #[default]
+    Production,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes; larger gets `413 payload_too_large`.
+    pub body_limit_bytes: usize,
+    /// Whole-request deadline in milliseconds; a request past it gets `503`.
+    pub request_timeout_ms: u64,
+    /// Requests handled at once before new ones are shed with `503`.
+    pub max_concurrent_requests: usize,
+    /// On shutdown, how long in-flight requests may take to finish, in milliseconds.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".parse().expect("static address"),
+            body_limit_bytes: 8 * 1024,
+            request_timeout_ms: 10_000,
+            max_concurrent_requests: 4096,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+/// Which store backend holds verifications and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// Embedded in-process store: one instance, lost on restart.
+    #[default]
+    Memory,
+    /// Redis (one node or a cluster): many stateless instances.
+    Redis,
+}
+
+/// Store settings.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `memory` or `redis`.
+    pub kind: StoreKind,
+    /// Settings of the memory store.
+    pub memory: MemoryStoreConfig,
+    /// Settings of the Redis store.
+    pub redis: RedisStoreConfig,
+}
+
+/// Memory store settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryStoreConfig {
+    /// Most verifications held at once; beyond it the soonest-to-expire is evicted.
+    pub max_entries: usize,
+    /// How often expired entries are purged, in milliseconds.
+    pub purge_interval_ms: u64,
+}
+
+impl Default for MemoryStoreConfig {
+    fn default() -> Self {
+        MemoryStoreConfig {
+            max_entries: 1_000_000,
+            purge_interval_ms: 1_000,
+        }
+    }
+}
+
+/// Redis store settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisStoreConfig {
+    /// Single-node URL (`redis://host:6379/0`, `rediss://` for TLS); used when
+    /// `cluster_nodes` is empty. May hold a password: it never appears in logs.
+    pub url: Secret,
+    /// Seed nodes of a Redis Cluster (`redis://host:port`); non-empty selects cluster mode.
+    pub cluster_nodes: Vec<Secret>,
+    /// Prefix of every key; lets several deployments share one Redis.
+    pub key_prefix: String,
+    /// Number of shards a number hashes into. Part of every key name: do not change it
+    /// while verifications are live.
+    pub shards: u16,
+    /// Connect timeout, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Deadline for one command or script, in milliseconds; past it the request gets 503.
+    pub command_timeout_ms: u64,
+}
+
+impl Default for RedisStoreConfig {
+    fn default() -> Self {
+        RedisStoreConfig {
+            url: Secret("redis://127.0.0.1:6379/0".into()),
+            cluster_nodes: Vec::new(),
+            key_prefix: "otpgw".into(),
+            shards: 64,
+            connect_timeout_ms: 1_000,
+            command_timeout_ms: 1_000,
+        }
+    }
+}
+
+/// Which provider delivers messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Prints messages with the number masked (development).
+    #[default]
+    Console,
+    /// POSTs each message as JSON to a URL.
+    Webhook,
+}
+
+/// Delivery queue and provider settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// `console` or `webhook`.
+    pub provider: ProviderKind,
+    /// Messages handed to providers at once.
+    pub concurrency: usize,
+    /// Messages waiting in the in-process queue before starts answer `503`.
+    pub queue_capacity: usize,
+    /// First retry delay after a failed attempt, in milliseconds (doubles, with jitter).
+    pub retry_initial_ms: u64,
+    /// Longest retry delay, in milliseconds.
+    pub retry_max_ms: u64,
+    /// On shutdown, how long queued messages may still be sent, in milliseconds.
+    pub shutdown_deadline_ms: u64,
+    /// Webhook provider settings.
+    pub webhook: WebhookConfig,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            provider: ProviderKind::Console,
+            concurrency: 64,
+            queue_capacity: 10_000,
+            retry_initial_ms: 500,
+            retry_max_ms: 30_000,
+            shutdown_deadline_ms: 5_000,
+            webhook: WebhookConfig::default(),
+        }
+    }
+}
+
+/// Webhook provider settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where messages are POSTed.
+    pub url: String,
+    /// Per-attempt timeout, in milliseconds.
+    pub timeout_ms: u64,
+    /// If set, each request carries `X-Otpgw-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
+    /// "<t>.<body>">` under this secret.
+    pub signing_secret: Option<Secret>,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            url: String::new(),
+            timeout_ms: 5_000,
+            signing_secret: None,
+        }
+    }
+}
+
+/// Development aids.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevConfig {
+    /// Serve `GET /dev/outbox` with the last 100 messages (codes included). Never in
+    /// production.
+    pub outbox: bool,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// Filter in `tracing` syntax (`info`, `otpgw=debug,info`); `RUST_LOG` wins if set.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}

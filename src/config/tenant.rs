@@ -1,0 +1,62 @@
+//! Per-tenant settings: API keys, code and limit policy, branding and templates.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Message templates of one name, by locale (`en`, `pt-BR`, …).
+pub type TemplateSet = BTreeMap<String, String>;
+
+/// One tenant. Every number here is a per-tenant policy with the documented default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Hashes (`sha256:<hex>`) of the API keys that act for this tenant; make one with
+    /// `otpgw api-key new`.
+    pub api_keys: Vec<String>,
+    /// Name shown in messages as `{brand}`.
+    pub brand: String,
+    /// Digits in a code when the request does not say (4..10).
+    pub code_length: u8,
+    /// How long a code is accepted, in seconds.
+    pub ttl_secs: u64,
+    /// Wrong checks allowed per verification.
+    pub max_check_attempts: u32,
+    /// Messages per verification, first send included.
+    pub max_sends: u32,
+    /// Minimum time between sends of one verification, in seconds.
+    pub resend_cooldown_secs: u64,
+    /// How long finished verifications stay readable, in seconds.
+    pub retention_secs: u64,
+    /// Sends per number per hour, across verifications (shared by all instances).
+    pub number_sends_per_hour: u32,
+    /// Failed checks per number per hour, across verifications.
+    pub number_failed_checks_per_hour: u32,
+    /// Locale used when the request names none (falls back to `en`).
+    pub default_locale: String,
+    /// WebOTP origin: when set, messages end with `@<domain> #<code>`.
+    pub webotp_domain: Option<String>,
+    /// Named templates (`default` is used when the request names none), each by locale.
+    /// Placeholders: `{code}`, `{brand}`, `{minutes}`. Built-in `default` texts exist
+    /// for en, es, fr, de and pt.
+    pub templates: BTreeMap<String, TemplateSet>,
+}
+
+impl Default for TenantConfig {
+    fn default() -> Self {
+        TenantConfig {
+            api_keys: Vec::new(),
+            brand: "otpgw".into(),
+            code_length: 6,
+            ttl_secs: 600,
+            max_check_attempts: 5,
+            max_sends: 5,
+            resend_cooldown_secs: 30,
+            retention_secs: 3600,
+            number_sends_per_hour: 10,
+            number_failed_checks_per_hour: 15,
+            default_locale: "en".into(),
+            webotp_domain: None,
+            templates: BTreeMap::new(),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Whole-config validation that reports every problem at once (`otpgw config check`).
+
+use super::{Config, Mode, ProviderKind, StoreKind};
+use crate::crypto::MIN_SECRET_LEN;
+
+/// How to make a secret, quoted in every secret problem.
+pub const SECRET_HINT: &str = "make one with `otpgw secret new` and pass it as OTPGW_SECRET, \
+     or write it to a file readable only by the gateway and set OTPGW_SECRET_FILE";
+
+/// Every problem found, as one sentence each; empty when the config is usable.
+pub fn problems(c: &Config) -> Vec<String> {
+    let mut p = Vec::new();
+    match c.secret_bytes() {
+        Err(e) => p.push(e.to_string()),
+        Ok(None) if c.mode == Mode::Production => {
+            p.push(format!("no server secret is set (mode = \"production\"): {SECRET_HINT}"))
+        }
+        Ok(Some(s)) if s.len() < MIN_SECRET_LEN => p.push(format!(
+            "the server secret is {} bytes; at least {MIN_SECRET_LEN} are needed: {SECRET_HINT}",
+            s.len()
+        )),
+        _ => {}
+    }
+    if c.server.body_limit_bytes < 256 {
+        p.push("server.body_limit_bytes must be at least 256".into());
+    }
+    if c.server.max_concurrent_requests == 0 {
+        p.push("server.max_concurrent_requests must be at least 1".into());
+    }
+    if c.store.kind == StoreKind::Redis {
+        let r = &c.store.redis;
+        let urls: Vec<&str> = if r.cluster_nodes.is_empty() {
+            vec![r.url.0.as_str()]
+        } else {
+            r.cluster_nodes.iter().map(|s| s.0.as_str()).collect()
+        };
+        for u in urls {
+            if !(u.starts_with("redis://") || u.starts_with("rediss://")) {
+                p.push("store.redis URLs must start with redis:// or rediss://".into());
+            }
+        }
+        if r.shards == 0 || r.shards > 4096 {
+            p.push("store.redis.shards must be between 1 and 4096".into());
+        }
+        if r.key_prefix.is_empty() || r.key_prefix.contains(['{', '}', ' ']) {
+            p.push("store.redis.key_prefix must be non-empty without braces or spaces".into());
+        }
+    }
+    if c.store.memory.max_entries == 0 {
+        p.push("store.memory.max_entries must be at least 1".into());
+    }
+    let d = &c.delivery;
+    if d.concurrency == 0 || d.queue_capacity == 0 {
+        p.push("delivery.concurrency and delivery.queue_capacity must be at least 1".into());
+    }
+    if d.retry_initial_ms == 0 || d.retry_max_ms < d.retry_initial_ms {
+        p.push("delivery.retry_initial_ms must be > 0 and <= delivery.retry_max_ms".into());
+    }
+    if d.provider == ProviderKind::Webhook
+        && !(d.webhook.url.starts_with("http://") || d.webhook.url.starts_with("https://"))
+    {
+        p.push("delivery.webhook.url must be an http:// or https:// URL".into());
+    }
+    if c.tenants.is_empty() {
+        p.push("no tenants are configured: add a [tenants.<id>] section with api_keys".into());
+    }
+    for (id, t) in &c.tenants {
+        let at = |what: &str| format!("tenants.{id}: {what}");
+        if id.is_empty()
+            || id.len() > 64
+            || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            p.push(at("tenant ids are 1..64 of [A-Za-z0-9_-]"));
+        }
+        if t.api_keys.is_empty() {
+            p.push(at("api_keys is empty, so no one can call as this tenant"));
+        }
+        for k in &t.api_keys {
+            let ok = k.len() == 71
+                && k.starts_with("sha256:")
+                && k[7..].bytes().all(|b| b.is_ascii_hexdigit());
+            if !ok {
+                p.push(at("api_keys must hold `sha256:<64 hex>` hashes (see `otpgw api-key new`), never raw keys"));
+            }
+        }
+        if !(4..=10).contains(&t.code_length) {
+            p.push(at("code_length must be 4..10"));
+        }
+        if t.ttl_secs == 0 || t.max_check_attempts == 0 || t.max_sends == 0 {
+            p.push(at("ttl_secs, max_check_attempts and max_sends must be at least 1"));
+        }
+        if t.number_sends_per_hour == 0 || t.number_failed_checks_per_hour == 0 {
+            p.push(at("number_sends_per_hour and number_failed_checks_per_hour must be at least 1"));
+        }
+        if crate::domain::Locale::parse(&t.default_locale).is_err() {
+            p.push(at("default_locale must be a BCP 47 tag"));
+        }
+        if let Some(d) = &t.webotp_domain {
+            if d.is_empty() || d.contains([' ', '\n', '#', '@', '/']) {
+                p.push(at("webotp_domain must be a bare host name such as example.com"));
+            }
+        }
+        for (name, set) in &t.templates {
+            for (locale, text) in set {
+                if !text.contains("{code}") {
+                    p.push(at(&format!("template {name}/{locale} has no {{code}} placeholder")));
+                }
+            }
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_every_problem_not_just_the_first() {
+        let c = Config::from_toml(
+            r#"
+            mode = "production"
+            [store]
+            kind = "redis"
+            [store.redis]
+            url = "http://nope"
+            [delivery]
+            provider = "webhook"
+            [tenants.acme]
+            api_keys = ["plaintext-key"]
+            code_length = 12
+        "#,
+        )
+        .unwrap();
+        let p = problems(&c);
+        let all = p.join("\n");
+        assert!(all.contains("no server secret"), "{all}");
+        assert!(all.contains("otpgw secret new"), "{all}");
+        assert!(all.contains("redis://"), "{all}");
+        assert!(all.contains("webhook.url"), "{all}");
+        assert!(all.contains("sha256"), "{all}");
+        assert!(all.contains("code_length"), "{all}");
+        assert_eq!(p.len(), 5, "{all}");
+    }
+
+    #[test]
+    fn short_secret_is_refused_with_a_hint() {
+        let c = Config::from_toml("mode = \"production\"\nsecret = \"short\"").unwrap();
+        let all = problems(&c).join("\n");
+        assert!(all.contains("5 bytes") && all.contains("OTPGW_SECRET"), "{all}");
+    }
+}

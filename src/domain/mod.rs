@@ -1,0 +1,35 @@
+//! Domain types: inputs parsed once at the edge into values that cannot be invalid.
+//!
+//! Handlers turn transport input into these types and the service layer only ever sees
+//! them: a [`PhoneNumber`] is normalised E.164 and valid, an [`OtpCode`] is 4..10 digits,
+//! a [`VerificationId`] has our shape and names its store shard.
+
+mod code;
+mod phone;
+mod verification;
+
+pub use code::{uniform_below, CodeLength, OtpCode};
+pub use phone::{mask_number, PhoneNumber};
+pub use verification::{
+    AppHash, Channel, Delivery, DeliveryStatus, Locale, Status, Verification, VerificationId,
+};
+
+/// Milliseconds since the Unix epoch; the one clock unit stores and scripts share.
+pub type Millis = i64;
+
+/// Current wall-clock time in [`Millis`].
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 UTC rendering (`2026-11-29T10:00:00Z`) of a [`Millis`] instant.
+pub fn rfc3339(ms: Millis) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

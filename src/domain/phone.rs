@@ -1,0 +1,122 @@
+//! Destination numbers: strict E.164 in, libphonenumber validation, masking for logs.
+
+use crate::error::Error;
+use std::fmt;
+
+/// A destination number in normalised E.164 (`+` then 8..15 digits), known valid.
+///
+/// `Debug` and [`PhoneNumber::masked`] show only the country prefix and the last two
+/// digits, so a number never reaches a log in full by accident.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber {
+    e164: String,
+    region: Option<String>,
+}
+
+/// Longest input accepted before any parsing: `+` and 15 digits (ITU-T E.164).
+const MAX_LEN: usize = 16;
+
+impl PhoneNumber {
+    /// Parses `+` and digits; the number must be possible and valid for its country.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        let bad = |why: &str| Error::InvalidPhoneNumber(format!("`to` {why}"));
+        if input.is_empty() {
+            return Err(bad("is empty"));
+        }
+        if input.len() > MAX_LEN {
+            return Err(bad("is longer than E.164 allows (+ and at most 15 digits)"));
+        }
+        let Some(digits) = input.strip_prefix('+') else {
+            return Err(bad("must be in E.164 form: + then country code and number"));
+        };
+        if digits.len() < 7 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("must be + followed by 7 to 15 digits"));
+        }
+        let parsed = phonenumber::parse(None, input).map_err(|_| bad("is not a possible number"))?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(bad("is not a valid number for its country"));
+        }
+        let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
+        let region = parsed.country().id().map(|id| id.as_ref().to_string());
+        Ok(PhoneNumber { e164, region })
+    }
+
+    /// The full number, for the store and the provider only.
+    pub fn as_str(&self) -> &str {
+        &self.e164
+    }
+
+    /// ISO 3166 region of the number, when libphonenumber knows it.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    /// Masked form for logs: `+1415*****23`.
+    pub fn masked(&self) -> String {
+        mask_number(&self.e164)
+    }
+
+    /// Loads libphonenumber's metadata now rather than on the first request.
+    pub fn warm_up() {
+        let _ = PhoneNumber::parse("+14155550123");
+    }
+}
+
+/// Masks any number-like string: keeps the first five characters and the last two.
+pub fn mask_number(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 7 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..5].iter().collect();
+    let tail: String = chars[chars.len() - 2..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_valid_numbers_and_normalises() {
+        let n = PhoneNumber::parse("+14155550123").unwrap();
+        assert_eq!(n.as_str(), "+14155550123");
+        assert_eq!(n.region(), Some("US"));
+        let uk = PhoneNumber::parse("+447911123456").unwrap();
+        assert_eq!(uk.region(), Some("GB"));
+    }
+
+    #[test]
+    fn rejects_non_e164_and_impossible_numbers() {
+        for bad in [
+            "",
+            "14155550123",
+            "+1 415 555 0123",
+            "+1415555012a",
+            "+12",
+            "+99912345678",
+            "+1415555012345678",
+            "+1234567890123456789012",
+            "+10000000000",
+            "＋14155550123",
+        ] {
+            assert!(
+                matches!(PhoneNumber::parse(bad), Err(Error::InvalidPhoneNumber(_))),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_and_masked_never_show_the_full_number() {
+        let n = PhoneNumber::parse("+14155550123").unwrap();
+        assert_eq!(n.masked(), "+1415*****23");
+        assert!(!format!("{n:?}").contains("4155550123"));
+    }
+}

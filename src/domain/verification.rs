@@ -1,0 +1,289 @@
+//! A verification as the store keeps it and the API shows it, and its small value types.
+
+use super::Millis;
+use crate::error::Error;
+use std::fmt;
+
+/// `vrf_` + 4 hex digits naming the store shard + 24 hex digits of randomness (96 bits).
+///
+/// The shard lets a lookup by id find the same store slot as the number's other keys.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct VerificationId(String);
+
+impl VerificationId {
+    /// A fresh id in `shard` from the OS CSPRNG.
+    pub fn generate(shard: u16) -> Result<Self, Error> {
+        let mut rnd = [0u8; 12];
+        getrandom::fill(&mut rnd).map_err(|e| Error::Internal(format!("os rng: {e}")))?;
+        Ok(VerificationId(format!("vrf_{shard:04x}{}", hex::encode(rnd))))
+    }
+
+    /// Parses an id from a path or body; anything else cannot exist, so it is "not found".
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let ok = s.len() == 32
+            && s.starts_with("vrf_")
+            && s[4..].bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if ok {
+            Ok(VerificationId(s.to_string()))
+        } else {
+            Err(Error::NotFound("no verification with this id".into()))
+        }
+    }
+
+    /// The store shard encoded in the id.
+    pub fn shard(&self) -> u16 {
+        u16::from_str_radix(&self.0[4..8], 16).unwrap_or(0)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Delivery channel. Only SMS for now; the type keeps room for voice and others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// Text message.
+    Sms,
+}
+
+impl Channel {
+    /// Parses the API's channel name.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        match s {
+            "sms" => Ok(Channel::Sms),
+            other => Err(Error::UnsupportedChannel(other.chars().take(32).collect())),
+        }
+    }
+
+    /// The API's channel name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+        }
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name { $($(#[$vm])* $v),+ }
+        impl $name {
+            /// The contract's name for this value.
+            pub fn as_str(self) -> &'static str { match self { $($name::$v => $s),+ } }
+            /// Parses the contract's name; `None` for anything else.
+            pub fn from_name(s: &str) -> Option<Self> { match s { $($s => Some($name::$v),)+ _ => None } }
+        }
+    };
+}
+
+string_enum!(
+    /// Lifecycle of a verification.
+    Status {
+        /// Code sent (or queued), not yet approved.
+        Pending => "pending",
+        /// The right code was checked; it is used up.
+        Approved => "approved",
+        /// Canceled by the backend.
+        Canceled => "canceled",
+        /// The code's TTL passed while pending.
+        Expired => "expired",
+        /// All check attempts were used on wrong codes.
+        MaxAttemptsReached => "max_attempts_reached",
+        /// Delivery failed for good.
+        Failed => "failed",
+    }
+);
+
+string_enum!(
+    /// Where the message is on its way to the phone.
+    DeliveryStatus {
+        /// Waiting in the queue.
+        Queued => "queued",
+        /// A worker is handing it to a provider (or retrying).
+        Sending => "sending",
+        /// A provider accepted it.
+        Sent => "sent",
+        /// The provider reported it delivered.
+        Delivered => "delivered",
+        /// The provider reported it could not be delivered.
+        Undelivered => "undelivered",
+        /// Every attempt failed, or a permanent rejection.
+        Failed => "failed",
+        /// The code expired before any provider accepted it.
+        Expired => "expired",
+    }
+);
+
+/// Delivery state shown in `delivery`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Current delivery status.
+    pub status: DeliveryStatus,
+    /// Provider that last handled the message.
+    pub provider: Option<String>,
+    /// When the status last changed.
+    pub updated_at: Millis,
+}
+
+/// A BCP 47 language tag as given (`en`, `pt-BR`), checked for shape only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Locale(String);
+
+impl Locale {
+    /// Letters, digits and hyphens in 2..8-character subtags, first subtag 2..3 letters.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let mut parts = s.split('-');
+        let first = parts.next().unwrap_or_default();
+        let ok = s.len() <= 35
+            && (2..=3).contains(&first.len())
+            && first.bytes().all(|b| b.is_ascii_alphabetic())
+            && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if ok {
+            Ok(Locale(s.to_string()))
+        } else {
+            Err(Error::InvalidRequest("`locale` must be a BCP 47 tag such as `en` or `pt-BR`".into()))
+        }
+    }
+
+    /// The tag.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The 11-character Android SMS Retriever app hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppHash(String);
+
+impl AppHash {
+    /// Exactly 11 characters of the base64 alphabet.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let ok = s.len() == 11 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+        if ok {
+            Ok(AppHash(s.to_string()))
+        } else {
+            Err(Error::InvalidRequest("`app_hash` must be 11 characters of [A-Za-z0-9+/]".into()))
+        }
+    }
+
+    /// The hash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A verification record as stored. The code itself is never here: only its MAC and the
+/// seed it is derived from under the server secret (see [`crate::crypto`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Public id.
+    pub id: VerificationId,
+    /// Owning tenant.
+    pub tenant: String,
+    /// Destination, E.164.
+    pub to: String,
+    /// Delivery channel.
+    pub channel: Channel,
+    /// Stored status (see [`Verification::status_at`] for the status shown).
+    pub status: Status,
+    /// Creation instant.
+    pub created_at: Millis,
+    /// When the code stops being accepted.
+    pub expires_at: Millis,
+    /// Messages sent so far (first send included).
+    pub send_count: u32,
+    /// Cap on sends for this verification.
+    pub max_sends: u32,
+    /// Earliest instant a resend is accepted.
+    pub next_resend_at: Millis,
+    /// Check attempts left.
+    pub attempts_left: u32,
+    /// Delivery state.
+    pub delivery: Delivery,
+    /// Caller metadata, raw JSON object text.
+    pub metadata: Option<String>,
+    /// Requested locale.
+    pub locale: Option<String>,
+    /// Named template requested.
+    pub template: Option<String>,
+    /// Digits in the code.
+    pub code_length: u8,
+    /// 16-byte seed the code is derived from under the server secret.
+    pub seed: Vec<u8>,
+}
+
+impl Verification {
+    /// Status as callers see it at `now`: a pending one past its TTL is `expired`.
+    pub fn status_at(&self, now: Millis) -> Status {
+        match self.status {
+            Status::Pending | Status::MaxAttemptsReached if now >= self.expires_at => {
+                if self.status == Status::Pending {
+                    Status::Expired
+                } else {
+                    Status::MaxAttemptsReached
+                }
+            }
+            s => s,
+        }
+    }
+
+    /// Delivery status as callers see it at `now`: unsent past the TTL is `expired`.
+    pub fn delivery_status_at(&self, now: Millis) -> DeliveryStatus {
+        match self.delivery.status {
+            DeliveryStatus::Queued | DeliveryStatus::Sending if now >= self.expires_at => {
+                DeliveryStatus::Expired
+            }
+            s => s,
+        }
+    }
+
+    /// Sends left before `max_sends_reached`.
+    pub fn sends_remaining(&self) -> u32 {
+        self.max_sends.saturating_sub(self.send_count)
+    }
+}
+
+impl fmt::Debug for Verification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verification")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("to", &super::mask_number(&self.to))
+            .field("status", &self.status)
+            .field("expires_at", &self.expires_at)
+            .field("send_count", &self.send_count)
+            .field("attempts_left", &self.attempts_left)
+            .field("delivery", &self.delivery)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_round_trips_and_carries_its_shard() {
+        let id = VerificationId::generate(0x2a).unwrap();
+        assert_eq!(id.as_str().len(), 32);
+        assert_eq!(id.shard(), 0x2a);
+        assert_eq!(VerificationId::parse(id.as_str()).unwrap(), id);
+        for bad in ["", "vrf_", "vrf_XYZ", "abc_0000000000000000000000000000", "vrf_../../etc/passwd/......."] {
+            assert!(VerificationId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn locale_and_app_hash_shapes() {
+        assert!(Locale::parse("pt-BR").is_ok());
+        assert!(Locale::parse("en").is_ok());
+        assert!(Locale::parse("e").is_err());
+        assert!(Locale::parse("en_US").is_err());
+        assert!(AppHash::parse("FA+9qCX9VSu").is_ok());
+        assert!(AppHash::parse("short").is_err());
+        assert!(AppHash::parse("FA+9qCX9VS\n").is_err());
+    }
+}

@@ -1,0 +1,214 @@
+//! The one error type of the gateway and its mapping to transports.
+//!
+//! Every failure a caller can see is an [`Error`] variant with a stable machine-readable
+//! `code` (the contract's list), an HTTP status and a retry delay where one applies. The
+//! HTTP mapping to `application/problem+json` (RFC 9457) lives here and nowhere else; a
+//! later gRPC ingress maps the same variants through [`Error::grpc_code_name`]. Internal
+//! detail (store errors, provider bodies) goes to the log, never into the response.
+
+use std::time::Duration;
+
+/// Result alias used across the service layer.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong for a caller, in the contract's terms.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed: bad JSON, wrong content type, unknown field, bad value.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The request body is not JSON as declared (`415`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// `to` is not a possible, valid E.164 number.
+    #[error("{0}")]
+    InvalidPhoneNumber(String),
+    /// The channel is not one this gateway delivers.
+    #[error("channel `{0}` is not supported; use `sms`")]
+    UnsupportedChannel(String),
+    /// The code is not 4..10 ASCII digits.
+    #[error("{0}")]
+    InvalidCodeFormat(String),
+    /// Missing, garbled or unknown API key.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The destination is refused by policy.
+    #[error("destination blocked: {reason}")]
+    DestinationBlocked {
+        /// Machine-readable reason, for example `country_not_allowed`.
+        reason: String,
+    },
+    /// A limit was hit; `reason` names which one.
+    #[error("{detail}")]
+    RateLimited {
+        /// Machine-readable limit name, for example `resend_cooldown`.
+        reason: &'static str,
+        /// Human-readable explanation.
+        detail: String,
+        /// When the caller may try again.
+        retry_after: Duration,
+    },
+    /// The verification has used up its sends.
+    #[error("this verification has used all its sends; a new one can start after it expires")]
+    MaxSendsReached {
+        /// Time until the verification expires.
+        retry_after: Duration,
+    },
+    /// The verification has used up its check attempts.
+    #[error("no check attempts left for this verification")]
+    MaxAttemptsReached {
+        /// Time until the verification expires.
+        retry_after: Duration,
+    },
+    /// Nothing pending matches (never started, expired, approved, canceled, other tenant).
+    #[error("{0}")]
+    NotFound(String),
+    /// The idempotency key was used with another body, or is in use right now.
+    #[error("{0}")]
+    IdempotencyConflict(String),
+    /// No such route.
+    #[error("no such endpoint")]
+    RouteNotFound,
+    /// The route exists but not with this method.
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    /// The body is larger than the configured limit.
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The store (or the delivery queue) does not answer.
+    #[error("{detail}")]
+    StoreUnavailable {
+        /// Human-readable explanation, free of internals.
+        detail: String,
+        /// Suggested retry delay.
+        retry_after: Duration,
+    },
+    /// A bug or an unexpected state; detail is logged, not returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl Error {
+    /// The contract's stable `code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidRequest(_) | Error::UnsupportedMediaType(_) => "invalid_request",
+            Error::InvalidPhoneNumber(_) => "invalid_phone_number",
+            Error::UnsupportedChannel(_) => "unsupported_channel",
+            Error::InvalidCodeFormat(_) => "invalid_code_format",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::DestinationBlocked { .. } => "destination_blocked",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::MaxSendsReached { .. } => "max_sends_reached",
+            Error::MaxAttemptsReached { .. } => "max_attempts_reached",
+            Error::NotFound(_) => "verification_not_found",
+            Error::RouteNotFound => "not_found",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::IdempotencyConflict(_) => "idempotency_conflict",
+            Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::StoreUnavailable { .. } => "store_unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// HTTP status code for this error.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::InvalidRequest(_)
+            | Error::InvalidPhoneNumber(_)
+            | Error::UnsupportedChannel(_)
+            | Error::InvalidCodeFormat(_) => 400,
+            Error::UnsupportedMediaType(_) => 415,
+            Error::Unauthorized(_) => 401,
+            Error::DestinationBlocked { .. } => 403,
+            Error::NotFound(_) | Error::RouteNotFound => 404,
+            Error::MethodNotAllowed => 405,
+            Error::IdempotencyConflict(_) => 409,
+            Error::PayloadTooLarge(_) => 413,
+            Error::RateLimited { .. }
+            | Error::MaxSendsReached { .. }
+            | Error::MaxAttemptsReached { .. } => 429,
+            Error::StoreUnavailable { .. } => 503,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    /// The gRPC status code name this error maps to (used by the gRPC ingress).
+    pub fn grpc_code_name(&self) -> &'static str {
+        match self.http_status() {
+            400 | 405 | 413 | 415 => "INVALID_ARGUMENT",
+            401 => "UNAUTHENTICATED",
+            403 => "PERMISSION_DENIED",
+            404 => "NOT_FOUND",
+            409 => "ALREADY_EXISTS",
+            429 => "RESOURCE_EXHAUSTED",
+            503 => "UNAVAILABLE",
+            _ => "INTERNAL",
+        }
+    }
+
+    /// How long the caller should wait, for errors where waiting helps.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. }
+            | Error::MaxSendsReached { retry_after }
+            | Error::MaxAttemptsReached { retry_after }
+            | Error::StoreUnavailable { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// The limit name carried as `reason` in the problem document, if any.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Error::RateLimited { reason, .. } => Some(reason),
+            Error::DestinationBlocked { reason } => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// A store outage, with the standard retry hint.
+    pub fn store_unavailable(detail: impl Into<String>) -> Self {
+        Error::StoreUnavailable {
+            detail: detail.into(),
+            retry_after: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Whole seconds for a `Retry-After` header: rounded up, at least 1.
+pub fn retry_after_secs(d: Duration) -> u64 {
+    let secs = d.as_millis().div_ceil(1000) as u64;
+    secs.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_and_is_at_least_one_second() {
+        assert_eq!(retry_after_secs(Duration::from_millis(0)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1001)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(30)), 30);
+    }
+
+    #[test]
+    fn every_429_and_503_has_a_retry_delay() {
+        let d = Duration::from_secs(3);
+        let errors = [
+            Error::RateLimited {
+                reason: "x",
+                detail: String::new(),
+                retry_after: d,
+            },
+            Error::MaxSendsReached { retry_after: d },
+            Error::MaxAttemptsReached { retry_after: d },
+            Error::store_unavailable("down"),
+        ];
+        for e in errors {
+            assert!(matches!(e.http_status(), 429 | 503));
+            assert!(e.retry_after().is_some(), "{e:?}");
+        }
+    }
+}

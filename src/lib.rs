@@ -1,0 +1,34 @@
+//! # otpgw: an SMS one-time-code gateway
+//!
+//! Backends ask it to send a verification code to a phone and to check the code the user
+//! types back. Map of the crate, in the order a request meets it:
+//!
+//! - [`api::http`]: the HTTP API v1 (routes, auth, strict JSON, problem documents);
+//! - [`domain`]: parsed inputs ([`domain::PhoneNumber`], [`domain::OtpCode`], …) and the
+//!   verification record;
+//! - [`service`]: transport-free start / check / get / cancel, tenants and API keys;
+//! - [`crypto`]: code MACs, code derivation, number keys, API-key hashes;
+//! - [`store`]: the store trait with [`store::memory`] and [`store::redis`] (Lua
+//!   scripts, cluster-safe key layout);
+//! - [`template`]: message texts, locales, GSM-7 segments;
+//! - [`queue`]: the delivery queue and its retrying workers;
+//! - [`providers`]: SMS providers (`console`, `webhook`) and the dev outbox;
+//! - [`config`], [`telemetry`], [`error`] (the one mapping of errors to HTTP and gRPC);
+//! - [`app`] builds all of it from config; [`cli`] is the command line.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod providers;
+pub mod queue;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+pub mod template;
+
+pub use app::Application;
+pub use config::Config;

@@ -1,0 +1,316 @@
+//! The verification service: start, check, get and cancel, free of any transport.
+//!
+//! Handlers parse requests into domain types and call these methods; the gRPC ingress
+//! will call the same ones. This layer owns the policy (tenant settings), the keyed
+//! hashing of numbers and codes, message rendering and queueing; the store owns
+//! atomicity.
+
+mod tenants;
+
+pub use tenants::{Tenant, Tenants};
+
+use crate::crypto::{random_bytes, Keys};
+use crate::domain::*;
+use crate::error::{Error, Result};
+use crate::providers::OutboundMessage;
+use crate::queue::{DeliveryQueue, EnqueueError};
+use crate::store::*;
+use crate::template::{self, MessageParts};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A parsed start request.
+#[derive(Debug, Clone)]
+pub struct StartInput {
+    /// Destination.
+    pub to: PhoneNumber,
+    /// Channel.
+    pub channel: Channel,
+    /// Template locale.
+    pub locale: Option<Locale>,
+    /// Digits for a new code.
+    pub code_length: Option<CodeLength>,
+    /// Named template.
+    pub template: Option<String>,
+    /// Android app hash.
+    pub app_hash: Option<AppHash>,
+    /// End user's IP (for limits that arrive with abuse control).
+    pub client_ip: Option<std::net::IpAddr>,
+    /// Caller metadata, raw JSON object text.
+    pub metadata: Option<String>,
+    /// Request id for log correlation.
+    pub request_id: Option<String>,
+}
+
+/// Result of a start.
+#[derive(Debug, Clone)]
+pub enum Started {
+    /// A new verification (`201`).
+    Created(Verification),
+    /// The pending one, resent (`200`).
+    Resent(Verification),
+}
+
+/// What a check targets, as parsed from the request.
+#[derive(Debug, Clone)]
+pub enum CheckBy {
+    /// The pending verification of a number.
+    To(PhoneNumber),
+    /// A verification by id.
+    Id(VerificationId),
+}
+
+/// The service. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    queue: DeliveryQueue,
+    keys: Keys,
+    tenants: Tenants,
+    shards: u16,
+}
+
+fn ms(secs: u64) -> i64 {
+    secs.saturating_mul(1000).min(i64::MAX as u64) as i64
+}
+
+fn dur(ms: i64) -> Duration {
+    Duration::from_millis(ms.max(0) as u64)
+}
+
+fn unavailable(e: StoreError) -> Error {
+    tracing::warn!(error = %e, "store call failed");
+    Error::store_unavailable("the verification store is unavailable; try again shortly")
+}
+
+impl Service {
+    /// Wires the service.
+    pub fn new(store: Arc<dyn Store>, queue: DeliveryQueue, keys: Keys, tenants: Tenants, shards: u16) -> Self {
+        Service { inner: Arc::new(Inner { store, queue, keys, tenants, shards: shards.max(1) }) }
+    }
+
+    /// Tenants and their keys.
+    pub fn tenants(&self) -> &Tenants {
+        &self.inner.tenants
+    }
+
+    fn number_ref(&self, tenant: &Tenant, to: &str, channel: Channel) -> NumberRef {
+        let (key, shard) = self.inner.keys.number_key(&tenant.id, to, self.inner.shards);
+        NumberRef { tenant: tenant.id.clone(), key, shard, channel }
+    }
+
+    /// Starts a verification, or resends the pending one for the same number and channel.
+    pub async fn start(&self, tenant: &Tenant, input: StartInput) -> Result<Started> {
+        let cfg = &tenant.cfg;
+        let template_name = input.template.clone().unwrap_or_else(|| "default".into());
+        if template::pick(cfg, &template_name, None).is_none() {
+            return Err(Error::InvalidRequest(format!("unknown template `{template_name}`")));
+        }
+        let number = self.number_ref(tenant, input.to.as_str(), input.channel);
+        let now = now_millis();
+        let len = match input.code_length {
+            Some(l) => l,
+            None => CodeLength::new(cfg.code_length as i64)?,
+        };
+        let seed = random_bytes::<16>().to_vec();
+        let code = self.inner.keys.derive_code(&seed, len);
+        let code_mac = self.inner.keys.code_mac(&tenant.id, input.to.as_str(), &code);
+        let expires_at = now + ms(cfg.ttl_secs);
+        let fresh = Verification {
+            id: VerificationId::generate(number.shard)?,
+            tenant: tenant.id.clone(),
+            to: input.to.as_str().to_string(),
+            channel: input.channel,
+            status: Status::Pending,
+            created_at: now,
+            expires_at,
+            send_count: 1,
+            max_sends: cfg.max_sends,
+            next_resend_at: now + ms(cfg.resend_cooldown_secs),
+            attempts_left: cfg.max_check_attempts,
+            delivery: Delivery { status: DeliveryStatus::Queued, provider: None, updated_at: now },
+            metadata: input.metadata.clone(),
+            locale: input.locale.as_ref().map(|l| l.as_str().to_string()),
+            template: input.template.clone(),
+            code_length: len.get(),
+            seed,
+        };
+        let spec = StartSpec {
+            fresh,
+            code_mac,
+            number,
+            cooldown_ms: ms(cfg.resend_cooldown_secs),
+            retention_ms: ms(cfg.retention_secs),
+            number_send_limit: cfg.number_sends_per_hour,
+            number_window_ms: 3_600_000,
+        };
+        let started = match self.inner.store.start(spec, now).await.map_err(unavailable)? {
+            StartOutcome::Created(v) => Started::Created(v),
+            StartOutcome::Resent(v) => Started::Resent(v),
+            StartOutcome::Cooldown(left) => {
+                return Err(Error::RateLimited {
+                    reason: "resend_cooldown",
+                    detail: format!("resend allowed in {} s", crate::error::retry_after_secs(dur(left))),
+                    retry_after: dur(left),
+                })
+            }
+            StartOutcome::MaxSends(left) => return Err(Error::MaxSendsReached { retry_after: dur(left) }),
+            StartOutcome::NumberLimited(left) => {
+                return Err(Error::RateLimited {
+                    reason: "number_send_limit",
+                    detail: format!("too many codes sent to this number; try again in {} s", crate::error::retry_after_secs(dur(left))),
+                    retry_after: dur(left),
+                })
+            }
+        };
+        let v = match &started {
+            Started::Created(v) | Started::Resent(v) => v,
+        };
+        self.queue_message(tenant, v, &input, now).await?;
+        tracing::info!(
+            id = v.id.as_str(),
+            tenant = %tenant.id,
+            to = %input.to.masked(),
+            resend = matches!(started, Started::Resent(_)),
+            send_count = v.send_count,
+            "verification started"
+        );
+        Ok(started)
+    }
+
+    async fn queue_message(&self, tenant: &Tenant, v: &Verification, input: &StartInput, now: Millis) -> Result<()> {
+        let cfg = &tenant.cfg;
+        let len = CodeLength::new(v.code_length as i64)?;
+        let code = self.inner.keys.derive_code(&v.seed, len);
+        let name = v.template.as_deref().unwrap_or("default");
+        let locale = v.locale.as_deref().or(input.locale.as_ref().map(|l| l.as_str()));
+        let text = template::pick(cfg, name, locale).unwrap_or("{code}");
+        let minutes = (dur(v.expires_at - now).as_secs()).div_ceil(60).max(1);
+        let body = template::render(cfg, text, &MessageParts { code: &code, minutes, app_hash: input.app_hash.as_ref() });
+        let msg = OutboundMessage {
+            id: v.id.clone(),
+            tenant: tenant.id.clone(),
+            to: v.to.clone(),
+            body,
+            locale: locale.unwrap_or(&cfg.default_locale).to_string(),
+            metadata: v.metadata.clone(),
+            expires_at: v.expires_at,
+            request_id: input.request_id.clone(),
+        };
+        if let Err(e) = self.inner.queue.enqueue(msg) {
+            tracing::error!(id = v.id.as_str(), error = %e, "could not queue the message");
+            let _ = self.inner.store.set_delivery(&v.id, DeliveryStatus::Failed, None, now).await;
+            return Err(match e {
+                EnqueueError::Full => Error::store_unavailable("the delivery queue is full; try again shortly"),
+                EnqueueError::Closed => Error::store_unavailable("the gateway is shutting down; try another instance"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a code: `(record, valid)`.
+    pub async fn check(&self, tenant: &Tenant, by: CheckBy, code: &OtpCode) -> Result<(Verification, bool)> {
+        let cfg = &tenant.cfg;
+        let (target, to) = match by {
+            CheckBy::To(n) => {
+                let r = self.number_ref(tenant, n.as_str(), Channel::Sms);
+                (CheckTarget::Number(r), n.as_str().to_string())
+            }
+            CheckBy::Id(id) => {
+                let v = self.get(tenant, &id).await?;
+                let r = self.number_ref(tenant, &v.to, v.channel);
+                (CheckTarget::Id(id, r), v.to)
+            }
+        };
+        let spec = CheckSpec {
+            target,
+            code_mac: self.inner.keys.code_mac(&tenant.id, &to, code),
+            number_fail_limit: cfg.number_failed_checks_per_hour,
+            number_window_ms: 3_600_000,
+            retention_ms: ms(cfg.retention_secs),
+        };
+        let now = now_millis();
+        match self.inner.store.check(spec, now).await.map_err(unavailable)? {
+            CheckOutcome::Approved(v) => {
+                tracing::info!(id = v.id.as_str(), tenant = %tenant.id, "verification approved");
+                Ok((v, true))
+            }
+            CheckOutcome::Wrong(v) => {
+                tracing::info!(id = v.id.as_str(), tenant = %tenant.id, attempts_left = v.attempts_left, "wrong code");
+                Ok((v, false))
+            }
+            CheckOutcome::NotFound => Err(not_found()),
+            CheckOutcome::MaxAttempts(left) => Err(Error::MaxAttemptsReached { retry_after: dur(left) }),
+            CheckOutcome::NumberLimited(left) => Err(Error::RateLimited {
+                reason: "number_check_limit",
+                detail: format!("too many wrong codes for this number; try again in {} s", crate::error::retry_after_secs(dur(left))),
+                retry_after: dur(left),
+            }),
+        }
+    }
+
+    /// Reads a verification of this tenant.
+    pub async fn get(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
+        self.inner.store.get(&tenant.id, id).await.map_err(unavailable)?.ok_or_else(not_found)
+    }
+
+    /// Cancels a pending verification (canceling a canceled one answers it again).
+    pub async fn cancel(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
+        let v = self.get(tenant, id).await?;
+        let number = self.number_ref(tenant, &v.to, v.channel);
+        let now = now_millis();
+        let after = self
+            .inner
+            .store
+            .cancel(&tenant.id, id, &number, ms(tenant.cfg.retention_secs), now)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(not_found)?;
+        match after.status_at(now) {
+            Status::Canceled => Ok(after),
+            other => Err(Error::NotFound(format!("verification is {}; nothing to cancel", other.as_str()))),
+        }
+    }
+
+    /// Ready when the store answers and the queue takes messages.
+    pub async fn ready(&self) -> Result<()> {
+        self.inner.store.ping().await.map_err(unavailable)?;
+        if !self.inner.queue.is_open() {
+            return Err(Error::store_unavailable("the delivery queue is closed"));
+        }
+        Ok(())
+    }
+
+    /// Reserves an idempotency key (hash) with the body fingerprint.
+    pub async fn idempotency_begin(&self, tenant: &Tenant, key: &str, fp: &str, ttl_ms: i64) -> Result<IdempotencyBegin> {
+        self.inner.store.idempotency_begin(&tenant.id, key, fp, ttl_ms).await.map_err(unavailable)
+    }
+
+    /// Stores the response for a reserved key. A failure here is logged: the request
+    /// itself succeeded, and a retry would then run again rather than replay.
+    pub async fn idempotency_finish(&self, tenant: &Tenant, key: &str, fp: &str, status: u16, body: &str, ttl_ms: i64) {
+        if let Err(e) = self.inner.store.idempotency_finish(&tenant.id, key, fp, status, body, ttl_ms).await {
+            tracing::warn!(error = %e, "could not store the idempotent response");
+        }
+    }
+
+    /// Releases a reservation after a failed request, so a retry runs again.
+    pub async fn idempotency_abort(&self, tenant: &Tenant, key: &str) {
+        if let Err(e) = self.inner.store.idempotency_abort(&tenant.id, key).await {
+            tracing::warn!(error = %e, "could not release the idempotency key");
+        }
+    }
+
+    /// The store (tests, admin tools).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+}
+
+fn not_found() -> Error {
+    Error::NotFound("no pending verification matches".into())
+}

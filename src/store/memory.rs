@@ -1,0 +1,305 @@
+//! The embedded store: everything in one process, one mutex section per operation.
+//!
+//! The default backend for development and single-instance use. Each operation takes the
+//! lock once and does all its reads and writes inside, which gives the same atomicity the
+//! Redis scripts give. A background task purges expired entries every
+//! `purge_interval_ms`; it holds only a weak reference, so it ends with the store. The
+//! number of verifications is bounded by `max_entries`: inserting beyond it evicts the
+//! one that would expire soonest and counts it in [`MemoryStore::evictions`].
+
+use super::ttl_map::TtlMap;
+use super::*;
+use crate::config::MemoryStoreConfig;
+use crate::domain::{now_millis, Delivery, DeliveryStatus, Status};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, Weak};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+struct Record {
+    v: Verification,
+    mac: [u8; 32],
+}
+
+#[derive(Debug, Clone)]
+enum Idem {
+    InProgress(String),
+    Done(String, u16, String),
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    records: TtlMap<Record>,
+    index: TtlMap<String>,
+    counters: TtlMap<u32>,
+    idem: TtlMap<Idem>,
+}
+
+/// In-process store.
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+    max_entries: usize,
+    evictions: Arc<AtomicU64>,
+}
+
+fn index_key(n: &NumberRef) -> String {
+    format!("{}:{}:{}", n.tenant, n.key, n.channel.as_str())
+}
+
+fn counter_key(kind: &str, n: &NumberRef) -> String {
+    format!("{kind}:{}:{}", n.tenant, n.key)
+}
+
+impl Inner {
+    fn counter(&self, key: &str, now: Millis) -> (u32, i64) {
+        match (self.counters.get(key, now), self.counters.expiry(key, now)) {
+            (Some(c), Some(exp)) => (*c, exp - now),
+            _ => (0, 0),
+        }
+    }
+
+    fn bump(&mut self, key: String, window_ms: i64, now: Millis) {
+        match self.counters.get_mut(&key, now) {
+            Some(c) => *c += 1,
+            None => self.counters.insert(key, 1, now + window_ms),
+        }
+    }
+}
+
+impl MemoryStore {
+    /// A store with its purge task (needs a Tokio runtime when one is running).
+    pub fn new(cfg: &MemoryStoreConfig) -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let weak: Weak<Mutex<Inner>> = Arc::downgrade(&inner);
+            let every = Duration::from_millis(cfg.purge_interval_ms.max(10));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    let Some(inner) = weak.upgrade() else { break };
+                    let now = now_millis();
+                    let mut g = inner.lock().expect("store lock");
+                    g.records.purge(now);
+                    g.index.purge(now);
+                    g.counters.purge(now);
+                    g.idem.purge(now);
+                }
+            });
+        }
+        MemoryStore {
+            inner,
+            max_entries: cfg.max_entries.max(1),
+            evictions: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Verifications evicted because the store was full.
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+
+    /// Verifications held (including expired ones not yet purged).
+    pub fn len(&self) -> usize {
+        self.lock().records.len()
+    }
+
+    /// True when no verification is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied operation visible to
+        // callers in a way retrying would fix; recover the data rather than fail forever.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome> {
+        let mut g = self.lock();
+        let idx = index_key(&spec.number);
+        let lim = counter_key("s", &spec.number);
+        let (sent, lim_ttl) = g.counter(&lim, now);
+        let pending = g.index.get(&idx, now).cloned();
+        if let Some(id) = pending {
+            if let Some(r) = g.records.get_mut(&id, now) {
+                let v = &mut r.v;
+                if v.status == Status::Pending && now < v.expires_at {
+                    if now < v.next_resend_at {
+                        return Ok(StartOutcome::Cooldown(v.next_resend_at - now));
+                    }
+                    if v.send_count >= v.max_sends {
+                        return Ok(StartOutcome::MaxSends(v.expires_at - now));
+                    }
+                    if sent >= spec.number_send_limit {
+                        return Ok(StartOutcome::NumberLimited(lim_ttl));
+                    }
+                    v.send_count += 1;
+                    v.next_resend_at = now + spec.cooldown_ms;
+                    v.delivery = Delivery { status: DeliveryStatus::Queued, provider: None, updated_at: now };
+                    let out = v.clone();
+                    g.bump(lim, spec.number_window_ms, now);
+                    return Ok(StartOutcome::Resent(out));
+                }
+            }
+        }
+        if sent >= spec.number_send_limit {
+            return Ok(StartOutcome::NumberLimited(lim_ttl));
+        }
+        while g.records.len() >= self.max_entries {
+            if g.records.evict_soonest().is_none() {
+                break;
+            }
+            self.evictions.fetch_add(1, Ordering::Relaxed);
+        }
+        let v = spec.fresh;
+        let id = v.id.as_str().to_string();
+        g.index.insert(idx, id.clone(), v.expires_at);
+        g.records.insert(id, Record { v: v.clone(), mac: spec.code_mac }, v.expires_at + spec.retention_ms);
+        g.bump(lim, spec.number_window_ms, now);
+        Ok(StartOutcome::Created(v))
+    }
+
+    async fn check(&self, spec: CheckSpec, now: Millis) -> StoreResult<CheckOutcome> {
+        let mut g = self.lock();
+        let (number, id) = match &spec.target {
+            CheckTarget::Number(n) => match g.index.get(&index_key(n), now) {
+                Some(id) => (n, id.clone()),
+                None => return Ok(CheckOutcome::NotFound),
+            },
+            CheckTarget::Id(id, n) => (n, id.as_str().to_string()),
+        };
+        let fails = counter_key("f", number);
+        let (failed, fail_ttl) = g.counter(&fails, now);
+        let Some(r) = g.records.get_mut(&id, now) else {
+            return Ok(CheckOutcome::NotFound);
+        };
+        if r.v.tenant != number.tenant || now >= r.v.expires_at {
+            return Ok(CheckOutcome::NotFound);
+        }
+        match r.v.status {
+            Status::MaxAttemptsReached => return Ok(CheckOutcome::MaxAttempts(r.v.expires_at - now)),
+            Status::Pending => {}
+            _ => return Ok(CheckOutcome::NotFound),
+        }
+        if failed >= spec.number_fail_limit {
+            return Ok(CheckOutcome::NumberLimited(fail_ttl));
+        }
+        if crate::crypto::ct_eq(&r.mac, &spec.code_mac) {
+            r.v.status = Status::Approved;
+            let out = r.v.clone();
+            g.records.set_expiry(&id, now + spec.retention_ms);
+            let idx = index_key(number);
+            if g.index.get(&idx, now) == Some(&id) {
+                g.index.remove(&idx);
+            }
+            return Ok(CheckOutcome::Approved(out));
+        }
+        r.v.attempts_left = r.v.attempts_left.saturating_sub(1);
+        if r.v.attempts_left == 0 {
+            r.v.status = Status::MaxAttemptsReached;
+        }
+        let out = r.v.clone();
+        g.bump(fails, spec.number_window_ms, now);
+        Ok(CheckOutcome::Wrong(out))
+    }
+
+    async fn get(&self, tenant: &str, id: &VerificationId) -> StoreResult<Option<Verification>> {
+        let g = self.lock();
+        Ok(g.records
+            .get(id.as_str(), now_millis())
+            .filter(|r| r.v.tenant == tenant)
+            .map(|r| r.v.clone()))
+    }
+
+    async fn cancel(
+        &self,
+        tenant: &str,
+        id: &VerificationId,
+        number: &NumberRef,
+        retention_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>> {
+        let mut g = self.lock();
+        let Some(r) = g.records.get_mut(id.as_str(), now).filter(|r| r.v.tenant == tenant) else {
+            return Ok(None);
+        };
+        if r.v.status != Status::Pending || now >= r.v.expires_at {
+            return Ok(Some(r.v.clone()));
+        }
+        r.v.status = Status::Canceled;
+        let out = r.v.clone();
+        g.records.set_expiry(id.as_str(), now + retention_ms);
+        let idx = index_key(number);
+        if g.index.get(&idx, now).map(String::as_str) == Some(id.as_str()) {
+            g.index.remove(&idx);
+        }
+        Ok(Some(out))
+    }
+
+    async fn set_delivery(
+        &self,
+        id: &VerificationId,
+        status: DeliveryStatus,
+        provider: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let mut g = self.lock();
+        if let Some(r) = g.records.get_mut(id.as_str(), now) {
+            if delivery_rank(status) >= delivery_rank(r.v.delivery.status) {
+                r.v.delivery = Delivery {
+                    status,
+                    provider: provider.map(str::to_string).or(r.v.delivery.provider.take()),
+                    updated_at: now,
+                };
+            }
+        }
+        Ok(())
+    }
+
+    async fn idempotency_begin(&self, tenant: &str, key: &str, fp: &str, ttl_ms: i64) -> StoreResult<IdempotencyBegin> {
+        let mut g = self.lock();
+        let now = now_millis();
+        let k = format!("{tenant}:{key}");
+        Ok(match g.idem.get(&k, now) {
+            None => {
+                g.idem.insert(k, Idem::InProgress(fp.to_string()), now + ttl_ms);
+                IdempotencyBegin::Reserved
+            }
+            Some(Idem::InProgress(f)) if f == fp => IdempotencyBegin::InProgress,
+            Some(Idem::Done(f, status, body)) if f == fp => IdempotencyBegin::Replay(*status, body.clone()),
+            Some(_) => IdempotencyBegin::Mismatch,
+        })
+    }
+
+    async fn idempotency_finish(&self, tenant: &str, key: &str, fp: &str, status: u16, body: &str, ttl_ms: i64) -> StoreResult<()> {
+        let mut g = self.lock();
+        let now = now_millis();
+        g.idem.insert(format!("{tenant}:{key}"), Idem::Done(fp.to_string(), status, body.to_string()), now + ttl_ms);
+        Ok(())
+    }
+
+    async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()> {
+        self.lock().idem.remove(&format!("{tenant}:{key}"));
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+}
+
+/// Order of delivery states: an update never moves a message backwards (a late
+/// "sent" must not overwrite "delivered").
+pub fn delivery_rank(s: DeliveryStatus) -> u8 {
+    match s {
+        DeliveryStatus::Queued => 0,
+        DeliveryStatus::Sending => 1,
+        DeliveryStatus::Sent => 2,
+        DeliveryStatus::Failed | DeliveryStatus::Expired => 3,
+        DeliveryStatus::Delivered | DeliveryStatus::Undelivered => 4,
+    }
+}

@@ -1,0 +1,184 @@
+//! The verification store: one small trait, a memory and a Redis implementation, picked
+//! from config in [`build`] and nowhere else.
+//!
+//! Every operation that touches more than one value is atomic in both implementations
+//! (a mutex section in memory, one Lua script in Redis), so N instances over one Redis
+//! behave like one. The caller passes `now`; stores never read the clock for semantics.
+//! The shared behaviour suite in `tests/it/` runs against memory, Redis and Redis Cluster.
+
+pub mod memory;
+pub mod redis;
+mod ttl_map;
+
+use crate::config::{StoreConfig, StoreKind};
+use crate::domain::{Channel, Millis, Verification, VerificationId};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// What a failed store call means to a caller: the backend did not answer in time or at
+/// all. Mapped to `503 store_unavailable`.
+#[derive(Debug, thiserror::Error)]
+#[error("store unavailable: {0}")]
+pub struct StoreError(pub String);
+
+/// Store result alias.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where a number's entries live: the keyed number hash and its shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberRef {
+    /// Tenant owning the entries.
+    pub tenant: String,
+    /// Keyed hash of the number (see [`crate::crypto::Keys::number_key`]).
+    pub key: String,
+    /// Shard the number hashes into.
+    pub shard: u16,
+    /// Channel of the pending index.
+    pub channel: Channel,
+}
+
+/// A start request as the store sees it: a candidate new verification plus the policy.
+#[derive(Debug, Clone)]
+pub struct StartSpec {
+    /// The record to create if nothing is pending (status pending, send_count 1).
+    pub fresh: Verification,
+    /// MAC of the fresh record's code.
+    pub code_mac: [u8; 32],
+    /// Where the number's entries live.
+    pub number: NumberRef,
+    /// Resend cooldown in ms.
+    pub cooldown_ms: i64,
+    /// How long a finished verification stays readable, in ms.
+    pub retention_ms: i64,
+    /// Sends allowed per number per window.
+    pub number_send_limit: u32,
+    /// Window of that limit, in ms.
+    pub number_window_ms: i64,
+}
+
+/// Outcome of a start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// A new verification was created.
+    Created(Verification),
+    /// The pending one was resent (`send_count` already incremented).
+    Resent(Verification),
+    /// A resend before `next_resend_at`; retry after `ms`.
+    Cooldown(i64),
+    /// The pending one has used all its sends; it expires in `ms`.
+    MaxSends(i64),
+    /// The number's send limit is used up for `ms`.
+    NumberLimited(i64),
+}
+
+/// Which verification a check targets.
+#[derive(Debug, Clone)]
+pub enum CheckTarget {
+    /// The one pending for this number.
+    Number(NumberRef),
+    /// A specific verification (its number ref read beforehand).
+    Id(VerificationId, NumberRef),
+}
+
+/// A check request as the store sees it.
+#[derive(Debug, Clone)]
+pub struct CheckSpec {
+    /// Target verification.
+    pub target: CheckTarget,
+    /// MAC of the code the user typed.
+    pub code_mac: [u8; 32],
+    /// Failed checks allowed per number per window.
+    pub number_fail_limit: u32,
+    /// Window of that limit, in ms.
+    pub number_window_ms: i64,
+    /// Retention after approval, in ms.
+    pub retention_ms: i64,
+}
+
+/// Outcome of a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// Right code: now approved and used up.
+    Approved(Verification),
+    /// Wrong code: one attempt gone (status may now be `max_attempts_reached`).
+    Wrong(Verification),
+    /// Nothing pending matches.
+    NotFound,
+    /// No attempts left; the verification expires in `ms`.
+    MaxAttempts(i64),
+    /// The number's failed-check limit is used up for `ms`.
+    NumberLimited(i64),
+}
+
+/// Outcome of an idempotency reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// First use: the caller runs the request, then calls `idempotency_finish` or `_abort`.
+    Reserved,
+    /// Done before with the same body: replay `(status, body)`.
+    Replay(u16, String),
+    /// Used with a different body.
+    Mismatch,
+    /// The same key is being processed right now.
+    InProgress,
+}
+
+/// The store contract.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a verification, or resends the pending one, enforcing cooldown, per-
+    /// verification sends and the per-number send limit in one atomic step.
+    async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome>;
+    /// Checks a code MAC atomically: approve and use up, or spend an attempt.
+    async fn check(&self, spec: CheckSpec, now: Millis) -> StoreResult<CheckOutcome>;
+    /// Reads a verification of `tenant` (other tenants' ids read as `None`).
+    async fn get(&self, tenant: &str, id: &VerificationId) -> StoreResult<Option<Verification>>;
+    /// Cancels a pending verification; returns the record after the call (its status
+    /// tells whether it was pending), `None` if unknown.
+    async fn cancel(
+        &self,
+        tenant: &str,
+        id: &VerificationId,
+        number: &NumberRef,
+        retention_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>>;
+    /// Records delivery progress; a no-op for unknown ids.
+    async fn set_delivery(
+        &self,
+        id: &VerificationId,
+        status: crate::domain::DeliveryStatus,
+        provider: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()>;
+    /// Reserves an idempotency key (`key` and `fingerprint` are hashes) for `ttl_ms`.
+    async fn idempotency_begin(
+        &self,
+        tenant: &str,
+        key: &str,
+        fingerprint: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<IdempotencyBegin>;
+    /// Stores the response of a reserved key.
+    async fn idempotency_finish(
+        &self,
+        tenant: &str,
+        key: &str,
+        fingerprint: &str,
+        status: u16,
+        body: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<()>;
+    /// Releases a reservation whose request failed, so a retry runs again.
+    async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()>;
+    /// Answers when the backend is reachable.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Builds the configured store. The one place a backend is chosen.
+pub async fn build(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match cfg.kind {
+        StoreKind::Memory => Arc::new(memory::MemoryStore::new(&cfg.memory)),
+        StoreKind::Redis => Arc::new(redis::RedisStore::new(&cfg.redis)?),
+    })
+}

@@ -1,0 +1,256 @@
+//! The Redis store: one node through a reconnecting connection manager, or a Redis
+//! Cluster; every multi-key step is one Lua script, so one round trip and atomic.
+//!
+//! # Key layout (version `v1`)
+//! `P` is `store.redis.key_prefix`, `S` the number's shard (`0..shards`, 4 hex digits,
+//! from the keyed number hash), `N` the keyed number hash (no phone number appears in a
+//! key name), `T` the tenant id.
+//!
+//! | key | type | TTL | holds |
+//! |---|---|---|---|
+//! | `P:v1:{sS}:v:<id>` | hash | expiry + retention; retention after finishing | the record (fields in `record.rs`) |
+//! | `P:v1:{sS}:n:T:N:<channel>` | string | until expiry | id of the pending verification |
+//! | `P:v1:{sS}:ls:T:N` | counter | window | sends to the number in the window |
+//! | `P:v1:{sS}:lf:T:N` | counter | window | failed checks on the number in the window |
+//! | `P:v1:{iT}:<key hash>` | string | 24 h | idempotency reservation or stored response |
+//!
+//! The hash tag `{sS}` puts a number's record, index and counters in one cluster slot,
+//! so each script is cluster-safe. A verification id carries its shard, so a lookup by id
+//! finds the same slot. The durable send queue planned next is one stream per shard,
+//! `P:v1:{sS}:q`, in that same slot: start + enqueue then stay one script. Scripts may
+//! read the record named by the index (same slot, built from a prefix argument).
+//!
+//! # Failure behaviour
+//! The connection is made lazily: the gateway starts with Redis down, answers
+//! `503 store_unavailable`, and connects on the first call after Redis is back. After
+//! that the connection manager (or the cluster client) reconnects by itself. Every call
+//! has a deadline (`command_timeout_ms`), so an unresponsive Redis gives 503, not a hang.
+
+mod conn;
+mod record;
+
+use super::*;
+use crate::config::RedisStoreConfig;
+use crate::domain::DeliveryStatus;
+use conn::Conn;
+use record::{decode, int, text};
+use ::redis::{Script, Value};
+
+static START: &str = include_str!("start.lua");
+static CHECK: &str = include_str!("check.lua");
+static CANCEL: &str = include_str!("cancel.lua");
+static DELIVERY: &str = include_str!("delivery.lua");
+static IDEMPOTENCY: &str = include_str!("idempotency.lua");
+
+/// Redis-backed store.
+pub struct RedisStore {
+    conn: Conn,
+    prefix: String,
+    scripts: Scripts,
+}
+
+struct Scripts {
+    start: Script,
+    check: Script,
+    cancel: Script,
+    delivery: Script,
+    idempotency: Script,
+}
+
+impl RedisStore {
+    /// Prepares the store; connecting happens on first use.
+    pub fn new(cfg: &RedisStoreConfig) -> anyhow::Result<Self> {
+        Ok(RedisStore {
+            conn: Conn::new(cfg)?,
+            prefix: format!("{}:v1", cfg.key_prefix),
+            scripts: Scripts {
+                start: Script::new(START),
+                check: Script::new(CHECK),
+                cancel: Script::new(CANCEL),
+                delivery: Script::new(DELIVERY),
+                idempotency: Script::new(IDEMPOTENCY),
+            },
+        })
+    }
+
+    fn tag(&self, shard: u16) -> String {
+        format!("{}:{{s{shard:04x}}}", self.prefix)
+    }
+    fn record_prefix(&self, shard: u16) -> String {
+        format!("{}:v:", self.tag(shard))
+    }
+    fn record_key(&self, id: &VerificationId) -> String {
+        format!("{}{}", self.record_prefix(id.shard()), id.as_str())
+    }
+    fn index_key(&self, n: &NumberRef) -> String {
+        format!("{}:n:{}:{}:{}", self.tag(n.shard), n.tenant, n.key, n.channel.as_str())
+    }
+    fn counter_key(&self, kind: &str, n: &NumberRef) -> String {
+        format!("{}:{kind}:{}:{}", self.tag(n.shard), n.tenant, n.key)
+    }
+    fn idem_key(&self, tenant: &str, key: &str) -> String {
+        format!("{}:{{i{tenant}}}:{key}", self.prefix)
+    }
+}
+
+fn reply(v: Value) -> (String, Vec<Value>) {
+    match v {
+        Value::Array(mut items) if !items.is_empty() => {
+            let head = text(&items.remove(0)).unwrap_or_default();
+            (head, items)
+        }
+        _ => (String::new(), Vec::new()),
+    }
+}
+
+fn bad_reply(what: &str) -> StoreError {
+    StoreError(format!("unexpected reply from the {what} script"))
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome> {
+        let v = &spec.fresh;
+        let mut inv = self.scripts.start.prepare_invoke();
+        inv.key(self.index_key(&spec.number))
+            .key(self.counter_key("ls", &spec.number))
+            .key(self.record_key(&v.id))
+            .arg(now)
+            .arg(self.record_prefix(spec.number.shard))
+            .arg(v.id.as_str())
+            .arg(spec.cooldown_ms)
+            .arg(spec.retention_ms)
+            .arg(spec.number_send_limit)
+            .arg(spec.number_window_ms)
+            .arg(v.expires_at);
+        for f in record::encode(v, &spec.code_mac) {
+            inv.arg(f);
+        }
+        let (head, rest) = reply(self.conn.invoke(&inv).await?);
+        let num = |i: usize| rest.get(i).and_then(int).ok_or_else(|| bad_reply("start"));
+        Ok(match head.as_str() {
+            "created" => StartOutcome::Created(spec.fresh),
+            "resent" => StartOutcome::Resent(id_and_record(&rest).ok_or_else(|| bad_reply("start"))?),
+            "cooldown" => StartOutcome::Cooldown(num(0)?),
+            "max_sends" => StartOutcome::MaxSends(num(0)?),
+            "number_limited" => StartOutcome::NumberLimited(num(0)?),
+            _ => return Err(bad_reply("start")),
+        })
+    }
+
+    async fn check(&self, spec: CheckSpec, now: Millis) -> StoreResult<CheckOutcome> {
+        let (number, id) = match &spec.target {
+            CheckTarget::Number(n) => (n, String::new()),
+            CheckTarget::Id(id, n) => (n, id.as_str().to_string()),
+        };
+        let mut inv = self.scripts.check.prepare_invoke();
+        inv.key(self.index_key(number))
+            .key(self.counter_key("lf", number))
+            .arg(now)
+            .arg(self.record_prefix(number.shard))
+            .arg(&id)
+            .arg(&number.tenant)
+            .arg(&spec.code_mac[..])
+            .arg(spec.number_fail_limit)
+            .arg(spec.number_window_ms)
+            .arg(spec.retention_ms);
+        let (head, rest) = reply(self.conn.invoke(&inv).await?);
+        let record = || id_and_record(&rest);
+        Ok(match head.as_str() {
+            "approved" => CheckOutcome::Approved(record().ok_or_else(|| bad_reply("check"))?),
+            "wrong" => CheckOutcome::Wrong(record().ok_or_else(|| bad_reply("check"))?),
+            "not_found" => CheckOutcome::NotFound,
+            "max_attempts" => CheckOutcome::MaxAttempts(rest.first().and_then(int).unwrap_or(0)),
+            "number_limited" => CheckOutcome::NumberLimited(rest.first().and_then(int).unwrap_or(0)),
+            _ => return Err(bad_reply("check")),
+        })
+    }
+
+    async fn get(&self, tenant: &str, id: &VerificationId) -> StoreResult<Option<Verification>> {
+        let mut cmd = ::redis::cmd("HGETALL");
+        cmd.arg(self.record_key(id));
+        let v = self.conn.query(&cmd).await?;
+        Ok(decode(id, &v).filter(|r| r.tenant == tenant))
+    }
+
+    async fn cancel(
+        &self,
+        tenant: &str,
+        id: &VerificationId,
+        number: &NumberRef,
+        retention_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>> {
+        let mut inv = self.scripts.cancel.prepare_invoke();
+        inv.key(self.record_key(id))
+            .key(self.index_key(number))
+            .arg(now)
+            .arg(tenant)
+            .arg(retention_ms)
+            .arg(id.as_str());
+        let (head, rest) = reply(self.conn.invoke(&inv).await?);
+        match head.as_str() {
+            "not_found" => Ok(None),
+            "ok" => Ok(rest.first().and_then(|r| decode(id, r))),
+            _ => Err(bad_reply("cancel")),
+        }
+    }
+
+    async fn set_delivery(
+        &self,
+        id: &VerificationId,
+        status: DeliveryStatus,
+        provider: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let mut inv = self.scripts.delivery.prepare_invoke();
+        inv.key(self.record_key(id))
+            .arg(status.as_str())
+            .arg(provider.unwrap_or(""))
+            .arg(now);
+        self.conn.invoke(&inv).await.map(|_| ())
+    }
+
+    async fn idempotency_begin(&self, tenant: &str, key: &str, fp: &str, ttl_ms: i64) -> StoreResult<IdempotencyBegin> {
+        let mut inv = self.scripts.idempotency.prepare_invoke();
+        inv.key(self.idem_key(tenant, key)).arg(format!("p|{fp}")).arg(ttl_ms);
+        let (head, rest) = reply(self.conn.invoke(&inv).await?);
+        if head == "reserved" {
+            return Ok(IdempotencyBegin::Reserved);
+        }
+        let cur = rest.first().and_then(text).ok_or_else(|| bad_reply("idempotency"))?;
+        let mut parts = cur.splitn(4, '|');
+        Ok(match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("p"), Some(f), _, _) if f == fp => IdempotencyBegin::InProgress,
+            (Some("d"), Some(f), Some(status), Some(body)) if f == fp => {
+                IdempotencyBegin::Replay(status.parse().unwrap_or(200), body.to_string())
+            }
+            _ => IdempotencyBegin::Mismatch,
+        })
+    }
+
+    async fn idempotency_finish(&self, tenant: &str, key: &str, fp: &str, status: u16, body: &str, ttl_ms: i64) -> StoreResult<()> {
+        let mut cmd = ::redis::cmd("SET");
+        cmd.arg(self.idem_key(tenant, key))
+            .arg(format!("d|{fp}|{status}|{body}"))
+            .arg("PX")
+            .arg(ttl_ms);
+        self.conn.query(&cmd).await.map(|_| ())
+    }
+
+    async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()> {
+        let mut cmd = ::redis::cmd("DEL");
+        cmd.arg(self.idem_key(tenant, key));
+        self.conn.query(&cmd).await.map(|_| ())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.conn.ping().await
+    }
+}
+
+/// Decodes the `id, fields` tail of a script reply.
+fn id_and_record(rest: &[Value]) -> Option<Verification> {
+    let id = VerificationId::parse(&text(rest.first()?)?).ok()?;
+    decode(&id, rest.get(1)?)
+}

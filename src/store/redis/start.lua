@@ -1,0 +1,38 @@
+-- Start or resend a verification. One round trip, all keys in one hash-tag slot.
+-- KEYS[1] pending index   KEYS[2] per-number send counter   KEYS[3] new record
+-- ARGV[1] now ms  ARGV[2] record key prefix  ARGV[3] new id  ARGV[4] cooldown ms
+-- ARGV[5] retention ms  ARGV[6] number send limit  ARGV[7] limit window ms
+-- ARGV[8] new expires_at ms  ARGV[9..] field/value pairs of the new record
+local now = tonumber(ARGV[1])
+local function ms(n) return string.format('%d', n) end
+local sent = tonumber(redis.call('GET', KEYS[2]) or '0')
+local function limited()
+  local ttl = redis.call('PTTL', KEYS[2])
+  if ttl < 0 then ttl = 0 end
+  return {'number_limited', ttl}
+end
+local function bump()
+  if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
+end
+local id = redis.call('GET', KEYS[1])
+if id then
+  local key = ARGV[2] .. id
+  local r = redis.call('HMGET', key, 'st', 'ex', 'sc', 'ms', 'nr')
+  if r[1] == 'pending' and tonumber(r[2]) > now then
+    if now < tonumber(r[5]) then return {'cooldown', tonumber(r[5]) - now} end
+    if tonumber(r[3]) >= tonumber(r[4]) then return {'max_sends', tonumber(r[2]) - now} end
+    if sent >= tonumber(ARGV[6]) then return limited() end
+    redis.call('HINCRBY', key, 'sc', 1)
+    redis.call('HSET', key, 'nr', ms(now + tonumber(ARGV[4])), 'ds', 'queued', 'dp', '', 'du', ms(now))
+    bump()
+    return {'resent', id, redis.call('HGETALL', key)}
+  end
+end
+if sent >= tonumber(ARGV[6]) then return limited() end
+local fields = {}
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[3], unpack(fields))
+redis.call('PEXPIREAT', KEYS[3], ms(tonumber(ARGV[8]) + tonumber(ARGV[5])))
+redis.call('SET', KEYS[1], ARGV[3], 'PXAT', ARGV[8])
+bump()
+return {'created'}
