@@ -88,8 +88,8 @@ mod tests {
         let n = PhoneNumber::parse("+14155550123").unwrap();
         assert_eq!(n.as_str(), "+14155550123");
         assert_eq!(n.region(), Some("US"));
-        let uk = PhoneNumber::parse("+447911123456").unwrap();
-        assert_eq!(uk.region(), Some("GB"));
+        let de = PhoneNumber::parse("+4915123456789").unwrap();
+        assert_eq!(de.region(), Some("DE"));
     }
 
     #[test]
