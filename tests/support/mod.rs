@@ -1,0 +1,9 @@
+//! Test support shared by the integration test binaries: real Redis servers and
+//! clusters on free ports, the real gateway on port 0, and a recording webhook sink.
+#![allow(dead_code)]
+
+pub mod app;
+pub mod redis;
+pub mod sink;
+
+pub use app::{spawn_app, Backend, TestApp};
