@@ -105,7 +105,11 @@ impl Config {
         }
         if let Some(p) = &self.secret_file {
             let raw = std::fs::read_to_string(p).map_err(|e| {
-                anyhow::anyhow!("cannot read secret_file {}: {e}", p.display())
+                anyhow::anyhow!(
+                    "cannot read secret_file {}: {e}; {}",
+                    p.display(),
+                    validate::SECRET_HINT
+                )
             })?;
             return Ok(Some(raw.trim_end_matches(['\n', '\r']).as_bytes().to_vec()));
         }

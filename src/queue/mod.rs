@@ -19,7 +19,7 @@ use crate::providers::{outbox::Outbox, OutboundMessage, SmsProvider};
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 /// Why a message could not be queued.
@@ -113,14 +113,20 @@ async fn dispatch(mut rx: mpsc::Receiver<OutboundMessage>, ctx: Arc<Ctx>, stop: 
     let mut tasks = JoinSet::new();
     let mut stopping = false;
     loop {
+        // Take a send slot before taking a message: while every slot is busy, messages
+        // stay in the bounded channel, which is what makes `queue_capacity` a real bound.
+        let slot = tokio::select! {
+            s = ctx.slots.clone().acquire_owned() => s.expect("semaphore never closed"),
+            _ = stop.notified(), if !stopping => { stopping = true; rx.close(); continue; }
+        };
         tokio::select! {
             msg = rx.recv() => match msg {
-                Some(m) => { tasks.spawn(deliver(m, ctx.clone())); }
+                Some(m) => { tasks.spawn(deliver(m, ctx.clone(), slot)); }
                 None => break,
             },
             _ = stop.notified(), if !stopping => { stopping = true; rx.close(); }
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
+        while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
 }
@@ -139,16 +145,20 @@ pub fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
     cap.mul_f64(0.5 + r / 2.0)
 }
 
-async fn deliver(msg: OutboundMessage, ctx: Arc<Ctx>) {
+async fn deliver(msg: OutboundMessage, ctx: Arc<Ctx>, first_slot: OwnedSemaphorePermit) {
     let name = ctx.provider.name();
     let to = msg.to_masked();
     if let Some(o) = &ctx.outbox {
         o.record(&msg.to, &msg.body, now_millis());
     }
     mark(&ctx, &msg, DeliveryStatus::Sending, Some(name)).await;
+    let mut slot = Some(first_slot);
     for attempt in 1u32.. {
         let result = {
-            let _slot = ctx.slots.acquire().await.expect("semaphore never closed");
+            let _slot = match slot.take() {
+                Some(s) => s,
+                None => ctx.slots.clone().acquire_owned().await.expect("semaphore never closed"),
+            };
             ctx.provider.send(&msg).await
         };
         match result {
