@@ -6,4 +6,5 @@ pub mod app;
 pub mod redis;
 pub mod sink;
 
+#[allow(unused_imports)]
 pub use app::{spawn_app, Backend, TestApp};
