@@ -161,6 +161,21 @@ mod tests {
     }
 
     #[test]
+    fn secret_can_come_from_a_file_named_in_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("secret.txt", "0123456789abcdef0123456789abcdef\n")?;
+            jail.set_env("OTPGW_SECRET_FILE", "secret.txt");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            let bytes = c.secret_bytes().map_err(|e| e.to_string())?.unwrap();
+            assert_eq!(bytes, b"0123456789abcdef0123456789abcdef");
+            jail.set_env("OTPGW_SECRET", "from-env-wins-over-the-file-0123456789");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(c.secret_bytes().unwrap().unwrap().starts_with(b"from-env"));
+            Ok(())
+        });
+    }
+
+    #[test]
     fn secret_debug_is_redacted() {
         let c = Config::from_toml("secret = \"abcdefabcdefabcdefabcdefabcdefabcdef\"").unwrap();
         assert!(!format!("{c:?}").contains("abcdef"));
