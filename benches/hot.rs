@@ -16,31 +16,56 @@ fn benches(c: &mut Criterion) {
     let seed = random_bytes::<16>();
     let code = OtpCode::parse("123456").unwrap();
 
-    c.bench_function("code/new_seed_from_os_csprng", |b| b.iter(|| black_box(random_bytes::<16>())));
-    c.bench_function("code/derive_6_digits", |b| b.iter(|| keys.derive_code(black_box(&seed), len)));
+    c.bench_function("code/new_seed_from_os_csprng", |b| {
+        b.iter(|| black_box(random_bytes::<16>()))
+    });
+    c.bench_function("code/derive_6_digits", |b| {
+        b.iter(|| keys.derive_code(black_box(&seed), len))
+    });
     c.bench_function("code/seed_and_derive_6_digits", |b| {
         b.iter(|| keys.derive_code(&random_bytes::<16>(), black_box(len)))
     });
     c.bench_function("hmac/code_mac", |b| {
-        b.iter(|| keys.code_mac(black_box("acme"), black_box("+14155550123"), black_box(&code)))
+        b.iter(|| {
+            keys.code_mac(
+                black_box("acme"),
+                black_box("+14155550123"),
+                black_box(&code),
+            )
+        })
     });
     c.bench_function("hmac/number_key", |b| {
         b.iter(|| keys.number_key(black_box("acme"), black_box("+14155550123"), 64))
     });
     PhoneNumber::warm_up();
-    c.bench_function("phone/parse_and_validate", |b| b.iter(|| PhoneNumber::parse(black_box("+14155550123"))));
+    c.bench_function("phone/parse_and_validate", |b| {
+        b.iter(|| PhoneNumber::parse(black_box("+14155550123")))
+    });
 
-    let mut tenant = TenantConfig { brand: "Acme".into(), ..TenantConfig::default() };
+    let mut tenant = TenantConfig {
+        brand: "Acme".into(),
+        ..TenantConfig::default()
+    };
     tenant.webotp_domain = Some("acme.example".into());
     let hash = AppHash::parse("FA+9qCX9VSu").unwrap();
     c.bench_function("template/pick_and_render", |b| {
         b.iter(|| {
             let text = template::pick(&tenant, "default", Some(black_box("pt-BR"))).unwrap();
-            template::render(&tenant, text, &MessageParts { code: &code, minutes: 10, app_hash: Some(&hash) })
+            template::render(
+                &tenant,
+                text,
+                &MessageParts {
+                    code: &code,
+                    minutes: 10,
+                    app_hash: Some(&hash),
+                },
+            )
         })
     });
     let msg = "Acme: your verification code is 123456. It expires in 10 minutes.\nFA+9qCX9VSu\n\n@acme.example #123456";
-    c.bench_function("template/gsm7_segments", |b| b.iter(|| template::segments(black_box(msg))));
+    c.bench_function("template/gsm7_segments", |b| {
+        b.iter(|| template::segments(black_box(msg)))
+    });
 }
 
 criterion_group!(hot, benches);

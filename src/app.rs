@@ -35,7 +35,11 @@ impl Application {
     pub async fn build(cfg: Config) -> anyhow::Result<Self> {
         let problems = config::problems(&cfg);
         if !problems.is_empty() {
-            anyhow::bail!("the configuration has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
+            anyhow::bail!(
+                "the configuration has {} problem(s):\n  - {}",
+                problems.len(),
+                problems.join("\n  - ")
+            );
         }
         let secret = match cfg.secret_bytes()? {
             Some(s) => ServerSecret::new(s),
@@ -51,7 +55,13 @@ impl Application {
         let provider = providers::build(&cfg.delivery)?;
         let (queue, workers) = queue::start(&cfg.delivery, provider, store.clone(), outbox.clone());
         let tenants = Tenants::new(&cfg.tenants);
-        let service = Service::new(store, queue, Keys::derive(&secret), tenants, cfg.store.redis.shards);
+        let service = Service::new(
+            store,
+            queue,
+            Keys::derive(&secret),
+            tenants,
+            cfg.store.redis.shards,
+        );
         let listener = TcpListener::bind(cfg.server.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.server.listen))?;
@@ -65,7 +75,11 @@ impl Application {
         if outbox.is_some() && !addr.ip().is_loopback() {
             tracing::warn!("the dev outbox is enabled on a non-loopback address; it shows codes to API-key holders");
         }
-        let state = AppState { service: service.clone(), outbox: outbox.clone(), body_limit: cfg.server.body_limit_bytes };
+        let state = AppState {
+            service: service.clone(),
+            outbox: outbox.clone(),
+            body_limit: cfg.server.body_limit_bytes,
+        };
         Ok(Application {
             router: http::router(state, &cfg.server),
             listener,
@@ -78,7 +92,9 @@ impl Application {
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     /// The service (tests and embedders).
@@ -92,14 +108,21 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then drains requests and the queue.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (tx, rx) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;
             let _ = tx.send(true);
         };
-        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(signal);
+        let server = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal);
         let grace = self.grace;
         let mut rx2 = rx.clone();
         let deadline = async move {

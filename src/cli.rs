@@ -60,14 +60,23 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve { config: None }) {
         Command::Serve { config } => serve(config),
-        Command::Config { command: ConfigCommand::Check { config } } => check(config),
-        Command::ApiKey { command: NewCommand::New } => {
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => check(config),
+        Command::ApiKey {
+            command: NewCommand::New,
+        } => {
             let key = crate::crypto::new_api_key();
             println!("api key (give this to the backend, store it as a secret):\n  {key}");
-            println!("hash (put this in the tenant's api_keys):\n  {}", crate::crypto::hash_api_key(&key));
+            println!(
+                "hash (put this in the tenant's api_keys):\n  {}",
+                crate::crypto::hash_api_key(&key)
+            );
             ExitCode::SUCCESS
         }
-        Command::Secret { command: NewCommand::New } => {
+        Command::Secret {
+            command: NewCommand::New,
+        } => {
             println!("{}", hex::encode(crate::crypto::random_bytes::<32>()));
             ExitCode::SUCCESS
         }
@@ -88,7 +97,12 @@ fn check(path: Option<PathBuf>) -> ExitCode {
     };
     let p = problems(&cfg);
     if p.is_empty() {
-        println!("configuration OK: {} tenant(s), store {:?}, provider {:?}", cfg.tenants.len(), cfg.store.kind, cfg.delivery.provider);
+        println!(
+            "configuration OK: {} tenant(s), store {:?}, provider {:?}",
+            cfg.tenants.len(),
+            cfg.store.kind,
+            cfg.delivery.provider
+        );
         ExitCode::SUCCESS
     } else {
         eprintln!("configuration has {} problem(s):", p.len());
@@ -105,7 +119,10 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         Err(code) => return code,
     };
     crate::telemetry::init(&cfg.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("otpgw: cannot start the runtime: {e}");

@@ -104,7 +104,11 @@ impl Keys {
     pub fn code_mac(&self, tenant: &str, number: &str, code: &OtpCode) -> [u8; 32] {
         mac_parts(
             &self.k_mac,
-            &[tenant.as_bytes(), number.as_bytes(), code.expose().as_bytes()],
+            &[
+                tenant.as_bytes(),
+                number.as_bytes(),
+                code.expose().as_bytes(),
+            ],
         )
     }
 
@@ -173,7 +177,10 @@ mod tests {
         assert_eq!(base, k.code_mac("t", "+14155550123", &c));
         assert_ne!(base, k.code_mac("u", "+14155550123", &c));
         assert_ne!(base, k.code_mac("t", "+14155550124", &c));
-        assert_ne!(base, k.code_mac("t", "+14155550123", &OtpCode::parse("123457").unwrap()));
+        assert_ne!(
+            base,
+            k.code_mac("t", "+14155550123", &OtpCode::parse("123457").unwrap())
+        );
     }
 
     #[test]
@@ -205,7 +212,10 @@ mod tests {
             }
         }
         // 60k digits, 6k expected each; chi-square with 9 dof stays far below 40.
-        let chi: f64 = counts.iter().map(|&c| (c as f64 - 6000.0).powi(2) / 6000.0).sum();
+        let chi: f64 = counts
+            .iter()
+            .map(|&c| (c as f64 - 6000.0).powi(2) / 6000.0)
+            .sum();
         assert!(chi < 40.0, "chi-square {chi} for {counts:?}");
     }
 

@@ -85,7 +85,10 @@ async fn wrong_code_spends_an_attempt(b: Backend) {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.code(), "invalid_code_format");
     let r = app.check(&to, &wrong(&code)).await;
-    assert_eq!(r.body["check_attempts_remaining"], 3, "a malformed code uses no attempt");
+    assert_eq!(
+        r.body["check_attempts_remaining"], 3,
+        "a malformed code uses no attempt"
+    );
 }
 
 async fn resend_keeps_id_and_code_and_counts_sends(b: Backend) {
@@ -115,7 +118,10 @@ async fn resend_inside_cooldown_is_429_with_retry_after(b: Backend) {
     assert_eq!(r.body["reason"], "resend_cooldown");
     let secs: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((29..=30).contains(&secs), "{secs}");
-    assert_eq!(r.header("content-type").unwrap(), "application/problem+json");
+    assert_eq!(
+        r.header("content-type").unwrap(),
+        "application/problem+json"
+    );
 }
 
 async fn sends_past_the_cap_are_429_max_sends_reached(b: Backend) {
@@ -161,7 +167,10 @@ async fn new_start_after_max_attempts_is_a_new_verification(b: Backend) {
     let to = number();
     let first = app.start(&to).await;
     let code = app.code_for(&to).await;
-    assert_eq!(app.check(&to, &wrong(&code)).await.body["status"], "max_attempts_reached");
+    assert_eq!(
+        app.check(&to, &wrong(&code)).await.body["status"],
+        "max_attempts_reached"
+    );
     let second = app.start(&to).await;
     assert_eq!(second.status, 201, "{}", second.text);
     assert_ne!(second.body["id"], first.body["id"]);
@@ -172,7 +181,10 @@ async fn check_by_id_works_and_other_tenants_see_404(b: Backend) {
     let app = spawn_app(b, |c| {
         c.tenants.insert(
             "other".into(),
-            TenantConfig { api_keys: vec![otpgw::crypto::hash_api_key(other_key)], ..TenantConfig::default() },
+            TenantConfig {
+                api_keys: vec![otpgw::crypto::hash_api_key(other_key)],
+                ..TenantConfig::default()
+            },
         );
     })
     .await;
@@ -182,15 +194,39 @@ async fn check_by_id_works_and_other_tenants_see_404(b: Backend) {
     let code = app.code_for(&to).await;
 
     let mut other = reqwest::Client::new().post(app.url("/v1/verifications/check"));
-    other = other.bearer_auth(other_key).json(&json!({"id": id, "code": code}));
+    other = other
+        .bearer_auth(other_key)
+        .json(&json!({"id": id, "code": code}));
     let r = app.send(other).await;
     assert_eq!(r.status, 404, "another tenant cannot check it: {}", r.text);
-    let r = app.send(reqwest::Client::new().get(app.url(&format!("/v1/verifications/{id}"))).bearer_auth(other_key)).await;
+    let r = app
+        .send(
+            reqwest::Client::new()
+                .get(app.url(&format!("/v1/verifications/{id}")))
+                .bearer_auth(other_key),
+        )
+        .await;
     assert_eq!(r.status, 404, "another tenant cannot read it");
-    let r = app.send(reqwest::Client::new().post(app.url(&format!("/v1/verifications/{id}/cancel"))).bearer_auth(other_key)).await;
+    let r = app
+        .send(
+            reqwest::Client::new()
+                .post(app.url(&format!("/v1/verifications/{id}/cancel")))
+                .bearer_auth(other_key),
+        )
+        .await;
     assert_eq!(r.status, 404, "another tenant cannot cancel it");
-    let r = app.send(reqwest::Client::new().post(app.url("/v1/verifications/check")).bearer_auth(other_key).json(&json!({"to": to, "code": code}))).await;
-    assert_eq!(r.status, 404, "another tenant has nothing pending for the number");
+    let r = app
+        .send(
+            reqwest::Client::new()
+                .post(app.url("/v1/verifications/check"))
+                .bearer_auth(other_key)
+                .json(&json!({"to": to, "code": code})),
+        )
+        .await;
+    assert_eq!(
+        r.status, 404,
+        "another tenant has nothing pending for the number"
+    );
 
     let ok = app.check_id(&id, &code).await;
     assert_eq!(ok.status, 200, "{}", ok.text);
@@ -200,21 +236,37 @@ async fn check_by_id_works_and_other_tenants_see_404(b: Backend) {
 async fn cancel_ends_the_verification(b: Backend) {
     let app = spawn_app(b, |_| {}).await;
     let to = number();
-    let id = app.start(&to).await.body["id"].as_str().unwrap().to_string();
+    let id = app.start(&to).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let code = app.code_for(&to).await;
     let r = app.cancel(&id).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["status"], "canceled");
     assert_eq!(app.check(&to, &code).await.status, 404);
     assert_eq!(app.check_id(&id, &code).await.status, 404);
-    assert_eq!(app.cancel(&id).await.status, 200, "canceling again answers the same");
+    assert_eq!(
+        app.cancel(&id).await.status,
+        200,
+        "canceling again answers the same"
+    );
     assert_eq!(app.fetch(&id).await.body["status"], "canceled");
-    assert_eq!(app.start(&to).await.status, 201, "a canceled one does not block a new start");
+    assert_eq!(
+        app.start(&to).await.status,
+        201,
+        "a canceled one does not block a new start"
+    );
 }
 
 async fn unknown_and_malformed_ids_are_404(b: Backend) {
     let app = spawn_app(b, |_| {}).await;
-    for id in ["vrf_0000000000000000000000000000", "nope", "vrf_%2e%2e%2f", &"a".repeat(5000)] {
+    for id in [
+        "vrf_0000000000000000000000000000",
+        "nope",
+        "vrf_%2e%2e%2f",
+        &"a".repeat(5000),
+    ] {
         let r = app.fetch(id).await;
         assert_eq!(r.status, 404, "{id}");
         assert_eq!(r.code(), "verification_not_found");
@@ -225,7 +277,10 @@ async fn unknown_and_malformed_ids_are_404(b: Backend) {
 async fn expired_code_is_404_and_reads_expired(b: Backend) {
     let app = spawn_app(b, |c| tenant(c).ttl_secs = 1).await;
     let to = number();
-    let id = app.start(&to).await.body["id"].as_str().unwrap().to_string();
+    let id = app.start(&to).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let code = app.code_for(&to).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(app.check(&to, &code).await.status, 404);
@@ -233,7 +288,11 @@ async fn expired_code_is_404_and_reads_expired(b: Backend) {
     let r = app.fetch(&id).await;
     assert_eq!(r.status, 200, "still readable during retention");
     assert_eq!(r.body["status"], "expired");
-    assert_eq!(app.start(&to).await.status, 201, "an expired one does not block a new start");
+    assert_eq!(
+        app.start(&to).await.status,
+        201,
+        "an expired one does not block a new start"
+    );
 }
 
 async fn per_number_send_limit_spans_verifications(b: Backend) {
@@ -250,7 +309,11 @@ async fn per_number_send_limit_spans_verifications(b: Backend) {
     assert_eq!(r.body["reason"], "number_send_limit");
     let secs: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!(secs > 3500 && secs <= 3600, "{secs}");
-    assert_eq!(app.start(&number()).await.status, 201, "other numbers are not affected");
+    assert_eq!(
+        app.start(&number()).await.status,
+        201,
+        "other numbers are not affected"
+    );
 }
 
 async fn per_number_failed_check_limit_spans_verifications(b: Backend) {
@@ -342,22 +405,39 @@ async fn idempotency_key_replays_and_conflicts(b: Backend) {
     let replay = app.send(req("k-1", json!({"to": to}))).await;
     assert_eq!(replay.status, 201, "{}", replay.text);
     assert_eq!(replay.body, first.body);
-    assert_eq!(replay.header("idempotent-replayed").as_deref(), Some("true"));
-    let other_body = app.send(req("k-1", json!({"to": to, "locale": "fr"}))).await;
+    assert_eq!(
+        replay.header("idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    let other_body = app
+        .send(req("k-1", json!({"to": to, "locale": "fr"})))
+        .await;
     assert_eq!(other_body.status, 409);
     assert_eq!(other_body.code(), "idempotency_conflict");
     let fresh_key = app.send(req("k-2", json!({"to": to}))).await;
-    assert_eq!(fresh_key.status, 429, "a new key is a new request: resend cooldown");
+    assert_eq!(
+        fresh_key.status, 429,
+        "a new key is a new request: resend cooldown"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert_eq!(app.messages_to(&to).await.len(), 1, "the replay sent nothing");
-    let bad = app.send(req(&"x".repeat(256), json!({"to": number()}))).await;
+    assert_eq!(
+        app.messages_to(&to).await.len(),
+        1,
+        "the replay sent nothing"
+    );
+    let bad = app
+        .send(req(&"x".repeat(256), json!({"to": number()})))
+        .await;
     assert_eq!(bad.status, 400);
 }
 
 async fn delivery_status_reaches_sent(b: Backend) {
     let app = spawn_app(b, |_| {}).await;
     let to = number();
-    let id = app.start(&to).await.body["id"].as_str().unwrap().to_string();
+    let id = app.start(&to).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut last = String::new();
     for _ in 0..100 {
         let r = app.fetch(&id).await;
@@ -375,21 +455,29 @@ async fn metadata_and_locale_round_trip(b: Backend) {
     let app = spawn_app(b, |_| {}).await;
     let to = number();
     let r = app
-        .post("/v1/verifications", json!({"to": to, "locale": "de-AT", "metadata": {"user": 42, "flow": "login"}}))
+        .post(
+            "/v1/verifications",
+            json!({"to": to, "locale": "de-AT", "metadata": {"user": 42, "flow": "login"}}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["metadata"], json!({"user": 42, "flow": "login"}));
     let id = r.body["id"].as_str().unwrap();
     assert_eq!(app.fetch(id).await.body["metadata"]["flow"], "login");
     let _ = app.code_for(&to).await;
-    assert!(app.messages_to(&to).await[0].contains("Bestätigungscode"), "German falls back from de-AT to de");
+    assert!(
+        app.messages_to(&to).await[0].contains("Bestätigungscode"),
+        "German falls back from de-AT to de"
+    );
 }
 
 async fn code_length_is_honoured_with_leading_zeros_possible(b: Backend) {
     let app = spawn_app(b, |_| {}).await;
     for len in [4, 10] {
         let to = number();
-        let r = app.post("/v1/verifications", json!({"to": to, "code_length": len})).await;
+        let r = app
+            .post("/v1/verifications", json!({"to": to, "code_length": len}))
+            .await;
         assert_eq!(r.status, 201);
         let code = app.code_for(&to).await;
         assert_eq!(code.len(), len);
@@ -421,8 +509,16 @@ impl Extra for support::TestApp {
     /// does not carry ids, so ask the API with a check of a malformed-free wrong code
     /// is not an option; use a start that hits the cooldown instead).
     async fn fetch_latest_id(&self, to: &str) -> String {
-        let r = self.post("/v1/verifications/check", json!({"to": to, "code": "0000000000"})).await;
-        r.body["id"].as_str().expect("a pending verification").to_string()
+        let r = self
+            .post(
+                "/v1/verifications/check",
+                json!({"to": to, "code": "0000000000"}),
+            )
+            .await;
+        r.body["id"]
+            .as_str()
+            .expect("a pending verification")
+            .to_string()
     }
 
     async fn code_for_nth(&self, to: &str, n: usize) -> String {

@@ -40,7 +40,11 @@ async fn wait_delivery(app: &TestApp, id: &str, want: &str, secs: u64) -> serde_
         if r.body["delivery"]["status"] == want {
             return r.body;
         }
-        assert!(t.elapsed() < Duration::from_secs(secs), "delivery stuck at {}", r.body["delivery"]);
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "delivery stuck at {}",
+            r.body["delivery"]
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -58,7 +62,11 @@ async fn redis_down_at_startup_gives_503_then_recovers_without_restart() {
     assert_eq!(r.status, 503, "{}", r.text);
     assert_eq!(r.code(), "store_unavailable");
     assert!(r.header("retry-after").is_some());
-    assert!(!r.text.contains("127.0.0.1"), "no internals in the answer: {}", r.text);
+    assert!(
+        !r.text.contains("127.0.0.1"),
+        "no internals in the answer: {}",
+        r.text
+    );
     assert_eq!(app.check(&number(), "123456").await.status, 503);
 
     server.restart();
@@ -103,15 +111,24 @@ async fn redis_restart_while_requests_flow_never_panics_or_hangs() {
         }
     }
     // 429 only when two random numbers collide (a resend inside the cooldown).
-    assert!(total.keys().all(|s| matches!(*s, 201 | 429 | 503)), "{total:?}");
+    assert!(
+        total.keys().all(|s| matches!(*s, 201 | 429 | 503)),
+        "{total:?}"
+    );
     assert!(total.get(&429).copied().unwrap_or(0) < 10, "{total:?}");
-    assert!(total.get(&503).copied().unwrap_or(0) > 0, "the outage was seen: {total:?}");
+    assert!(
+        total.get(&503).copied().unwrap_or(0) > 0,
+        "the outage was seen: {total:?}"
+    );
     let t = Instant::now();
     loop {
         if app.start(&number()).await.status == 201 {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "no recovery after restart");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no recovery after restart"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -120,39 +137,63 @@ async fn redis_restart_while_requests_flow_never_panics_or_hangs() {
 async fn webhook_answering_500_is_retried_then_failed_before_expiry() {
     let sink = Sink::start(Behaviour::Status(500)).await;
     let app = with_webhook(&sink, |c| c.tenants.get_mut("demo").unwrap().ttl_secs = 1).await;
-    let id = app.start(&number()).await.body["id"].as_str().unwrap().to_string();
+    let id = app.start(&number()).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let body = wait_delivery(&app, &id, "failed", 5).await;
     assert_eq!(body["delivery"]["provider"], "webhook");
-    assert!(sink.received().len() >= 2, "retried: {} attempts", sink.received().len());
+    assert!(
+        sink.received().len() >= 2,
+        "retried: {} attempts",
+        sink.received().len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_hanging_times_out_and_is_retried_then_failed() {
     let sink = Sink::start(Behaviour::Hang).await;
     let app = with_webhook(&sink, |c| c.tenants.get_mut("demo").unwrap().ttl_secs = 2).await;
-    let id = app.start(&number()).await.body["id"].as_str().unwrap().to_string();
+    let id = app.start(&number()).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     wait_delivery(&app, &id, "failed", 6).await;
-    assert!(sink.received().len() >= 2, "timed out and retried: {}", sink.received().len());
+    assert!(
+        sink.received().len() >= 2,
+        "timed out and retried: {}",
+        sink.received().len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_failing_twice_then_ok_is_sent_once_accepted() {
     let sink = Sink::start(Behaviour::FailFirst(2, 503)).await;
     let app = with_webhook(&sink, |_| {}).await;
-    let id = app.start(&number()).await.body["id"].as_str().unwrap().to_string();
+    let id = app.start(&number()).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     wait_delivery(&app, &id, "sent", 5).await;
     let got = sink.received();
     assert_eq!(got.len(), 3);
     assert!(got.iter().all(|r| r.body["id"] == id.as_str()));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(sink.received().len(), 3, "nothing after the accepted attempt");
+    assert_eq!(
+        sink.received().len(),
+        3,
+        "nothing after the accepted attempt"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_permanent_rejection_is_not_retried() {
     let sink = Sink::start(Behaviour::Status(400)).await;
     let app = with_webhook(&sink, |_| {}).await;
-    let id = app.start(&number()).await.body["id"].as_str().unwrap().to_string();
+    let id = app.start(&number()).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     wait_delivery(&app, &id, "failed", 5).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.received().len(), 1);
@@ -162,7 +203,10 @@ async fn webhook_permanent_rejection_is_not_retried() {
 async fn webhook_wire_format_and_signature() {
     let sink = Sink::start(Behaviour::Ok).await;
     let secret = "whsec-test-0123456789";
-    let app = with_webhook(&sink, |c| c.delivery.webhook.signing_secret = Some(Secret(secret.into()))).await;
+    let app = with_webhook(&sink, |c| {
+        c.delivery.webhook.signing_secret = Some(Secret(secret.into()))
+    })
+    .await;
     let to = number();
     let req = reqwest::Client::new()
         .post(app.url("/v1/verifications"))
@@ -180,7 +224,10 @@ async fn webhook_wire_format_and_signature() {
     assert_eq!(got.body["locale"], "fr");
     assert_eq!(got.body["metadata"], json!({"order": 7}));
     assert_eq!(got.body["id"], r.body["id"]);
-    assert!(got.body["body"].as_str().unwrap().contains("code de vérification"));
+    assert!(got.body["body"]
+        .as_str()
+        .unwrap()
+        .contains("code de vérification"));
     let sig = got.headers["x-otpgw-signature"].to_str().unwrap();
     let (t, v1) = sig.split_once(",v1=").unwrap();
     let t: u64 = t.strip_prefix("t=").unwrap().parse().unwrap();
@@ -211,7 +258,11 @@ async fn full_queue_answers_503_and_marks_delivery_failed() {
         statuses.push(r.status);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(&statuses[..2], &[201, 201], "one sending, one queued: {statuses:?}");
+    assert_eq!(
+        &statuses[..2],
+        &[201, 201],
+        "one sending, one queued: {statuses:?}"
+    );
     assert!(statuses[2..].iter().all(|s| *s == 503), "{statuses:?}");
 }
 
@@ -220,14 +271,26 @@ fn scan_all(urls: &[String], prefix: &str) -> Vec<(String, Vec<u8>)> {
     for url in urls {
         let client = redis::Client::open(url.as_str()).unwrap();
         let mut con = client.get_connection().unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query(&mut con).unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:*"))
+            .query(&mut con)
+            .unwrap();
         for k in keys {
             let kind: String = redis::cmd("TYPE").arg(&k).query(&mut con).unwrap();
             let mut value = Vec::new();
             match kind.as_str() {
-                "string" => value = redis::cmd("GET").arg(&k).query::<Vec<u8>>(&mut con).unwrap(),
+                "string" => {
+                    value = redis::cmd("GET")
+                        .arg(&k)
+                        .query::<Vec<u8>>(&mut con)
+                        .unwrap()
+                }
                 "hash" => {
-                    for part in redis::cmd("HGETALL").arg(&k).query::<Vec<Vec<u8>>>(&mut con).unwrap() {
+                    for part in redis::cmd("HGETALL")
+                        .arg(&k)
+                        .query::<Vec<Vec<u8>>>(&mut con)
+                        .unwrap()
+                    {
                         value.extend(part);
                         value.push(0);
                     }
@@ -245,7 +308,9 @@ async fn no_plaintext_codes_at_rest(app: TestApp, urls: Vec<String>) {
     let mut numbers = Vec::new();
     for i in 0..20 {
         let to = number();
-        let r = app.post("/v1/verifications", json!({"to": to, "code_length": 10})).await;
+        let r = app
+            .post("/v1/verifications", json!({"to": to, "code_length": 10}))
+            .await;
         assert_eq!(r.status, 201);
         let code = app.code_for(&to).await;
         if i % 2 == 0 {
@@ -257,13 +322,20 @@ async fn no_plaintext_codes_at_rest(app: TestApp, urls: Vec<String>) {
         numbers.push(to);
     }
     let all = scan_all(&urls, &app.prefix);
-    assert!(all.len() >= 40, "records, indexes and counters were written: {}", all.len());
+    assert!(
+        all.len() >= 40,
+        "records, indexes and counters were written: {}",
+        all.len()
+    );
     for (key, value) in &all {
         for (code, to) in codes.iter().zip(&numbers) {
             assert!(!key.contains(code.as_str()), "code in key {key}");
             assert!(!key.contains(&to[1..]), "number in key {key}");
             let hay = String::from_utf8_lossy(value);
-            assert!(!hay.contains(code.as_str()), "plaintext code in the value of {key}");
+            assert!(
+                !hay.contains(code.as_str()),
+                "plaintext code in the value of {key}"
+            );
         }
     }
 }

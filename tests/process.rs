@@ -52,7 +52,9 @@ fn gateway(env: &[(&str, &str)]) -> Gateway {
     let mut seen = Vec::new();
     let t = Instant::now();
     let addr = loop {
-        let line = rx.recv_timeout(Duration::from_secs(10)).expect("gateway printed its address");
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("gateway printed its address");
         seen.push(line.clone());
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
             if v["message"] == "otpgw listening" {
@@ -61,7 +63,13 @@ fn gateway(env: &[(&str, &str)]) -> Gateway {
         }
         assert!(t.elapsed() < Duration::from_secs(10));
     };
-    Gateway { child, addr, lines: rx, seen, stdout }
+    Gateway {
+        child,
+        addr,
+        lines: rx,
+        seen,
+        stdout,
+    }
 }
 
 impl Gateway {
@@ -70,7 +78,10 @@ impl Gateway {
     }
 
     fn sigterm(&self) {
-        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
@@ -120,9 +131,15 @@ async fn sigterm_drains_queued_messages_and_exits_zero() {
         assert_eq!(r.status(), 201);
     }
     gw.sigterm();
-    let (code, logs, _) = tokio::task::spawn_blocking(move || gw.wait(15)).await.unwrap();
+    let (code, logs, _) = tokio::task::spawn_blocking(move || gw.wait(15))
+        .await
+        .unwrap();
     assert_eq!(code, 0, "{logs}");
-    assert_eq!(sink.received().len(), 6, "every queued message went out before exit");
+    assert_eq!(
+        sink.received().len(),
+        6,
+        "every queued message went out before exit"
+    );
     assert!(logs.contains("shutdown complete"), "{logs}");
 }
 
@@ -146,8 +163,13 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     conn.write_all(tail.as_bytes()).await.unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).await.unwrap();
-    assert!(answer.starts_with("HTTP/1.1 201"), "the in-flight start completed: {answer}");
-    let (code, logs, _) = tokio::task::spawn_blocking(move || gw.wait(15)).await.unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 201"),
+        "the in-flight start completed: {answer}"
+    );
+    let (code, logs, _) = tokio::task::spawn_blocking(move || gw.wait(15))
+        .await
+        .unwrap();
     assert_eq!(code, 0, "{logs}");
 }
 
@@ -175,21 +197,35 @@ async fn logs_of_a_webhook_run_hold_no_code_and_no_full_number() {
         };
         let r = start(to.clone()).await.unwrap();
         assert_eq!(r.status(), 201);
-        let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert_eq!(start(to.clone()).await.unwrap().status(), 200, "resend");
         let got = sink.wait_for(2 * (i + 1) + 1, 10).await;
         let code = extract_code(got.last().unwrap().body["body"].as_str().unwrap());
         assert_eq!(code.len(), 10);
         let check = |body: serde_json::Value| {
-            http.post(gw.url("/v1/verifications/check")).bearer_auth(KEY).json(&body).send()
+            http.post(gw.url("/v1/verifications/check"))
+                .bearer_auth(KEY)
+                .json(&body)
+                .send()
         };
-        check(json!({"to": to, "code": wrong(&code)})).await.unwrap();
+        check(json!({"to": to, "code": wrong(&code)}))
+            .await
+            .unwrap();
         check(json!({"id": id, "code": code})).await.unwrap();
-        http.get(gw.url(&format!("/v1/verifications/{id}"))).bearer_auth(KEY).send().await.unwrap();
+        http.get(gw.url(&format!("/v1/verifications/{id}")))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap();
         numbers.push((to, code));
     }
     gw.sigterm();
-    let (_, logs, stdout) = tokio::task::spawn_blocking(move || gw.wait(15)).await.unwrap();
+    let (_, logs, stdout) = tokio::task::spawn_blocking(move || gw.wait(15))
+        .await
+        .unwrap();
     assert!(logs.lines().count() > 20, "trace logging produced output");
     let all = format!("{logs}\n{stdout}");
     for (to, code) in &numbers {
@@ -204,10 +240,18 @@ fn production_mode_without_secret_refuses_to_start_and_says_how() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("p.toml");
     std::fs::write(&cfg, "mode = \"production\"\n[tenants.a]\napi_keys = [\"sha256:0000000000000000000000000000000000000000000000000000000000000000\"]\n").unwrap();
-    let out = Command::new(BIN).args(["serve", "--config"]).arg(&cfg).env_remove("OTPGW_SECRET").output().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .env_remove("OTPGW_SECRET")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no server secret") && err.contains("otpgw secret new"), "{err}");
+    assert!(
+        err.contains("no server secret") && err.contains("otpgw secret new"),
+        "{err}"
+    );
 
     let out = Command::new(BIN)
         .args(["serve", "--config"])
@@ -228,17 +272,32 @@ fn config_check_reports_every_problem() {
         "mode = \"production\"\n[store]\nkind = \"redis\"\n[store.redis]\nurl = \"http://x\"\n[tenants.a]\napi_keys = [\"raw-key\"]\nttl_secs = 0\n",
     )
     .unwrap();
-    let out = Command::new(BIN).args(["config", "check", "--config"]).arg(&cfg).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["config", "check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     for needle in ["4 problem", "secret", "redis://", "sha256", "ttl_secs"] {
         assert!(err.contains(needle), "missing {needle:?} in {err}");
     }
-    let ok = Command::new(BIN).args(["config", "check"]).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = Command::new(BIN)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let typo = dir.path().join("typo.toml");
     std::fs::write(&typo, "[server]\nlisten_addr = \"127.0.0.1:1\"\n").unwrap();
-    let out = Command::new(BIN).args(["config", "check", "--config"]).arg(&typo).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["config", "check", "--config"])
+        .arg(&typo)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen_addr"));
 }
@@ -248,8 +307,14 @@ fn api_key_new_prints_a_key_and_its_hash() {
     let out = Command::new(BIN).args(["api-key", "new"]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    let key = text.split_whitespace().find(|w| w.starts_with("otpgw_")).unwrap();
-    let hash = text.split_whitespace().find(|w| w.starts_with("sha256:")).unwrap();
+    let key = text
+        .split_whitespace()
+        .find(|w| w.starts_with("otpgw_"))
+        .unwrap();
+    let hash = text
+        .split_whitespace()
+        .find(|w| w.starts_with("sha256:"))
+        .unwrap();
     assert_eq!(hash, otpgw::crypto::hash_api_key(key));
     let secret = Command::new(BIN).args(["secret", "new"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&secret.stdout).trim().len(), 64);
@@ -259,7 +324,9 @@ fn api_key_new_prints_a_key_and_its_hash() {
 async fn demo_key_on_a_non_loopback_address_is_warned_about() {
     let gw = gateway(&[("OTPGW_SERVER__LISTEN", "0.0.0.0:0")]);
     gw.sigterm();
-    let (code, logs, _) = tokio::task::spawn_blocking(move || gw.wait(10)).await.unwrap();
+    let (code, logs, _) = tokio::task::spawn_blocking(move || gw.wait(10))
+        .await
+        .unwrap();
     assert_eq!(code, 0);
     assert!(logs.contains("PUBLIC DEMO API KEY"), "{logs}");
 }

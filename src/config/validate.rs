@@ -12,9 +12,9 @@ pub fn problems(c: &Config) -> Vec<String> {
     let mut p = Vec::new();
     match c.secret_bytes() {
         Err(e) => p.push(e.to_string()),
-        Ok(None) if c.mode == Mode::Production => {
-            p.push(format!("no server secret is set (mode = \"production\"): {SECRET_HINT}"))
-        }
+        Ok(None) if c.mode == Mode::Production => p.push(format!(
+            "no server secret is set (mode = \"production\"): {SECRET_HINT}"
+        )),
         Ok(Some(s)) if s.len() < MIN_SECRET_LEN => p.push(format!(
             "the server secret is {} bytes; at least {MIN_SECRET_LEN} are needed: {SECRET_HINT}",
             s.len()
@@ -68,7 +68,9 @@ pub fn problems(c: &Config) -> Vec<String> {
         let at = |what: &str| format!("tenants.{id}: {what}");
         if id.is_empty()
             || id.len() > 64
-            || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
             p.push(at("tenant ids are 1..64 of [A-Za-z0-9_-]"));
         }
@@ -87,23 +89,31 @@ pub fn problems(c: &Config) -> Vec<String> {
             p.push(at("code_length must be 4..10"));
         }
         if t.ttl_secs == 0 || t.max_check_attempts == 0 || t.max_sends == 0 {
-            p.push(at("ttl_secs, max_check_attempts and max_sends must be at least 1"));
+            p.push(at(
+                "ttl_secs, max_check_attempts and max_sends must be at least 1",
+            ));
         }
         if t.number_sends_per_hour == 0 || t.number_failed_checks_per_hour == 0 {
-            p.push(at("number_sends_per_hour and number_failed_checks_per_hour must be at least 1"));
+            p.push(at(
+                "number_sends_per_hour and number_failed_checks_per_hour must be at least 1",
+            ));
         }
         if crate::domain::Locale::parse(&t.default_locale).is_err() {
             p.push(at("default_locale must be a BCP 47 tag"));
         }
         if let Some(d) = &t.webotp_domain {
             if d.is_empty() || d.contains([' ', '\n', '#', '@', '/']) {
-                p.push(at("webotp_domain must be a bare host name such as example.com"));
+                p.push(at(
+                    "webotp_domain must be a bare host name such as example.com",
+                ));
             }
         }
         for (name, set) in &t.templates {
             for (locale, text) in set {
                 if !text.contains("{code}") {
-                    p.push(at(&format!("template {name}/{locale} has no {{code}} placeholder")));
+                    p.push(at(&format!(
+                        "template {name}/{locale} has no {{code}} placeholder"
+                    )));
                 }
             }
         }
@@ -147,6 +157,9 @@ mod tests {
     fn short_secret_is_refused_with_a_hint() {
         let c = Config::from_toml("mode = \"production\"\nsecret = \"short\"").unwrap();
         let all = problems(&c).join("\n");
-        assert!(all.contains("5 bytes") && all.contains("OTPGW_SECRET"), "{all}");
+        assert!(
+            all.contains("5 bytes") && all.contains("OTPGW_SECRET"),
+            "{all}"
+        );
     }
 }

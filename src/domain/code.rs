@@ -93,7 +93,15 @@ mod tests {
     fn parse_accepts_only_4_to_10_digits() {
         assert!(OtpCode::parse("0123").is_ok());
         assert!(OtpCode::parse("0123456789").is_ok());
-        for bad in ["", "123", "12345678901", "12a456", " 123456", "12345６", "-12345"] {
+        for bad in [
+            "",
+            "123",
+            "12345678901",
+            "12a456",
+            " 123456",
+            "12345６",
+            "-12345",
+        ] {
             assert!(OtpCode::parse(bad).is_err(), "{bad:?}");
         }
     }

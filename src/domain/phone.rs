@@ -32,7 +32,8 @@ impl PhoneNumber {
         if digits.len() < 7 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("must be + followed by 7 to 15 digits"));
         }
-        let parsed = phonenumber::parse(None, input).map_err(|_| bad("is not a possible number"))?;
+        let parsed =
+            phonenumber::parse(None, input).map_err(|_| bad("is not a possible number"))?;
         if !phonenumber::is_valid(&parsed) {
             return Err(bad("is not a valid number for its country"));
         }

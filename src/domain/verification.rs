@@ -15,14 +15,19 @@ impl VerificationId {
     pub fn generate(shard: u16) -> Result<Self, Error> {
         let mut rnd = [0u8; 12];
         getrandom::fill(&mut rnd).map_err(|e| Error::Internal(format!("os rng: {e}")))?;
-        Ok(VerificationId(format!("vrf_{shard:04x}{}", hex::encode(rnd))))
+        Ok(VerificationId(format!(
+            "vrf_{shard:04x}{}",
+            hex::encode(rnd)
+        )))
     }
 
     /// Parses an id from a path or body; anything else cannot exist, so it is "not found".
     pub fn parse(s: &str) -> Result<Self, Error> {
         let ok = s.len() == 32
             && s.starts_with("vrf_")
-            && s[4..].bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            && s[4..]
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if ok {
             Ok(VerificationId(s.to_string()))
         } else {
@@ -140,11 +145,15 @@ impl Locale {
         let ok = s.len() <= 35
             && (2..=3).contains(&first.len())
             && first.bytes().all(|b| b.is_ascii_alphabetic())
-            && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+            && parts.all(|p| {
+                (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
         if ok {
             Ok(Locale(s.to_string()))
         } else {
-            Err(Error::InvalidRequest("`locale` must be a BCP 47 tag such as `en` or `pt-BR`".into()))
+            Err(Error::InvalidRequest(
+                "`locale` must be a BCP 47 tag such as `en` or `pt-BR`".into(),
+            ))
         }
     }
 
@@ -161,11 +170,15 @@ pub struct AppHash(String);
 impl AppHash {
     /// Exactly 11 characters of the base64 alphabet.
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let ok = s.len() == 11 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+        let ok = s.len() == 11
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
         if ok {
             Ok(AppHash(s.to_string()))
         } else {
-            Err(Error::InvalidRequest("`app_hash` must be 11 characters of [A-Za-z0-9+/]".into()))
+            Err(Error::InvalidRequest(
+                "`app_hash` must be 11 characters of [A-Za-z0-9+/]".into(),
+            ))
         }
     }
 
@@ -271,7 +284,13 @@ mod tests {
         assert_eq!(id.as_str().len(), 32);
         assert_eq!(id.shard(), 0x2a);
         assert_eq!(VerificationId::parse(id.as_str()).unwrap(), id);
-        for bad in ["", "vrf_", "vrf_XYZ", "abc_0000000000000000000000000000", "vrf_../../etc/passwd/......."] {
+        for bad in [
+            "",
+            "vrf_",
+            "vrf_XYZ",
+            "abc_0000000000000000000000000000",
+            "vrf_../../etc/passwd/.......",
+        ] {
             assert!(VerificationId::parse(bad).is_err(), "{bad}");
         }
     }

@@ -84,8 +84,16 @@ pub struct ProviderError {
 impl ProviderError {
     /// A failure with the kind's usual retryability.
     pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
-        let retryable = matches!(kind, ErrorKind::RateLimited | ErrorKind::Unavailable | ErrorKind::Timeout);
-        ProviderError { kind, retryable, detail: detail.into(), retry_after: None }
+        let retryable = matches!(
+            kind,
+            ErrorKind::RateLimited | ErrorKind::Unavailable | ErrorKind::Timeout
+        );
+        ProviderError {
+            kind,
+            retryable,
+            detail: detail.into(),
+            retry_after: None,
+        }
     }
 }
 

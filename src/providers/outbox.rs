@@ -33,12 +33,21 @@ impl Outbox {
         if q.len() == CAPACITY {
             q.pop_back();
         }
-        q.push_front(OutboxEntry { to: to.into(), body: body.into(), created_at: rfc3339(at) });
+        q.push_front(OutboxEntry {
+            to: to.into(),
+            body: body.into(),
+            created_at: rfc3339(at),
+        });
     }
 
     /// Newest first.
     pub fn list(&self) -> Vec<OutboxEntry> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 

@@ -89,7 +89,14 @@ pub fn start(
     let stop = Arc::new(tokio::sync::Notify::new());
     let task = tokio::spawn(dispatch(rx, ctx, stop.clone()));
     let deadline = Duration::from_millis(cfg.shutdown_deadline_ms);
-    (DeliveryQueue { tx }, Workers { stop, task, deadline })
+    (
+        DeliveryQueue { tx },
+        Workers {
+            stop,
+            task,
+            deadline,
+        },
+    )
 }
 
 impl Workers {
@@ -102,14 +109,20 @@ impl Workers {
             Ok(_) => true,
             Err(_) => {
                 task.abort();
-                tracing::warn!("delivery did not drain before the shutdown deadline; unsent messages dropped");
+                tracing::warn!(
+                    "delivery did not drain before the shutdown deadline; unsent messages dropped"
+                );
                 false
             }
         }
     }
 }
 
-async fn dispatch(mut rx: mpsc::Receiver<OutboundMessage>, ctx: Arc<Ctx>, stop: Arc<tokio::sync::Notify>) {
+async fn dispatch(
+    mut rx: mpsc::Receiver<OutboundMessage>,
+    ctx: Arc<Ctx>,
+    stop: Arc<tokio::sync::Notify>,
+) {
     let mut tasks = JoinSet::new();
     let mut stopping = false;
     loop {
@@ -132,7 +145,11 @@ async fn dispatch(mut rx: mpsc::Receiver<OutboundMessage>, ctx: Arc<Ctx>, stop: 
 }
 
 async fn mark(ctx: &Ctx, msg: &OutboundMessage, status: DeliveryStatus, provider: Option<&str>) {
-    if let Err(e) = ctx.store.set_delivery(&msg.id, status, provider, now_millis()).await {
+    if let Err(e) = ctx
+        .store
+        .set_delivery(&msg.id, status, provider, now_millis())
+        .await
+    {
         tracing::warn!(id = msg.id.as_str(), status = status.as_str(), error = %e, "could not record delivery status");
     }
 }
@@ -157,7 +174,12 @@ async fn deliver(msg: OutboundMessage, ctx: Arc<Ctx>, first_slot: OwnedSemaphore
         let result = {
             let _slot = match slot.take() {
                 Some(s) => s,
-                None => ctx.slots.clone().acquire_owned().await.expect("semaphore never closed"),
+                None => ctx
+                    .slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore never closed"),
             };
             ctx.provider.send(&msg).await
         };
@@ -168,7 +190,9 @@ async fn deliver(msg: OutboundMessage, ctx: Arc<Ctx>, first_slot: OwnedSemaphore
                 return;
             }
             Err(e) if e.retryable => {
-                let wait = e.retry_after.unwrap_or_else(|| backoff(ctx.initial, ctx.max, attempt));
+                let wait = e
+                    .retry_after
+                    .unwrap_or_else(|| backoff(ctx.initial, ctx.max, attempt));
                 if now_millis() + wait.as_millis() as i64 >= msg.expires_at {
                     tracing::warn!(id = msg.id.as_str(), to = %to, provider = name, attempt, error = %e, "giving up: the code expires before the next attempt");
                     mark(&ctx, &msg, DeliveryStatus::Failed, Some(name)).await;

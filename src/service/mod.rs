@@ -89,8 +89,22 @@ fn unavailable(e: StoreError) -> Error {
 
 impl Service {
     /// Wires the service.
-    pub fn new(store: Arc<dyn Store>, queue: DeliveryQueue, keys: Keys, tenants: Tenants, shards: u16) -> Self {
-        Service { inner: Arc::new(Inner { store, queue, keys, tenants, shards: shards.max(1) }) }
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: DeliveryQueue,
+        keys: Keys,
+        tenants: Tenants,
+        shards: u16,
+    ) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                store,
+                queue,
+                keys,
+                tenants,
+                shards: shards.max(1),
+            }),
+        }
     }
 
     /// Tenants and their keys.
@@ -99,8 +113,16 @@ impl Service {
     }
 
     fn number_ref(&self, tenant: &Tenant, to: &str, channel: Channel) -> NumberRef {
-        let (key, shard) = self.inner.keys.number_key(&tenant.id, to, self.inner.shards);
-        NumberRef { tenant: tenant.id.clone(), key, shard, channel }
+        let (key, shard) = self
+            .inner
+            .keys
+            .number_key(&tenant.id, to, self.inner.shards);
+        NumberRef {
+            tenant: tenant.id.clone(),
+            key,
+            shard,
+            channel,
+        }
     }
 
     /// Starts a verification, or resends the pending one for the same number and channel.
@@ -108,7 +130,9 @@ impl Service {
         let cfg = &tenant.cfg;
         let template_name = input.template.clone().unwrap_or_else(|| "default".into());
         if template::pick(cfg, &template_name, None).is_none() {
-            return Err(Error::InvalidRequest(format!("unknown template `{template_name}`")));
+            return Err(Error::InvalidRequest(format!(
+                "unknown template `{template_name}`"
+            )));
         }
         let number = self.number_ref(tenant, input.to.as_str(), input.channel);
         let now = now_millis();
@@ -118,7 +142,10 @@ impl Service {
         };
         let seed = random_bytes::<16>().to_vec();
         let code = self.inner.keys.derive_code(&seed, len);
-        let code_mac = self.inner.keys.code_mac(&tenant.id, input.to.as_str(), &code);
+        let code_mac = self
+            .inner
+            .keys
+            .code_mac(&tenant.id, input.to.as_str(), &code);
         let expires_at = now + ms(cfg.ttl_secs);
         let fresh = Verification {
             id: VerificationId::generate(number.shard)?,
@@ -132,7 +159,11 @@ impl Service {
             max_sends: cfg.max_sends,
             next_resend_at: now + ms(cfg.resend_cooldown_secs),
             attempts_left: cfg.max_check_attempts,
-            delivery: Delivery { status: DeliveryStatus::Queued, provider: None, updated_at: now },
+            delivery: Delivery {
+                status: DeliveryStatus::Queued,
+                provider: None,
+                updated_at: now,
+            },
             metadata: input.metadata.clone(),
             locale: input.locale.as_ref().map(|l| l.as_str().to_string()),
             template: input.template.clone(),
@@ -148,21 +179,37 @@ impl Service {
             number_send_limit: cfg.number_sends_per_hour,
             number_window_ms: 3_600_000,
         };
-        let started = match self.inner.store.start(spec, now).await.map_err(unavailable)? {
+        let started = match self
+            .inner
+            .store
+            .start(spec, now)
+            .await
+            .map_err(unavailable)?
+        {
             StartOutcome::Created(v) => Started::Created(v),
             StartOutcome::Resent(v) => Started::Resent(v),
             StartOutcome::Cooldown(left) => {
                 return Err(Error::RateLimited {
                     reason: "resend_cooldown",
-                    detail: format!("resend allowed in {} s", crate::error::retry_after_secs(dur(left))),
+                    detail: format!(
+                        "resend allowed in {} s",
+                        crate::error::retry_after_secs(dur(left))
+                    ),
                     retry_after: dur(left),
                 })
             }
-            StartOutcome::MaxSends(left) => return Err(Error::MaxSendsReached { retry_after: dur(left) }),
+            StartOutcome::MaxSends(left) => {
+                return Err(Error::MaxSendsReached {
+                    retry_after: dur(left),
+                })
+            }
             StartOutcome::NumberLimited(left) => {
                 return Err(Error::RateLimited {
                     reason: "number_send_limit",
-                    detail: format!("too many codes sent to this number; try again in {} s", crate::error::retry_after_secs(dur(left))),
+                    detail: format!(
+                        "too many codes sent to this number; try again in {} s",
+                        crate::error::retry_after_secs(dur(left))
+                    ),
                     retry_after: dur(left),
                 })
             }
@@ -182,15 +229,32 @@ impl Service {
         Ok(started)
     }
 
-    async fn queue_message(&self, tenant: &Tenant, v: &Verification, input: &StartInput, now: Millis) -> Result<()> {
+    async fn queue_message(
+        &self,
+        tenant: &Tenant,
+        v: &Verification,
+        input: &StartInput,
+        now: Millis,
+    ) -> Result<()> {
         let cfg = &tenant.cfg;
         let len = CodeLength::new(v.code_length as i64)?;
         let code = self.inner.keys.derive_code(&v.seed, len);
         let name = v.template.as_deref().unwrap_or("default");
-        let locale = v.locale.as_deref().or(input.locale.as_ref().map(|l| l.as_str()));
+        let locale = v
+            .locale
+            .as_deref()
+            .or(input.locale.as_ref().map(|l| l.as_str()));
         let text = template::pick(cfg, name, locale).unwrap_or("{code}");
         let minutes = (dur(v.expires_at - now).as_secs()).div_ceil(60).max(1);
-        let body = template::render(cfg, text, &MessageParts { code: &code, minutes, app_hash: input.app_hash.as_ref() });
+        let body = template::render(
+            cfg,
+            text,
+            &MessageParts {
+                code: &code,
+                minutes,
+                app_hash: input.app_hash.as_ref(),
+            },
+        );
         let msg = OutboundMessage {
             id: v.id.clone(),
             tenant: tenant.id.clone(),
@@ -203,17 +267,30 @@ impl Service {
         };
         if let Err(e) = self.inner.queue.enqueue(msg) {
             tracing::error!(id = v.id.as_str(), error = %e, "could not queue the message");
-            let _ = self.inner.store.set_delivery(&v.id, DeliveryStatus::Failed, None, now).await;
+            let _ = self
+                .inner
+                .store
+                .set_delivery(&v.id, DeliveryStatus::Failed, None, now)
+                .await;
             return Err(match e {
-                EnqueueError::Full => Error::store_unavailable("the delivery queue is full; try again shortly"),
-                EnqueueError::Closed => Error::store_unavailable("the gateway is shutting down; try another instance"),
+                EnqueueError::Full => {
+                    Error::store_unavailable("the delivery queue is full; try again shortly")
+                }
+                EnqueueError::Closed => {
+                    Error::store_unavailable("the gateway is shutting down; try another instance")
+                }
             });
         }
         Ok(())
     }
 
     /// Checks a code: `(record, valid)`.
-    pub async fn check(&self, tenant: &Tenant, by: CheckBy, code: &OtpCode) -> Result<(Verification, bool)> {
+    pub async fn check(
+        &self,
+        tenant: &Tenant,
+        by: CheckBy,
+        code: &OtpCode,
+    ) -> Result<(Verification, bool)> {
         let cfg = &tenant.cfg;
         let (target, to) = match by {
             CheckBy::To(n) => {
@@ -234,7 +311,13 @@ impl Service {
             retention_ms: ms(cfg.retention_secs),
         };
         let now = now_millis();
-        match self.inner.store.check(spec, now).await.map_err(unavailable)? {
+        match self
+            .inner
+            .store
+            .check(spec, now)
+            .await
+            .map_err(unavailable)?
+        {
             CheckOutcome::Approved(v) => {
                 tracing::info!(id = v.id.as_str(), tenant = %tenant.id, "verification approved");
                 Ok((v, true))
@@ -244,10 +327,15 @@ impl Service {
                 Ok((v, false))
             }
             CheckOutcome::NotFound => Err(not_found()),
-            CheckOutcome::MaxAttempts(left) => Err(Error::MaxAttemptsReached { retry_after: dur(left) }),
+            CheckOutcome::MaxAttempts(left) => Err(Error::MaxAttemptsReached {
+                retry_after: dur(left),
+            }),
             CheckOutcome::NumberLimited(left) => Err(Error::RateLimited {
                 reason: "number_check_limit",
-                detail: format!("too many wrong codes for this number; try again in {} s", crate::error::retry_after_secs(dur(left))),
+                detail: format!(
+                    "too many wrong codes for this number; try again in {} s",
+                    crate::error::retry_after_secs(dur(left))
+                ),
                 retry_after: dur(left),
             }),
         }
@@ -255,7 +343,12 @@ impl Service {
 
     /// Reads a verification of this tenant.
     pub async fn get(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
-        self.inner.store.get(&tenant.id, id).await.map_err(unavailable)?.ok_or_else(not_found)
+        self.inner
+            .store
+            .get(&tenant.id, id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(not_found)
     }
 
     /// Cancels a pending verification (canceling a canceled one answers it again).
@@ -272,7 +365,10 @@ impl Service {
             .ok_or_else(not_found)?;
         match after.status_at(now) {
             Status::Canceled => Ok(after),
-            other => Err(Error::NotFound(format!("verification is {}; nothing to cancel", other.as_str()))),
+            other => Err(Error::NotFound(format!(
+                "verification is {}; nothing to cancel",
+                other.as_str()
+            ))),
         }
     }
 
@@ -286,14 +382,37 @@ impl Service {
     }
 
     /// Reserves an idempotency key (hash) with the body fingerprint.
-    pub async fn idempotency_begin(&self, tenant: &Tenant, key: &str, fp: &str, ttl_ms: i64) -> Result<IdempotencyBegin> {
-        self.inner.store.idempotency_begin(&tenant.id, key, fp, ttl_ms).await.map_err(unavailable)
+    pub async fn idempotency_begin(
+        &self,
+        tenant: &Tenant,
+        key: &str,
+        fp: &str,
+        ttl_ms: i64,
+    ) -> Result<IdempotencyBegin> {
+        self.inner
+            .store
+            .idempotency_begin(&tenant.id, key, fp, ttl_ms)
+            .await
+            .map_err(unavailable)
     }
 
     /// Stores the response for a reserved key. A failure here is logged: the request
     /// itself succeeded, and a retry would then run again rather than replay.
-    pub async fn idempotency_finish(&self, tenant: &Tenant, key: &str, fp: &str, status: u16, body: &str, ttl_ms: i64) {
-        if let Err(e) = self.inner.store.idempotency_finish(&tenant.id, key, fp, status, body, ttl_ms).await {
+    pub async fn idempotency_finish(
+        &self,
+        tenant: &Tenant,
+        key: &str,
+        fp: &str,
+        status: u16,
+        body: &str,
+        ttl_ms: i64,
+    ) {
+        if let Err(e) = self
+            .inner
+            .store
+            .idempotency_finish(&tenant.id, key, fp, status, body, ttl_ms)
+            .await
+        {
             tracing::warn!(error = %e, "could not store the idempotent response");
         }
     }

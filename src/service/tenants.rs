@@ -29,7 +29,10 @@ impl Tenants {
     pub fn new(map: &BTreeMap<String, TenantConfig>) -> Self {
         let mut keys = Vec::new();
         for (id, cfg) in map {
-            let t = Arc::new(Tenant { id: id.clone(), cfg: cfg.clone() });
+            let t = Arc::new(Tenant {
+                id: id.clone(),
+                cfg: cfg.clone(),
+            });
             for h in &cfg.api_keys {
                 keys.push((h.to_ascii_lowercase(), t.clone()));
             }

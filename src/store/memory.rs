@@ -139,7 +139,11 @@ impl Store for MemoryStore {
                     }
                     v.send_count += 1;
                     v.next_resend_at = now + spec.cooldown_ms;
-                    v.delivery = Delivery { status: DeliveryStatus::Queued, provider: None, updated_at: now };
+                    v.delivery = Delivery {
+                        status: DeliveryStatus::Queued,
+                        provider: None,
+                        updated_at: now,
+                    };
                     let out = v.clone();
                     g.bump(lim, spec.number_window_ms, now);
                     return Ok(StartOutcome::Resent(out));
@@ -158,7 +162,14 @@ impl Store for MemoryStore {
         let v = spec.fresh;
         let id = v.id.as_str().to_string();
         g.index.insert(idx, id.clone(), v.expires_at);
-        g.records.insert(id, Record { v: v.clone(), mac: spec.code_mac }, v.expires_at + spec.retention_ms);
+        g.records.insert(
+            id,
+            Record {
+                v: v.clone(),
+                mac: spec.code_mac,
+            },
+            v.expires_at + spec.retention_ms,
+        );
         g.bump(lim, spec.number_window_ms, now);
         Ok(StartOutcome::Created(v))
     }
@@ -181,7 +192,9 @@ impl Store for MemoryStore {
             return Ok(CheckOutcome::NotFound);
         }
         match r.v.status {
-            Status::MaxAttemptsReached => return Ok(CheckOutcome::MaxAttempts(r.v.expires_at - now)),
+            Status::MaxAttemptsReached => {
+                return Ok(CheckOutcome::MaxAttempts(r.v.expires_at - now))
+            }
             Status::Pending => {}
             _ => return Ok(CheckOutcome::NotFound),
         }
@@ -224,7 +237,11 @@ impl Store for MemoryStore {
         now: Millis,
     ) -> StoreResult<Option<Verification>> {
         let mut g = self.lock();
-        let Some(r) = g.records.get_mut(id.as_str(), now).filter(|r| r.v.tenant == tenant) else {
+        let Some(r) = g
+            .records
+            .get_mut(id.as_str(), now)
+            .filter(|r| r.v.tenant == tenant)
+        else {
             return Ok(None);
         };
         if r.v.status != Status::Pending || now >= r.v.expires_at {
@@ -252,7 +269,9 @@ impl Store for MemoryStore {
             if delivery_rank(status) >= delivery_rank(r.v.delivery.status) {
                 r.v.delivery = Delivery {
                     status,
-                    provider: provider.map(str::to_string).or(r.v.delivery.provider.take()),
+                    provider: provider
+                        .map(str::to_string)
+                        .or(r.v.delivery.provider.take()),
                     updated_at: now,
                 };
             }
@@ -260,25 +279,46 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn idempotency_begin(&self, tenant: &str, key: &str, fp: &str, ttl_ms: i64) -> StoreResult<IdempotencyBegin> {
+    async fn idempotency_begin(
+        &self,
+        tenant: &str,
+        key: &str,
+        fp: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<IdempotencyBegin> {
         let mut g = self.lock();
         let now = now_millis();
         let k = format!("{tenant}:{key}");
         Ok(match g.idem.get(&k, now) {
             None => {
-                g.idem.insert(k, Idem::InProgress(fp.to_string()), now + ttl_ms);
+                g.idem
+                    .insert(k, Idem::InProgress(fp.to_string()), now + ttl_ms);
                 IdempotencyBegin::Reserved
             }
             Some(Idem::InProgress(f)) if f == fp => IdempotencyBegin::InProgress,
-            Some(Idem::Done(f, status, body)) if f == fp => IdempotencyBegin::Replay(*status, body.clone()),
+            Some(Idem::Done(f, status, body)) if f == fp => {
+                IdempotencyBegin::Replay(*status, body.clone())
+            }
             Some(_) => IdempotencyBegin::Mismatch,
         })
     }
 
-    async fn idempotency_finish(&self, tenant: &str, key: &str, fp: &str, status: u16, body: &str, ttl_ms: i64) -> StoreResult<()> {
+    async fn idempotency_finish(
+        &self,
+        tenant: &str,
+        key: &str,
+        fp: &str,
+        status: u16,
+        body: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<()> {
         let mut g = self.lock();
         let now = now_millis();
-        g.idem.insert(format!("{tenant}:{key}"), Idem::Done(fp.to_string(), status, body.to_string()), now + ttl_ms);
+        g.idem.insert(
+            format!("{tenant}:{key}"),
+            Idem::Done(fp.to_string(), status, body.to_string()),
+            now + ttl_ms,
+        );
         Ok(())
     }
 
@@ -324,7 +364,11 @@ mod tests {
                 max_sends: 5,
                 next_resend_at: now,
                 attempts_left: 5,
-                delivery: Delivery { status: DeliveryStatus::Queued, provider: None, updated_at: now },
+                delivery: Delivery {
+                    status: DeliveryStatus::Queued,
+                    provider: None,
+                    updated_at: now,
+                },
                 metadata: None,
                 locale: None,
                 template: None,
@@ -332,7 +376,12 @@ mod tests {
                 seed: vec![0; 16],
             },
             code_mac: [0; 32],
-            number: NumberRef { tenant: "t".into(), key: format!("k{n}"), shard: 0, channel: Channel::Sms },
+            number: NumberRef {
+                tenant: "t".into(),
+                key: format!("k{n}"),
+                shard: 0,
+                channel: Channel::Sms,
+            },
             cooldown_ms: 0,
             retention_ms: 0,
             number_send_limit: 10,
@@ -342,7 +391,10 @@ mod tests {
 
     #[tokio::test]
     async fn full_store_evicts_the_soonest_to_expire_and_counts_it() {
-        let store = MemoryStore::new(&MemoryStoreConfig { max_entries: 2, purge_interval_ms: 60_000 });
+        let store = MemoryStore::new(&MemoryStoreConfig {
+            max_entries: 2,
+            purge_interval_ms: 60_000,
+        });
         let now = now_millis();
         let soon = spec(1, now, 1_000);
         let soon_id = soon.fresh.id.clone();
@@ -353,23 +405,33 @@ mod tests {
         store.start(spec(3, now, 5_000), now).await.unwrap();
         assert_eq!(store.len(), 2);
         assert_eq!(store.evictions(), 1);
-        assert!(store.get("t", &soon_id).await.unwrap().is_none(), "the soonest to expire went");
+        assert!(
+            store.get("t", &soon_id).await.unwrap().is_none(),
+            "the soonest to expire went"
+        );
         assert!(store.get("t", &late_id).await.unwrap().is_some());
     }
 
     #[tokio::test]
     async fn background_task_purges_expired_entries() {
-        let store = MemoryStore::new(&MemoryStoreConfig { max_entries: 100, purge_interval_ms: 10 });
+        let store = MemoryStore::new(&MemoryStoreConfig {
+            max_entries: 100,
+            purge_interval_ms: 10,
+        });
         let now = now_millis();
         for n in 0..5 {
             store.start(spec(n, now, 30), now).await.unwrap();
         }
         assert_eq!(store.len(), 5);
         let t = std::time::Instant::now();
-        while store.len() > 0 {
+        while !store.is_empty() {
             assert!(t.elapsed() < Duration::from_secs(2), "not purged");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert_eq!(store.inner.lock().unwrap().index.len(), 0, "indexes purged too");
+        assert_eq!(
+            store.inner.lock().unwrap().index.len(),
+            0,
+            "indexes purged too"
+        );
     }
 }

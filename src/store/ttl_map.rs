@@ -43,10 +43,7 @@ impl<V> TtlMap<V> {
 
     /// Expiry of a live entry.
     pub fn expiry(&self, key: &str, now: Millis) -> Option<Millis> {
-        self.entries
-            .get(key)
-            .map(|(_, e)| *e)
-            .filter(|e| *e > now)
+        self.entries.get(key).map(|(_, e)| *e).filter(|e| *e > now)
     }
 
     /// Inserts or replaces an entry.

@@ -23,11 +23,26 @@ use crate::domain::{AppHash, OtpCode};
 
 /// Built-in `default` template texts.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("en", "{brand}: your verification code is {code}. It expires in {minutes} minutes."),
-    ("es", "{brand}: tu código es {code}. Caduca en {minutes} minutos."),
-    ("fr", "{brand} : votre code de vérification est {code}. Il expire dans {minutes} minutes."),
-    ("de", "{brand}: Ihr Bestätigungscode lautet {code}. Er läuft in {minutes} Minuten ab."),
-    ("pt", "{brand}: seu código é {code}. Expira em {minutes} minutos."),
+    (
+        "en",
+        "{brand}: your verification code is {code}. It expires in {minutes} minutes.",
+    ),
+    (
+        "es",
+        "{brand}: tu código es {code}. Caduca en {minutes} minutos.",
+    ),
+    (
+        "fr",
+        "{brand} : votre code de vérification est {code}. Il expire dans {minutes} minutes.",
+    ),
+    (
+        "de",
+        "{brand}: Ihr Bestätigungscode lautet {code}. Er läuft in {minutes} Minuten ab.",
+    ),
+    (
+        "pt",
+        "{brand}: seu código é {code}. Expira em {minutes} minutos.",
+    ),
 ];
 
 /// Everything a message needs besides the template choice.
@@ -109,23 +124,43 @@ mod tests {
         let code = OtpCode::from_value(1234567890, CodeLength::new(10).unwrap());
         let hash = AppHash::parse("FA+9qCX9VSu").unwrap();
         let text = pick(&t, "default", None).unwrap();
-        let msg = render(&t, text, &MessageParts { code: &code, minutes: 10, app_hash: Some(&hash) });
+        let msg = render(
+            &t,
+            text,
+            &MessageParts {
+                code: &code,
+                minutes: 10,
+                app_hash: Some(&hash),
+            },
+        );
         assert_eq!(encoding_of(&msg), Encoding::Gsm7);
         assert_eq!(segments(&msg), 1, "{} chars: {msg}", msg.chars().count());
         let lines: Vec<&str> = msg.lines().collect();
-        assert_eq!(*lines.last().unwrap(), "@login.acme-store.example #1234567890");
+        assert_eq!(
+            *lines.last().unwrap(),
+            "@login.acme-store.example #1234567890"
+        );
         assert!(lines.contains(&"FA+9qCX9VSu"));
     }
 
     #[test]
     fn locale_falls_back_tag_then_language_then_default_then_en() {
         let mut t = tenant();
-        t.templates.insert("default".into(), [("pt-BR".to_string(), "BR {code}".to_string())].into());
+        t.templates.insert(
+            "default".into(),
+            [("pt-BR".to_string(), "BR {code}".to_string())].into(),
+        );
         assert_eq!(pick(&t, "default", Some("pt-BR")), Some("BR {code}"));
-        assert!(pick(&t, "default", Some("pt-PT")).unwrap().contains("código"));
-        assert!(pick(&t, "default", Some("xx")).unwrap().contains("verification code"));
+        assert!(pick(&t, "default", Some("pt-PT"))
+            .unwrap()
+            .contains("código"));
+        assert!(pick(&t, "default", Some("xx"))
+            .unwrap()
+            .contains("verification code"));
         t.default_locale = "de".into();
-        assert!(pick(&t, "default", Some("xx")).unwrap().contains("Bestätigungscode"));
+        assert!(pick(&t, "default", Some("xx"))
+            .unwrap()
+            .contains("Bestätigungscode"));
         assert_eq!(pick(&t, "login", None), None);
     }
 
@@ -133,7 +168,15 @@ mod tests {
     fn placeholders_are_filled() {
         let t = tenant();
         let code = OtpCode::parse("004217").unwrap();
-        let msg = render(&t, "{brand} {code} {minutes}", &MessageParts { code: &code, minutes: 7, app_hash: None });
+        let msg = render(
+            &t,
+            "{brand} {code} {minutes}",
+            &MessageParts {
+                code: &code,
+                minutes: 7,
+                app_hash: None,
+            },
+        );
         assert_eq!(msg, "Acme 004217 7");
     }
 }

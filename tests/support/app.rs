@@ -42,7 +42,10 @@ impl Resp {
     }
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 }
 
@@ -128,7 +131,12 @@ impl TestApp {
         let headers = r.headers().clone();
         let text = r.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, body, text }
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     /// POST JSON with the tenant's key.
@@ -146,7 +154,13 @@ impl TestApp {
 
     /// GET with the tenant's key.
     pub async fn get(&self, path: &str) -> Resp {
-        let r = self.http.get(self.url(path)).bearer_auth(&self.key).send().await.unwrap();
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap();
         Self::read(r).await
     }
 
@@ -160,11 +174,13 @@ impl TestApp {
     }
 
     pub async fn check(&self, to: &str, code: &str) -> Resp {
-        self.post("/v1/verifications/check", json!({ "to": to, "code": code })).await
+        self.post("/v1/verifications/check", json!({ "to": to, "code": code }))
+            .await
     }
 
     pub async fn check_id(&self, id: &str, code: &str) -> Resp {
-        self.post("/v1/verifications/check", json!({ "id": id, "code": code })).await
+        self.post("/v1/verifications/check", json!({ "id": id, "code": code }))
+            .await
     }
 
     pub async fn fetch(&self, id: &str) -> Resp {
@@ -172,7 +188,8 @@ impl TestApp {
     }
 
     pub async fn cancel(&self, id: &str) -> Resp {
-        self.post(&format!("/v1/verifications/{id}/cancel"), json!({})).await
+        self.post(&format!("/v1/verifications/{id}/cancel"), json!({}))
+            .await
     }
 
     /// The dev outbox, newest first.

@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 
 /// A free TCP port on loopback (bound, then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// One `redis-server`.
@@ -26,7 +30,9 @@ fn cli(port: u16, args: &[&str]) -> Option<String> {
         .stderr(Stdio::null())
         .output()
         .ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 impl RedisServer {
@@ -66,7 +72,7 @@ impl RedisServer {
              while kill -0 {me} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.2; done; \
              kill $r 2>/dev/null; wait $r"
         );
-        Command::new("sh")
+        let mut watchdog = Command::new("sh")
             .arg("-c")
             .arg(script)
             .arg("sh")
@@ -75,10 +81,16 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server must be on PATH");
+            .expect("sh must be on PATH");
+        // Reap the watchdog when it ends so it never lingers as a zombie.
+        std::thread::spawn(move || watchdog.wait());
         let t = Instant::now();
         while cli(self.port, &["PING"]).as_deref() != Some("PONG") {
-            assert!(t.elapsed() < Duration::from_secs(10), "redis-server on {} did not start", self.port);
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "redis-server on {} did not start",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -135,7 +147,10 @@ impl RedisCluster {
                 ])
             })
             .collect();
-        let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
         let out = Command::new("redis-cli")
             .arg("--cluster")
             .arg("create")
@@ -149,7 +164,10 @@ impl RedisCluster {
         let t = Instant::now();
         for n in &nodes {
             while !n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok") {
-                assert!(t.elapsed() < Duration::from_secs(20), "cluster did not become ok");
+                assert!(
+                    t.elapsed() < Duration::from_secs(20),
+                    "cluster did not become ok"
+                );
                 std::thread::sleep(Duration::from_millis(50));
             }
         }

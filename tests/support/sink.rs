@@ -51,7 +51,11 @@ pub struct Sink {
 async fn receive(State(s): State<S>, headers: HeaderMap, raw: Bytes) -> (StatusCode, String) {
     let n = {
         let mut seen = s.seen.lock().unwrap();
-        seen.push(Received { headers, body: serde_json::from_slice(&raw).unwrap_or(Value::Null), raw });
+        seen.push(Received {
+            headers,
+            body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
+            raw,
+        });
         seen.len()
     };
     let status = match s.behaviour {
@@ -68,16 +72,20 @@ async fn receive(State(s): State<S>, headers: HeaderMap, raw: Bytes) -> (StatusC
             200
         }
     };
-    (StatusCode::from_u16(status).unwrap(), format!("{{\"id\":\"sink-{n}\"}}"))
+    (
+        StatusCode::from_u16(status).unwrap(),
+        format!("{{\"id\":\"sink-{n}\"}}"),
+    )
 }
 
 impl Sink {
     /// Starts a sink on a free loopback port.
     pub async fn start(behaviour: Behaviour) -> Sink {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let app = Router::new()
-            .route("/sms", post(receive))
-            .with_state(S { behaviour, seen: seen.clone() });
+        let app = Router::new().route("/sms", post(receive)).with_state(S {
+            behaviour,
+            seen: seen.clone(),
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -104,7 +112,11 @@ impl Sink {
             if r.len() >= n {
                 return r;
             }
-            assert!(t.elapsed() < Duration::from_secs(secs), "sink got {} of {n} requests", r.len());
+            assert!(
+                t.elapsed() < Duration::from_secs(secs),
+                "sink got {} of {n} requests",
+                r.len()
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }

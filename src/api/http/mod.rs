@@ -7,6 +7,7 @@
 //! 3. catch panic: a bug answers `500 internal` instead of dropping the connection;
 //! 4. overload handling: load shed + concurrency limit + whole-request timeout, each
 //!    answered as `503` problem documents with `Retry-After`.
+//!
 //! Body size is enforced by the JSON extractor, which answers `413 payload_too_large`.
 
 mod extract;
@@ -75,10 +76,20 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state)
         .layer(overload)
-        .layer(CatchPanicLayer::custom(|_| Error::Internal("handler panicked".into()).into_response()))
+        .layer(CatchPanicLayer::custom(|_| {
+            Error::Internal("handler panicked".into()).into_response()
+        }))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
-            let rid = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default();
+            let rid = req
+                .extensions()
+                .get::<RequestId>()
+                .map(|r| r.0.clone())
+                .unwrap_or_default();
             tracing::info_span!("http", method = %req.method(), route = %route, request_id = %rid)
         }))
         .layer(axum::middleware::from_fn(request_id))
@@ -86,16 +97,24 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
 
 async fn overloaded(err: tower::BoxError) -> Error {
     if err.is::<tower::timeout::error::Elapsed>() {
-        Error::StoreUnavailable { detail: "the request took too long".into(), retry_after: Duration::from_secs(1) }
+        Error::StoreUnavailable {
+            detail: "the request took too long".into(),
+            retry_after: Duration::from_secs(1),
+        }
     } else if err.is::<tower::load_shed::error::Overloaded>() {
-        Error::StoreUnavailable { detail: "the gateway is overloaded".into(), retry_after: Duration::from_secs(1) }
+        Error::StoreUnavailable {
+            detail: "the gateway is overloaded".into(),
+            retry_after: Duration::from_secs(1),
+        }
     } else {
         Error::Internal(err.to_string())
     }
 }
 
 fn valid_request_id(s: &str) -> bool {
-    (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 async fn request_id(mut req: Request, next: Next) -> Response {

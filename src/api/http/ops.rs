@@ -26,8 +26,12 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// `GET /dev/outbox`: open to loopback peers; others need an API key.
 pub async fn outbox(State(state): State<AppState>, req: Request) -> Response {
     let (mut parts, _) = req.into_parts();
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let loopback = peer.is_some_and(|p| p.ip().is_loopback() || p.ip().to_canonical().is_loopback());
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let loopback =
+        peer.is_some_and(|p| p.ip().is_loopback() || p.ip().to_canonical().is_loopback());
     if !loopback {
         if let Err(e) = Auth::from_request_parts(&mut parts, &state).await {
             return e.into_response();

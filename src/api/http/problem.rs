@@ -7,7 +7,8 @@ use serde_json::json;
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let detail = match &self {
             Error::Internal(inner) => {
                 tracing::error!(error = %inner, "internal error");
@@ -31,7 +32,10 @@ impl IntoResponse for Error {
         }
         let mut resp = (status, body.to_string()).into_response();
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(secs) = retry {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

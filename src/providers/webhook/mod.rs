@@ -102,7 +102,10 @@ impl SmsProvider for WebhookProvider {
             if e.is_timeout() {
                 ProviderError::new(ErrorKind::Timeout, "webhook did not answer in time")
             } else {
-                ProviderError::new(ErrorKind::Unavailable, format!("webhook unreachable: {}", e.without_url()))
+                ProviderError::new(
+                    ErrorKind::Unavailable,
+                    format!("webhook unreachable: {}", e.without_url()),
+                )
             }
         })?;
         let status = resp.status().as_u16();
@@ -128,7 +131,10 @@ impl SmsProvider for WebhookProvider {
             408 => ProviderError::new(ErrorKind::Timeout, "webhook answered 408"),
             429 => ProviderError::new(ErrorKind::RateLimited, "webhook answered 429"),
             401 | 403 => ProviderError::new(ErrorKind::Auth, format!("webhook answered {status}")),
-            400..=499 => ProviderError::new(ErrorKind::RejectedContent, format!("webhook answered {status}")),
+            400..=499 => ProviderError::new(
+                ErrorKind::RejectedContent,
+                format!("webhook answered {status}"),
+            ),
             _ => ProviderError::new(ErrorKind::Unavailable, format!("webhook answered {status}")),
         };
         err.retry_after = retry_after;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 enum Target {
     Single(redis::Client),
-    Cluster(ClusterClient),
+    Cluster(Box<ClusterClient>),
 }
 
 #[derive(Clone)]
@@ -40,18 +40,19 @@ impl Conn {
         let command_timeout = Duration::from_millis(cfg.command_timeout_ms.max(1));
         let target = if cfg.cluster_nodes.is_empty() {
             Target::Single(
-                ::redis::Client::open(cfg.url.0.as_str())
-                    .map_err(|e| anyhow::anyhow!("store.redis.url is not a valid Redis URL: {e}"))?,
+                ::redis::Client::open(cfg.url.0.as_str()).map_err(|e| {
+                    anyhow::anyhow!("store.redis.url is not a valid Redis URL: {e}")
+                })?,
             )
         } else {
             let nodes: Vec<&str> = cfg.cluster_nodes.iter().map(|s| s.0.as_str()).collect();
-            Target::Cluster(
+            Target::Cluster(Box::new(
                 ClusterClient::builder(nodes)
                     .connection_timeout(connect_timeout)
                     .response_timeout(command_timeout)
                     .build()
                     .map_err(|e| anyhow::anyhow!("store.redis.cluster_nodes are not valid: {e}"))?,
-            )
+            ))
         };
         Ok(Conn {
             target,
@@ -71,7 +72,9 @@ impl Conn {
                     .set_response_timeout(Some(self.command_timeout))
                     .set_number_of_retries(2)
                     .set_max_delay(Duration::from_millis(500));
-                Ok(Live::Single(ConnectionManager::new_with_config(client.clone(), cfg).await?))
+                Ok(Live::Single(
+                    ConnectionManager::new_with_config(client.clone(), cfg).await?,
+                ))
             }
             Target::Cluster(client) => Ok(Live::Cluster(client.get_async_connection().await?)),
         }
@@ -129,16 +132,28 @@ impl Conn {
     /// Runs a script (EVALSHA, loading it on NOSCRIPT).
     pub async fn invoke(&self, inv: &ScriptInvocation<'_>) -> StoreResult<Value> {
         match self.live().await? {
-            Live::Single(mut c) => self.bounded("script", async move { inv.invoke_async(&mut c).await }).await,
-            Live::Cluster(mut c) => self.bounded("script", async move { inv.invoke_async(&mut c).await }).await,
+            Live::Single(mut c) => {
+                self.bounded("script", async move { inv.invoke_async(&mut c).await })
+                    .await
+            }
+            Live::Cluster(mut c) => {
+                self.bounded("script", async move { inv.invoke_async(&mut c).await })
+                    .await
+            }
         }
     }
 
     /// Runs one command.
     pub async fn query(&self, cmd: &Cmd) -> StoreResult<Value> {
         match self.live().await? {
-            Live::Single(mut c) => self.bounded("command", async move { cmd.query_async(&mut c).await }).await,
-            Live::Cluster(mut c) => self.bounded("command", async move { cmd.query_async(&mut c).await }).await,
+            Live::Single(mut c) => {
+                self.bounded("command", async move { cmd.query_async(&mut c).await })
+                    .await
+            }
+            Live::Cluster(mut c) => {
+                self.bounded("command", async move { cmd.query_async(&mut c).await })
+                    .await
+            }
         }
     }
 

@@ -32,9 +32,9 @@ mod record;
 use super::*;
 use crate::config::RedisStoreConfig;
 use crate::domain::DeliveryStatus;
+use ::redis::{Script, Value};
 use conn::Conn;
 use record::{decode, int, text};
-use ::redis::{Script, Value};
 
 static START: &str = include_str!("start.lua");
 static CHECK: &str = include_str!("check.lua");
@@ -83,7 +83,13 @@ impl RedisStore {
         format!("{}{}", self.record_prefix(id.shard()), id.as_str())
     }
     fn index_key(&self, n: &NumberRef) -> String {
-        format!("{}:n:{}:{}:{}", self.tag(n.shard), n.tenant, n.key, n.channel.as_str())
+        format!(
+            "{}:n:{}:{}:{}",
+            self.tag(n.shard),
+            n.tenant,
+            n.key,
+            n.channel.as_str()
+        )
     }
     fn counter_key(&self, kind: &str, n: &NumberRef) -> String {
         format!("{}:{kind}:{}:{}", self.tag(n.shard), n.tenant, n.key)
@@ -130,7 +136,9 @@ impl Store for RedisStore {
         let num = |i: usize| rest.get(i).and_then(int).ok_or_else(|| bad_reply("start"));
         Ok(match head.as_str() {
             "created" => StartOutcome::Created(spec.fresh),
-            "resent" => StartOutcome::Resent(id_and_record(&rest).ok_or_else(|| bad_reply("start"))?),
+            "resent" => {
+                StartOutcome::Resent(id_and_record(&rest).ok_or_else(|| bad_reply("start"))?)
+            }
             "cooldown" => StartOutcome::Cooldown(num(0)?),
             "max_sends" => StartOutcome::MaxSends(num(0)?),
             "number_limited" => StartOutcome::NumberLimited(num(0)?),
@@ -161,7 +169,9 @@ impl Store for RedisStore {
             "wrong" => CheckOutcome::Wrong(record().ok_or_else(|| bad_reply("check"))?),
             "not_found" => CheckOutcome::NotFound,
             "max_attempts" => CheckOutcome::MaxAttempts(rest.first().and_then(int).unwrap_or(0)),
-            "number_limited" => CheckOutcome::NumberLimited(rest.first().and_then(int).unwrap_or(0)),
+            "number_limited" => {
+                CheckOutcome::NumberLimited(rest.first().and_then(int).unwrap_or(0))
+            }
             _ => return Err(bad_reply("check")),
         })
     }
@@ -211,25 +221,46 @@ impl Store for RedisStore {
         self.conn.invoke(&inv).await.map(|_| ())
     }
 
-    async fn idempotency_begin(&self, tenant: &str, key: &str, fp: &str, ttl_ms: i64) -> StoreResult<IdempotencyBegin> {
+    async fn idempotency_begin(
+        &self,
+        tenant: &str,
+        key: &str,
+        fp: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<IdempotencyBegin> {
         let mut inv = self.scripts.idempotency.prepare_invoke();
-        inv.key(self.idem_key(tenant, key)).arg(format!("p|{fp}")).arg(ttl_ms);
+        inv.key(self.idem_key(tenant, key))
+            .arg(format!("p|{fp}"))
+            .arg(ttl_ms);
         let (head, rest) = reply(self.conn.invoke(&inv).await?);
         if head == "reserved" {
             return Ok(IdempotencyBegin::Reserved);
         }
-        let cur = rest.first().and_then(text).ok_or_else(|| bad_reply("idempotency"))?;
+        let cur = rest
+            .first()
+            .and_then(text)
+            .ok_or_else(|| bad_reply("idempotency"))?;
         let mut parts = cur.splitn(4, '|');
-        Ok(match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some("p"), Some(f), _, _) if f == fp => IdempotencyBegin::InProgress,
-            (Some("d"), Some(f), Some(status), Some(body)) if f == fp => {
-                IdempotencyBegin::Replay(status.parse().unwrap_or(200), body.to_string())
-            }
-            _ => IdempotencyBegin::Mismatch,
-        })
+        Ok(
+            match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                (Some("p"), Some(f), _, _) if f == fp => IdempotencyBegin::InProgress,
+                (Some("d"), Some(f), Some(status), Some(body)) if f == fp => {
+                    IdempotencyBegin::Replay(status.parse().unwrap_or(200), body.to_string())
+                }
+                _ => IdempotencyBegin::Mismatch,
+            },
+        )
     }
 
-    async fn idempotency_finish(&self, tenant: &str, key: &str, fp: &str, status: u16, body: &str, ttl_ms: i64) -> StoreResult<()> {
+    async fn idempotency_finish(
+        &self,
+        tenant: &str,
+        key: &str,
+        fp: &str,
+        status: u16,
+        body: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<()> {
         let mut cmd = ::redis::cmd("SET");
         cmd.arg(self.idem_key(tenant, key))
             .arg(format!("d|{fp}|{status}|{body}"))
