@@ -128,7 +128,7 @@ impl Store for MemoryStore {
             if let Some(r) = g.records.get_mut(&id, now) {
                 let v = &mut r.v;
                 if v.status == Status::Pending && now < v.expires_at {
-                    if now < v.next_resend_at {
+                    if spec.cooldown_ms > 0 && now < v.next_resend_at {
                         return Ok(StartOutcome::Cooldown(v.next_resend_at - now));
                     }
                     if v.send_count >= v.max_sends {

@@ -19,10 +19,9 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let raw = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| Error::Unauthorized("missing `Authorization: Bearer <api key>`".into()))?;
+        let raw = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            Error::Unauthorized("missing `Authorization: Bearer <api key>`".into())
+        })?;
         let value = raw
             .to_str()
             .ok()
@@ -33,7 +32,9 @@ impl FromRequestParts<AppState> for Auth {
             .or_else(|| value.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|k| !k.is_empty())
-            .ok_or_else(|| Error::Unauthorized("Authorization must be `Bearer <api key>`".into()))?;
+            .ok_or_else(|| {
+                Error::Unauthorized("Authorization must be `Bearer <api key>`".into())
+            })?;
         state
             .service
             .tenants()
@@ -74,7 +75,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .unwrap_or("");
         let mime = ct.split(';').next().unwrap_or("").trim();
         if !mime.eq_ignore_ascii_case("application/json") {
-            return Err(Error::UnsupportedMediaType("Content-Type must be application/json".into()));
+            return Err(Error::UnsupportedMediaType(
+                "Content-Type must be application/json".into(),
+            ));
         }
         let declared = req
             .headers()
@@ -88,7 +91,16 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .await
             .map_err(|_| Error::PayloadTooLarge(limit))?;
         if bytes.is_empty() {
-            return Err(Error::InvalidRequest("request body is empty; send a JSON object".into()));
+            return Err(Error::InvalidRequest(
+                "request body is empty; send a JSON object".into(),
+            ));
+        }
+        // Serde also reads a struct from a JSON array of its fields in order; only an
+        // object is a request body.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Error::InvalidRequest(
+                "request body must be a JSON object".into(),
+            ));
         }
         let value = serde_json::from_slice::<T>(&bytes)
             .map_err(|e| Error::InvalidRequest(format!("invalid JSON body: {e}")))?;

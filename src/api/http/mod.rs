@@ -2,11 +2,12 @@
 //!
 //! Layer order, outermost first, and why:
 //! 1. request id: every later layer and log line can carry it;
-//! 2. trace: one span per request with method, matched route and request id (never
+//! 2. overload handling, once for the whole server: load shed + concurrency limit +
+//!    whole-request timeout, each answered as a `503` problem document with
+//!    `Retry-After`;
+//! 3. trace: one span per request with method, matched route and request id (never
 //!    bodies, query strings or headers, which may hold numbers, codes or keys);
-//! 3. catch panic: a bug answers `500 internal` instead of dropping the connection;
-//! 4. overload handling: load shed + concurrency limit + whole-request timeout, each
-//!    answered as `503` problem documents with `Retry-After`.
+//! 4. catch panic: a bug answers `500 internal` instead of dropping the connection.
 //!
 //! Body size is enforced by the JSON extractor, which answers `413 payload_too_large`.
 
@@ -67,15 +68,10 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
     if state.outbox.is_some() {
         r = r.route("/dev/outbox", get(ops::outbox));
     }
-    let overload = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(overloaded))
-        .load_shed()
-        .concurrency_limit(cfg.max_concurrent_requests.max(1))
-        .timeout(Duration::from_millis(cfg.request_timeout_ms.max(1)));
-    r.fallback(ops::not_found)
+    let routes = r
+        .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state)
-        .layer(overload)
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal("handler panicked".into()).into_response()
         }))
@@ -91,7 +87,17 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
                 .map(|r| r.0.clone())
                 .unwrap_or_default();
             tracing::info_span!("http", method = %req.method(), route = %route, request_id = %rid)
-        }))
+        }));
+    // `Router::layer` gives every route its own copy of a layer, which would make the
+    // concurrency limit per route. Wrapping the finished router once makes it global.
+    let overload = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overloaded))
+        .load_shed()
+        .concurrency_limit(cfg.max_concurrent_requests.max(1))
+        .timeout(Duration::from_millis(cfg.request_timeout_ms.max(1)))
+        .service(routes);
+    Router::new()
+        .fallback_service(overload)
         .layer(axum::middleware::from_fn(request_id))
 }
 

@@ -5,6 +5,7 @@ use super::AppState;
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::service::{CheckBy, StartInput, Started};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -100,7 +101,10 @@ impl VerificationView {
 
 fn json(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
-    r.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -110,15 +114,29 @@ fn parse_start(b: StartBody, request_id: String) -> Result<StartInput> {
         Some(Value::Object(m)) => {
             let text = serde_json::to_string(&m).map_err(|e| Error::Internal(e.to_string()))?;
             if text.len() > MAX_METADATA_BYTES {
-                return Err(Error::InvalidRequest(format!("`metadata` is larger than {MAX_METADATA_BYTES} bytes")));
+                return Err(Error::InvalidRequest(format!(
+                    "`metadata` is larger than {MAX_METADATA_BYTES} bytes"
+                )));
             }
             Some(text)
         }
-        Some(_) => return Err(Error::InvalidRequest("`metadata` must be a JSON object".into())),
+        Some(_) => {
+            return Err(Error::InvalidRequest(
+                "`metadata` must be a JSON object".into(),
+            ))
+        }
     };
     let template = match b.template {
-        Some(t) if t.is_empty() || t.len() > 64 || !t.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-') => {
-            return Err(Error::InvalidRequest("`template` must be 1..64 of [A-Za-z0-9_-]".into()))
+        Some(t)
+            if t.is_empty()
+                || t.len() > 64
+                || !t
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-') =>
+        {
+            return Err(Error::InvalidRequest(
+                "`template` must be 1..64 of [A-Za-z0-9_-]".into(),
+            ))
         }
         t => t,
     };
@@ -132,7 +150,11 @@ fn parse_start(b: StartBody, request_id: String) -> Result<StartInput> {
         client_ip: b
             .client_ip
             .as_deref()
-            .map(|s| s.parse().map_err(|_| Error::InvalidRequest("`client_ip` must be an IPv4 or IPv6 address".into())))
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    Error::InvalidRequest("`client_ip` must be an IPv4 or IPv6 address".into())
+                })
+            })
             .transpose()?,
         metadata,
         request_id: Some(request_id).filter(|s| !s.is_empty()),
@@ -140,12 +162,16 @@ fn parse_start(b: StartBody, request_id: String) -> Result<StartInput> {
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
-    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
     let s = v
         .to_str()
         .ok()
         .filter(|s| (1..=255).contains(&s.len()) && s.bytes().all(|b| (0x21..=0x7e).contains(&b)))
-        .ok_or_else(|| Error::InvalidRequest("Idempotency-Key must be 1..255 visible ASCII characters".into()))?;
+        .ok_or_else(|| {
+            Error::InvalidRequest("Idempotency-Key must be 1..255 visible ASCII characters".into())
+        })?;
     Ok(Some(crate::crypto::sha256_hex(s.as_bytes())))
 }
 
@@ -164,23 +190,39 @@ pub async fn start(
         return Ok(json(status, body));
     };
     let fp = crate::crypto::sha256_hex(&raw);
-    match svc.idempotency_begin(&tenant, &key, &fp, IDEMPOTENCY_TTL_MS).await? {
+    match svc
+        .idempotency_begin(&tenant, &key, &fp, IDEMPOTENCY_TTL_MS)
+        .await?
+    {
         crate::store::IdempotencyBegin::Reserved => {}
         crate::store::IdempotencyBegin::Replay(status, body) => {
             let mut r = json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body);
-            r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            r.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
             return Ok(r);
         }
         crate::store::IdempotencyBegin::Mismatch => {
-            return Err(Error::IdempotencyConflict("this Idempotency-Key was used with a different request body".into()))
+            return Err(Error::IdempotencyConflict(
+                "this Idempotency-Key was used with a different request body".into(),
+            ))
         }
         crate::store::IdempotencyBegin::InProgress => {
-            return Err(Error::IdempotencyConflict("a request with this Idempotency-Key is still being processed".into()))
+            return Err(Error::IdempotencyConflict(
+                "a request with this Idempotency-Key is still being processed".into(),
+            ))
         }
     }
     match run_start(&state, &tenant, input).await {
         Ok((status, body)) => {
-            svc.idempotency_finish(&tenant, &key, &fp, status.as_u16(), &body, IDEMPOTENCY_TTL_MS).await;
+            svc.idempotency_finish(
+                &tenant,
+                &key,
+                &fp,
+                status.as_u16(),
+                &body,
+                IDEMPOTENCY_TTL_MS,
+            )
+            .await;
             Ok(json(status, body))
         }
         Err(e) => {
@@ -190,13 +232,18 @@ pub async fn start(
     }
 }
 
-async fn run_start(state: &AppState, tenant: &crate::service::Tenant, input: StartInput) -> Result<(StatusCode, String)> {
+async fn run_start(
+    state: &AppState,
+    tenant: &crate::service::Tenant,
+    input: StartInput,
+) -> Result<(StatusCode, String)> {
     let now = now_millis();
     let (status, v) = match state.service.start(tenant, input).await? {
         Started::Created(v) => (StatusCode::CREATED, v),
         Started::Resent(v) => (StatusCode::OK, v),
     };
-    let body = serde_json::to_string(&VerificationView::new(&v, now, None)).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_string(&VerificationView::new(&v, now, None))
+        .map_err(|e| Error::Internal(e.to_string()))?;
     Ok((status, body))
 }
 
@@ -208,31 +255,55 @@ pub async fn check(
 ) -> Result<Response> {
     let code = match &body.code {
         Some(Value::String(s)) => OtpCode::parse(s)?,
-        Some(_) => return Err(Error::InvalidCodeFormat("`code` must be a string of 4 to 10 digits".into())),
+        Some(_) => {
+            return Err(Error::InvalidCodeFormat(
+                "`code` must be a string of 4 to 10 digits".into(),
+            ))
+        }
         None => return Err(Error::InvalidRequest("`code` is required".into())),
     };
     let by = match (body.to, body.id) {
         (Some(to), None) => CheckBy::To(PhoneNumber::parse(&to)?),
         (None, Some(id)) => CheckBy::Id(VerificationId::parse(&id)?),
-        _ => return Err(Error::InvalidRequest("give exactly one of `to` and `id`".into())),
+        _ => {
+            return Err(Error::InvalidRequest(
+                "give exactly one of `to` and `id`".into(),
+            ))
+        }
     };
     let (v, valid) = state.service.check(&tenant, by, &code).await?;
-    let body = serde_json::to_string(&VerificationView::new(&v, now_millis(), Some(valid))).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_string(&VerificationView::new(&v, now_millis(), Some(valid)))
+        .map_err(|e| Error::Internal(e.to_string()))?;
     Ok(json(StatusCode::OK, body))
 }
 
+/// The `{id}` of the path; one that does not even decode (bad UTF-8) cannot exist either.
+fn path_id(id: Result<Path<String>, PathRejection>) -> Result<VerificationId> {
+    VerificationId::parse(id.as_ref().map(|Path(s)| s.as_str()).unwrap_or(""))
+}
+
 /// `GET /v1/verifications/{id}`.
-pub async fn get(State(state): State<AppState>, Auth(tenant): Auth, Path(id): Path<String>) -> Result<Response> {
-    let id = VerificationId::parse(&id)?;
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response> {
+    let id = path_id(id)?;
     let v = state.service.get(&tenant, &id).await?;
-    let body = serde_json::to_string(&VerificationView::new(&v, now_millis(), None)).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_string(&VerificationView::new(&v, now_millis(), None))
+        .map_err(|e| Error::Internal(e.to_string()))?;
     Ok(json(StatusCode::OK, body))
 }
 
 /// `POST /v1/verifications/{id}/cancel`.
-pub async fn cancel(State(state): State<AppState>, Auth(tenant): Auth, Path(id): Path<String>) -> Result<Response> {
-    let id = VerificationId::parse(&id)?;
+pub async fn cancel(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response> {
+    let id = path_id(id)?;
     let v = state.service.cancel(&tenant, &id).await?;
-    let body = serde_json::to_string(&VerificationView::new(&v, now_millis(), None)).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_string(&VerificationView::new(&v, now_millis(), None))
+        .map_err(|e| Error::Internal(e.to_string()))?;
     Ok(json(StatusCode::OK, body))
 }

@@ -19,7 +19,8 @@ if id then
   local key = ARGV[2] .. id
   local r = redis.call('HMGET', key, 'st', 'ex', 'sc', 'ms', 'nr')
   if r[1] == 'pending' and tonumber(r[2]) > now then
-    if now < tonumber(r[5]) then return {'cooldown', tonumber(r[5]) - now} end
+    -- a zero cooldown is off: requests racing on clocks a millisecond apart all pass
+    if tonumber(ARGV[4]) > 0 and now < tonumber(r[5]) then return {'cooldown', tonumber(r[5]) - now} end
     if tonumber(r[3]) >= tonumber(r[4]) then return {'max_sends', tonumber(r[2]) - now} end
     if sent >= tonumber(ARGV[6]) then return limited() end
     redis.call('HINCRBY', key, 'sc', 1)
