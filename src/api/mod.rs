@@ -1,4 +1,6 @@
-//! Transports. Each one only parses requests into domain types, calls the service, and
-//! renders results; the mapping of errors to transport codes lives in [`crate::error`].
+//! Transports. Each one only frames requests and answers; parsing into domain types,
+//! idempotency and the rendered view live in [`common`], and the mapping of errors to
+//! transport codes lives in [`crate::error`].
 
+pub mod common;
 pub mod http;

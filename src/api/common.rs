@@ -1,0 +1,307 @@
+//! What both transports share: the raw request fields, their parsing into domain types,
+//! the verification view both render, and the idempotent start.
+//!
+//! HTTP and gRPC differ only in framing; putting the rest here keeps them from drifting
+//! (the same validation messages, the same idempotency semantics, the same view).
+
+use crate::domain::*;
+use crate::error::{Error, Result};
+use crate::service::{CheckBy, Service, StartInput, Started, Tenant};
+use crate::store::IdempotencyBegin;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Largest `metadata` object, serialized.
+pub const MAX_METADATA_BYTES: usize = 1024;
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// Start request fields as received. Unknown JSON fields are rejected.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStart {
+    /// Destination, E.164.
+    pub to: String,
+    /// Channel name.
+    pub channel: Option<String>,
+    /// BCP 47 locale.
+    pub locale: Option<String>,
+    /// Digits.
+    pub code_length: Option<i64>,
+    /// Named template.
+    pub template: Option<String>,
+    /// Android app hash.
+    pub app_hash: Option<String>,
+    /// End user's IP.
+    pub client_ip: Option<String>,
+    /// Caller metadata (must be an object).
+    pub metadata: Option<Value>,
+}
+
+/// Check request fields as received.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    /// Number of the pending verification.
+    pub to: Option<String>,
+    /// Or the verification id.
+    pub id: Option<String>,
+    /// The code (must be a string of digits).
+    pub code: Option<Value>,
+}
+
+impl RawStart {
+    /// Canonical fingerprint for idempotency: the same request over either transport,
+    /// whatever its whitespace or field order, has the same fingerprint.
+    pub fn fingerprint(&self) -> String {
+        crate::crypto::sha256_hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
+    }
+
+    /// Parses into domain types.
+    pub fn parse(self, request_id: Option<String>) -> Result<StartInput> {
+        let metadata = match self.metadata {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(m)) => {
+                let text = serde_json::to_string(&m).map_err(|e| Error::Internal(e.to_string()))?;
+                if text.len() > MAX_METADATA_BYTES {
+                    return Err(Error::InvalidRequest(format!(
+                        "`metadata` is larger than {MAX_METADATA_BYTES} bytes"
+                    )));
+                }
+                Some(text)
+            }
+            Some(_) => {
+                return Err(Error::InvalidRequest(
+                    "`metadata` must be a JSON object".into(),
+                ))
+            }
+        };
+        let template = match self.template {
+            Some(t)
+                if t.is_empty()
+                    || t.len() > 64
+                    || !t
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-') =>
+            {
+                return Err(Error::InvalidRequest(
+                    "`template` must be 1..64 of [A-Za-z0-9_-]".into(),
+                ))
+            }
+            t => t,
+        };
+        Ok(StartInput {
+            to: PhoneNumber::parse(&self.to)?,
+            channel: Channel::parse(self.channel.as_deref().unwrap_or("sms"))?,
+            locale: self.locale.as_deref().map(Locale::parse).transpose()?,
+            code_length: self.code_length.map(CodeLength::new).transpose()?,
+            template,
+            app_hash: self.app_hash.as_deref().map(AppHash::parse).transpose()?,
+            client_ip: self
+                .client_ip
+                .as_deref()
+                .map(|s| {
+                    s.parse().map_err(|_| {
+                        Error::InvalidRequest("`client_ip` must be an IPv4 or IPv6 address".into())
+                    })
+                })
+                .transpose()?,
+            metadata,
+            request_id: request_id.filter(|s| !s.is_empty()),
+        })
+    }
+}
+
+impl RawCheck {
+    /// Parses into a target and a code; the code's format is checked first, so a
+    /// malformed code never costs an attempt.
+    pub fn parse(self) -> Result<(CheckBy, OtpCode)> {
+        let code = match &self.code {
+            Some(Value::String(s)) => OtpCode::parse(s)?,
+            Some(_) => {
+                return Err(Error::InvalidCodeFormat(
+                    "`code` must be a string of 4 to 10 digits".into(),
+                ))
+            }
+            None => return Err(Error::InvalidRequest("`code` is required".into())),
+        };
+        let by = match (self.to, self.id) {
+            (Some(to), None) => CheckBy::To(PhoneNumber::parse(&to)?),
+            (None, Some(id)) => CheckBy::Id(VerificationId::parse(&id)?),
+            _ => {
+                return Err(Error::InvalidRequest(
+                    "give exactly one of `to` and `id`".into(),
+                ))
+            }
+        };
+        Ok((by, code))
+    }
+}
+
+/// Validates an `Idempotency-Key` and returns its hash (the store never sees the key).
+pub fn idempotency_key(raw: Option<&[u8]>) -> Result<Option<String>> {
+    let Some(v) = raw else { return Ok(None) };
+    let ok = (1..=255).contains(&v.len()) && v.iter().all(|b| (0x21..=0x7e).contains(b));
+    if !ok {
+        return Err(Error::InvalidRequest(
+            "Idempotency-Key must be 1..255 visible ASCII characters".into(),
+        ));
+    }
+    Ok(Some(crate::crypto::sha256_hex(v)))
+}
+
+/// The verification resource as both APIs show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerificationView {
+    pub id: String,
+    pub to: String,
+    pub channel: String,
+    pub status: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub send_count: u32,
+    pub sends_remaining: u32,
+    pub next_resend_at: String,
+    pub check_attempts_remaining: u32,
+    pub delivery: DeliveryView,
+    pub metadata: Value,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub locale: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub valid: Option<bool>,
+}
+
+/// `delivery` of the resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub status: String,
+    pub provider: Option<String>,
+    pub updated_at: String,
+}
+
+impl VerificationView {
+    /// Renders a record as seen at `now`.
+    pub fn new(v: &Verification, now: Millis, valid: Option<bool>) -> Self {
+        VerificationView {
+            id: v.id.as_str().to_string(),
+            to: v.to.clone(),
+            channel: v.channel.as_str().to_string(),
+            status: v.status_at(now).as_str().to_string(),
+            created_at: rfc3339(v.created_at),
+            expires_at: rfc3339(v.expires_at),
+            send_count: v.send_count,
+            sends_remaining: v.sends_remaining(),
+            next_resend_at: rfc3339(v.next_resend_at),
+            check_attempts_remaining: v.attempts_left,
+            delivery: DeliveryView {
+                status: v.delivery_status_at(now).as_str().to_string(),
+                provider: v.delivery.provider.clone(),
+                updated_at: rfc3339(v.delivery.updated_at),
+            },
+            metadata: v
+                .metadata
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok())
+                .unwrap_or_else(|| Value::Object(Default::default())),
+            locale: v.locale.clone(),
+            valid,
+        }
+    }
+}
+
+/// Outcome of a start as both APIs report it.
+#[derive(Debug)]
+pub struct StartResult {
+    /// True for a new verification (HTTP 201), false for a resend (200).
+    pub created: bool,
+    /// The verification.
+    pub view: VerificationView,
+    /// True when this is a replay of an earlier request with the same key.
+    pub replayed: bool,
+}
+
+/// Starts a verification, honouring an idempotency key (already hashed) if given.
+pub async fn start(
+    svc: &Service,
+    tenant: &Tenant,
+    raw: RawStart,
+    idempotency_key: Option<String>,
+    request_id: Option<String>,
+) -> Result<StartResult> {
+    let fp = raw.fingerprint();
+    let input = raw.parse(request_id)?;
+    let Some(key) = idempotency_key else {
+        return run_start(svc, tenant, input).await;
+    };
+    match svc
+        .idempotency_begin(tenant, &key, &fp, IDEMPOTENCY_TTL_MS)
+        .await?
+    {
+        IdempotencyBegin::Reserved => {}
+        IdempotencyBegin::Replay(status, body) => {
+            let view = serde_json::from_str(&body)
+                .map_err(|e| Error::Internal(format!("stored idempotent response: {e}")))?;
+            return Ok(StartResult {
+                created: status == 201,
+                view,
+                replayed: true,
+            });
+        }
+        IdempotencyBegin::Mismatch => {
+            return Err(Error::IdempotencyConflict(
+                "this Idempotency-Key was used with a different request".into(),
+            ))
+        }
+        IdempotencyBegin::InProgress => {
+            return Err(Error::IdempotencyConflict(
+                "a request with this Idempotency-Key is still being processed".into(),
+            ))
+        }
+    }
+    match run_start(svc, tenant, input).await {
+        Ok(r) => {
+            let body =
+                serde_json::to_string(&r.view).map_err(|e| Error::Internal(e.to_string()))?;
+            let status = if r.created { 201 } else { 200 };
+            svc.idempotency_finish(tenant, &key, &fp, status, &body, IDEMPOTENCY_TTL_MS)
+                .await;
+            Ok(r)
+        }
+        Err(e) => {
+            svc.idempotency_abort(tenant, &key).await;
+            Err(e)
+        }
+    }
+}
+
+async fn run_start(svc: &Service, tenant: &Tenant, input: StartInput) -> Result<StartResult> {
+    let now = now_millis();
+    let (created, v) = match svc.start(tenant, input).await? {
+        Started::Created(v) => (true, v),
+        Started::Resent(v) => (false, v),
+    };
+    Ok(StartResult {
+        created,
+        view: VerificationView::new(&v, now, None),
+        replayed: false,
+    })
+}
+
+/// Checks a code.
+pub async fn check(svc: &Service, tenant: &Tenant, raw: RawCheck) -> Result<VerificationView> {
+    let (by, code) = raw.parse()?;
+    let (v, valid) = svc.check(tenant, by, &code).await?;
+    Ok(VerificationView::new(&v, now_millis(), Some(valid)))
+}
+
+/// Reads a verification.
+pub async fn get(svc: &Service, tenant: &Tenant, id: &str) -> Result<VerificationView> {
+    let v = svc.get(tenant, &VerificationId::parse(id)?).await?;
+    Ok(VerificationView::new(&v, now_millis(), None))
+}
+
+/// Cancels a verification.
+pub async fn cancel(svc: &Service, tenant: &Tenant, id: &str) -> Result<VerificationView> {
+    let v = svc.cancel(tenant, &VerificationId::parse(id)?).await?;
+    Ok(VerificationView::new(&v, now_millis(), None))
+}
