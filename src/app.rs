@@ -28,6 +28,7 @@ pub struct Application {
     service: Service,
     outbox: Option<Outbox>,
     grace: Duration,
+    grpc: Option<(TcpListener, crate::config::ServerConfig)>,
 }
 
 impl Application {
@@ -75,6 +76,14 @@ impl Application {
         if outbox.is_some() && !addr.ip().is_loopback() {
             tracing::warn!("the dev outbox is enabled on a non-loopback address; it shows codes to API-key holders");
         }
+        let grpc = if cfg.grpc.enabled {
+            let l = TcpListener::bind(cfg.grpc.listen).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen for gRPC on {}: {e}", cfg.grpc.listen)
+            })?;
+            Some((l, cfg.server.clone()))
+        } else {
+            None
+        };
         let state = AppState {
             service: service.clone(),
             outbox: outbox.clone(),
@@ -87,6 +96,7 @@ impl Application {
             service,
             outbox,
             grace: Duration::from_millis(cfg.server.shutdown_grace_ms),
+            grpc,
         })
     }
 
@@ -95,6 +105,11 @@ impl Application {
         self.listener
             .local_addr()
             .expect("bound listener has an address")
+    }
+
+    /// The bound gRPC address, when gRPC is enabled.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The service (tests and embedders).
@@ -117,6 +132,15 @@ impl Application {
             shutdown.await;
             let _ = tx.send(true);
         };
+        let grpc = self.grpc.map(|(listener, server_cfg)| {
+            let service = self.service.clone();
+            let rx = rx.clone();
+            tokio::spawn(async move {
+                if let Err(e) = crate::api::grpc::serve(listener, service, &server_cfg, rx).await {
+                    tracing::error!(error = %e, "gRPC server failed");
+                }
+            })
+        });
         let server = axum::serve(
             self.listener,
             self.router
@@ -132,6 +156,13 @@ impl Application {
         tokio::select! {
             r = server => r?,
             _ = deadline => tracing::warn!("in-flight requests did not finish within the shutdown grace period"),
+        }
+        if let Some(g) = grpc {
+            if tokio::time::timeout(grace, g).await.is_err() {
+                tracing::warn!(
+                    "in-flight gRPC calls did not finish within the shutdown grace period"
+                );
+            }
         }
         tracing::info!("stopped accepting requests; draining the delivery queue");
         let drained = self.workers.shutdown().await;

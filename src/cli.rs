@@ -139,7 +139,8 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
             }
         };
         let addr = app.local_addr();
-        tracing::info!(%addr, "otpgw listening");
+        let grpc = app.grpc_addr().map(|a| a.to_string()).unwrap_or_else(|| "off".into());
+        tracing::info!(%addr, %grpc, "otpgw listening");
         if demo {
             tracing::info!("demo tenant active: try  curl -H 'Authorization: Bearer {DEMO_API_KEY}' http://{addr}/readyz");
         }

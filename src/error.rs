@@ -2,9 +2,10 @@
 //!
 //! Every failure a caller can see is an [`Error`] variant with a stable machine-readable
 //! `code` (the contract's list), an HTTP status and a retry delay where one applies. The
-//! HTTP mapping to `application/problem+json` (RFC 9457) lives here and nowhere else; a
-//! later gRPC ingress maps the same variants through [`Error::grpc_code_name`]. Internal
-//! detail (store errors, provider bodies) goes to the log, never into the response.
+//! HTTP status ([`Error::http_status`]) and the gRPC code ([`Error::grpc_code`]) are
+//! decided here and nowhere else; `api/http/problem.rs` and `api/grpc/status.rs` only
+//! render them (problem+json; status with `google.rpc` details). Internal detail (store
+//! errors, provider bodies) goes to the log, never into the response.
 
 use std::time::Duration;
 
@@ -133,17 +134,18 @@ impl Error {
         }
     }
 
-    /// The gRPC status code name this error maps to (used by the gRPC ingress).
-    pub fn grpc_code_name(&self) -> &'static str {
+    /// The gRPC status code this error maps to.
+    pub fn grpc_code(&self) -> tonic::Code {
+        use tonic::Code;
         match self.http_status() {
-            400 | 405 | 413 | 415 => "INVALID_ARGUMENT",
-            401 => "UNAUTHENTICATED",
-            403 => "PERMISSION_DENIED",
-            404 => "NOT_FOUND",
-            409 => "ALREADY_EXISTS",
-            429 => "RESOURCE_EXHAUSTED",
-            503 => "UNAVAILABLE",
-            _ => "INTERNAL",
+            400 | 405 | 413 | 415 => Code::InvalidArgument,
+            401 => Code::Unauthenticated,
+            403 => Code::PermissionDenied,
+            404 => Code::NotFound,
+            409 => Code::AlreadyExists,
+            429 => Code::ResourceExhausted,
+            503 => Code::Unavailable,
+            _ => Code::Internal,
         }
     }
 

@@ -349,6 +349,7 @@ async fn gateway() -> Gateway {
     let mut cfg =
         otpgw::Config::from_toml(otpgw::config::DEFAULT_TOML).expect("the embedded config parses");
     cfg.server.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
     cfg.secret = Some(otpgw::config::Secret(
         "openapi-drift-test-secret-0123456789abcdef".into(),
     ));

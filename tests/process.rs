@@ -29,6 +29,7 @@ fn gateway(env: &[(&str, &str)]) -> Gateway {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("OTPGW_SERVER__LISTEN", "127.0.0.1:0")
+        .env("OTPGW_GRPC__LISTEN", "127.0.0.1:0")
         .env("OTPGW_LOG__FORMAT", "json")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

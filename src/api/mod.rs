@@ -3,4 +3,5 @@
 //! transport codes lives in [`crate::error`].
 
 pub mod common;
+pub mod grpc;
 pub mod http;

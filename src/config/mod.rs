@@ -38,9 +38,12 @@ pub struct Config {
     /// File holding the server secret (trailing newline ignored).
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
-    /// HTTP listener and request limits.
+    /// HTTP listener and request limits (they apply to gRPC calls too).
     #[serde(default)]
     pub server: ServerConfig,
+    /// gRPC listener.
+    #[serde(default)]
+    pub grpc: GrpcConfig,
     /// Verification store backend.
     #[serde(default)]
     pub store: StoreConfig,

@@ -47,6 +47,25 @@ impl Default for ServerConfig {
     }
 }
 
+/// gRPC listener settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// Serve the gRPC API (and `grpc.health.v1`, reflection) on its own listener.
+    pub enabled: bool,
+    /// Address of the gRPC listener; port 0 picks a free port.
+    pub listen: SocketAddr,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig {
+            enabled: true,
+            listen: "127.0.0.1:50051".parse().expect("static address"),
+        }
+    }
+}
+
 /// Which store backend holds verifications and counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -18,6 +18,7 @@ pub enum Backend {
 /// A running gateway.
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub grpc_addr: Option<SocketAddr>,
     pub http: reqwest::Client,
     pub key: String,
     pub prefix: String,
@@ -56,6 +57,7 @@ pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 pub fn base_config(backend: Backend) -> (Config, String) {
     let mut cfg = Config::from_toml(otpgw::config::DEFAULT_TOML).unwrap();
     cfg.server.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.grpc.listen = "127.0.0.1:0".parse().unwrap();
     cfg.secret = Some(otpgw::config::Secret(TEST_SECRET.into()));
     let prefix = format!("t{}", hex::encode(otpgw::crypto::random_bytes::<6>()));
     cfg.store.redis.key_prefix = prefix.clone();
@@ -92,6 +94,7 @@ pub async fn spawn_app(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Tes
 pub async fn spawn_with(cfg: Config, prefix: String, backend: Backend) -> TestApp {
     let app = Application::build(cfg).await.expect("gateway builds");
     let addr = app.local_addr();
+    let grpc_addr = app.grpc_addr();
     let (tx, rx) = oneshot::channel();
     let done = tokio::spawn(async move {
         app.run_until(async {
@@ -102,6 +105,7 @@ pub async fn spawn_with(cfg: Config, prefix: String, backend: Backend) -> TestAp
     });
     TestApp {
         addr,
+        grpc_addr,
         http: reqwest::Client::new(),
         key: DEMO_API_KEY.to_string(),
         prefix,

@@ -1,0 +1,173 @@
+//! The gRPC API (`proto/otpgw/v1/otpgw.proto`): the same service as HTTP, on its own
+//! listener (default `127.0.0.1:50051`).
+//!
+//! Why a separate port rather than sharing the HTTP one by content type: gRPC needs
+//! HTTP/2 end to end and its own error framing, while the HTTP port's middleware answers
+//! with problem documents; two listeners keep each stack simple, let load balancers and
+//! probes treat them differently, and let an operator expose only one of them.
+//!
+//! Same auth (`authorization: Bearer` metadata), same parsing, limits and idempotency
+//! (`idempotency-key` metadata) through [`crate::api::common`]; errors render from the one
+//! mapping in [`crate::error`]. Alongside: `grpc.health.v1` (SERVING while the store
+//! answers, checked every second) and server reflection.
+
+mod convert;
+mod status;
+
+/// Generated protobuf types, client and server.
+pub mod pb {
+    tonic::include_proto!("otpgw.v1");
+    /// Encoded file descriptor set of `otpgw.proto`, for reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/otpgw_v1_descriptor.bin"));
+}
+
+pub use convert::{json_to_struct, struct_to_json};
+
+use crate::api::common::{self, RawCheck, RawStart};
+use crate::config::ServerConfig;
+use crate::error::Error;
+use crate::service::{Service, Tenant};
+use pb::verifications_server::{Verifications, VerificationsServer};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+/// The `Verifications` service over the shared service layer.
+pub struct GrpcApi {
+    service: Service,
+}
+
+fn authenticate(service: &Service, md: &MetadataMap) -> Result<Arc<Tenant>, Error> {
+    let value = md
+        .get("authorization")
+        .ok_or_else(|| {
+            Error::Unauthorized("missing `authorization: Bearer <api key>` metadata".into())
+        })?
+        .to_str()
+        .map_err(|_| Error::Unauthorized("malformed authorization metadata".into()))?;
+    let key = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 512)
+        .ok_or_else(|| Error::Unauthorized("authorization must be `Bearer <api key>`".into()))?;
+    service
+        .tenants()
+        .authenticate(key)
+        .ok_or_else(|| Error::Unauthorized("invalid API key".into()))
+}
+
+fn request_id(md: &MetadataMap) -> String {
+    md.get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| {
+            (1..=128).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| hex::encode(crate::crypto::random_bytes::<12>()))
+}
+
+#[tonic::async_trait]
+impl Verifications for GrpcApi {
+    async fn start(
+        &self,
+        req: Request<pb::StartRequest>,
+    ) -> Result<Response<pb::Verification>, Status> {
+        let tenant = authenticate(&self.service, req.metadata())?;
+        let key =
+            common::idempotency_key(req.metadata().get("idempotency-key").map(|v| v.as_bytes()))?;
+        let rid = request_id(req.metadata());
+        let span = tracing::info_span!("grpc", method = "Start", request_id = %rid);
+        let raw = RawStart::from(req.into_inner());
+        let r = common::start(&self.service, &tenant, raw, key, Some(rid))
+            .instrument(span)
+            .await?;
+        let mut resp = Response::new(r.view.into());
+        if r.replayed {
+            resp.metadata_mut()
+                .insert("idempotent-replayed", "true".parse().expect("static"));
+        }
+        Ok(resp)
+    }
+
+    async fn check(
+        &self,
+        req: Request<pb::CheckRequest>,
+    ) -> Result<Response<pb::Verification>, Status> {
+        let tenant = authenticate(&self.service, req.metadata())?;
+        let view = common::check(&self.service, &tenant, RawCheck::from(req.into_inner())).await?;
+        Ok(Response::new(view.into()))
+    }
+
+    async fn get(
+        &self,
+        req: Request<pb::GetRequest>,
+    ) -> Result<Response<pb::Verification>, Status> {
+        let tenant = authenticate(&self.service, req.metadata())?;
+        let view = common::get(&self.service, &tenant, &req.into_inner().id).await?;
+        Ok(Response::new(view.into()))
+    }
+
+    async fn cancel(
+        &self,
+        req: Request<pb::CancelRequest>,
+    ) -> Result<Response<pb::Verification>, Status> {
+        let tenant = authenticate(&self.service, req.metadata())?;
+        let view = common::cancel(&self.service, &tenant, &req.into_inner().id).await?;
+        Ok(Response::new(view.into()))
+    }
+}
+
+/// Serves gRPC on `listener` until `shutdown` flips to true, then drains in-flight calls.
+pub async fn serve(
+    listener: TcpListener,
+    service: Service,
+    cfg: &ServerConfig,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), tonic::transport::Error> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the compiled descriptor set is valid");
+    let probe = service.clone();
+    let mut stop_probe = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            let status = if probe.ready().await.is_ok() {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            health.set_service_status("", status).await;
+            health
+                .set_service_status("otpgw.v1.Verifications", status)
+                .await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop_probe.wait_for(|v| *v) => break,
+            }
+        }
+    });
+    let api = VerificationsServer::new(GrpcApi { service })
+        .max_decoding_message_size(cfg.body_limit_bytes.max(1024));
+    tonic::transport::Server::builder()
+        .timeout(Duration::from_millis(cfg.request_timeout_ms.max(1)))
+        .concurrency_limit_per_connection(256)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(api)
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            async move {
+                let _ = shutdown.wait_for(|v| *v).await;
+            },
+        )
+        .await
+}
