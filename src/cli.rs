@@ -130,6 +130,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        let signal = shutdown_signal();
         let demo = cfg.tenants.values().any(|t| t.api_keys.contains(&crate::crypto::hash_api_key(DEMO_API_KEY)));
         let app = match Application::build(cfg).await {
             Ok(a) => a,
@@ -144,7 +145,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         if demo {
             tracing::info!("demo tenant active: try  curl -H 'Authorization: Bearer {DEMO_API_KEY}' http://{addr}/readyz");
         }
-        match app.run_until(shutdown_signal()).await {
+        match app.run_until(signal).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = %e, "server error");
