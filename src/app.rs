@@ -10,7 +10,7 @@ use crate::api::http::{self, AppState};
 use crate::config::{self, Config, Mode, DEMO_API_KEY};
 use crate::crypto::{hash_api_key, Keys, ServerSecret};
 use crate::domain::PhoneNumber;
-use crate::providers::{self, outbox::Outbox};
+use crate::providers::outbox::Outbox;
 use crate::queue::{self, Workers};
 use crate::service::{Service, Tenants};
 use crate::store::{self, Store};
@@ -53,8 +53,10 @@ impl Application {
         PhoneNumber::warm_up();
         let store: Arc<dyn Store> = store::build(&cfg.store).await?;
         let outbox = cfg.dev.outbox.then(Outbox::default);
-        let provider = providers::build(&cfg.delivery)?;
-        let (queue, workers) = queue::start(&cfg.delivery, provider, store.clone(), outbox.clone());
+        let first = cfg.routing.default.first().cloned().unwrap_or_default();
+        let provider = cfg.providers[&first].build()?;
+        let (queue, workers) =
+            queue::start(&cfg.delivery, (first, provider), store.clone(), outbox.clone());
         let tenants = Tenants::new(&cfg.tenants);
         let service = Service::new(
             store,

@@ -98,10 +98,10 @@ fn check(path: Option<PathBuf>) -> ExitCode {
     let p = problems(&cfg);
     if p.is_empty() {
         println!(
-            "configuration OK: {} tenant(s), store {:?}, provider {:?}",
+            "configuration OK: {} tenant(s), store {:?}, providers {:?}",
             cfg.tenants.len(),
             cfg.store.kind,
-            cfg.delivery.provider
+            cfg.providers.keys().collect::<Vec<_>>()
         );
         ExitCode::SUCCESS
     } else {

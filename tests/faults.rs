@@ -3,7 +3,8 @@
 
 mod support;
 
-use otpgw::config::{ProviderKind, Secret};
+use otpgw::config::Secret;
+use otpgw::providers::{webhook, ProviderConfig};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use support::app::{base_config, number, spawn_with};
@@ -25,12 +26,19 @@ async fn on_redis(server: &RedisServer, tweak: impl FnOnce(&mut otpgw::Config)) 
 async fn with_webhook(sink: &Sink, tweak: impl FnOnce(&mut otpgw::Config)) -> TestApp {
     let url = sink.url();
     spawn_app(Backend::Memory, move |c| {
-        c.delivery.provider = ProviderKind::Webhook;
-        c.delivery.webhook.url = url;
-        c.delivery.webhook.timeout_ms = 300;
+        let hook = webhook::Config { url, timeout_ms: 300, ..Default::default() };
+        c.providers.insert("hook".into(), ProviderConfig::Webhook(hook));
+        c.routing.default = vec!["hook".into()];
         tweak(c);
     })
     .await
+}
+
+fn hook(c: &mut otpgw::Config) -> &mut webhook::Config {
+    match c.providers.get_mut("hook") {
+        Some(ProviderConfig::Webhook(w)) => w,
+        _ => panic!("the webhook provider is configured"),
+    }
 }
 
 async fn wait_delivery(app: &TestApp, id: &str, want: &str, secs: u64) -> serde_json::Value {
@@ -142,7 +150,7 @@ async fn webhook_answering_500_is_retried_then_failed_before_expiry() {
         .unwrap()
         .to_string();
     let body = wait_delivery(&app, &id, "failed", 5).await;
-    assert_eq!(body["delivery"]["provider"], "webhook");
+    assert_eq!(body["delivery"]["provider"], "hook");
     assert!(
         sink.received().len() >= 2,
         "retried: {} attempts",
@@ -203,10 +211,7 @@ async fn webhook_permanent_rejection_is_not_retried() {
 async fn webhook_wire_format_and_signature() {
     let sink = Sink::start(Behaviour::Ok).await;
     let secret = "whsec-test-0123456789";
-    let app = with_webhook(&sink, |c| {
-        c.delivery.webhook.signing_secret = Some(Secret(secret.into()))
-    })
-    .await;
+    let app = with_webhook(&sink, |c| hook(c).signing_secret = Some(secret.into())).await;
     let to = number();
     let req = reqwest::Client::new()
         .post(app.url("/v1/verifications"))
@@ -245,7 +250,7 @@ async fn full_queue_answers_503_and_marks_delivery_failed() {
     let app = with_webhook(&sink, |c| {
         c.delivery.concurrency = 1;
         c.delivery.queue_capacity = 1;
-        c.delivery.webhook.timeout_ms = 5_000;
+        hook(c).timeout_ms = 5_000;
     })
     .await;
     let mut statuses = Vec::new();

@@ -116,8 +116,9 @@ async fn sigterm_drains_queued_messages_and_exits_zero() {
     let sink = Sink::start(Behaviour::Delay(Duration::from_millis(400))).await;
     let url = sink.url();
     let gw = gateway(&[
-        ("OTPGW_DELIVERY__PROVIDER", "webhook"),
-        ("OTPGW_DELIVERY__WEBHOOK__URL", &url),
+        ("OTPGW_PROVIDERS__HOOK__KIND", "webhook"),
+        ("OTPGW_PROVIDERS__HOOK__URL", &url),
+        ("OTPGW_ROUTING__DEFAULT", "[hook]"),
         ("OTPGW_DELIVERY__CONCURRENCY", "2"),
     ]);
     let http = client();
@@ -179,8 +180,9 @@ async fn logs_of_a_webhook_run_hold_no_code_and_no_full_number() {
     let sink = Sink::start(Behaviour::FailFirst(1, 500)).await;
     let url = sink.url();
     let gw = gateway(&[
-        ("OTPGW_DELIVERY__PROVIDER", "webhook"),
-        ("OTPGW_DELIVERY__WEBHOOK__URL", &url),
+        ("OTPGW_PROVIDERS__HOOK__KIND", "webhook"),
+        ("OTPGW_PROVIDERS__HOOK__URL", &url),
+        ("OTPGW_ROUTING__DEFAULT", "[hook]"),
         ("OTPGW_DELIVERY__RETRY_INITIAL_MS", "20"),
         ("OTPGW_TENANTS__DEMO__CODE_LENGTH", "10"),
         ("OTPGW_TENANTS__DEMO__RESEND_COOLDOWN_SECS", "0"),

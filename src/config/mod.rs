@@ -7,10 +7,12 @@
 //! named by `OTPGW_SECRET_FILE` (or `secret_file`). Every field is documented here and in
 //! `config/default.toml`; unknown keys are errors so typos do not pass silently.
 
+mod delivery;
 mod sections;
 mod tenant;
 mod validate;
 
+pub use delivery::{BreakerConfig, RouteConfig, RoutingConfig};
 pub use sections::*;
 pub use tenant::{TemplateSet, TenantConfig};
 pub use validate::problems;
@@ -47,9 +49,15 @@ pub struct Config {
     /// Verification store backend.
     #[serde(default)]
     pub store: StoreConfig,
-    /// Delivery queue and provider.
+    /// Delivery queue and workers.
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// SMS provider instances by name (`[providers.<name>]` with `kind = "…"`).
+    #[serde(default = "default_providers")]
+    pub providers: BTreeMap<String, crate::providers::ProviderConfig>,
+    /// Which providers serve which destinations.
+    #[serde(default)]
+    pub routing: RoutingConfig,
     /// Development aids.
     #[serde(default)]
     pub dev: DevConfig,
@@ -59,6 +67,11 @@ pub struct Config {
     /// Tenants by id (`[tenants.<id>]`); each owns API keys and settings.
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+fn default_providers() -> BTreeMap<String, crate::providers::ProviderConfig> {
+    let console = crate::providers::ProviderConfig::Console(Default::default());
+    BTreeMap::from([("console".to_string(), console)])
 }
 
 /// A secret string whose `Debug` is redacted.

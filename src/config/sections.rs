@@ -141,23 +141,10 @@ impl Default for RedisStoreConfig {
     }
 }
 
-/// Which provider delivers messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
-    /// Prints messages with the number masked (development).
-    #[default]
-    Console,
-    /// POSTs each message as JSON to a URL.
-    Webhook,
-}
-
-/// Delivery queue and provider settings.
+/// Delivery queue and worker settings (providers and routes have their own sections).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliveryConfig {
-    /// `console` or `webhook`.
-    pub provider: ProviderKind,
     /// Messages handed to providers at once.
     pub concurrency: usize,
     /// Messages waiting in the in-process queue before starts answer `503`.
@@ -168,43 +155,19 @@ pub struct DeliveryConfig {
     pub retry_max_ms: u64,
     /// On shutdown, how long queued messages may still be sent, in milliseconds.
     pub shutdown_deadline_ms: u64,
-    /// Webhook provider settings.
-    pub webhook: WebhookConfig,
+    /// Circuit breaker per provider.
+    pub breaker: super::BreakerConfig,
 }
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
-            provider: ProviderKind::Console,
             concurrency: 64,
             queue_capacity: 10_000,
             retry_initial_ms: 500,
             retry_max_ms: 30_000,
             shutdown_deadline_ms: 5_000,
-            webhook: WebhookConfig::default(),
-        }
-    }
-}
-
-/// Webhook provider settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WebhookConfig {
-    /// Where messages are POSTed.
-    pub url: String,
-    /// Per-attempt timeout, in milliseconds.
-    pub timeout_ms: u64,
-    /// If set, each request carries `X-Otpgw-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
-    /// "<t>.<body>">` under this secret.
-    pub signing_secret: Option<Secret>,
-}
-
-impl Default for WebhookConfig {
-    fn default() -> Self {
-        WebhookConfig {
-            url: String::new(),
-            timeout_ms: 5_000,
-            signing_secret: None,
+            breaker: super::BreakerConfig::default(),
         }
     }
 }

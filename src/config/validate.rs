@@ -1,6 +1,6 @@
 //! Whole-config validation that reports every problem at once (`otpgw config check`).
 
-use super::{Config, Mode, ProviderKind, StoreKind};
+use super::{Config, Mode, StoreKind};
 use crate::crypto::MIN_SECRET_LEN;
 
 /// How to make a secret, quoted in every secret problem.
@@ -56,11 +56,12 @@ pub fn problems(c: &Config) -> Vec<String> {
     if d.retry_initial_ms == 0 || d.retry_max_ms < d.retry_initial_ms {
         p.push("delivery.retry_initial_ms must be > 0 and <= delivery.retry_max_ms".into());
     }
-    if d.provider == ProviderKind::Webhook
-        && !(d.webhook.url.starts_with("http://") || d.webhook.url.starts_with("https://"))
-    {
-        p.push("delivery.webhook.url must be an http:// or https:// URL".into());
+    for (name, pc) in &c.providers {
+        for problem in pc.problems() {
+            p.push(format!("providers.{name}: {problem}"));
+        }
     }
+    p.extend(routing_problems(c));
     if c.tenants.is_empty() {
         p.push("no tenants are configured: add a [tenants.<id>] section with api_keys".into());
     }
@@ -121,6 +122,44 @@ pub fn problems(c: &Config) -> Vec<String> {
     p
 }
 
+fn routing_problems(c: &Config) -> Vec<String> {
+    let mut p = Vec::new();
+    let r = &c.routing;
+    let check = |p: &mut Vec<String>, at: &str, names: &[String], weights: &[u32]| {
+        if names.is_empty() {
+            p.push(format!("{at} names no provider"));
+        }
+        for n in names {
+            if !c.providers.contains_key(n) {
+                p.push(format!("{at} names provider `{n}`, which has no [providers.{n}] section"));
+            }
+        }
+        if !weights.is_empty() && (weights.len() != names.len() || weights.iter().all(|w| *w == 0)) {
+            p.push(format!("{at}: weights must have one entry per provider, not all zero"));
+        }
+    };
+    check(&mut p, "routing.default", &r.default, &r.default_weights);
+    for (i, route) in r.routes.iter().enumerate() {
+        let at = format!("routing.routes[{i}]");
+        check(&mut p, &at, &route.providers, &route.weights);
+        if route.destinations.is_empty() {
+            p.push(format!("{at} has no destinations"));
+        }
+        for d in &route.destinations {
+            let iso = d.len() == 2 && d.bytes().all(|b| b.is_ascii_uppercase());
+            let prefix = d.len() >= 2 && d.starts_with('+') && d[1..].bytes().all(|b| b.is_ascii_digit());
+            if !(iso || prefix) {
+                p.push(format!("{at}: destination `{d}` is neither an ISO country code (US) nor a prefix (+1)"));
+            }
+        }
+    }
+    let b = &c.delivery.breaker;
+    if b.consecutive_failures == 0 || !(0.0..=1.0).contains(&b.error_ratio) || b.open_ms == 0 {
+        p.push("delivery.breaker: consecutive_failures >= 1, error_ratio in 0..1, open_ms >= 1".into());
+    }
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,8 +173,8 @@ mod tests {
             kind = "redis"
             [store.redis]
             url = "http://nope"
-            [delivery]
-            provider = "webhook"
+            [providers.hook]
+            kind = "webhook"
             [tenants.acme]
             api_keys = ["plaintext-key"]
             code_length = 12
@@ -147,10 +186,11 @@ mod tests {
         assert!(all.contains("no server secret"), "{all}");
         assert!(all.contains("otpgw secret new"), "{all}");
         assert!(all.contains("redis://"), "{all}");
-        assert!(all.contains("webhook.url"), "{all}");
+        assert!(all.contains("providers.hook: url"), "{all}");
         assert!(all.contains("sha256"), "{all}");
         assert!(all.contains("code_length"), "{all}");
-        assert_eq!(p.len(), 5, "{all}");
+        assert!(all.contains("routing.default names provider `console`"), "{all}");
+        assert_eq!(p.len(), 6, "{all}");
     }
 
     #[test]

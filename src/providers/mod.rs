@@ -7,10 +7,13 @@
 //! The dev outbox (`outbox`) records what was handed to a provider, for `GET /dev/outbox`.
 
 pub mod console;
+pub mod http;
 pub mod outbox;
+mod registry;
 pub mod webhook;
 
-use crate::config::{DeliveryConfig, ProviderKind};
+pub use registry::ProviderConfig;
+
 use crate::domain::{mask_number, Millis, VerificationId};
 use async_trait::async_trait;
 use std::fmt;
@@ -100,16 +103,8 @@ impl ProviderError {
 /// A way to get a text message to a phone.
 #[async_trait]
 pub trait SmsProvider: Send + Sync + 'static {
-    /// Short stable name, shown in `delivery.provider`.
-    fn name(&self) -> &'static str;
+    /// The adapter kind (`twilio`, `webhook`, …), for logs and labels.
+    fn kind(&self) -> &'static str;
     /// Hands the message over; returns the provider's message id.
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError>;
-}
-
-/// Builds the configured provider. The one place a provider is chosen.
-pub fn build(cfg: &DeliveryConfig) -> anyhow::Result<Arc<dyn SmsProvider>> {
-    Ok(match cfg.provider {
-        ProviderKind::Console => Arc::new(console::ConsoleProvider),
-        ProviderKind::Webhook => Arc::new(webhook::WebhookProvider::new(&cfg.webhook)?),
-    })
 }

@@ -62,6 +62,7 @@ pub struct Workers {
 }
 
 struct Ctx {
+    name: String,
     provider: Arc<dyn SmsProvider>,
     store: Arc<dyn Store>,
     outbox: Option<Outbox>,
@@ -73,12 +74,13 @@ struct Ctx {
 /// Starts the queue and its workers.
 pub fn start(
     cfg: &DeliveryConfig,
-    provider: Arc<dyn SmsProvider>,
+    (name, provider): (String, Arc<dyn SmsProvider>),
     store: Arc<dyn Store>,
     outbox: Option<Outbox>,
 ) -> (DeliveryQueue, Workers) {
     let (tx, rx) = mpsc::channel(cfg.queue_capacity.max(1));
     let ctx = Arc::new(Ctx {
+        name,
         provider,
         store,
         outbox,
@@ -163,7 +165,7 @@ pub fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
 }
 
 async fn deliver(msg: OutboundMessage, ctx: Arc<Ctx>, first_slot: OwnedSemaphorePermit) {
-    let name = ctx.provider.name();
+    let name = ctx.name.as_str();
     let to = msg.to_masked();
     if let Some(o) = &ctx.outbox {
         o.record(&msg.to, &msg.body, now_millis());

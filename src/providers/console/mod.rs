@@ -7,13 +7,21 @@ use super::{OutboundMessage, ProviderError, SmsProvider};
 use async_trait::async_trait;
 use std::io::Write;
 
+/// `[providers.<name>]` with `kind = "console"`: nothing to set but an optional cap.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Sends per second this instance may make through this provider (none: no cap).
+    pub max_tps: Option<u32>,
+}
+
 /// Prints messages.
 #[derive(Debug, Default)]
 pub struct ConsoleProvider;
 
 #[async_trait]
 impl SmsProvider for ConsoleProvider {
-    fn name(&self) -> &'static str {
+    fn kind(&self) -> &'static str {
         "console"
     }
 

@@ -12,8 +12,11 @@
 //! (retrying the same request cannot help): 401/403 as `Auth`, the rest as
 //! `RejectedContent`.
 
+mod config;
+
+pub use config::Config;
+
 use super::{ErrorKind, OutboundMessage, ProviderError, SmsProvider};
-use crate::config::WebhookConfig;
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -36,25 +39,15 @@ impl std::fmt::Debug for WebhookProvider {
     }
 }
 
-/// Makes sure rustls has its process-wide crypto provider (ring) installed.
-pub fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use super::http::install_tls_provider;
 
 impl WebhookProvider {
     /// Builds the HTTP client (pooled, rustls, per-attempt timeout).
-    pub fn new(cfg: &WebhookConfig) -> anyhow::Result<Self> {
-        install_tls_provider();
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(cfg.timeout_ms.max(1)))
-            .connect_timeout(Duration::from_millis(cfg.timeout_ms.clamp(1, 5_000)))
-            .pool_max_idle_per_host(64)
-            .user_agent(concat!("otpgw/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    pub fn new(cfg: &Config) -> anyhow::Result<Self> {
         Ok(WebhookProvider {
-            client,
+            client: super::http::client(Duration::from_millis(cfg.timeout_ms))?,
             url: cfg.url.clone(),
-            secret: cfg.signing_secret.as_ref().map(|s| s.0.as_bytes().to_vec()),
+            secret: cfg.signing_secret.as_ref().map(|s| s.as_bytes().to_vec()),
         })
     }
 }
@@ -69,7 +62,7 @@ pub fn signature(secret: &[u8], t: u64, body: &[u8]) -> String {
 
 #[async_trait]
 impl SmsProvider for WebhookProvider {
-    fn name(&self) -> &'static str {
+    fn kind(&self) -> &'static str {
         "webhook"
     }
 
@@ -121,12 +114,7 @@ impl SmsProvider for WebhookProvider {
                 .unwrap_or_else(|| msg.id.as_str().to_string());
             return Ok(id);
         }
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = super::http::retry_after(resp.headers());
         let mut err = match status {
             408 => ProviderError::new(ErrorKind::Timeout, "webhook answered 408"),
             429 => ProviderError::new(ErrorKind::RateLimited, "webhook answered 429"),

@@ -1,0 +1,44 @@
+//! Named provider instances (`[providers.<name>]`) and the one place each kind is built.
+//!
+//! Each kind's settings are its adapter's own `Config` (in its folder, with a redacting
+//! `Debug`); `kind = "…"` picks the variant. Adding an adapter means a folder under
+//! `providers/` and one variant here.
+
+use super::*;
+use serde::Deserialize;
+
+/// One provider instance's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProviderConfig {
+    /// Prints messages (development).
+    Console(console::Config),
+    /// POSTs JSON to your endpoint.
+    Webhook(webhook::Config),
+}
+
+impl ProviderConfig {
+    /// Builds the adapter (its HTTP client and pool included).
+    pub fn build(&self) -> anyhow::Result<Arc<dyn SmsProvider>> {
+        Ok(match self {
+            ProviderConfig::Console(_) => Arc::new(console::ConsoleProvider),
+            ProviderConfig::Webhook(c) => Arc::new(webhook::WebhookProvider::new(c)?),
+        })
+    }
+
+    /// Problems with the settings, one sentence each.
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            ProviderConfig::Console(_) => Vec::new(),
+            ProviderConfig::Webhook(c) => c.problems(),
+        }
+    }
+
+    /// The per-instance send-rate cap, if any.
+    pub fn max_tps(&self) -> Option<u32> {
+        match self {
+            ProviderConfig::Console(c) => c.max_tps,
+            ProviderConfig::Webhook(c) => c.max_tps,
+        }
+    }
+}
