@@ -100,6 +100,47 @@ impl ProviderError {
     }
 }
 
+/// A delivery-receipt callback as it reached `POST /v1/receipts/{provider}`.
+#[derive(Debug)]
+pub struct ReceiptRequest<'a> {
+    /// HTTP method (`POST`, or `GET` for vendors that call back with a query string).
+    pub method: &'a str,
+    /// The full public URL the vendor called, query included (what signatures cover).
+    pub url: &'a str,
+    /// Request headers.
+    pub headers: &'a http::HeaderMap,
+    /// Raw body.
+    pub body: &'a [u8],
+}
+
+/// One delivery update parsed from a receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The provider's message id (what `send` returned).
+    pub message_id: String,
+    /// New status: `Sent`, `Delivered`, `Undelivered` or `Failed`.
+    pub status: crate::domain::DeliveryStatus,
+    /// Vendor detail (error code), for logs.
+    pub detail: Option<String>,
+}
+
+/// Why a receipt was refused. Nothing changes for any of these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptError {
+    /// This adapter has no receipts (answered 404).
+    #[error("this provider sends no delivery receipts")]
+    NotSupported,
+    /// No signature (or token) where one is required (401).
+    #[error("the receipt is not signed")]
+    Unsigned,
+    /// A signature that does not verify, or a stale timestamp (403).
+    #[error("the receipt signature does not verify")]
+    Forged,
+    /// Signed but unreadable (400).
+    #[error("malformed receipt: {0}")]
+    Malformed(String),
+}
+
 /// A way to get a text message to a phone.
 #[async_trait]
 pub trait SmsProvider: Send + Sync + 'static {
@@ -107,4 +148,9 @@ pub trait SmsProvider: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     /// Hands the message over; returns the provider's message id.
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError>;
+    /// Verifies and parses a delivery-receipt callback. The default: no receipts.
+    fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {
+        let _ = req;
+        Err(ReceiptError::NotSupported)
+    }
 }
