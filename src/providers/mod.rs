@@ -108,7 +108,7 @@ pub struct ReceiptRequest<'a> {
     /// The full public URL the vendor called, query included (what signatures cover).
     pub url: &'a str,
     /// Request headers.
-    pub headers: &'a http::HeaderMap,
+    pub headers: &'a ::http::HeaderMap,
     /// Raw body.
     pub body: &'a [u8],
 }
