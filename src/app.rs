@@ -9,11 +9,11 @@
 use crate::api::http::{self, AppState};
 use crate::config::{self, Config, Mode, DEMO_API_KEY};
 use crate::crypto::{hash_api_key, Keys, ServerSecret};
+use crate::delivery::{self, Router, Workers};
 use crate::domain::PhoneNumber;
 use crate::providers::outbox::Outbox;
-use crate::queue::{self, Workers};
 use crate::service::{Service, Tenants};
-use crate::store::{self, Store};
+use crate::store;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,20 +51,21 @@ impl Application {
             }
         };
         PhoneNumber::warm_up();
-        let store: Arc<dyn Store> = store::build(&cfg.store).await?;
+        let (store, queue) = store::build(&cfg.store, cfg.delivery.queue_capacity).await?;
         let outbox = cfg.dev.outbox.then(Outbox::default);
-        let first = cfg.routing.default.first().cloned().unwrap_or_default();
-        let provider = cfg.providers[&first].build()?;
-        let (queue, workers) =
-            queue::start(&cfg.delivery, (first, provider), store.clone(), outbox.clone());
+        let router = Arc::new(Router::from_config(&cfg)?);
         let tenants = Tenants::new(&cfg.tenants);
-        let service = Service::new(
-            store,
+        let keys = Keys::derive(&secret);
+        let workers = delivery::start(delivery::worker_ctx(
+            store.clone(),
             queue,
-            Keys::derive(&secret),
-            tenants,
-            cfg.store.redis.shards,
-        );
+            router.clone(),
+            keys.clone(),
+            tenants.clone(),
+            outbox.clone(),
+            cfg.delivery.clone(),
+        ));
+        let service = Service::new(store, keys, tenants, cfg.store.redis.shards);
         let listener = TcpListener::bind(cfg.server.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.server.listen))?;

@@ -11,8 +11,9 @@
 //! - [`store`]: the store trait with [`store::memory`] and [`store::redis`] (Lua
 //!   scripts, cluster-safe key layout);
 //! - [`template`]: message texts, locales, GSM-7 segments;
-//! - [`queue`]: the delivery queue and its retrying workers;
-//! - [`providers`]: SMS providers (`console`, `webhook`) and the dev outbox;
+//! - [`queue`]: the durable send queue (memory, Redis Streams);
+//! - [`delivery`]: workers, routing with failover, circuit breakers, rate caps, retries;
+//! - [`providers`]: SMS provider adapters, one folder each, and the dev outbox;
 //! - [`config`], [`telemetry`], [`error`] (the one mapping of errors to HTTP and gRPC);
 //! - [`app`] builds all of it from config; [`cli`] is the command line.
 
@@ -21,6 +22,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod providers;

@@ -26,8 +26,13 @@ async fn on_redis(server: &RedisServer, tweak: impl FnOnce(&mut otpgw::Config)) 
 async fn with_webhook(sink: &Sink, tweak: impl FnOnce(&mut otpgw::Config)) -> TestApp {
     let url = sink.url();
     spawn_app(Backend::Memory, move |c| {
-        let hook = webhook::Config { url, timeout_ms: 300, ..Default::default() };
-        c.providers.insert("hook".into(), ProviderConfig::Webhook(hook));
+        let hook = webhook::Config {
+            url,
+            timeout_ms: 300,
+            ..Default::default()
+        };
+        c.providers
+            .insert("hook".into(), ProviderConfig::Webhook(hook));
         c.routing.default = vec!["hook".into()];
         tweak(c);
     })
@@ -249,7 +254,8 @@ async fn full_queue_answers_503_and_marks_delivery_failed() {
     let sink = Sink::start(Behaviour::Delay(Duration::from_secs(2))).await;
     let app = with_webhook(&sink, |c| {
         c.delivery.concurrency = 1;
-        c.delivery.queue_capacity = 1;
+        // The capacity counts messages in flight too: one sending plus one waiting.
+        c.delivery.queue_capacity = 2;
         hook(c).timeout_ms = 5_000;
     })
     .await;
@@ -298,6 +304,20 @@ fn scan_all(urls: &[String], prefix: &str) -> Vec<(String, Vec<u8>)> {
                     {
                         value.extend(part);
                         value.push(0);
+                    }
+                }
+                "stream" => {
+                    let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
+                        .arg(&k)
+                        .arg("-")
+                        .arg("+")
+                        .query(&mut con)
+                        .unwrap();
+                    for (_, fields) in entries {
+                        for part in fields {
+                            value.extend(part);
+                            value.push(0);
+                        }
                     }
                 }
                 other => panic!("unexpected key type {other} for {k}"),

@@ -147,8 +147,16 @@ impl Default for RedisStoreConfig {
 pub struct DeliveryConfig {
     /// Messages handed to providers at once.
     pub concurrency: usize,
-    /// Messages waiting in the in-process queue before starts answer `503`.
+    /// Messages waiting in the memory queue before starts answer `503` (the Redis queue
+    /// is bounded by Redis memory instead).
     pub queue_capacity: usize,
+    /// A leased send whose worker has been silent this long (it died or hung) is taken
+    /// over by another worker, in milliseconds. Workers extend their lease while they
+    /// retry, so this only needs to exceed one round of provider attempts.
+    pub visibility_timeout_ms: u64,
+    /// How often an idle worker looks for new sends, in milliseconds (it backs off to 8x
+    /// while the queue stays empty).
+    pub poll_interval_ms: u64,
     /// First retry delay after a failed attempt, in milliseconds (doubles, with jitter).
     pub retry_initial_ms: u64,
     /// Longest retry delay, in milliseconds.
@@ -164,6 +172,8 @@ impl Default for DeliveryConfig {
         DeliveryConfig {
             concurrency: 64,
             queue_capacity: 10_000,
+            visibility_timeout_ms: 30_000,
+            poll_interval_ms: 20,
             retry_initial_ms: 500,
             retry_max_ms: 30_000,
             shutdown_deadline_ms: 5_000,

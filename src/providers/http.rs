@@ -27,7 +27,10 @@ pub fn transport_error(e: reqwest::Error) -> ProviderError {
     if e.is_timeout() {
         ProviderError::new(ErrorKind::Timeout, "no answer in time")
     } else {
-        ProviderError::new(ErrorKind::Unavailable, format!("unreachable: {}", e.without_url()))
+        ProviderError::new(
+            ErrorKind::Unavailable,
+            format!("unreachable: {}", e.without_url()),
+        )
     }
 }
 

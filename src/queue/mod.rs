@@ -1,231 +1,94 @@
-//! The delivery queue: an in-process bounded queue and the workers that drain it.
+//! The durable send queue: a small trait with a memory and a Redis Streams
+//! implementation, built together with the store (see [`crate::store::build`]) because a
+//! start and its message are written in one atomic step.
 //!
-//! States of a message, mirrored in `delivery.status`: `queued` (in the channel) ->
-//! `sending` (a worker has it) -> `sent` (a provider accepted it) or `failed` (a
-//! permanent rejection, or retries ran out). A retryable failure waits
-//! `retry_initial_ms * 2^n` (capped at `retry_max_ms`, with full jitter) and tries again,
-//! but never past the code's expiry: a code nobody can use is not worth sending.
-//! At most `concurrency` sends run at once; a message waiting between retries holds no
-//! slot.
+//! A message names a verification and which send of it this is (`seq`); the text (with
+//! its code) is rendered only when a worker sends it, so no code is ever queued at rest.
 //!
-//! On shutdown the queue stops taking messages, workers finish what is queued or in
-//! flight within `shutdown_deadline_ms`; whatever is still unsent then is logged and
-//! dropped. This queue lives in memory: messages queued when the process dies are lost,
-//! which is why multi-instance deployments get the durable Redis queue next.
+//! Life of a message: `receive` leases it to one consumer; the consumer `ack`s it once a
+//! provider accepted it, or `dead_letter`s it when it is out of retries. A lease that is
+//! not acked (its worker died) is handed to another consumer by `reclaim` once it has been
+//! idle for the visibility timeout; a worker holding a message through long retries
+//! `touch`es it to keep it. So a message is sent at least once; sending it twice needs a
+//! crash between the provider's acceptance and the ack, and the worker checks the
+//! verification's delivery state first to make even that rare.
 
-use crate::config::DeliveryConfig;
-use crate::domain::{now_millis, DeliveryStatus};
-use crate::providers::{outbox::Outbox, OutboundMessage, SmsProvider};
-use crate::store::Store;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
+pub mod memory;
+pub mod redis;
 
-/// Why a message could not be queued.
+use crate::domain::VerificationId;
+use async_trait::async_trait;
+
+/// What a queue error means: the backend did not answer. The lease stays where it was.
 #[derive(Debug, thiserror::Error)]
-pub enum EnqueueError {
-    /// The queue is at capacity.
-    #[error("the delivery queue is full")]
-    Full,
-    /// The gateway is shutting down.
-    #[error("the delivery queue is closed")]
-    Closed,
-}
+#[error("queue unavailable: {0}")]
+pub struct QueueError(pub String);
 
-/// Handle to put messages on the queue. Cheap to clone.
-#[derive(Clone, Debug)]
-pub struct DeliveryQueue {
-    tx: mpsc::Sender<OutboundMessage>,
-}
-
-impl DeliveryQueue {
-    /// Queues a message without waiting.
-    pub fn enqueue(&self, msg: OutboundMessage) -> Result<(), EnqueueError> {
-        self.tx.try_send(msg).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => EnqueueError::Full,
-            mpsc::error::TrySendError::Closed(_) => EnqueueError::Closed,
-        })
-    }
-
-    /// True while the workers take messages.
-    pub fn is_open(&self) -> bool {
-        !self.tx.is_closed()
+impl From<crate::store::StoreError> for QueueError {
+    fn from(e: crate::store::StoreError) -> Self {
+        QueueError(e.0)
     }
 }
 
-/// Running workers; [`Workers::shutdown`] drains them.
-pub struct Workers {
-    stop: Arc<tokio::sync::Notify>,
-    task: tokio::task::JoinHandle<()>,
-    deadline: Duration,
+/// Queue result alias.
+pub type QueueResult<T> = Result<T, QueueError>;
+
+/// A queued send: no text, no code, just what the worker needs to render and send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// The verification.
+    pub id: VerificationId,
+    /// Its tenant.
+    pub tenant: String,
+    /// Which send of the verification this is (1 = first).
+    pub seq: u32,
+    /// Android app hash requested with this send.
+    pub app_hash: Option<String>,
+    /// Request id of the start, for log correlation.
+    pub request_id: Option<String>,
 }
 
-struct Ctx {
-    name: String,
-    provider: Arc<dyn SmsProvider>,
-    store: Arc<dyn Store>,
-    outbox: Option<Outbox>,
-    slots: Arc<Semaphore>,
-    initial: Duration,
-    max: Duration,
+/// A message leased to one consumer.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    /// The message.
+    pub msg: QueuedMessage,
+    /// Backend handle of the entry (stream id; memory sequence).
+    pub entry: String,
+    /// Shard the entry lives in.
+    pub shard: u16,
+    /// True when this lease was reclaimed from a consumer that went silent.
+    pub redelivered: bool,
 }
 
-/// Starts the queue and its workers.
-pub fn start(
-    cfg: &DeliveryConfig,
-    (name, provider): (String, Arc<dyn SmsProvider>),
-    store: Arc<dyn Store>,
-    outbox: Option<Outbox>,
-) -> (DeliveryQueue, Workers) {
-    let (tx, rx) = mpsc::channel(cfg.queue_capacity.max(1));
-    let ctx = Arc::new(Ctx {
-        name,
-        provider,
-        store,
-        outbox,
-        slots: Arc::new(Semaphore::new(cfg.concurrency.max(1))),
-        initial: Duration::from_millis(cfg.retry_initial_ms.max(1)),
-        max: Duration::from_millis(cfg.retry_max_ms.max(cfg.retry_initial_ms).max(1)),
-    });
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let task = tokio::spawn(dispatch(rx, ctx, stop.clone()));
-    let deadline = Duration::from_millis(cfg.shutdown_deadline_ms);
-    (
-        DeliveryQueue { tx },
-        Workers {
-            stop,
-            task,
-            deadline,
-        },
-    )
+/// Counts for readiness, metrics and the ops page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Messages waiting or leased and not yet acked.
+    pub pending: u64,
+    /// Messages in the dead-letter store.
+    pub dead: u64,
 }
 
-impl Workers {
-    /// Stops taking messages and waits up to the deadline for queued and in-flight ones.
-    /// Returns true when everything was handed over (or given up) in time.
-    pub async fn shutdown(self) -> bool {
-        self.stop.notify_one();
-        let mut task = self.task;
-        match tokio::time::timeout(self.deadline, &mut task).await {
-            Ok(_) => true,
-            Err(_) => {
-                task.abort();
-                tracing::warn!(
-                    "delivery did not drain before the shutdown deadline; unsent messages dropped"
-                );
-                false
-            }
-        }
-    }
-}
-
-async fn dispatch(
-    mut rx: mpsc::Receiver<OutboundMessage>,
-    ctx: Arc<Ctx>,
-    stop: Arc<tokio::sync::Notify>,
-) {
-    let mut tasks = JoinSet::new();
-    let mut stopping = false;
-    loop {
-        // Take a send slot before taking a message: while every slot is busy, messages
-        // stay in the bounded channel, which is what makes `queue_capacity` a real bound.
-        let slot = tokio::select! {
-            s = ctx.slots.clone().acquire_owned() => s.expect("semaphore never closed"),
-            _ = stop.notified(), if !stopping => { stopping = true; rx.close(); continue; }
-        };
-        tokio::select! {
-            msg = rx.recv() => match msg {
-                Some(m) => { tasks.spawn(deliver(m, ctx.clone(), slot)); }
-                None => break,
-            },
-            _ = stop.notified(), if !stopping => { stopping = true; rx.close(); }
-        }
-        while tasks.try_join_next().is_some() {}
-    }
-    while tasks.join_next().await.is_some() {}
-}
-
-async fn mark(ctx: &Ctx, msg: &OutboundMessage, status: DeliveryStatus, provider: Option<&str>) {
-    if let Err(e) = ctx
-        .store
-        .set_delivery(&msg.id, status, provider, now_millis())
-        .await
-    {
-        tracing::warn!(id = msg.id.as_str(), status = status.as_str(), error = %e, "could not record delivery status");
-    }
-}
-
-/// Delay before retry `attempt` (1-based): exponential, capped, full jitter.
-pub fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
-    let exp = initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-    let cap = exp.min(max);
-    let r = u32::from_be_bytes(crate::crypto::random_bytes::<4>()) as f64 / u32::MAX as f64;
-    cap.mul_f64(0.5 + r / 2.0)
-}
-
-async fn deliver(msg: OutboundMessage, ctx: Arc<Ctx>, first_slot: OwnedSemaphorePermit) {
-    let name = ctx.name.as_str();
-    let to = msg.to_masked();
-    if let Some(o) = &ctx.outbox {
-        o.record(&msg.to, &msg.body, now_millis());
-    }
-    mark(&ctx, &msg, DeliveryStatus::Sending, Some(name)).await;
-    let mut slot = Some(first_slot);
-    for attempt in 1u32.. {
-        let result = {
-            let _slot = match slot.take() {
-                Some(s) => s,
-                None => ctx
-                    .slots
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("semaphore never closed"),
-            };
-            ctx.provider.send(&msg).await
-        };
-        match result {
-            Ok(provider_id) => {
-                tracing::info!(id = msg.id.as_str(), to = %to, provider = name, provider_id = %provider_id, attempt, "message sent");
-                mark(&ctx, &msg, DeliveryStatus::Sent, Some(name)).await;
-                return;
-            }
-            Err(e) if e.retryable => {
-                let wait = e
-                    .retry_after
-                    .unwrap_or_else(|| backoff(ctx.initial, ctx.max, attempt));
-                if now_millis() + wait.as_millis() as i64 >= msg.expires_at {
-                    tracing::warn!(id = msg.id.as_str(), to = %to, provider = name, attempt, error = %e, "giving up: the code expires before the next attempt");
-                    mark(&ctx, &msg, DeliveryStatus::Failed, Some(name)).await;
-                    return;
-                }
-                tracing::warn!(id = msg.id.as_str(), to = %to, provider = name, attempt, retry_in_ms = wait.as_millis() as u64, error = %e, "send failed, will retry");
-                tokio::time::sleep(wait).await;
-            }
-            Err(e) => {
-                tracing::warn!(id = msg.id.as_str(), to = %to, provider = name, attempt, error = %e, "send rejected for good");
-                mark(&ctx, &msg, DeliveryStatus::Failed, Some(name)).await;
-                return;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_is_capped_and_jittered() {
-        let i = Duration::from_millis(100);
-        let m = Duration::from_millis(1000);
-        for _ in 0..50 {
-            let b1 = backoff(i, m, 1);
-            assert!(b1 >= Duration::from_millis(50) && b1 <= i);
-            let b3 = backoff(i, m, 3);
-            assert!(b3 >= Duration::from_millis(200) && b3 <= Duration::from_millis(400));
-            assert!(backoff(i, m, 30) <= m);
-        }
-    }
+/// The queue contract.
+#[async_trait]
+pub trait Queue: Send + Sync + 'static {
+    /// Leases up to `max` new messages to `consumer` (returns at once, maybe empty).
+    async fn receive(&self, consumer: &str, max: usize) -> QueueResult<Vec<Lease>>;
+    /// Takes over up to `max` leases idle for at least `min_idle_ms` (their consumer
+    /// died or hung).
+    async fn reclaim(
+        &self,
+        consumer: &str,
+        min_idle_ms: u64,
+        max: usize,
+    ) -> QueueResult<Vec<Lease>>;
+    /// Resets a lease's idle time, so it is not reclaimed while still being worked on.
+    async fn touch(&self, consumer: &str, lease: &Lease) -> QueueResult<()>;
+    /// Done: removes the message.
+    async fn ack(&self, lease: &Lease) -> QueueResult<()>;
+    /// Out of retries: moves the message to the dead letters with a reason.
+    async fn dead_letter(&self, lease: &Lease, reason: &str) -> QueueResult<()>;
+    /// Current depth.
+    async fn depth(&self) -> QueueResult<QueueDepth>;
 }

@@ -12,10 +12,8 @@ pub use tenants::{Tenant, Tenants};
 use crate::crypto::{random_bytes, Keys};
 use crate::domain::*;
 use crate::error::{Error, Result};
-use crate::providers::OutboundMessage;
-use crate::queue::{DeliveryQueue, EnqueueError};
 use crate::store::*;
-use crate::template::{self, MessageParts};
+use crate::template;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,7 +66,6 @@ pub struct Service {
 
 struct Inner {
     store: Arc<dyn Store>,
-    queue: DeliveryQueue,
     keys: Keys,
     tenants: Tenants,
     shards: u16,
@@ -89,17 +86,10 @@ fn unavailable(e: StoreError) -> Error {
 
 impl Service {
     /// Wires the service.
-    pub fn new(
-        store: Arc<dyn Store>,
-        queue: DeliveryQueue,
-        keys: Keys,
-        tenants: Tenants,
-        shards: u16,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, keys: Keys, tenants: Tenants, shards: u16) -> Self {
         Service {
             inner: Arc::new(Inner {
                 store,
-                queue,
                 keys,
                 tenants,
                 shards: shards.max(1),
@@ -178,6 +168,10 @@ impl Service {
             retention_ms: ms(cfg.retention_secs),
             number_send_limit: cfg.number_sends_per_hour,
             number_window_ms: 3_600_000,
+            enqueue: EnqueueSpec {
+                app_hash: input.app_hash.as_ref().map(|h| h.as_str().to_string()),
+                request_id: input.request_id.clone(),
+            },
         };
         let started = match self
             .inner
@@ -203,6 +197,11 @@ impl Service {
                     retry_after: dur(left),
                 })
             }
+            StartOutcome::QueueFull => {
+                return Err(Error::store_unavailable(
+                    "the send queue is full; try again shortly",
+                ))
+            }
             StartOutcome::NumberLimited(left) => {
                 return Err(Error::RateLimited {
                     reason: "number_send_limit",
@@ -217,7 +216,6 @@ impl Service {
         let v = match &started {
             Started::Created(v) | Started::Resent(v) => v,
         };
-        self.queue_message(tenant, v, &input, now).await?;
         tracing::info!(
             id = v.id.as_str(),
             tenant = %tenant.id,
@@ -227,61 +225,6 @@ impl Service {
             "verification started"
         );
         Ok(started)
-    }
-
-    async fn queue_message(
-        &self,
-        tenant: &Tenant,
-        v: &Verification,
-        input: &StartInput,
-        now: Millis,
-    ) -> Result<()> {
-        let cfg = &tenant.cfg;
-        let len = CodeLength::new(v.code_length as i64)?;
-        let code = self.inner.keys.derive_code(&v.seed, len);
-        let name = v.template.as_deref().unwrap_or("default");
-        let locale = v
-            .locale
-            .as_deref()
-            .or(input.locale.as_ref().map(|l| l.as_str()));
-        let text = template::pick(cfg, name, locale).unwrap_or("{code}");
-        let minutes = (dur(v.expires_at - now).as_secs()).div_ceil(60).max(1);
-        let body = template::render(
-            cfg,
-            text,
-            &MessageParts {
-                code: &code,
-                minutes,
-                app_hash: input.app_hash.as_ref(),
-            },
-        );
-        let msg = OutboundMessage {
-            id: v.id.clone(),
-            tenant: tenant.id.clone(),
-            to: v.to.clone(),
-            body,
-            locale: locale.unwrap_or(&cfg.default_locale).to_string(),
-            metadata: v.metadata.clone(),
-            expires_at: v.expires_at,
-            request_id: input.request_id.clone(),
-        };
-        if let Err(e) = self.inner.queue.enqueue(msg) {
-            tracing::error!(id = v.id.as_str(), error = %e, "could not queue the message");
-            let _ = self
-                .inner
-                .store
-                .set_delivery(&v.id, DeliveryStatus::Failed, None, now)
-                .await;
-            return Err(match e {
-                EnqueueError::Full => {
-                    Error::store_unavailable("the delivery queue is full; try again shortly")
-                }
-                EnqueueError::Closed => {
-                    Error::store_unavailable("the gateway is shutting down; try another instance")
-                }
-            });
-        }
-        Ok(())
     }
 
     /// Checks a code: `(record, valid)`.
@@ -372,13 +315,9 @@ impl Service {
         }
     }
 
-    /// Ready when the store answers and the queue takes messages.
+    /// Ready when the store (which also holds the send queue) answers.
     pub async fn ready(&self) -> Result<()> {
-        self.inner.store.ping().await.map_err(unavailable)?;
-        if !self.inner.queue.is_open() {
-            return Err(Error::store_unavailable("the delivery queue is closed"));
-        }
-        Ok(())
+        self.inner.store.ping().await.map_err(unavailable)
     }
 
     /// Reserves an idempotency key (hash) with the body fingerprint.

@@ -22,22 +22,30 @@ pub struct Tenant {
 #[derive(Debug, Clone, Default)]
 pub struct Tenants {
     keys: Vec<(String, Arc<Tenant>)>,
+    by_id: BTreeMap<String, Arc<Tenant>>,
 }
 
 impl Tenants {
     /// From the config's tenant map.
     pub fn new(map: &BTreeMap<String, TenantConfig>) -> Self {
         let mut keys = Vec::new();
+        let mut by_id = BTreeMap::new();
         for (id, cfg) in map {
             let t = Arc::new(Tenant {
                 id: id.clone(),
                 cfg: cfg.clone(),
             });
+            by_id.insert(id.clone(), t.clone());
             for h in &cfg.api_keys {
                 keys.push((h.to_ascii_lowercase(), t.clone()));
             }
         }
-        Tenants { keys }
+        Tenants { keys, by_id }
+    }
+
+    /// A tenant by id.
+    pub fn get(&self, id: &str) -> Option<Arc<Tenant>> {
+        self.by_id.get(id).cloned()
     }
 
     /// The tenant a presented API key belongs to.

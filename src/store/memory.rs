@@ -11,6 +11,8 @@ use super::ttl_map::TtlMap;
 use super::*;
 use crate::config::MemoryStoreConfig;
 use crate::domain::{now_millis, Delivery, DeliveryStatus, Status};
+use crate::queue::memory::QueueState;
+use crate::queue::QueuedMessage;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Weak};
 use std::time::Duration;
@@ -33,12 +35,15 @@ struct Inner {
     index: TtlMap<String>,
     counters: TtlMap<u32>,
     idem: TtlMap<Idem>,
+    provider_messages: TtlMap<VerificationId>,
+    queue: QueueState,
 }
 
 /// In-process store.
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
     max_entries: usize,
+    queue_capacity: usize,
     evictions: Arc<AtomicU64>,
 }
 
@@ -68,7 +73,7 @@ impl Inner {
 
 impl MemoryStore {
     /// A store with its purge task (needs a Tokio runtime when one is running).
-    pub fn new(cfg: &MemoryStoreConfig) -> Self {
+    pub fn new(cfg: &MemoryStoreConfig, queue_capacity: usize) -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
         if tokio::runtime::Handle::try_current().is_ok() {
             let weak: Weak<Mutex<Inner>> = Arc::downgrade(&inner);
@@ -84,12 +89,14 @@ impl MemoryStore {
                     g.index.purge(now);
                     g.counters.purge(now);
                     g.idem.purge(now);
+                    g.provider_messages.purge(now);
                 }
             });
         }
         MemoryStore {
             inner,
             max_entries: cfg.max_entries.max(1),
+            queue_capacity: queue_capacity.max(1),
             evictions: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -109,6 +116,11 @@ impl MemoryStore {
         self.len() == 0
     }
 
+    /// Runs `f` on the queue state under the store's lock.
+    pub fn with_queue<T>(&self, f: impl FnOnce(&mut QueueState) -> T) -> T {
+        f(&mut self.lock().queue)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave a half-applied operation visible to
         // callers in a way retrying would fix; recover the data rather than fail forever.
@@ -120,6 +132,9 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome> {
         let mut g = self.lock();
+        if g.queue.len() >= self.queue_capacity {
+            return Ok(StartOutcome::QueueFull);
+        }
         let idx = index_key(&spec.number);
         let lim = counter_key("s", &spec.number);
         let (sent, lim_ttl) = g.counter(&lim, now);
@@ -146,6 +161,7 @@ impl Store for MemoryStore {
                     };
                     let out = v.clone();
                     g.bump(lim, spec.number_window_ms, now);
+                    g.queue.push(queued(&out, spec.enqueue));
                     return Ok(StartOutcome::Resent(out));
                 }
             }
@@ -171,6 +187,7 @@ impl Store for MemoryStore {
             v.expires_at + spec.retention_ms,
         );
         g.bump(lim, spec.number_window_ms, now);
+        g.queue.push(queued(&v, spec.enqueue));
         Ok(StartOutcome::Created(v))
     }
 
@@ -220,12 +237,38 @@ impl Store for MemoryStore {
         Ok(CheckOutcome::Wrong(out))
     }
 
-    async fn get(&self, tenant: &str, id: &VerificationId) -> StoreResult<Option<Verification>> {
+    async fn get_any(&self, id: &VerificationId) -> StoreResult<Option<Verification>> {
         let g = self.lock();
         Ok(g.records
             .get(id.as_str(), now_millis())
-            .filter(|r| r.v.tenant == tenant)
             .map(|r| r.v.clone()))
+    }
+
+    async fn link_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+        id: &VerificationId,
+        ttl_ms: i64,
+    ) -> StoreResult<()> {
+        let key = format!("{provider}:{message_id}");
+        self.lock()
+            .provider_messages
+            .insert(key, id.clone(), now_millis() + ttl_ms);
+        Ok(())
+    }
+
+    async fn find_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<VerificationId>> {
+        let key = format!("{provider}:{message_id}");
+        Ok(self
+            .lock()
+            .provider_messages
+            .get(&key, now_millis())
+            .cloned())
     }
 
     async fn cancel(
@@ -332,6 +375,16 @@ impl Store for MemoryStore {
     }
 }
 
+fn queued(v: &Verification, e: EnqueueSpec) -> QueuedMessage {
+    QueuedMessage {
+        id: v.id.clone(),
+        tenant: v.tenant.clone(),
+        seq: v.send_count,
+        app_hash: e.app_hash,
+        request_id: e.request_id,
+    }
+}
+
 /// Order of delivery states: an update never moves a message backwards (a late
 /// "sent" must not overwrite "delivered").
 pub fn delivery_rank(s: DeliveryStatus) -> u8 {
@@ -386,15 +439,19 @@ mod tests {
             retention_ms: 0,
             number_send_limit: 10,
             number_window_ms: 3_600_000,
+            enqueue: EnqueueSpec::default(),
         }
     }
 
     #[tokio::test]
     async fn full_store_evicts_the_soonest_to_expire_and_counts_it() {
-        let store = MemoryStore::new(&MemoryStoreConfig {
-            max_entries: 2,
-            purge_interval_ms: 60_000,
-        });
+        let store = MemoryStore::new(
+            &MemoryStoreConfig {
+                max_entries: 2,
+                purge_interval_ms: 60_000,
+            },
+            100,
+        );
         let now = now_millis();
         let soon = spec(1, now, 1_000);
         let soon_id = soon.fresh.id.clone();
@@ -414,10 +471,13 @@ mod tests {
 
     #[tokio::test]
     async fn background_task_purges_expired_entries() {
-        let store = MemoryStore::new(&MemoryStoreConfig {
-            max_entries: 100,
-            purge_interval_ms: 10,
-        });
+        let store = MemoryStore::new(
+            &MemoryStoreConfig {
+                max_entries: 100,
+                purge_interval_ms: 10,
+            },
+            100,
+        );
         let now = now_millis();
         for n in 0..5 {
             store.start(spec(n, now, 30), now).await.unwrap();

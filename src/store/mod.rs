@@ -12,6 +12,7 @@ mod ttl_map;
 
 use crate::config::{StoreConfig, StoreKind};
 use crate::domain::{Channel, Millis, Verification, VerificationId};
+use crate::queue::Queue;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -54,6 +55,17 @@ pub struct StartSpec {
     pub number_send_limit: u32,
     /// Window of that limit, in ms.
     pub number_window_ms: i64,
+    /// The send to queue with the created or resent verification.
+    pub enqueue: EnqueueSpec,
+}
+
+/// What a start queues besides the verification itself.
+#[derive(Debug, Clone, Default)]
+pub struct EnqueueSpec {
+    /// Android app hash for this send.
+    pub app_hash: Option<String>,
+    /// Request id for log correlation.
+    pub request_id: Option<String>,
 }
 
 /// Outcome of a start.
@@ -69,6 +81,8 @@ pub enum StartOutcome {
     MaxSends(i64),
     /// The number's send limit is used up for `ms`.
     NumberLimited(i64),
+    /// The send queue is full (memory backend): nothing was written.
+    QueueFull,
 }
 
 /// Which verification a check targets.
@@ -132,7 +146,25 @@ pub trait Store: Send + Sync + 'static {
     /// Checks a code MAC atomically: approve and use up, or spend an attempt.
     async fn check(&self, spec: CheckSpec, now: Millis) -> StoreResult<CheckOutcome>;
     /// Reads a verification of `tenant` (other tenants' ids read as `None`).
-    async fn get(&self, tenant: &str, id: &VerificationId) -> StoreResult<Option<Verification>>;
+    async fn get(&self, tenant: &str, id: &VerificationId) -> StoreResult<Option<Verification>> {
+        Ok(self.get_any(id).await?.filter(|v| v.tenant == tenant))
+    }
+    /// Reads a verification whatever its tenant (delivery workers).
+    async fn get_any(&self, id: &VerificationId) -> StoreResult<Option<Verification>>;
+    /// Remembers which verification a provider's message id belongs to (receipts).
+    async fn link_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+        id: &VerificationId,
+        ttl_ms: i64,
+    ) -> StoreResult<()>;
+    /// The verification a provider's message id belongs to.
+    async fn find_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<VerificationId>>;
     /// Cancels a pending verification; returns the record after the call (its status
     /// tells whether it was pending), `None` if unknown.
     async fn cancel(
@@ -175,10 +207,22 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 }
 
-/// Builds the configured store. The one place a backend is chosen.
-pub async fn build(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+/// Builds the configured store and its send queue (one backend: a start and its message
+/// are written in one atomic step). The one place a backend is chosen.
+pub async fn build(
+    cfg: &StoreConfig,
+    queue_capacity: usize,
+) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Queue>)> {
     Ok(match cfg.kind {
-        StoreKind::Memory => Arc::new(memory::MemoryStore::new(&cfg.memory)),
-        StoreKind::Redis => Arc::new(redis::RedisStore::new(&cfg.redis)?),
+        StoreKind::Memory => {
+            let store = Arc::new(memory::MemoryStore::new(&cfg.memory, queue_capacity));
+            let queue = Arc::new(crate::queue::memory::MemoryQueue::new(store.clone()));
+            (store, queue)
+        }
+        StoreKind::Redis => {
+            let store = redis::RedisStore::new(&cfg.redis)?;
+            let queue = Arc::new(store.queue());
+            (Arc::new(store), queue)
+        }
     })
 }

@@ -12,13 +12,17 @@
 //! | `P:v1:{sS}:n:T:N:<channel>` | string | until expiry | id of the pending verification |
 //! | `P:v1:{sS}:ls:T:N` | counter | window | sends to the number in the window |
 //! | `P:v1:{sS}:lf:T:N` | counter | window | failed checks on the number in the window |
+//! | `P:v1:{sS}:q` | stream | — (entries deleted on ack) | queued sends of the shard, consumer group `otpgw` |
+//! | `P:v1:{sS}:dead` | stream | capped at ~10 000 entries | dead-lettered sends with their reason |
 //! | `P:v1:{iT}:<key hash>` | string | 24 h | idempotency reservation or stored response |
+//! | `P:v1:pm:<provider>:<message id>` | string | retention | verification id of a provider's message (receipts) |
 //!
 //! The hash tag `{sS}` puts a number's record, index and counters in one cluster slot,
 //! so each script is cluster-safe. A verification id carries its shard, so a lookup by id
-//! finds the same slot. The durable send queue planned next is one stream per shard,
-//! `P:v1:{sS}:q`, in that same slot: start + enqueue then stay one script. Scripts may
-//! read the record named by the index (same slot, built from a prefix argument).
+//! finds the same slot. The send queue is one stream per shard in that same slot, so a
+//! start and its queued message are one script (see `start.lua`); workers read every
+//! shard's stream (`crate::queue::redis`). Scripts may read the record named by the
+//! index (same slot, built from a prefix argument).
 //!
 //! # Failure behaviour
 //! The connection is made lazily: the gateway starts with Redis down, answers
@@ -29,11 +33,12 @@
 mod conn;
 mod record;
 
-use super::*;
+pub use conn::Conn;
+
+pub use super::*;
 use crate::config::RedisStoreConfig;
 use crate::domain::DeliveryStatus;
 use ::redis::{Script, Value};
-use conn::Conn;
 use record::{decode, int, text};
 
 static START: &str = include_str!("start.lua");
@@ -44,8 +49,9 @@ static IDEMPOTENCY: &str = include_str!("idempotency.lua");
 
 /// Redis-backed store.
 pub struct RedisStore {
-    conn: Conn,
+    conn: std::sync::Arc<Conn>,
     prefix: String,
+    shards: u16,
     scripts: Scripts,
 }
 
@@ -61,8 +67,9 @@ impl RedisStore {
     /// Prepares the store; connecting happens on first use.
     pub fn new(cfg: &RedisStoreConfig) -> anyhow::Result<Self> {
         Ok(RedisStore {
-            conn: Conn::new(cfg)?,
+            conn: std::sync::Arc::new(Conn::new(cfg)?),
             prefix: format!("{}:v1", cfg.key_prefix),
+            shards: cfg.shards.max(1),
             scripts: Scripts {
                 start: Script::new(START),
                 check: Script::new(CHECK),
@@ -71,6 +78,11 @@ impl RedisStore {
                 idempotency: Script::new(IDEMPOTENCY),
             },
         })
+    }
+
+    /// The send queue over the same connection and key layout.
+    pub fn queue(&self) -> crate::queue::redis::RedisQueue {
+        crate::queue::redis::RedisQueue::new(self.conn.clone(), self.prefix.clone(), self.shards)
     }
 
     fn tag(&self, shard: u16) -> String {
@@ -121,6 +133,7 @@ impl Store for RedisStore {
         inv.key(self.index_key(&spec.number))
             .key(self.counter_key("ls", &spec.number))
             .key(self.record_key(&v.id))
+            .key(format!("{}:q", self.tag(spec.number.shard)))
             .arg(now)
             .arg(self.record_prefix(spec.number.shard))
             .arg(v.id.as_str())
@@ -128,7 +141,10 @@ impl Store for RedisStore {
             .arg(spec.retention_ms)
             .arg(spec.number_send_limit)
             .arg(spec.number_window_ms)
-            .arg(v.expires_at);
+            .arg(v.expires_at)
+            .arg(&v.tenant)
+            .arg(spec.enqueue.app_hash.as_deref().unwrap_or(""))
+            .arg(spec.enqueue.request_id.as_deref().unwrap_or(""));
         for f in record::encode(v, &spec.code_mac) {
             inv.arg(f);
         }
@@ -176,11 +192,37 @@ impl Store for RedisStore {
         })
     }
 
-    async fn get(&self, tenant: &str, id: &VerificationId) -> StoreResult<Option<Verification>> {
+    async fn get_any(&self, id: &VerificationId) -> StoreResult<Option<Verification>> {
         let mut cmd = ::redis::cmd("HGETALL");
         cmd.arg(self.record_key(id));
         let v = self.conn.query(&cmd).await?;
-        Ok(decode(id, &v).filter(|r| r.tenant == tenant))
+        Ok(decode(id, &v))
+    }
+
+    async fn link_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+        id: &VerificationId,
+        ttl_ms: i64,
+    ) -> StoreResult<()> {
+        let mut cmd = ::redis::cmd("SET");
+        cmd.arg(format!("{}:pm:{provider}:{message_id}", self.prefix))
+            .arg(id.as_str())
+            .arg("PX")
+            .arg(ttl_ms.max(1));
+        self.conn.query(&cmd).await.map(|_| ())
+    }
+
+    async fn find_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<VerificationId>> {
+        let mut cmd = ::redis::cmd("GET");
+        cmd.arg(format!("{}:pm:{provider}:{message_id}", self.prefix));
+        let v = self.conn.query(&cmd).await?;
+        Ok(text(&v).and_then(|s| VerificationId::parse(&s).ok()))
     }
 
     async fn cancel(

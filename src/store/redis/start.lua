@@ -1,8 +1,13 @@
--- Start or resend a verification. One round trip, all keys in one hash-tag slot.
+-- Start or resend a verification and queue its send. One round trip, all keys in one
+-- hash-tag slot. The XADD comes before any other write: if it fails (out of memory, a
+-- damaged stream key) the script stops with nothing written, so a start leaves either a
+-- verification and its queued message, or neither.
 -- KEYS[1] pending index   KEYS[2] per-number send counter   KEYS[3] new record
+-- KEYS[4] the shard's send stream
 -- ARGV[1] now ms  ARGV[2] record key prefix  ARGV[3] new id  ARGV[4] cooldown ms
 -- ARGV[5] retention ms  ARGV[6] number send limit  ARGV[7] limit window ms
--- ARGV[8] new expires_at ms  ARGV[9..] field/value pairs of the new record
+-- ARGV[8] new expires_at ms  ARGV[9] tenant  ARGV[10] app hash  ARGV[11] request id
+-- ARGV[12..] field/value pairs of the new record
 local now = tonumber(ARGV[1])
 local function ms(n) return string.format('%d', n) end
 local sent = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -14,6 +19,9 @@ end
 local function bump()
   if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
 end
+local function enqueue(id, seq)
+  redis.call('XADD', KEYS[4], '*', 'v', id, 't', ARGV[9], 's', seq, 'h', ARGV[10], 'r', ARGV[11])
+end
 local id = redis.call('GET', KEYS[1])
 if id then
   local key = ARGV[2] .. id
@@ -23,6 +31,7 @@ if id then
     if tonumber(ARGV[4]) > 0 and now < tonumber(r[5]) then return {'cooldown', tonumber(r[5]) - now} end
     if tonumber(r[3]) >= tonumber(r[4]) then return {'max_sends', tonumber(r[2]) - now} end
     if sent >= tonumber(ARGV[6]) then return limited() end
+    enqueue(id, tonumber(r[3]) + 1)
     redis.call('HINCRBY', key, 'sc', 1)
     redis.call('HSET', key, 'nr', ms(now + tonumber(ARGV[4])), 'ds', 'queued', 'dp', '', 'du', ms(now))
     bump()
@@ -30,8 +39,9 @@ if id then
   end
 end
 if sent >= tonumber(ARGV[6]) then return limited() end
+enqueue(ARGV[3], 1)
 local fields = {}
-for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[3], unpack(fields))
 redis.call('PEXPIREAT', KEYS[3], ms(tonumber(ARGV[8]) + tonumber(ARGV[5])))
 redis.call('SET', KEYS[1], ARGV[3], 'PXAT', ARGV[8])

@@ -1,0 +1,81 @@
+//! Delivery: workers that take queued sends, render the message, and hand it to providers
+//! through the router (failover, breakers, rate caps, retries), recording progress in
+//! `delivery.status` and remembering the provider's message id for receipts.
+//!
+//! States of a send, mirrored in `delivery.status`: `queued` (in the queue) -> `sending`
+//! (a worker has it) -> `sent` (a provider accepted it) -> `delivered` / `undelivered` /
+//! `failed` (receipts), or `failed` when it was rejected for good or ran out of retries
+//! before the code expired (then it is also dead-lettered with the reason).
+
+pub mod breaker;
+pub mod router;
+mod worker;
+
+pub use router::{Outcome, Router};
+pub use worker::{start, Ctx, Workers};
+
+/// Assembles a worker context; the consumer name is unique to this process.
+pub fn worker_ctx(
+    store: std::sync::Arc<dyn crate::store::Store>,
+    queue: std::sync::Arc<dyn crate::queue::Queue>,
+    router: std::sync::Arc<Router>,
+    keys: Keys,
+    tenants: crate::service::Tenants,
+    outbox: Option<crate::providers::outbox::Outbox>,
+    cfg: crate::config::DeliveryConfig,
+) -> Ctx {
+    let consumer = format!(
+        "otpgw-{}-{}",
+        std::process::id(),
+        hex::encode(crate::crypto::random_bytes::<4>())
+    );
+    Ctx {
+        store,
+        queue,
+        router,
+        keys,
+        tenants,
+        outbox,
+        consumer,
+        cfg,
+    }
+}
+
+use crate::config::TenantConfig;
+use crate::crypto::Keys;
+use crate::domain::{AppHash, CodeLength, Verification};
+use crate::template::{self, MessageParts};
+
+/// Renders the text of a send: the code re-derived from the record's seed, the template
+/// the start asked for, in its locale (with fallback). Returns (text, locale used).
+pub fn render(
+    keys: &Keys,
+    tenant: &TenantConfig,
+    v: &Verification,
+    app_hash: Option<&str>,
+    now: i64,
+) -> (String, String) {
+    let len = CodeLength::new(v.code_length as i64)
+        .unwrap_or_else(|_| CodeLength::new(6).expect("6 is valid"));
+    let code = keys.derive_code(&v.seed, len);
+    let name = v.template.as_deref().unwrap_or("default");
+    let text = template::pick(tenant, name, v.locale.as_deref()).unwrap_or("{code}");
+    let minutes = ((v.expires_at - now).max(0) as u64 / 1000)
+        .div_ceil(60)
+        .max(1);
+    let hash = app_hash.and_then(|h| AppHash::parse(h).ok());
+    let body = template::render(
+        tenant,
+        text,
+        &MessageParts {
+            code: &code,
+            minutes,
+            app_hash: hash.as_ref(),
+        },
+    );
+    let locale = v
+        .locale
+        .clone()
+        .unwrap_or_else(|| tenant.default_locale.clone());
+    (body, locale)
+}

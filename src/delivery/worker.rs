@@ -1,0 +1,275 @@
+//! The worker loop of one gateway process.
+//!
+//! It leases new sends (`receive`) and, every few seconds, sends whose worker went silent
+//! for the visibility timeout (`reclaim`); at most `concurrency` sends are worked on at
+//! once. For each send it first reads the verification: a send whose verification is gone,
+//! finished, superseded by a later resend, or already accepted by a provider (a
+//! redelivery after a crash) is acked without sending again.
+//!
+//! Shutdown stops leasing, lets in-flight sends finish within `shutdown_deadline_ms`, and
+//! leaves the rest in the queue: with Redis another instance takes them over after the
+//! visibility timeout; in memory they are lost with the process.
+
+use super::{Outcome, Router};
+use crate::config::DeliveryConfig;
+use crate::crypto::Keys;
+use crate::domain::{now_millis, DeliveryStatus, Status};
+use crate::providers::outbox::Outbox;
+use crate::providers::OutboundMessage;
+use crate::queue::{Lease, Queue};
+use crate::service::Tenants;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// Everything a worker needs.
+pub struct Ctx {
+    /// Verification store.
+    pub store: Arc<dyn Store>,
+    /// Send queue.
+    pub queue: Arc<dyn Queue>,
+    /// Providers and routes.
+    pub router: Arc<Router>,
+    /// Keys to re-derive codes.
+    pub keys: Keys,
+    /// Tenants, for templates.
+    pub tenants: Tenants,
+    /// Dev outbox, if on.
+    pub outbox: Option<Outbox>,
+    /// This process's consumer name.
+    pub consumer: String,
+    /// Settings.
+    pub cfg: DeliveryConfig,
+}
+
+/// Running workers.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    deadline: Duration,
+}
+
+/// Starts the worker loop.
+pub fn start(ctx: Ctx) -> Workers {
+    let (stop, rx) = watch::channel(false);
+    let deadline = Duration::from_millis(ctx.cfg.shutdown_deadline_ms);
+    let task = tokio::spawn(run(Arc::new(ctx), rx));
+    Workers {
+        stop,
+        task,
+        deadline,
+    }
+}
+
+impl Workers {
+    /// Stops leasing and waits up to the deadline for in-flight sends. Returns true when
+    /// everything in flight finished in time.
+    pub async fn shutdown(self) -> bool {
+        let _ = self.stop.send(true);
+        let mut task = self.task;
+        match tokio::time::timeout(self.deadline, &mut task).await {
+            Ok(_) => true,
+            Err(_) => {
+                task.abort();
+                tracing::warn!(
+                    "sends still in flight at the shutdown deadline were left in the queue"
+                );
+                false
+            }
+        }
+    }
+}
+
+async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(ctx.cfg.concurrency.max(1)));
+    let poll_min = Duration::from_millis(ctx.cfg.poll_interval_ms.max(1));
+    let poll_max = poll_min.saturating_mul(8);
+    let reclaim_every =
+        Duration::from_millis((ctx.cfg.visibility_timeout_ms / 4).clamp(100, 5_000));
+    let mut poll = poll_min;
+    let mut last_reclaim = Instant::now();
+    let mut tasks = JoinSet::new();
+    while !*stop.borrow() {
+        while tasks.try_join_next().is_some() {}
+        let free = slots.available_permits();
+        if free == 0 {
+            tokio::select! {
+                _ = tasks.join_next() => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        let mut leases = match ctx.queue.receive(&ctx.consumer, free.min(64)).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the send queue");
+                Vec::new()
+            }
+        };
+        if last_reclaim.elapsed() >= reclaim_every && leases.len() < free {
+            last_reclaim = Instant::now();
+            match ctx
+                .queue
+                .reclaim(
+                    &ctx.consumer,
+                    ctx.cfg.visibility_timeout_ms,
+                    free - leases.len(),
+                )
+                .await
+            {
+                Ok(l) => {
+                    if !l.is_empty() {
+                        tracing::info!(count = l.len(), "took over sends whose worker went silent");
+                    }
+                    leases.extend(l);
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot reclaim idle sends"),
+            }
+        }
+        poll = if leases.is_empty() {
+            (poll * 2).min(poll_max)
+        } else {
+            poll_min
+        };
+        for lease in leases {
+            let permit = slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore never closed");
+            let ctx = ctx.clone();
+            tasks.spawn(async move {
+                process(&ctx, lease).await;
+                drop(permit);
+            });
+        }
+        if poll > poll_min {
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn mark(ctx: &Ctx, lease: &Lease, status: DeliveryStatus, provider: Option<&str>) {
+    if let Err(e) = ctx
+        .store
+        .set_delivery(&lease.msg.id, status, provider, now_millis())
+        .await
+    {
+        tracing::warn!(id = lease.msg.id.as_str(), status = status.as_str(), error = %e, "could not record delivery status");
+    }
+}
+
+async fn settle(ctx: &Ctx, lease: &Lease, dead: Option<&str>) {
+    let r = match dead {
+        None => ctx.queue.ack(lease).await,
+        Some(reason) => ctx.queue.dead_letter(lease, reason).await,
+    };
+    if let Err(e) = r {
+        tracing::warn!(id = lease.msg.id.as_str(), error = %e, "could not settle the send; it will be retried after the visibility timeout");
+    }
+}
+
+async fn process(ctx: &Ctx, lease: Lease) {
+    let id = &lease.msg.id;
+    let now = now_millis();
+    let v = match ctx.store.get_any(id).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return settle(ctx, &lease, None).await,
+        Err(e) => {
+            tracing::warn!(id = id.as_str(), error = %e, "cannot read the verification; leaving the send queued");
+            return;
+        }
+    };
+    if v.send_count > lease.msg.seq {
+        return settle(ctx, &lease, None).await;
+    }
+    let accepted = matches!(
+        v.delivery.status,
+        DeliveryStatus::Sent | DeliveryStatus::Delivered | DeliveryStatus::Undelivered
+    );
+    if accepted && lease.redelivered {
+        tracing::info!(
+            id = id.as_str(),
+            "send already accepted before a worker stopped; not sending it twice"
+        );
+        return settle(ctx, &lease, None).await;
+    }
+    if v.status != Status::Pending {
+        return settle(ctx, &lease, None).await;
+    }
+    if now >= v.expires_at {
+        mark(ctx, &lease, DeliveryStatus::Failed, None).await;
+        return settle(
+            ctx,
+            &lease,
+            Some("the code expired before it could be sent"),
+        )
+        .await;
+    }
+    let Some(tenant) = ctx.tenants.get(&v.tenant) else {
+        mark(ctx, &lease, DeliveryStatus::Failed, None).await;
+        return settle(ctx, &lease, Some("the tenant is no longer configured")).await;
+    };
+    let (body, locale) = super::render(
+        &ctx.keys,
+        &tenant.cfg,
+        &v,
+        lease.msg.app_hash.as_deref(),
+        now,
+    );
+    if let Some(o) = &ctx.outbox {
+        o.record(&v.to, &body, now);
+    }
+    mark(ctx, &lease, DeliveryStatus::Sending, None).await;
+    let msg = OutboundMessage {
+        id: id.clone(),
+        tenant: v.tenant.clone(),
+        to: v.to.clone(),
+        body,
+        locale,
+        metadata: v.metadata.clone(),
+        expires_at: v.expires_at,
+        request_id: lease.msg.request_id.clone(),
+    };
+    let touch = || async {
+        if let Err(e) = ctx.queue.touch(&ctx.consumer, &lease).await {
+            tracing::warn!(id = id.as_str(), error = %e, "could not extend the lease");
+        }
+    };
+    match ctx.router.send(&msg, v.expires_at, touch).await {
+        Outcome::Sent {
+            provider,
+            message_id,
+        } => {
+            mark(ctx, &lease, DeliveryStatus::Sent, Some(&provider)).await;
+            let ttl = (v.expires_at - now) + tenant.cfg.retention_secs as i64 * 1000;
+            if let Err(e) = ctx
+                .store
+                .link_provider_message(&provider, &message_id, id, ttl)
+                .await
+            {
+                tracing::warn!(id = id.as_str(), error = %e, "could not remember the provider message id; its receipts will be refused");
+            }
+            settle(ctx, &lease, None).await;
+        }
+        Outcome::Rejected { provider, reason } => {
+            mark(ctx, &lease, DeliveryStatus::Failed, Some(&provider)).await;
+            settle(
+                ctx,
+                &lease,
+                Some(&format!("rejected by {provider}: {reason}")),
+            )
+            .await;
+        }
+        Outcome::GaveUp { provider, reason } => {
+            mark(ctx, &lease, DeliveryStatus::Failed, provider.as_deref()).await;
+            settle(ctx, &lease, Some(&format!("out of retries: {reason}"))).await;
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! The Redis Streams queue: one stream per shard (`P:v1:{sS}:q`, beside the number's
+//! keys, see `crate::store::redis`), one consumer group `otpgw`, one consumer per gateway
+//! process.
+//!
+//! - `receive`: `XREADGROUP … >` on every shard (one command per shard, run
+//!   concurrently, since a cluster cannot serve several slots in one command);
+//! - `reclaim`: `XAUTOCLAIM` of entries idle past the visibility timeout, which is how
+//!   the sends of a killed process are taken over by the others;
+//! - `touch`: `XCLAIM … JUSTID` to the same consumer, resetting the idle time;
+//! - `ack`: `XACK` + `XDEL` (a script), so the stream holds only unfinished sends;
+//! - `dead_letter`: `XADD` to the shard's `:dead` stream (capped) + `XACK` + `XDEL`.
+//!
+//! The group is created on first use with `XGROUP CREATE … 0 MKSTREAM`, so sends queued
+//! before any worker existed are still read.
+
+use super::*;
+use crate::store::redis::Conn;
+use ::redis::{Script, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+const GROUP: &str = "otpgw";
+
+/// Queue over Redis Streams.
+pub struct RedisQueue {
+    conn: Arc<Conn>,
+    prefix: String,
+    shards: u16,
+    groups_ready: AtomicBool,
+    ack: Script,
+    dead: Script,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn items(v: &Value) -> &[Value] {
+    match v {
+        Value::Array(a) => a,
+        _ => &[],
+    }
+}
+
+/// Parses one `[id, [field, value, …]]` stream entry.
+fn entry(v: &Value, shard: u16, redelivered: bool) -> Option<(Lease, Vec<String>)> {
+    let parts = items(v);
+    let id = text(parts.first()?)?;
+    let fields: Vec<String> = items(parts.get(1)?).iter().filter_map(text).collect();
+    let get = |k: &str| {
+        fields
+            .chunks_exact(2)
+            .find(|p| p[0] == k)
+            .map(|p| p[1].clone())
+    };
+    let opt = |k: &str| get(k).filter(|s| !s.is_empty());
+    let msg = QueuedMessage {
+        id: VerificationId::parse(&get("v")?).ok()?,
+        tenant: get("t")?,
+        seq: get("s")?.parse().ok()?,
+        app_hash: opt("h"),
+        request_id: opt("r"),
+    };
+    Some((
+        Lease {
+            msg,
+            entry: id,
+            shard,
+            redelivered,
+        },
+        fields,
+    ))
+}
+
+impl RedisQueue {
+    /// A queue over `conn` with the store's prefix and shard count.
+    pub fn new(conn: Arc<Conn>, prefix: String, shards: u16) -> Self {
+        RedisQueue {
+            conn,
+            prefix,
+            shards: shards.max(1),
+            groups_ready: AtomicBool::new(false),
+            ack: Script::new(include_str!("ack.lua")),
+            dead: Script::new(include_str!("dead.lua")),
+        }
+    }
+
+    fn stream(&self, shard: u16) -> String {
+        format!("{}:{{s{shard:04x}}}:q", self.prefix)
+    }
+
+    fn dead_stream(&self, shard: u16) -> String {
+        format!("{}:{{s{shard:04x}}}:dead", self.prefix)
+    }
+
+    async fn ensure_groups(&self) -> QueueResult<()> {
+        if self.groups_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        for shard in 0..self.shards {
+            let mut cmd = ::redis::cmd("XGROUP");
+            cmd.arg("CREATE")
+                .arg(self.stream(shard))
+                .arg(GROUP)
+                .arg("0")
+                .arg("MKSTREAM");
+            if let Err(e) = self.conn.query(&cmd).await {
+                if !e.0.contains("BUSYGROUP") {
+                    return Err(e.into());
+                }
+            }
+        }
+        self.groups_ready.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn per_shard<F, Fut, T>(&self, f: F) -> Vec<(u16, QueueResult<T>)>
+    where
+        F: Fn(u16) -> Fut,
+        Fut: std::future::Future<Output = QueueResult<T>>,
+    {
+        let futs = (0..self.shards).map(|s| {
+            let fut = f(s);
+            async move { (s, fut.await) }
+        });
+        futures_util::future::join_all(futs).await
+    }
+
+    /// The full entry of a lease (for dead-lettering it whole).
+    async fn fields(&self, lease: &Lease) -> QueueResult<Vec<String>> {
+        let mut cmd = ::redis::cmd("XRANGE");
+        cmd.arg(self.stream(lease.shard))
+            .arg(&lease.entry)
+            .arg(&lease.entry);
+        let v = self.conn.query(&cmd).await?;
+        Ok(items(&v)
+            .first()
+            .and_then(|e| entry(e, lease.shard, false))
+            .map(|(_, f)| f)
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl Queue for RedisQueue {
+    async fn receive(&self, consumer: &str, max: usize) -> QueueResult<Vec<Lease>> {
+        self.ensure_groups().await?;
+        let per = max.div_ceil(self.shards as usize).max(1);
+        let results = self
+            .per_shard(|shard| async move {
+                let mut cmd = ::redis::cmd("XREADGROUP");
+                cmd.arg("GROUP")
+                    .arg(GROUP)
+                    .arg(consumer)
+                    .arg("COUNT")
+                    .arg(per);
+                cmd.arg("STREAMS").arg(self.stream(shard)).arg(">");
+                Ok(self.conn.query(&cmd).await?)
+            })
+            .await;
+        let mut out = Vec::new();
+        let mut first_err = None;
+        for (shard, r) in results {
+            match r {
+                Ok(v) => {
+                    for stream in items(&v) {
+                        let entries = items(stream).get(1).map(items).unwrap_or(&[]);
+                        out.extend(
+                            entries
+                                .iter()
+                                .filter_map(|e| entry(e, shard, false))
+                                .map(|(l, _)| l),
+                        );
+                    }
+                }
+                Err(e) => {
+                    if e.0.contains("NOGROUP") {
+                        self.groups_ready.store(false, Ordering::Release);
+                    }
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
+    }
+
+    async fn reclaim(
+        &self,
+        consumer: &str,
+        min_idle_ms: u64,
+        max: usize,
+    ) -> QueueResult<Vec<Lease>> {
+        self.ensure_groups().await?;
+        let per = max.div_ceil(self.shards as usize).max(1);
+        let results = self
+            .per_shard(|shard| async move {
+                let mut cmd = ::redis::cmd("XAUTOCLAIM");
+                cmd.arg(self.stream(shard))
+                    .arg(GROUP)
+                    .arg(consumer)
+                    .arg(min_idle_ms);
+                cmd.arg("0-0").arg("COUNT").arg(per);
+                Ok(self.conn.query(&cmd).await?)
+            })
+            .await;
+        let mut out = Vec::new();
+        for (shard, r) in results {
+            let v = r?;
+            let entries = items(&v).get(1).map(items).unwrap_or(&[]);
+            out.extend(
+                entries
+                    .iter()
+                    .filter_map(|e| entry(e, shard, true))
+                    .map(|(l, _)| l),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn touch(&self, consumer: &str, lease: &Lease) -> QueueResult<()> {
+        let mut cmd = ::redis::cmd("XCLAIM");
+        cmd.arg(self.stream(lease.shard))
+            .arg(GROUP)
+            .arg(consumer)
+            .arg(0)
+            .arg(&lease.entry)
+            .arg("JUSTID");
+        self.conn.query(&cmd).await?;
+        Ok(())
+    }
+
+    async fn ack(&self, lease: &Lease) -> QueueResult<()> {
+        let mut inv = self.ack.prepare_invoke();
+        inv.key(self.stream(lease.shard))
+            .arg(GROUP)
+            .arg(&lease.entry);
+        self.conn.invoke(&inv).await?;
+        Ok(())
+    }
+
+    async fn dead_letter(&self, lease: &Lease, reason: &str) -> QueueResult<()> {
+        let fields = self.fields(lease).await?;
+        let mut inv = self.dead.prepare_invoke();
+        inv.key(self.stream(lease.shard))
+            .key(self.dead_stream(lease.shard))
+            .arg(GROUP)
+            .arg(&lease.entry)
+            .arg(reason);
+        for f in fields {
+            inv.arg(f);
+        }
+        self.conn.invoke(&inv).await?;
+        Ok(())
+    }
+
+    async fn depth(&self) -> QueueResult<QueueDepth> {
+        let results = self
+            .per_shard(|shard| async move {
+                let mut q = ::redis::cmd("XLEN");
+                q.arg(self.stream(shard));
+                let mut d = ::redis::cmd("XLEN");
+                d.arg(self.dead_stream(shard));
+                let q = self.conn.query(&q).await?;
+                let d = self.conn.query(&d).await?;
+                Ok((as_u64(&q), as_u64(&d)))
+            })
+            .await;
+        let mut depth = QueueDepth::default();
+        for (_, r) in results {
+            let (q, d) = r?;
+            depth.pending += q;
+            depth.dead += d;
+        }
+        Ok(depth)
+    }
+}
+
+fn as_u64(v: &Value) -> u64 {
+    match v {
+        Value::Int(i) => (*i).max(0) as u64,
+        other => text(other).and_then(|s| s.parse().ok()).unwrap_or(0),
+    }
+}
