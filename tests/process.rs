@@ -190,7 +190,7 @@ async fn logs_of_a_webhook_run_hold_no_code_and_no_full_number() {
     ]);
     let http = client();
     let mut numbers = Vec::new();
-    for i in 0..4 {
+    for _ in 0..4 {
         let to = number();
         let start = |to: String| {
             http.post(gw.url("/v1/verifications"))
@@ -198,14 +198,19 @@ async fn logs_of_a_webhook_run_hold_no_code_and_no_full_number() {
                 .json(&json!({"to": to, "metadata": {"k": "v"}}))
                 .send()
         };
+        let before = sink.received().len();
         let r = start(to.clone()).await.unwrap();
         assert_eq!(r.status(), 201);
         let id = r.json::<serde_json::Value>().await.unwrap()["id"]
             .as_str()
             .unwrap()
             .to_string();
+        let first = sink.wait_for(before + 1, 10).await;
+        assert!(first.last().unwrap().body["to"] == to.as_str());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let before = sink.received().len();
         assert_eq!(start(to.clone()).await.unwrap().status(), 200, "resend");
-        let got = sink.wait_for(2 * (i + 1) + 1, 10).await;
+        let got = sink.wait_for(before + 1, 10).await;
         let code = extract_code(got.last().unwrap().body["body"].as_str().unwrap());
         assert_eq!(code.len(), 10);
         let check = |body: serde_json::Value| {

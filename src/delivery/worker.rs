@@ -6,9 +6,10 @@
 //! finished, superseded by a later resend, or already accepted by a provider (a
 //! redelivery after a crash) is acked without sending again.
 //!
-//! Shutdown stops leasing, lets in-flight sends finish within `shutdown_deadline_ms`, and
-//! leaves the rest in the queue: with Redis another instance takes them over after the
-//! visibility timeout; in memory they are lost with the process.
+//! Shutdown keeps taking what is queued until the queue is empty, lets those sends finish,
+//! all within `shutdown_deadline_ms`, and leaves the rest in the queue: with Redis
+//! another instance takes them over after the visibility timeout; in memory they are lost
+//! with the process.
 
 use super::{Outcome, Router};
 use crate::config::DeliveryConfig;
@@ -91,13 +92,14 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
     let mut poll = poll_min;
     let mut last_reclaim = Instant::now();
     let mut tasks = JoinSet::new();
-    while !*stop.borrow() {
+    loop {
+        let stopping = *stop.borrow();
         while tasks.try_join_next().is_some() {}
         let free = slots.available_permits();
         if free == 0 {
             tokio::select! {
                 _ = tasks.join_next() => {}
-                _ = stop.changed() => {}
+                _ = stop.changed(), if !stopping => {}
             }
             continue;
         }
@@ -128,6 +130,10 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
                 Err(e) => tracing::warn!(error = %e, "cannot reclaim idle sends"),
             }
         }
+        if stopping && leases.is_empty() {
+            // Shutting down: what was queued has been taken; finish it and stop.
+            break;
+        }
         poll = if leases.is_empty() {
             (poll * 2).min(poll_max)
         } else {
@@ -145,7 +151,7 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
                 drop(permit);
             });
         }
-        if poll > poll_min {
+        if poll > poll_min && !stopping {
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
                 _ = stop.changed() => {}
