@@ -91,6 +91,8 @@ impl Application {
             service: service.clone(),
             outbox: outbox.clone(),
             body_limit: cfg.server.body_limit_bytes,
+            router: router.clone(),
+            public_base_url: cfg.receipts.public_base_url.clone(),
         };
         Ok(Application {
             router: http::router(state, &cfg.server),

@@ -33,6 +33,10 @@ pub enum Error {
     /// Missing, garbled or unknown API key.
     #[error("{0}")]
     Unauthorized(String),
+    /// Authenticated but not allowed (a forged receipt signature, an admin call without
+    /// the admin key).
+    #[error("{0}")]
+    Forbidden(String),
     /// The destination is refused by policy.
     #[error("destination blocked: {reason}")]
     DestinationBlocked {
@@ -99,6 +103,7 @@ impl Error {
             Error::InvalidCodeFormat(_) => "invalid_code_format",
             Error::Unauthorized(_) => "unauthorized",
             Error::DestinationBlocked { .. } => "destination_blocked",
+            Error::Forbidden(_) => "forbidden",
             Error::RateLimited { .. } => "rate_limited",
             Error::MaxSendsReached { .. } => "max_sends_reached",
             Error::MaxAttemptsReached { .. } => "max_attempts_reached",
@@ -121,7 +126,7 @@ impl Error {
             | Error::InvalidCodeFormat(_) => 400,
             Error::UnsupportedMediaType(_) => 415,
             Error::Unauthorized(_) => 401,
-            Error::DestinationBlocked { .. } => 403,
+            Error::DestinationBlocked { .. } | Error::Forbidden(_) => 403,
             Error::NotFound(_) | Error::RouteNotFound => 404,
             Error::MethodNotAllowed => 405,
             Error::IdempotencyConflict(_) => 409,

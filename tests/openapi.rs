@@ -201,6 +201,7 @@ fn every_error() -> Vec<Error> {
         Error::UnsupportedChannel(String::new()),
         Error::InvalidCodeFormat(String::new()),
         Error::Unauthorized(String::new()),
+        Error::Forbidden(String::new()),
         Error::DestinationBlocked {
             reason: String::new(),
         },
@@ -231,6 +232,7 @@ fn every_error() -> Vec<Error> {
             | Error::UnsupportedChannel(_)
             | Error::InvalidCodeFormat(_)
             | Error::Unauthorized(_)
+            | Error::Forbidden(_)
             | Error::DestinationBlocked { .. }
             | Error::RateLimited { .. }
             | Error::MaxSendsReached { .. }

@@ -58,6 +58,9 @@ pub struct Config {
     /// Which providers serve which destinations.
     #[serde(default)]
     pub routing: RoutingConfig,
+    /// Delivery receipts.
+    #[serde(default)]
+    pub receipts: ReceiptsConfig,
     /// Development aids.
     #[serde(default)]
     pub dev: DevConfig,

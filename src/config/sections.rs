@@ -182,6 +182,15 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// Delivery-receipt settings.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReceiptsConfig {
+    /// This gateway's public base URL as providers call it (`https://otp.example.com`).
+    /// Receipt signatures cover the full URL; without this the `Host` header is used.
+    pub public_base_url: Option<String>,
+}
+
 /// Development aids.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]

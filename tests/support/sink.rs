@@ -38,7 +38,7 @@ pub struct Received {
 
 #[derive(Clone)]
 struct S {
-    behaviour: Behaviour,
+    behaviour: Arc<Mutex<Behaviour>>,
     seen: Arc<Mutex<Vec<Received>>>,
 }
 
@@ -46,6 +46,7 @@ struct S {
 pub struct Sink {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Received>>>,
+    behaviour: Arc<Mutex<Behaviour>>,
 }
 
 async fn receive(State(s): State<S>, headers: HeaderMap, raw: Bytes) -> (StatusCode, String) {
@@ -58,7 +59,8 @@ async fn receive(State(s): State<S>, headers: HeaderMap, raw: Bytes) -> (StatusC
         });
         seen.len()
     };
-    let status = match s.behaviour {
+    let behaviour = *s.behaviour.lock().unwrap();
+    let status = match behaviour {
         Behaviour::Ok => 200,
         Behaviour::Status(c) => c,
         Behaviour::FailFirst(k, c) if n <= k => c,
@@ -82,8 +84,9 @@ impl Sink {
     /// Starts a sink on a free loopback port.
     pub async fn start(behaviour: Behaviour) -> Sink {
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let behaviour = Arc::new(Mutex::new(behaviour));
         let app = Router::new().route("/sms", post(receive)).with_state(S {
-            behaviour,
+            behaviour: behaviour.clone(),
             seen: seen.clone(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -91,7 +94,16 @@ impl Sink {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Sink { addr, seen }
+        Sink {
+            addr,
+            seen,
+            behaviour,
+        }
+    }
+
+    /// Changes how it answers from now on.
+    pub fn set(&self, b: Behaviour) {
+        *self.behaviour.lock().unwrap() = b;
     }
 
     /// The URL to configure as `delivery.webhook.url`.

@@ -14,6 +14,7 @@
 mod extract;
 mod ops;
 mod problem;
+mod receipts;
 pub mod verifications;
 
 pub use extract::RequestId;
@@ -43,6 +44,10 @@ pub struct AppState {
     pub outbox: Option<Outbox>,
     /// Largest body accepted.
     pub body_limit: usize,
+    /// Providers, for delivery receipts.
+    pub router: std::sync::Arc<crate::delivery::Router>,
+    /// Public base URL of this gateway as providers call it (receipt signatures cover it).
+    pub public_base_url: Option<String>,
 }
 
 /// Every route, for the OpenAPI drift test: (method, path template).
@@ -53,6 +58,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/verifications/{id}/cancel"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/v1/receipts/{provider}"),
+    ("post", "/v1/receipts/{provider}"),
     ("get", "/dev/outbox"),
 ];
 
@@ -63,6 +70,10 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/v1/verifications/check", post(verifications::check))
         .route("/v1/verifications/{id}", get(verifications::get))
         .route("/v1/verifications/{id}/cancel", post(verifications::cancel))
+        .route(
+            "/v1/receipts/{provider}",
+            get(receipts::receive).post(receipts::receive),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
     if state.outbox.is_some() {

@@ -1,0 +1,211 @@
+//! The queue suite: the same behaviour of the send queue on memory, a single Redis and a
+//! 3-master Redis Cluster, driven through the store's start (which enqueues atomically).
+
+mod support;
+
+use otpgw::config::{Secret, StoreConfig, StoreKind};
+use otpgw::domain::*;
+use otpgw::queue::Queue;
+use otpgw::store::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn backend(kind: &str) -> (Arc<dyn Store>, Arc<dyn Queue>) {
+    let mut cfg = StoreConfig::default();
+    cfg.redis.shards = 4;
+    cfg.redis.key_prefix = format!("q{}", hex::encode(otpgw::crypto::random_bytes::<5>()));
+    match kind {
+        "memory" => {}
+        "redis" => {
+            cfg.kind = StoreKind::Redis;
+            cfg.redis.url = Secret(support::redis::shared_redis().url());
+        }
+        _ => {
+            cfg.kind = StoreKind::Redis;
+            cfg.redis.cluster_nodes = support::redis::shared_cluster()
+                .urls()
+                .into_iter()
+                .map(Secret)
+                .collect();
+        }
+    }
+    otpgw::store::build(&cfg, 1000).await.unwrap()
+}
+
+fn spec(cooldown_ms: i64) -> StartSpec {
+    let shard = u16::from_be_bytes(otpgw::crypto::random_bytes::<2>()) % 4;
+    let now = now_millis();
+    StartSpec {
+        fresh: Verification {
+            id: VerificationId::generate(shard).unwrap(),
+            tenant: "t".into(),
+            to: "+14155550123".into(),
+            channel: Channel::Sms,
+            status: Status::Pending,
+            created_at: now,
+            expires_at: now + 60_000,
+            send_count: 1,
+            max_sends: 5,
+            next_resend_at: now + cooldown_ms,
+            attempts_left: 5,
+            delivery: Delivery {
+                status: DeliveryStatus::Queued,
+                provider: None,
+                updated_at: now,
+            },
+            metadata: None,
+            locale: None,
+            template: None,
+            code_length: 6,
+            seed: vec![1; 16],
+        },
+        code_mac: [2; 32],
+        number: NumberRef {
+            tenant: "t".into(),
+            key: hex::encode(otpgw::crypto::random_bytes::<16>()),
+            shard,
+            channel: Channel::Sms,
+        },
+        cooldown_ms,
+        retention_ms: 60_000,
+        number_send_limit: 100,
+        number_window_ms: 3_600_000,
+        enqueue: EnqueueSpec {
+            app_hash: Some("FA+9qCX9VSu".into()),
+            request_id: Some("rid-1".into()),
+        },
+    }
+}
+
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("memory").await } )* }
+        mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("redis").await } )* }
+        mod cluster { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("cluster").await } )* }
+    };
+}
+
+on_every_backend!(
+    a_start_queues_one_send_leased_once,
+    a_resend_queues_the_next_send,
+    a_refused_start_queues_nothing,
+    ack_removes_the_send,
+    a_silent_lease_is_reclaimed_by_another_consumer,
+    touch_keeps_a_lease_from_being_reclaimed,
+    dead_letter_moves_the_send_out,
+);
+
+async fn a_start_queues_one_send_leased_once(kind: &str) {
+    let (store, queue) = backend(kind).await;
+    let s = spec(30_000);
+    let id = s.fresh.id.clone();
+    assert!(matches!(
+        store.start(s, now_millis()).await.unwrap(),
+        StartOutcome::Created(_)
+    ));
+    let leases = queue.receive("c1", 10).await.unwrap();
+    assert_eq!(leases.len(), 1);
+    let l = &leases[0];
+    assert_eq!((&l.msg.id, l.msg.seq, l.msg.tenant.as_str()), (&id, 1, "t"));
+    assert_eq!(l.msg.app_hash.as_deref(), Some("FA+9qCX9VSu"));
+    assert_eq!(l.msg.request_id.as_deref(), Some("rid-1"));
+    assert!(!l.redelivered);
+    assert!(
+        queue.receive("c2", 10).await.unwrap().is_empty(),
+        "leased once"
+    );
+    assert_eq!(queue.depth().await.unwrap().pending, 1);
+}
+
+async fn a_resend_queues_the_next_send(kind: &str) {
+    let (store, queue) = backend(kind).await;
+    let first = spec(0);
+    let mut again = spec(0);
+    again.number = first.number.clone();
+    again.fresh.id = VerificationId::generate(first.number.shard).unwrap();
+    store.start(first, now_millis()).await.unwrap();
+    assert!(matches!(
+        store.start(again, now_millis()).await.unwrap(),
+        StartOutcome::Resent(_)
+    ));
+    let mut seqs: Vec<u32> = queue
+        .receive("c1", 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.msg.seq)
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, [1, 2]);
+}
+
+async fn a_refused_start_queues_nothing(kind: &str) {
+    let (store, queue) = backend(kind).await;
+    let first = spec(30_000);
+    let mut again = spec(30_000);
+    again.number = first.number.clone();
+    again.fresh.id = VerificationId::generate(first.number.shard).unwrap();
+    store.start(first, now_millis()).await.unwrap();
+    assert!(matches!(
+        store.start(again, now_millis()).await.unwrap(),
+        StartOutcome::Cooldown(_)
+    ));
+    assert_eq!(
+        queue.receive("c1", 10).await.unwrap().len(),
+        1,
+        "only the first start queued a send"
+    );
+}
+
+async fn ack_removes_the_send(kind: &str) {
+    let (store, queue) = backend(kind).await;
+    store.start(spec(0), now_millis()).await.unwrap();
+    let l = queue.receive("c1", 10).await.unwrap().remove(0);
+    queue.ack(&l).await.unwrap();
+    assert_eq!(queue.depth().await.unwrap().pending, 0);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert!(
+        queue.reclaim("c2", 10, 10).await.unwrap().is_empty(),
+        "an acked send is never reclaimed"
+    );
+}
+
+async fn a_silent_lease_is_reclaimed_by_another_consumer(kind: &str) {
+    let (store, queue) = backend(kind).await;
+    store.start(spec(0), now_millis()).await.unwrap();
+    let l = queue.receive("c1", 10).await.unwrap().remove(0);
+    assert!(
+        queue.reclaim("c2", 300, 10).await.unwrap().is_empty(),
+        "not idle long enough yet"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let taken = queue.reclaim("c2", 300, 10).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].msg, l.msg);
+    assert!(taken[0].redelivered);
+    queue.ack(&taken[0]).await.unwrap();
+    assert_eq!(queue.depth().await.unwrap().pending, 0);
+}
+
+async fn touch_keeps_a_lease_from_being_reclaimed(kind: &str) {
+    let (store, queue) = backend(kind).await;
+    store.start(spec(0), now_millis()).await.unwrap();
+    let l = queue.receive("c1", 10).await.unwrap().remove(0);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    queue.touch("c1", &l).await.unwrap();
+    assert!(queue.reclaim("c2", 300, 10).await.unwrap().is_empty());
+}
+
+async fn dead_letter_moves_the_send_out(kind: &str) {
+    let (store, queue) = backend(kind).await;
+    store.start(spec(0), now_millis()).await.unwrap();
+    let l = queue.receive("c1", 10).await.unwrap().remove(0);
+    queue
+        .dead_letter(&l, "rejected by test: invalid number")
+        .await
+        .unwrap();
+    let d = queue.depth().await.unwrap();
+    assert_eq!((d.pending, d.dead), (0, 1));
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert!(queue.reclaim("c2", 10, 10).await.unwrap().is_empty());
+}
