@@ -72,8 +72,8 @@ pub enum Error {
     #[error("{0}")]
     IdempotencyConflict(String),
     /// No such route.
-    #[error("no such endpoint")]
-    RouteNotFound,
+    #[error("{0}")]
+    RouteNotFound(String),
     /// The route exists but not with this method.
     #[error("method not allowed on this endpoint")]
     MethodNotAllowed,
@@ -108,7 +108,7 @@ impl Error {
             Error::MaxSendsReached { .. } => "max_sends_reached",
             Error::MaxAttemptsReached { .. } => "max_attempts_reached",
             Error::NotFound(_) => "verification_not_found",
-            Error::RouteNotFound => "not_found",
+            Error::RouteNotFound(_) => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::IdempotencyConflict(_) => "idempotency_conflict",
             Error::PayloadTooLarge(_) => "payload_too_large",
@@ -127,7 +127,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => 415,
             Error::Unauthorized(_) => 401,
             Error::DestinationBlocked { .. } | Error::Forbidden(_) => 403,
-            Error::NotFound(_) | Error::RouteNotFound => 404,
+            Error::NotFound(_) | Error::RouteNotFound(_) => 404,
             Error::MethodNotAllowed => 405,
             Error::IdempotencyConflict(_) => 409,
             Error::PayloadTooLarge(_) => 413,

@@ -39,13 +39,13 @@ pub async fn outbox(State(state): State<AppState>, req: Request) -> Response {
     }
     match &state.outbox {
         Some(o) => Json(o.list()).into_response(),
-        None => Error::RouteNotFound.into_response(),
+        None => Error::RouteNotFound("no such endpoint".into()).into_response(),
     }
 }
 
 /// Unknown route.
 pub async fn not_found() -> Error {
-    Error::RouteNotFound
+    Error::RouteNotFound("no such endpoint".into())
 }
 
 /// Known route, wrong method.

@@ -26,7 +26,11 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Error> {
-    let slot = state.router.slot(&provider).ok_or(Error::RouteNotFound)?;
+    let slot = state.router.slot(&provider).ok_or_else(|| {
+        Error::RouteNotFound(format!(
+            "no provider named `{provider}` takes receipts here"
+        ))
+    })?;
     let base = match &state.public_base_url {
         Some(b) => b.trim_end_matches('/').to_string(),
         None => {
@@ -50,7 +54,9 @@ pub async fn receive(
     let receipts = slot.provider.parse_receipt(&req).map_err(|e| {
         tracing::warn!(provider = %provider, error = %e, "receipt refused");
         match e {
-            ReceiptError::NotSupported => Error::RouteNotFound,
+            ReceiptError::NotSupported => {
+                Error::RouteNotFound(format!("provider `{provider}` sends no delivery receipts"))
+            }
             ReceiptError::Unsigned => Error::Unauthorized(e.to_string()),
             ReceiptError::Forged => Error::Forbidden(e.to_string()),
             ReceiptError::Malformed(m) => Error::InvalidRequest(format!("malformed receipt: {m}")),
