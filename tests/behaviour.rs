@@ -419,7 +419,8 @@ async fn idempotency_key_replays_and_conflicts(b: Backend) {
         fresh_key.status, 429,
         "a new key is a new request: resend cooldown"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    app.code_for(&to).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(
         app.messages_to(&to).await.len(),
         1,

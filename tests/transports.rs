@@ -458,6 +458,8 @@ async fn bad_input_is_rejected_with_the_contract_codes(t: T) {
     c.check(("to", "+1"), "123456")
         .await
         .err(t, "invalid_phone_number", 400);
+    app.code_for(&to).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(
         app.outbox().await.len() == 1,
         "only the valid start sent anything"
@@ -511,7 +513,13 @@ async fn idempotency_replays_and_conflicts(t: T) {
     c.start_with(json!({"to": to, "locale": "fr"}), Some("idem-1"))
         .await
         .err(t, "idempotency_conflict", 409);
-    assert_eq!(app.messages_to(&to).await.len(), 1);
+    app.code_for(&to).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        app.messages_to(&to).await.len(),
+        1,
+        "the replay sent nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -154,7 +154,7 @@ pub struct DeliveryConfig {
     /// over by another worker, in milliseconds. Workers extend their lease while they
     /// retry, so this only needs to exceed one round of provider attempts.
     pub visibility_timeout_ms: u64,
-    /// How often an idle worker looks for new sends, in milliseconds (it backs off to 8x
+    /// How often an idle worker looks for new sends, in milliseconds (it backs off to 4x
     /// while the queue stays empty).
     pub poll_interval_ms: u64,
     /// First retry delay after a failed attempt, in milliseconds (doubles, with jitter).

@@ -86,7 +86,7 @@ impl Workers {
 async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(ctx.cfg.concurrency.max(1)));
     let poll_min = Duration::from_millis(ctx.cfg.poll_interval_ms.max(1));
-    let poll_max = poll_min.saturating_mul(8);
+    let poll_max = poll_min.saturating_mul(4);
     let reclaim_every =
         Duration::from_millis((ctx.cfg.visibility_timeout_ms / 4).clamp(100, 5_000));
     let mut poll = poll_min;
