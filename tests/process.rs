@@ -338,3 +338,95 @@ async fn demo_key_on_a_non_loopback_address_is_warned_about() {
     assert_eq!(code, 0);
     assert!(logs.contains("PUBLIC DEMO API KEY"), "{logs}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_s_sends_are_delivered_by_the_other_none_lost() {
+    let redis = support::redis::RedisServer::start();
+    // Instance A's provider never answers, so whatever A holds is stuck in flight when it
+    // is killed; instance B's provider is the counting sink.
+    let stuck = Sink::start(Behaviour::Hang).await;
+    let sink = Sink::start(Behaviour::Ok).await;
+    let redis_url = redis.url();
+    let prefix = format!("crash{}", std::process::id());
+    let env = |provider_url: &str| -> Vec<(String, String)> {
+        [
+            ("OTPGW_SECRET", "crash-test-secret-crash-test-secret-0123"),
+            ("OTPGW_STORE__KIND", "redis"),
+            ("OTPGW_STORE__REDIS__URL", redis_url.as_str()),
+            ("OTPGW_STORE__REDIS__KEY_PREFIX", prefix.as_str()),
+            ("OTPGW_STORE__REDIS__SHARDS", "4"),
+            ("OTPGW_DELIVERY__VISIBILITY_TIMEOUT_MS", "1000"),
+            ("OTPGW_DELIVERY__CONCURRENCY", "2"),
+            ("OTPGW_PROVIDERS__HOOK__KIND", "webhook"),
+            ("OTPGW_PROVIDERS__HOOK__URL", provider_url),
+            ("OTPGW_PROVIDERS__HOOK__TIMEOUT_MS", "60000"),
+            ("OTPGW_ROUTING__DEFAULT", "[hook]"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let env_a = env(&stuck.url());
+    let env_a: Vec<(&str, &str)> = env_a
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut a = gateway(&env_a);
+    let http = client();
+    let mut started = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let r = http
+            .post(a.url("/v1/verifications"))
+            .bearer_auth(KEY)
+            .json(&json!({"to": number()}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: serde_json::Value = r.json().await.unwrap();
+        started.insert(v["id"].as_str().unwrap().to_string());
+    }
+    stuck.wait_for(2, 10).await;
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+
+    let env_b = env(&sink.url());
+    let env_b: Vec<(&str, &str)> = env_b
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let b = gateway(&env_b);
+    let t = Instant::now();
+    loop {
+        let ids: std::collections::BTreeSet<String> = sink
+            .received()
+            .iter()
+            .map(|r| r.body["id"].as_str().unwrap().to_string())
+            .collect();
+        if ids == started {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{} of {} delivered",
+            ids.len(),
+            started.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        stuck.received().len(),
+        2,
+        "A had two sends in flight when it was killed"
+    );
+    assert_eq!(sink.received().len(), 10, "B sent each of the ten once");
+    b.sigterm();
+    let (code, logs, _) = tokio::task::spawn_blocking(move || b.wait(15))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+    assert!(
+        logs.contains("took over sends whose worker went silent"),
+        "{logs}"
+    );
+}
