@@ -25,6 +25,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod providers;
 pub mod queue;
 pub mod service;

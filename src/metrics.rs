@@ -1,0 +1,330 @@
+//! Prometheus metrics: one registry per gateway, every series named `otpgw_…`.
+//!
+//! Labels are bounded by construction: tenants and providers come from config, countries
+//! are ISO 3166 codes (or `unknown`), routes are matched templates, outcomes and scopes
+//! are fixed words. No number, id, code or raw path is ever a label. Conversion is not a
+//! series of its own: dashboards divide `verifications_approved` by `verifications_started`
+//! per country.
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
+};
+
+/// Every series this module defines (the deploy files are tested against this list).
+pub const NAMES: &[&str] = &[
+    "otpgw_build_info",
+    "otpgw_http_requests_total",
+    "otpgw_http_request_duration_seconds",
+    "otpgw_grpc_requests_total",
+    "otpgw_grpc_request_duration_seconds",
+    "otpgw_verifications_started_total",
+    "otpgw_verifications_resent_total",
+    "otpgw_verifications_finished_total",
+    "otpgw_checks_total",
+    "otpgw_rate_limited_total",
+    "otpgw_sends_total",
+    "otpgw_send_duration_seconds",
+    "otpgw_message_segments",
+    "otpgw_delivery_receipts_total",
+    "otpgw_queue_depth",
+    "otpgw_queue_oldest_age_seconds",
+    "otpgw_queue_dead_letters",
+    "otpgw_queue_redeliveries_total",
+    "otpgw_dead_letters_total",
+    "otpgw_store_operation_duration_seconds",
+    "otpgw_store_errors_total",
+    "otpgw_breaker_state",
+    "otpgw_memory_store_evictions_total",
+];
+
+/// All collectors.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// HTTP requests by matched route, method and status.
+    pub http_requests: IntCounterVec,
+    /// HTTP latency by route and method.
+    pub http_duration: HistogramVec,
+    /// gRPC calls by method and status code.
+    pub grpc_requests: IntCounterVec,
+    /// gRPC latency by method.
+    pub grpc_duration: HistogramVec,
+    /// New verifications by tenant, channel, country.
+    pub started: IntCounterVec,
+    /// Resends by tenant, channel, country.
+    pub resent: IntCounterVec,
+    /// Finished verifications by tenant, channel, country and outcome (approved,
+    /// canceled, max_attempts, expired).
+    pub finished: IntCounterVec,
+    /// Check outcomes by tenant (approved, wrong, not_found, max_attempts, rate_limited).
+    pub checks: IntCounterVec,
+    /// Requests refused by a limit, by scope.
+    pub rate_limited: IntCounterVec,
+    /// Provider attempts by provider and outcome (accepted, rejected, failed, timeout,
+    /// rate_limited).
+    pub sends: IntCounterVec,
+    /// Provider attempt latency by provider.
+    pub send_duration: HistogramVec,
+    /// Segments per message by encoding (gsm7, ucs2).
+    pub segments: HistogramVec,
+    /// Delivery receipts by provider and status.
+    pub receipts: IntCounterVec,
+    /// Sends queued or in flight.
+    pub queue_depth: IntGauge,
+    /// Age of the oldest queued send, seconds.
+    pub queue_oldest_age: Gauge,
+    /// Sends in the dead letters.
+    pub queue_dead: IntGauge,
+    /// Sends taken over from a silent worker.
+    pub redeliveries: IntCounter,
+    /// Sends dead-lettered by this process.
+    pub dead_letters: IntCounter,
+    /// Store operation latency by operation.
+    pub store_duration: HistogramVec,
+    /// Store errors by operation.
+    pub store_errors: IntCounterVec,
+    /// Breaker state per provider: 0 closed, 1 half-open, 2 open.
+    pub breaker: GaugeVec,
+    /// Memory-store evictions (store full).
+    pub evictions: IntGauge,
+}
+
+fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+fn histogram(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: Vec<f64>,
+) -> HistogramVec {
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .expect("valid metric");
+    r.register(Box::new(h.clone())).expect("unique metric");
+    h
+}
+
+const LATENCY: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every series.
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let build = GaugeVec::new(
+            Opts::new("otpgw_build_info", "Build information."),
+            &["version"],
+        )
+        .expect("valid");
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1.0);
+        r.register(Box::new(build)).expect("unique");
+        let lat = LATENCY.to_vec();
+        let int_gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid");
+            r.register(Box::new(g.clone())).expect("unique");
+            g
+        };
+        let queue_oldest_age = Gauge::new(
+            "otpgw_queue_oldest_age_seconds",
+            "Age of the oldest queued send.",
+        )
+        .expect("valid");
+        r.register(Box::new(queue_oldest_age.clone()))
+            .expect("unique");
+        let redeliveries = IntCounter::new(
+            "otpgw_queue_redeliveries_total",
+            "Sends taken over from a silent worker.",
+        )
+        .expect("valid");
+        r.register(Box::new(redeliveries.clone())).expect("unique");
+        let dead_letters = IntCounter::new(
+            "otpgw_dead_letters_total",
+            "Sends dead-lettered by this process.",
+        )
+        .expect("valid");
+        r.register(Box::new(dead_letters.clone())).expect("unique");
+        let breaker = GaugeVec::new(
+            Opts::new(
+                "otpgw_breaker_state",
+                "Circuit breaker per provider: 0 closed, 1 half-open, 2 open.",
+            ),
+            &["provider"],
+        )
+        .expect("valid");
+        r.register(Box::new(breaker.clone())).expect("unique");
+        Metrics {
+            http_requests: counter(
+                &r,
+                "otpgw_http_requests_total",
+                "HTTP requests.",
+                &["route", "method", "status"],
+            ),
+            http_duration: histogram(
+                &r,
+                "otpgw_http_request_duration_seconds",
+                "HTTP request latency.",
+                &["route", "method"],
+                lat.clone(),
+            ),
+            grpc_requests: counter(
+                &r,
+                "otpgw_grpc_requests_total",
+                "gRPC calls.",
+                &["method", "code"],
+            ),
+            grpc_duration: histogram(
+                &r,
+                "otpgw_grpc_request_duration_seconds",
+                "gRPC call latency.",
+                &["method"],
+                lat.clone(),
+            ),
+            started: counter(
+                &r,
+                "otpgw_verifications_started_total",
+                "New verifications.",
+                &["tenant", "channel", "country"],
+            ),
+            resent: counter(
+                &r,
+                "otpgw_verifications_resent_total",
+                "Resends.",
+                &["tenant", "channel", "country"],
+            ),
+            finished: counter(
+                &r,
+                "otpgw_verifications_finished_total",
+                "Finished verifications by outcome.",
+                &["tenant", "channel", "country", "outcome"],
+            ),
+            checks: counter(
+                &r,
+                "otpgw_checks_total",
+                "Check outcomes.",
+                &["tenant", "outcome"],
+            ),
+            rate_limited: counter(
+                &r,
+                "otpgw_rate_limited_total",
+                "Requests refused by a limit.",
+                &["scope"],
+            ),
+            sends: counter(
+                &r,
+                "otpgw_sends_total",
+                "Provider send attempts by outcome.",
+                &["provider", "outcome"],
+            ),
+            send_duration: histogram(
+                &r,
+                "otpgw_send_duration_seconds",
+                "Provider send latency.",
+                &["provider"],
+                lat.clone(),
+            ),
+            segments: histogram(
+                &r,
+                "otpgw_message_segments",
+                "SMS segments per message.",
+                &["encoding"],
+                vec![1.0, 2.0, 3.0, 4.0, 6.0, 10.0],
+            ),
+            receipts: counter(
+                &r,
+                "otpgw_delivery_receipts_total",
+                "Delivery receipts.",
+                &["provider", "status"],
+            ),
+            queue_depth: int_gauge("otpgw_queue_depth", "Sends queued or in flight."),
+            queue_oldest_age,
+            queue_dead: int_gauge("otpgw_queue_dead_letters", "Sends in the dead letters."),
+            redeliveries,
+            dead_letters,
+            store_duration: histogram(
+                &r,
+                "otpgw_store_operation_duration_seconds",
+                "Store operation latency.",
+                &["op"],
+                lat,
+            ),
+            store_errors: counter(
+                &r,
+                "otpgw_store_errors_total",
+                "Store operation errors.",
+                &["op"],
+            ),
+            breaker,
+            evictions: int_gauge(
+                "otpgw_memory_store_evictions_total",
+                "Memory-store evictions (store full).",
+            ),
+            registry: r,
+        }
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_name_is_registered_and_nothing_else() {
+        let m = Metrics::new();
+        // Touch every vector so it appears in the output.
+        m.http_requests
+            .with_label_values(&["r", "GET", "200"])
+            .inc();
+        m.http_duration
+            .with_label_values(&["r", "GET"])
+            .observe(0.1);
+        m.grpc_requests.with_label_values(&["Start", "Ok"]).inc();
+        m.grpc_duration.with_label_values(&["Start"]).observe(0.1);
+        m.started.with_label_values(&["t", "sms", "US"]).inc();
+        m.resent.with_label_values(&["t", "sms", "US"]).inc();
+        m.finished
+            .with_label_values(&["t", "sms", "US", "approved"])
+            .inc();
+        m.checks.with_label_values(&["t", "approved"]).inc();
+        m.rate_limited.with_label_values(&["resend_cooldown"]).inc();
+        m.sends.with_label_values(&["p", "accepted"]).inc();
+        m.send_duration.with_label_values(&["p"]).observe(0.1);
+        m.segments.with_label_values(&["gsm7"]).observe(1.0);
+        m.receipts.with_label_values(&["p", "delivered"]).inc();
+        m.store_duration
+            .with_label_values(&["start"])
+            .observe(0.001);
+        m.store_errors.with_label_values(&["start"]).inc();
+        m.breaker.with_label_values(&["p"]).set(0.0);
+        let text = m.render();
+        let mut found: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        found.sort();
+        let mut listed = NAMES.to_vec();
+        listed.sort();
+        assert_eq!(found, listed);
+    }
+}
