@@ -11,6 +11,7 @@ use crate::config::{self, Config, Mode, DEMO_API_KEY};
 use crate::crypto::{hash_api_key, Keys, ServerSecret};
 use crate::delivery::{self, Router, Workers};
 use crate::domain::PhoneNumber;
+use crate::metrics::Metrics;
 use crate::providers::outbox::Outbox;
 use crate::service::{Service, Tenants};
 use crate::store;
@@ -29,6 +30,7 @@ pub struct Application {
     outbox: Option<Outbox>,
     grace: Duration,
     grpc: Option<(TcpListener, crate::config::ServerConfig)>,
+    metrics: Metrics,
 }
 
 impl Application {
@@ -51,21 +53,32 @@ impl Application {
             }
         };
         PhoneNumber::warm_up();
+        let metrics = Metrics::new();
         let (store, queue) = store::build(&cfg.store, cfg.delivery.queue_capacity).await?;
+        let store: Arc<dyn store::Store> =
+            Arc::new(store::MeteredStore::new(store, metrics.clone()));
         let outbox = cfg.dev.outbox.then(Outbox::default);
-        let router = Arc::new(Router::from_config(&cfg)?);
+        let router = Arc::new(Router::from_config(&cfg, metrics.clone())?);
         let tenants = Tenants::new(&cfg.tenants);
         let keys = Keys::derive(&secret);
-        let workers = delivery::start(delivery::worker_ctx(
-            store.clone(),
-            queue,
-            router.clone(),
-            keys.clone(),
-            tenants.clone(),
-            outbox.clone(),
-            cfg.delivery.clone(),
-        ));
-        let service = Service::new(store, keys, tenants, cfg.store.redis.shards);
+        let workers = delivery::start(delivery::Ctx {
+            store: store.clone(),
+            queue: queue.clone(),
+            router: router.clone(),
+            keys: keys.clone(),
+            tenants: tenants.clone(),
+            outbox: outbox.clone(),
+            consumer: delivery::consumer_name(),
+            cfg: cfg.delivery.clone(),
+            metrics: metrics.clone(),
+        });
+        let service = Service::new(
+            store,
+            keys,
+            tenants,
+            cfg.store.redis.shards,
+            metrics.clone(),
+        );
         let listener = TcpListener::bind(cfg.server.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.server.listen))?;
@@ -93,6 +106,8 @@ impl Application {
             body_limit: cfg.server.body_limit_bytes,
             router: router.clone(),
             public_base_url: cfg.receipts.public_base_url.clone(),
+            metrics: metrics.clone(),
+            queue,
         };
         Ok(Application {
             router: http::router(state, &cfg.server),
@@ -102,6 +117,7 @@ impl Application {
             outbox,
             grace: Duration::from_millis(cfg.server.shutdown_grace_ms),
             grpc,
+            metrics,
         })
     }
 
@@ -139,9 +155,12 @@ impl Application {
         };
         let grpc = self.grpc.map(|(listener, server_cfg)| {
             let service = self.service.clone();
+            let metrics = self.metrics.clone();
             let rx = rx.clone();
             tokio::spawn(async move {
-                if let Err(e) = crate::api::grpc::serve(listener, service, &server_cfg, rx).await {
+                if let Err(e) =
+                    crate::api::grpc::serve(listener, service, metrics, &server_cfg, rx).await
+                {
                     tracing::error!(error = %e, "gRPC server failed");
                 }
             })

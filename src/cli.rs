@@ -37,6 +37,12 @@ enum Command {
         #[command(subcommand)]
         command: NewCommand,
     },
+    /// Exit 0 when the gateway answers ready (container health checks).
+    Healthcheck {
+        /// Readiness URL to ask.
+        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +80,7 @@ pub fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Command::Healthcheck { url } => healthcheck(&url),
         Command::Secret {
             command: NewCommand::New,
         } => {
@@ -81,6 +88,33 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn healthcheck(url: &str) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(_) => return ExitCode::FAILURE,
+    };
+    rt.block_on(async {
+        let client = match crate::providers::http::client(std::time::Duration::from_secs(3)) {
+            Ok(c) => c,
+            Err(_) => return ExitCode::FAILURE,
+        };
+        match client.get(url).send().await {
+            Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
+            Ok(r) => {
+                eprintln!("otpgw: not ready ({})", r.status());
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("otpgw: no answer from {url}: {}", e.without_url());
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {

@@ -14,37 +14,19 @@ mod worker;
 pub use router::{Outcome, Router};
 pub use worker::{start, Ctx, Workers};
 
-/// Assembles a worker context; the consumer name is unique to this process.
-pub fn worker_ctx(
-    store: std::sync::Arc<dyn crate::store::Store>,
-    queue: std::sync::Arc<dyn crate::queue::Queue>,
-    router: std::sync::Arc<Router>,
-    keys: Keys,
-    tenants: crate::service::Tenants,
-    outbox: Option<crate::providers::outbox::Outbox>,
-    cfg: crate::config::DeliveryConfig,
-) -> Ctx {
-    let consumer = format!(
-        "otpgw-{}-{}",
-        std::process::id(),
-        hex::encode(crate::crypto::random_bytes::<4>())
-    );
-    Ctx {
-        store,
-        queue,
-        router,
-        keys,
-        tenants,
-        outbox,
-        consumer,
-        cfg,
-    }
-}
-
 use crate::config::TenantConfig;
 use crate::crypto::Keys;
 use crate::domain::{AppHash, CodeLength, Verification};
 use crate::template::{self, MessageParts};
+
+/// A consumer name unique to this process (the queue's unit of ownership).
+pub fn consumer_name() -> String {
+    format!(
+        "otpgw-{}-{}",
+        std::process::id(),
+        hex::encode(crate::crypto::random_bytes::<4>())
+    )
+}
 
 /// Renders the text of a send: the code re-derived from the record's seed, the template
 /// the start asked for, in its locale (with fallback). Returns (text, locale used).

@@ -50,6 +50,7 @@ type Plan = Vec<(Arc<Slot>, u32)>;
 
 /// The routing table.
 pub struct Router {
+    metrics: crate::metrics::Metrics,
     slots: BTreeMap<String, Arc<Slot>>,
     routes: Vec<(Vec<Dest>, Plan)>,
     default: Plan,
@@ -119,7 +120,7 @@ fn weighted_order(entries: &Plan) -> Vec<Arc<Slot>> {
 
 impl Router {
     /// Builds every provider instance and the routes from config.
-    pub fn from_config(cfg: &Config) -> anyhow::Result<Self> {
+    pub fn from_config(cfg: &Config, metrics: crate::metrics::Metrics) -> anyhow::Result<Self> {
         let mut slots = BTreeMap::new();
         for (name, pc) in &cfg.providers {
             let limiter = pc
@@ -165,6 +166,7 @@ impl Router {
             routes.push((dests, plan(&r.providers, &r.weights)?));
         }
         Ok(Router {
+            metrics,
             slots,
             routes,
             default,
@@ -242,7 +244,26 @@ impl Router {
                         tokio::time::sleep(wait).await;
                     }
                 }
-                match slot.provider.send(msg).await {
+                let started = std::time::Instant::now();
+                let result = slot.provider.send(msg).await;
+                self.metrics
+                    .send_duration
+                    .with_label_values(&[&slot.name])
+                    .observe(started.elapsed().as_secs_f64());
+                let outcome = match &result {
+                    Ok(_) => "accepted",
+                    Err(e) if !e.retryable => "rejected",
+                    Err(e) => match e.kind {
+                        ErrorKind::Timeout => "timeout",
+                        ErrorKind::RateLimited => "rate_limited",
+                        _ => "failed",
+                    },
+                };
+                self.metrics
+                    .sends
+                    .with_label_values(&[&slot.name, outcome])
+                    .inc();
+                match result {
                     Ok(message_id) => {
                         slot.breaker.record(true);
                         tracing::info!(id = msg.id.as_str(), to = %to, provider = %slot.name, round, "message accepted");
@@ -305,7 +326,7 @@ mod tests {
 
     fn router(toml: &str) -> Router {
         let cfg = Config::from_toml(toml).unwrap();
-        Router::from_config(&cfg).unwrap()
+        Router::from_config(&cfg, crate::metrics::Metrics::new()).unwrap()
     }
 
     const PROVIDERS: &str = r#"

@@ -43,6 +43,8 @@ pub struct Ctx {
     pub consumer: String,
     /// Settings.
     pub cfg: DeliveryConfig,
+    /// Metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Running workers.
@@ -172,6 +174,9 @@ async fn mark(ctx: &Ctx, lease: &Lease, status: DeliveryStatus, provider: Option
 }
 
 async fn settle(ctx: &Ctx, lease: &Lease, dead: Option<&str>) {
+    if dead.is_some() {
+        ctx.metrics.dead_letters.inc();
+    }
     let r = match dead {
         None => ctx.queue.ack(lease).await,
         Some(reason) => ctx.queue.dead_letter(lease, reason).await,
@@ -182,6 +187,9 @@ async fn settle(ctx: &Ctx, lease: &Lease, dead: Option<&str>) {
 }
 
 async fn process(ctx: &Ctx, lease: Lease) {
+    if lease.redelivered {
+        ctx.metrics.redeliveries.inc();
+    }
     let id = &lease.msg.id;
     let now = now_millis();
     let v = match ctx.store.get_any(id).await {
@@ -232,6 +240,14 @@ async fn process(ctx: &Ctx, lease: Lease) {
     if let Some(o) = &ctx.outbox {
         o.record(&v.to, &body, now);
     }
+    let encoding = match crate::template::encoding_of(&body) {
+        crate::template::Encoding::Gsm7 => "gsm7",
+        crate::template::Encoding::Ucs2 => "ucs2",
+    };
+    ctx.metrics
+        .segments
+        .with_label_values(&[encoding])
+        .observe(crate::template::segments(&body) as f64);
     mark(ctx, &lease, DeliveryStatus::Sending, None).await;
     let msg = OutboundMessage {
         id: id.clone(),

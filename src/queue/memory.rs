@@ -14,7 +14,7 @@ const DEAD_KEPT: usize = 10_000;
 /// Queue state, held under the memory store's lock.
 #[derive(Debug, Default)]
 pub struct QueueState {
-    ready: VecDeque<(u64, QueuedMessage)>,
+    ready: VecDeque<(u64, QueuedMessage, std::time::Instant)>,
     leased: HashMap<u64, Leased>,
     dead: VecDeque<(QueuedMessage, String)>,
     next: u64,
@@ -25,6 +25,7 @@ struct Leased {
     msg: QueuedMessage,
     consumer: String,
     since: std::time::Instant,
+    queued_at: std::time::Instant,
 }
 
 impl QueueState {
@@ -41,7 +42,8 @@ impl QueueState {
     /// Appends a message (called by the store inside its start step).
     pub fn push(&mut self, msg: QueuedMessage) {
         self.next += 1;
-        self.ready.push_back((self.next, msg));
+        self.ready
+            .push_back((self.next, msg, std::time::Instant::now()));
     }
 
     /// Dead letters, oldest first (tests, admin).
@@ -81,7 +83,7 @@ impl Queue for MemoryQueue {
         Ok(self.store.with_queue(|q| {
             let mut out = Vec::new();
             while out.len() < max {
-                let Some((n, msg)) = q.ready.pop_front() else {
+                let Some((n, msg, queued_at)) = q.ready.pop_front() else {
                     break;
                 };
                 q.leased.insert(
@@ -90,6 +92,7 @@ impl Queue for MemoryQueue {
                         msg: msg.clone(),
                         consumer: consumer.into(),
                         since: std::time::Instant::now(),
+                        queued_at,
                     },
                 );
                 out.push(lease(n, msg, false));
@@ -148,9 +151,18 @@ impl Queue for MemoryQueue {
     }
 
     async fn depth(&self) -> QueueResult<QueueDepth> {
-        Ok(self.store.with_queue(|q| QueueDepth {
-            pending: q.len() as u64,
-            dead: q.dead.len() as u64,
+        Ok(self.store.with_queue(|q| {
+            let oldest = q
+                .ready
+                .iter()
+                .map(|(_, _, t)| *t)
+                .chain(q.leased.values().map(|l| l.queued_at))
+                .min();
+            QueueDepth {
+                pending: q.len() as u64,
+                dead: q.dead.len() as u64,
+                oldest_age_ms: oldest.map(|t| t.elapsed().as_millis() as u64),
+            }
         }))
     }
 }

@@ -68,6 +68,8 @@ pub struct QueueDepth {
     pub pending: u64,
     /// Messages in the dead-letter store.
     pub dead: u64,
+    /// Age of the oldest message waiting or in flight, in milliseconds.
+    pub oldest_age_ms: Option<u64>,
 }
 
 /// The queue contract.

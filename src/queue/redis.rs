@@ -268,17 +268,37 @@ impl Queue for RedisQueue {
                 q.arg(self.stream(shard));
                 let mut d = ::redis::cmd("XLEN");
                 d.arg(self.dead_stream(shard));
+                let mut first = ::redis::cmd("XRANGE");
+                first
+                    .arg(self.stream(shard))
+                    .arg("-")
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(1);
                 let q = self.conn.query(&q).await?;
                 let d = self.conn.query(&d).await?;
-                Ok((as_u64(&q), as_u64(&d)))
+                let first = self.conn.query(&first).await?;
+                // Stream ids start with the millisecond they were added at.
+                let oldest = items(&first)
+                    .first()
+                    .and_then(|e| items(e).first().and_then(text))
+                    .and_then(|id| id.split('-').next().and_then(|ms| ms.parse::<u64>().ok()));
+                Ok((as_u64(&q), as_u64(&d), oldest))
             })
             .await;
         let mut depth = QueueDepth::default();
+        let mut oldest: Option<u64> = None;
         for (_, r) in results {
-            let (q, d) = r?;
+            let (q, d, o) = r?;
             depth.pending += q;
             depth.dead += d;
+            oldest = match (oldest, o) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
+        let now = crate::domain::now_millis().max(0) as u64;
+        depth.oldest_age_ms = oldest.map(|t| now.saturating_sub(t));
         Ok(depth)
     }
 }

@@ -5,6 +5,7 @@
 //! hashing of numbers and codes, message rendering and queueing; the store owns
 //! atomicity.
 
+mod observe;
 mod tenants;
 
 pub use tenants::{Tenant, Tenants};
@@ -69,6 +70,7 @@ struct Inner {
     keys: Keys,
     tenants: Tenants,
     shards: u16,
+    metrics: crate::metrics::Metrics,
 }
 
 fn ms(secs: u64) -> i64 {
@@ -86,15 +88,52 @@ fn unavailable(e: StoreError) -> Error {
 
 impl Service {
     /// Wires the service.
-    pub fn new(store: Arc<dyn Store>, keys: Keys, tenants: Tenants, shards: u16) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: Keys,
+        tenants: Tenants,
+        shards: u16,
+        metrics: crate::metrics::Metrics,
+    ) -> Self {
         Service {
             inner: Arc::new(Inner {
                 store,
                 keys,
                 tenants,
                 shards: shards.max(1),
+                metrics,
             }),
         }
+    }
+
+    /// Starts a verification, or resends the pending one for the same number and channel.
+    pub async fn start(&self, tenant: &Tenant, input: StartInput) -> Result<Started> {
+        let country = input.to.region().unwrap_or("unknown").to_string();
+        let channel = input.channel;
+        let r = self.start_inner(tenant, input).await;
+        observe::started(&self.inner.metrics, &tenant.id, channel, &country, &r);
+        r
+    }
+
+    /// Checks a code: `(record, valid)`.
+    pub async fn check(
+        &self,
+        tenant: &Tenant,
+        by: CheckBy,
+        code: &OtpCode,
+    ) -> Result<(Verification, bool)> {
+        let r = self.check_inner(tenant, by, code).await;
+        observe::checked(&self.inner.metrics, &tenant.id, &r);
+        r
+    }
+
+    /// Cancels a pending verification (canceling a canceled one answers it again).
+    pub async fn cancel(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
+        let r = self.cancel_inner(tenant, id).await;
+        if let Ok(v) = &r {
+            observe::finished(&self.inner.metrics, &tenant.id, v, "canceled");
+        }
+        r
     }
 
     /// Tenants and their keys.
@@ -115,8 +154,7 @@ impl Service {
         }
     }
 
-    /// Starts a verification, or resends the pending one for the same number and channel.
-    pub async fn start(&self, tenant: &Tenant, input: StartInput) -> Result<Started> {
+    async fn start_inner(&self, tenant: &Tenant, input: StartInput) -> Result<Started> {
         let cfg = &tenant.cfg;
         let template_name = input.template.clone().unwrap_or_else(|| "default".into());
         if template::pick(cfg, &template_name, None).is_none() {
@@ -227,8 +265,7 @@ impl Service {
         Ok(started)
     }
 
-    /// Checks a code: `(record, valid)`.
-    pub async fn check(
+    async fn check_inner(
         &self,
         tenant: &Tenant,
         by: CheckBy,
@@ -294,8 +331,7 @@ impl Service {
             .ok_or_else(not_found)
     }
 
-    /// Cancels a pending verification (canceling a canceled one answers it again).
-    pub async fn cancel(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
+    async fn cancel_inner(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
         let v = self.get(tenant, id).await?;
         let number = self.number_ref(tenant, &v.to, v.channel);
         let now = now_millis();

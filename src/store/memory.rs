@@ -373,6 +373,10 @@ impl Store for MemoryStore {
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
     }
+
+    fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
 }
 
 fn queued(v: &Verification, e: EnqueueSpec) -> QueuedMessage {

@@ -7,8 +7,11 @@
 //! The shared behaviour suite in `tests/it/` runs against memory, Redis and Redis Cluster.
 
 pub mod memory;
+mod metered;
 pub mod redis;
 mod ttl_map;
+
+pub use metered::MeteredStore;
 
 use crate::config::{StoreConfig, StoreKind};
 use crate::domain::{Channel, Millis, Verification, VerificationId};
@@ -205,6 +208,10 @@ pub trait Store: Send + Sync + 'static {
     async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()>;
     /// Answers when the backend is reachable.
     async fn ping(&self) -> StoreResult<()>;
+    /// Entries evicted because the store was full (memory backend; 0 elsewhere).
+    fn evictions(&self) -> u64 {
+        0
+    }
 }
 
 /// Builds the configured store and its send queue (one backend: a start and its message

@@ -39,6 +39,26 @@ use tracing::Instrument;
 /// The `Verifications` service over the shared service layer.
 pub struct GrpcApi {
     service: Service,
+    metrics: crate::metrics::Metrics,
+}
+
+/// Counts and times one call.
+async fn observed<T>(
+    m: &crate::metrics::Metrics,
+    method: &str,
+    fut: impl std::future::Future<Output = Result<Response<T>, Status>>,
+) -> Result<Response<T>, Status> {
+    let started = std::time::Instant::now();
+    let r = fut.await;
+    let code = match &r {
+        Ok(_) => "Ok".to_string(),
+        Err(s) => format!("{:?}", s.code()),
+    };
+    m.grpc_duration
+        .with_label_values(&[method])
+        .observe(started.elapsed().as_secs_f64());
+    m.grpc_requests.with_label_values(&[method, &code]).inc();
+    r
 }
 
 fn authenticate(service: &Service, md: &MetadataMap) -> Result<Arc<Tenant>, Error> {
@@ -79,6 +99,36 @@ impl Verifications for GrpcApi {
         &self,
         req: Request<pb::StartRequest>,
     ) -> Result<Response<pb::Verification>, Status> {
+        observed(&self.metrics, "Start", self.start_call(req)).await
+    }
+
+    async fn check(
+        &self,
+        req: Request<pb::CheckRequest>,
+    ) -> Result<Response<pb::Verification>, Status> {
+        observed(&self.metrics, "Check", self.check_call(req)).await
+    }
+
+    async fn get(
+        &self,
+        req: Request<pb::GetRequest>,
+    ) -> Result<Response<pb::Verification>, Status> {
+        observed(&self.metrics, "Get", self.get_call(req)).await
+    }
+
+    async fn cancel(
+        &self,
+        req: Request<pb::CancelRequest>,
+    ) -> Result<Response<pb::Verification>, Status> {
+        observed(&self.metrics, "Cancel", self.cancel_call(req)).await
+    }
+}
+
+impl GrpcApi {
+    async fn start_call(
+        &self,
+        req: Request<pb::StartRequest>,
+    ) -> Result<Response<pb::Verification>, Status> {
         let tenant = authenticate(&self.service, req.metadata())?;
         let key =
             common::idempotency_key(req.metadata().get("idempotency-key").map(|v| v.as_bytes()))?;
@@ -96,7 +146,7 @@ impl Verifications for GrpcApi {
         Ok(resp)
     }
 
-    async fn check(
+    async fn check_call(
         &self,
         req: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::Verification>, Status> {
@@ -105,7 +155,7 @@ impl Verifications for GrpcApi {
         Ok(Response::new(view.into()))
     }
 
-    async fn get(
+    async fn get_call(
         &self,
         req: Request<pb::GetRequest>,
     ) -> Result<Response<pb::Verification>, Status> {
@@ -114,7 +164,7 @@ impl Verifications for GrpcApi {
         Ok(Response::new(view.into()))
     }
 
-    async fn cancel(
+    async fn cancel_call(
         &self,
         req: Request<pb::CancelRequest>,
     ) -> Result<Response<pb::Verification>, Status> {
@@ -128,6 +178,7 @@ impl Verifications for GrpcApi {
 pub async fn serve(
     listener: TcpListener,
     service: Service,
+    metrics: crate::metrics::Metrics,
     cfg: &ServerConfig,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), tonic::transport::Error> {
@@ -155,7 +206,7 @@ pub async fn serve(
             }
         }
     });
-    let api = VerificationsServer::new(GrpcApi { service })
+    let api = VerificationsServer::new(GrpcApi { service, metrics })
         .max_decoding_message_size(cfg.body_limit_bytes.max(1024));
     tonic::transport::Server::builder()
         .timeout(Duration::from_millis(cfg.request_timeout_ms.max(1)))

@@ -48,6 +48,10 @@ pub struct AppState {
     pub router: std::sync::Arc<crate::delivery::Router>,
     /// Public base URL of this gateway as providers call it (receipt signatures cover it).
     pub public_base_url: Option<String>,
+    /// Metrics.
+    pub metrics: crate::metrics::Metrics,
+    /// The send queue (depth for `/metrics`).
+    pub queue: std::sync::Arc<dyn crate::queue::Queue>,
 }
 
 /// Every route, for the OpenAPI drift test: (method, path template).
@@ -58,6 +62,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/verifications/{id}/cancel"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
     ("get", "/v1/receipts/{provider}"),
     ("post", "/v1/receipts/{provider}"),
     ("get", "/dev/outbox"),
@@ -75,14 +80,19 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
             get(receipts::receive).post(receipts::receive),
         )
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz));
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics));
     if state.outbox.is_some() {
         r = r.route("/dev/outbox", get(ops::outbox));
     }
     let routes = r
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            ops::track,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal("handler panicked".into()).into_response()
         }))

@@ -52,3 +52,53 @@ pub async fn not_found() -> Error {
 pub async fn method_not_allowed() -> Error {
     Error::MethodNotAllowed
 }
+
+/// `GET /metrics`: Prometheus text format. Gauges that mirror state elsewhere (queue
+/// depth, breakers, evictions) are refreshed at scrape time.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &state.metrics;
+    if let Ok(d) = state.queue.depth().await {
+        m.queue_depth.set(d.pending as i64);
+        m.queue_dead.set(d.dead as i64);
+        m.queue_oldest_age
+            .set(d.oldest_age_ms.unwrap_or(0) as f64 / 1000.0);
+    }
+    for slot in state.router.slots() {
+        let v = match slot.breaker.state() {
+            crate::delivery::breaker::BreakerState::Closed => 0.0,
+            crate::delivery::breaker::BreakerState::HalfOpen => 1.0,
+            crate::delivery::breaker::BreakerState::Open => 2.0,
+        };
+        m.breaker.with_label_values(&[&slot.name]).set(v);
+    }
+    m.evictions.set(state.service.store().evictions() as i64);
+    let mut r = m.render().into_response();
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+/// Counts and times every request by matched route (never the raw path).
+pub async fn track(
+    State(m): State<crate::metrics::Metrics>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    m.http_duration
+        .with_label_values(&[&route, &method])
+        .observe(started.elapsed().as_secs_f64());
+    m.http_requests
+        .with_label_values(&[&route, &method, resp.status().as_str()])
+        .inc();
+    resp
+}

@@ -1,0 +1,74 @@
+//! Turning service outcomes into metrics (kept apart so the service reads as policy).
+
+use super::Started;
+use crate::domain::{Channel, PhoneNumber, Status, Verification};
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+
+fn country_of(to: &str) -> String {
+    PhoneNumber::parse(to)
+        .ok()
+        .and_then(|n| n.region().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn limited(m: &Metrics, e: &Error) {
+    let scope = match e {
+        Error::RateLimited { reason, .. } => reason,
+        Error::MaxSendsReached { .. } => "max_sends",
+        Error::MaxAttemptsReached { .. } => "max_attempts",
+        _ => return,
+    };
+    m.rate_limited.with_label_values(&[scope]).inc();
+}
+
+/// A start's outcome.
+pub fn started(m: &Metrics, tenant: &str, channel: Channel, country: &str, r: &Result<Started>) {
+    match r {
+        Ok(Started::Created(_)) => m
+            .started
+            .with_label_values(&[tenant, channel.as_str(), country])
+            .inc(),
+        Ok(Started::Resent(_)) => m
+            .resent
+            .with_label_values(&[tenant, channel.as_str(), country])
+            .inc(),
+        Err(e) => limited(m, e),
+    }
+}
+
+/// A verification reached an end state.
+pub fn finished(m: &Metrics, tenant: &str, v: &Verification, outcome: &str) {
+    let country = country_of(&v.to);
+    m.finished
+        .with_label_values(&[tenant, v.channel.as_str(), &country, outcome])
+        .inc();
+}
+
+/// A check's outcome.
+pub fn checked(m: &Metrics, tenant: &str, r: &Result<(Verification, bool)>) {
+    let outcome = match r {
+        Ok((v, true)) => {
+            finished(m, tenant, v, "approved");
+            "approved"
+        }
+        Ok((v, false)) => {
+            if v.status == Status::MaxAttemptsReached {
+                finished(m, tenant, v, "max_attempts");
+            }
+            "wrong"
+        }
+        Err(Error::NotFound(_)) => "not_found",
+        Err(e @ Error::MaxAttemptsReached { .. }) => {
+            limited(m, e);
+            "max_attempts"
+        }
+        Err(e @ Error::RateLimited { .. }) => {
+            limited(m, e);
+            "rate_limited"
+        }
+        Err(Error::StoreUnavailable { .. }) => "unavailable",
+        Err(_) => "invalid",
+    };
+    m.checks.with_label_values(&[tenant, outcome]).inc();
+}

@@ -1,0 +1,140 @@
+//! A store decorator that records each operation's latency and errors in the metrics.
+
+use super::*;
+use crate::domain::DeliveryStatus;
+use crate::metrics::Metrics;
+use std::time::Instant;
+
+/// Wraps a store; every call is timed under its operation name.
+pub struct MeteredStore {
+    inner: Arc<dyn Store>,
+    metrics: Metrics,
+}
+
+impl MeteredStore {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Store>, metrics: Metrics) -> Self {
+        MeteredStore { inner, metrics }
+    }
+
+    async fn timed<T>(
+        &self,
+        op: &str,
+        fut: impl std::future::Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let t = Instant::now();
+        let r = fut.await;
+        self.metrics
+            .store_duration
+            .with_label_values(&[op])
+            .observe(t.elapsed().as_secs_f64());
+        if r.is_err() {
+            self.metrics.store_errors.with_label_values(&[op]).inc();
+        }
+        r
+    }
+}
+
+#[async_trait]
+impl Store for MeteredStore {
+    async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome> {
+        self.timed("start", self.inner.start(spec, now)).await
+    }
+    async fn check(&self, spec: CheckSpec, now: Millis) -> StoreResult<CheckOutcome> {
+        self.timed("check", self.inner.check(spec, now)).await
+    }
+    async fn get_any(&self, id: &VerificationId) -> StoreResult<Option<Verification>> {
+        self.timed("get", self.inner.get_any(id)).await
+    }
+    async fn link_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+        id: &VerificationId,
+        ttl_ms: i64,
+    ) -> StoreResult<()> {
+        self.timed(
+            "link_provider_message",
+            self.inner
+                .link_provider_message(provider, message_id, id, ttl_ms),
+        )
+        .await
+    }
+    async fn find_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<VerificationId>> {
+        self.timed(
+            "find_provider_message",
+            self.inner.find_provider_message(provider, message_id),
+        )
+        .await
+    }
+    async fn cancel(
+        &self,
+        tenant: &str,
+        id: &VerificationId,
+        number: &NumberRef,
+        retention_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>> {
+        self.timed(
+            "cancel",
+            self.inner.cancel(tenant, id, number, retention_ms, now),
+        )
+        .await
+    }
+    async fn set_delivery(
+        &self,
+        id: &VerificationId,
+        status: DeliveryStatus,
+        provider: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()> {
+        self.timed(
+            "set_delivery",
+            self.inner.set_delivery(id, status, provider, now),
+        )
+        .await
+    }
+    async fn idempotency_begin(
+        &self,
+        tenant: &str,
+        key: &str,
+        fp: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<IdempotencyBegin> {
+        self.timed(
+            "idempotency",
+            self.inner.idempotency_begin(tenant, key, fp, ttl_ms),
+        )
+        .await
+    }
+    async fn idempotency_finish(
+        &self,
+        tenant: &str,
+        key: &str,
+        fp: &str,
+        status: u16,
+        body: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<()> {
+        self.timed(
+            "idempotency",
+            self.inner
+                .idempotency_finish(tenant, key, fp, status, body, ttl_ms),
+        )
+        .await
+    }
+    async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()> {
+        self.timed("idempotency", self.inner.idempotency_abort(tenant, key))
+            .await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.timed("ping", self.inner.ping()).await
+    }
+    fn evictions(&self) -> u64 {
+        self.inner.evictions()
+    }
+}
