@@ -53,6 +53,9 @@ impl Application {
             }
         };
         PhoneNumber::warm_up();
+        for w in crate::template::lint(&cfg) {
+            tracing::warn!("{w}");
+        }
         let metrics = Metrics::new();
         let (store, queue) = store::build(&cfg.store, cfg.delivery.queue_capacity).await?;
         let store: Arc<dyn store::Store> =

@@ -37,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: NewCommand,
     },
+    /// Work with message templates.
+    Template {
+        #[command(subcommand)]
+        command: TemplateCommand,
+    },
     /// Exit 0 when the gateway answers ready (container health checks).
     Healthcheck {
         /// Readiness URL to ask.
@@ -52,6 +57,28 @@ enum ConfigCommand {
         /// Config file to check (default: the embedded default).
         #[arg(long, short, env = "OTPGW_CONFIG")]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TemplateCommand {
+    /// Show a template as a phone would receive it, with its encoding and segment count.
+    Preview {
+        /// Config file (default: the embedded default).
+        #[arg(long, short, env = "OTPGW_CONFIG")]
+        config: Option<PathBuf>,
+        /// Tenant id.
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+        /// Template name.
+        #[arg(long, default_value = "default")]
+        template: String,
+        /// Locale (BCP 47).
+        #[arg(long)]
+        locale: Option<String>,
+        /// Add the 11-character Android app hash line.
+        #[arg(long)]
+        app_hash: bool,
     },
 }
 
@@ -81,6 +108,16 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Healthcheck { url } => healthcheck(&url),
+        Command::Template {
+            command:
+                TemplateCommand::Preview {
+                    config,
+                    tenant,
+                    template,
+                    locale,
+                    app_hash,
+                },
+        } => preview(config, &tenant, &template, locale.as_deref(), app_hash),
         Command::Secret {
             command: NewCommand::New,
         } => {
@@ -88,6 +125,39 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn preview(
+    path: Option<PathBuf>,
+    tenant: &str,
+    name: &str,
+    locale: Option<&str>,
+    app_hash: bool,
+) -> ExitCode {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(t) = cfg.tenants.get(tenant) else {
+        eprintln!("otpgw: no tenant `{tenant}` in this configuration");
+        return ExitCode::from(2);
+    };
+    let Some(p) = crate::template::preview(t, name, locale, app_hash) else {
+        eprintln!("otpgw: tenant `{tenant}` has no template `{name}`");
+        return ExitCode::from(2);
+    };
+    println!("{}\n---", p.text);
+    println!(
+        "{:?}, {} characters, {} segment(s)",
+        p.encoding, p.chars, p.segments
+    );
+    if p.segments > 1 {
+        eprintln!(
+            "warning: this message needs {} SMS segments; each send is billed {} times",
+            p.segments, p.segments
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 fn healthcheck(url: &str) -> ExitCode {
@@ -129,6 +199,9 @@ fn check(path: Option<PathBuf>) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    for w in crate::template::lint(&cfg) {
+        eprintln!("warning: {w}");
+    }
     let p = problems(&cfg);
     if p.is_empty() {
         println!(

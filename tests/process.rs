@@ -430,3 +430,52 @@ async fn a_killed_instance_s_sends_are_delivered_by_the_other_none_lost() {
         "{logs}"
     );
 }
+
+#[test]
+fn template_preview_shows_text_encoding_and_segments() {
+    let out = Command::new(BIN)
+        .args(["template", "preview", "--locale", "de-AT", "--app-hash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Bestätigungscode lautet 123456"), "{text}");
+    assert!(text.contains("FA+9qCX9VSu"), "{text}");
+    assert!(
+        text.contains("Gsm7") && text.contains("1 segment"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("long.toml");
+    let long = "x".repeat(200);
+    std::fs::write(
+        &cfg,
+        format!("mode = \"dev\"\n[tenants.a]\napi_keys = [\"sha256:{}\"]\n[tenants.a.templates.login]\nen = \"{long} {{code}}\"\n", "0".repeat(64)),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "template",
+            "preview",
+            "--tenant",
+            "a",
+            "--template",
+            "login",
+            "--config",
+        ])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 segment"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
+    let check = Command::new(BIN)
+        .args(["config", "check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&check.stderr).contains("template login/en needs 2 SMS segments")
+    );
+}

@@ -15,8 +15,10 @@
 //! locale, then `en`; tenant templates first, built-in texts after.
 
 mod gsm;
+mod preview;
 
 pub use gsm::{encoding_of, segments, Encoding};
+pub use preview::{lint, preview, Preview};
 
 use crate::config::TenantConfig;
 use crate::domain::{AppHash, OtpCode};
