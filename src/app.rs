@@ -111,6 +111,7 @@ impl Application {
             public_base_url: cfg.receipts.public_base_url.clone(),
             metrics: metrics.clone(),
             queue,
+            admin_keys: cfg.admin.api_keys.clone(),
         };
         Ok(Application {
             router: http::router(state, &cfg.server),

@@ -578,11 +578,12 @@ fn documented_statuses_are_statuses_the_server_can_produce() {
                 .as_object()
                 .unwrap_or_else(|| panic!("{name} {status}: no content"));
             if s == 200 || s == 201 {
-                // Prometheus scrapes its own text format; everything else answers JSON.
-                let want = if o.path == "/metrics" {
-                    "text/plain"
-                } else {
-                    "application/json"
+                // Prometheus scrapes its own text format, the ops page is HTML; everything
+                // else answers JSON.
+                let want = match o.path.as_str() {
+                    "/metrics" => "text/plain",
+                    "/ops" => "text/html",
+                    _ => "application/json",
                 };
                 assert!(content.contains_key(want), "{name} {status}: not {want}");
                 continue;

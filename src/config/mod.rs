@@ -61,6 +61,9 @@ pub struct Config {
     /// Delivery receipts.
     #[serde(default)]
     pub receipts: ReceiptsConfig,
+    /// Operator access.
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// Development aids.
     #[serde(default)]
     pub dev: DevConfig,

@@ -182,6 +182,15 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// Operator access.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Hashes (`sha256:<hex>`, from `otpgw api-key new`) of keys that may open `/ops`
+    /// from other hosts; loopback peers need none.
+    pub api_keys: Vec<String>,
+}
+
 /// Delivery-receipt settings.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]

@@ -5,8 +5,11 @@
 //! hashing of numbers and codes, message rendering and queueing; the store owns
 //! atomicity.
 
+mod activity;
 mod observe;
 mod tenants;
+
+pub use activity::{Activity, CountryHour};
 
 pub use tenants::{Tenant, Tenants};
 
@@ -71,6 +74,7 @@ struct Inner {
     tenants: Tenants,
     shards: u16,
     metrics: crate::metrics::Metrics,
+    activity: Activity,
 }
 
 fn ms(secs: u64) -> i64 {
@@ -102,6 +106,7 @@ impl Service {
                 tenants,
                 shards: shards.max(1),
                 metrics,
+                activity: Activity::default(),
             }),
         }
     }
@@ -112,6 +117,9 @@ impl Service {
         let channel = input.channel;
         let r = self.start_inner(tenant, input).await;
         observe::started(&self.inner.metrics, &tenant.id, channel, &country, &r);
+        if let Ok(Started::Created(_)) = &r {
+            self.inner.activity.started(&country, now_millis());
+        }
         r
     }
 
@@ -124,6 +132,13 @@ impl Service {
     ) -> Result<(Verification, bool)> {
         let r = self.check_inner(tenant, by, code).await;
         observe::checked(&self.inner.metrics, &tenant.id, &r);
+        if let Ok((v, true)) = &r {
+            let country = PhoneNumber::parse(&v.to)
+                .ok()
+                .and_then(|n| n.region().map(str::to_string))
+                .unwrap_or_else(|| "unknown".into());
+            self.inner.activity.approved(&country, now_millis());
+        }
         r
     }
 
@@ -397,6 +412,11 @@ impl Service {
         if let Err(e) = self.inner.store.idempotency_abort(&tenant.id, key).await {
             tracing::warn!(error = %e, "could not release the idempotency key");
         }
+    }
+
+    /// Last-hour activity per country (this process).
+    pub fn activity(&self) -> &Activity {
+        &self.inner.activity
     }
 
     /// The store (tests, admin tools).

@@ -13,6 +13,7 @@
 
 mod extract;
 mod ops;
+mod ops_page;
 mod problem;
 mod receipts;
 pub mod verifications;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// The send queue (depth for `/metrics`).
     pub queue: std::sync::Arc<dyn crate::queue::Queue>,
+    /// Hashes of admin keys (`/ops` from non-loopback peers).
+    pub admin_keys: Vec<String>,
 }
 
 /// Every route, for the OpenAPI drift test: (method, path template).
@@ -63,6 +66,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
+    ("get", "/ops"),
     ("get", "/v1/receipts/{provider}"),
     ("post", "/v1/receipts/{provider}"),
     ("get", "/dev/outbox"),
@@ -81,7 +85,8 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics));
+        .route("/metrics", get(ops::metrics))
+        .route("/ops", get(ops_page::page));
     if state.outbox.is_some() {
         r = r.route("/dev/outbox", get(ops::outbox));
     }

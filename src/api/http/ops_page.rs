@@ -1,0 +1,137 @@
+//! `GET /ops`: a one-page view for operators, plain HTML with no external assets.
+//!
+//! Providers with their breaker state, the send queue, starts and conversion per country
+//! over the last hour (this process), and prefix blocks (none until the pumping guard
+//! exists). Open to loopback peers; others need an admin key (`admin.api_keys`).
+
+use super::AppState;
+use crate::delivery::breaker::BreakerState;
+use crate::domain::now_millis;
+use crate::error::Error;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use std::fmt::Write;
+use std::net::SocketAddr;
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn admin_allowed(state: &AppState, req: &Request) -> bool {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical());
+    if peer.is_some_and(|ip| ip.is_loopback()) {
+        return true;
+    }
+    let key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match key {
+        Some(k) => {
+            let h = crate::crypto::hash_api_key(k);
+            state
+                .admin_keys
+                .iter()
+                .any(|a| crate::crypto::ct_eq(a.as_bytes(), h.as_bytes()))
+        }
+        None => false,
+    }
+}
+
+/// Renders the page.
+pub async fn page(State(state): State<AppState>, req: Request) -> Result<Response, Error> {
+    if !admin_allowed(&state, &req) {
+        return Err(Error::Unauthorized(
+            "the ops page needs an admin key".into(),
+        ));
+    }
+    let mut h = String::with_capacity(4096);
+    h.push_str(concat!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<meta http-equiv=\"refresh\" content=\"10\"><title>otpgw ops</title><style>",
+        "body{font:14px system-ui,sans-serif;margin:2em;color:#222}h1{font-size:20px}",
+        "h2{font-size:16px;margin-top:1.6em}table{border-collapse:collapse}",
+        "td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}",
+        ".closed{color:#176f2c}.open{color:#b00020;font-weight:bold}.half_open{color:#a66300}",
+        "</style></head><body><h1>otpgw operations</h1>"
+    ));
+    let _ = write!(
+        h,
+        "<p>version {} &middot; this instance only &middot; refreshes every 10 s</p>",
+        env!("CARGO_PKG_VERSION")
+    );
+
+    h.push_str("<h2>Providers</h2><table id=\"providers\"><tr><th>name</th><th>kind</th><th>breaker</th></tr>");
+    for slot in state.router.slots() {
+        let st = slot.breaker.state();
+        let class = match st {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
+            escape(&slot.name),
+            slot.provider.kind(),
+            st.as_str()
+        );
+    }
+    h.push_str("</table>");
+
+    h.push_str("<h2>Send queue</h2><table id=\"queue\">");
+    match state.queue.depth().await {
+        Ok(d) => {
+            let age = d
+                .oldest_age_ms
+                .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into());
+            let _ = write!(
+                h,
+                "<tr><th>queued or in flight</th><td>{}</td></tr><tr><th>oldest</th><td>{age}</td></tr><tr><th>dead letters</th><td>{}</td></tr>",
+                d.pending, d.dead
+            );
+        }
+        Err(_) => h.push_str("<tr><td class=\"open\">the queue does not answer</td></tr>"),
+    }
+    h.push_str("</table>");
+
+    h.push_str("<h2>Last hour by country</h2><table id=\"countries\"><tr><th>country</th><th>started</th><th>approved</th><th>conversion</th></tr>");
+    let hour = state.service.activity().last_hour(now_millis());
+    if hour.is_empty() {
+        h.push_str("<tr><td colspan=\"4\">no verifications in the last hour</td></tr>");
+    }
+    for c in hour {
+        let conv = if c.started > 0 {
+            format!("{:.0} %", 100.0 * c.approved as f64 / c.started as f64)
+        } else {
+            "-".into()
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{conv}</td></tr>",
+            escape(&c.country),
+            c.started,
+            c.approved
+        );
+    }
+    h.push_str("</table>");
+
+    h.push_str("<h2>Prefix blocks</h2><p id=\"blocks\">none (the SMS-pumping guard is not part of this build)</p>");
+    h.push_str("</body></html>");
+    let mut r = h.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Ok(r)
+}

@@ -1,0 +1,96 @@
+//! The ops page in a real browser: headless Chromium loads `/ops` and the test reads
+//! what it rendered.
+
+mod support;
+
+use std::process::Command;
+use support::app::number;
+use support::{spawn_app, Backend};
+
+fn chromium() -> String {
+    for c in ["chromium", "chromium-browser", "google-chrome"] {
+        if Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return c.to_string();
+        }
+    }
+    panic!("no headless browser: install Debian's `chromium` package (apt-get install chromium)");
+}
+
+/// The DOM after the browser loaded and rendered `url`.
+fn render(url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ops_page_shows_providers_queue_and_last_hour_by_country() {
+    let app = spawn_app(Backend::Memory, |_| {}).await;
+    for _ in 0..3 {
+        let to = number();
+        assert_eq!(app.start(&to).await.status, 201);
+        let code = app.code_for(&to).await;
+        app.check(&to, &code).await;
+    }
+    let uk = "+447400123456";
+    assert_eq!(app.start(uk).await.status, 201);
+    app.code_for(uk).await;
+    let url = app.url("/ops");
+    let dom = tokio::task::spawn_blocking(move || render(&url))
+        .await
+        .unwrap();
+
+    assert!(dom.contains("<title>otpgw ops</title>"), "{dom}");
+    let providers = section(&dom, "providers");
+    assert!(
+        providers.contains("<td>console</td>") && providers.contains(">closed<"),
+        "{providers}"
+    );
+    let queue = section(&dom, "queue");
+    assert!(queue.contains("dead letters"), "{queue}");
+    let countries = section(&dom, "countries");
+    assert!(
+        countries.contains("<tr><td>US</td><td>3</td><td>3</td><td>100 %</td></tr>"),
+        "{countries}"
+    );
+    assert!(
+        countries.contains("<tr><td>GB</td><td>1</td><td>0</td><td>0 %</td></tr>"),
+        "{countries}"
+    );
+    assert!(!dom.contains("4155"), "no numbers on the page");
+}
+
+fn section<'a>(dom: &'a str, id: &str) -> &'a str {
+    let start = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {dom}"));
+    let end = dom[start..]
+        .find("</table>")
+        .map(|e| start + e)
+        .unwrap_or(dom.len());
+    &dom[start..end]
+}
