@@ -49,7 +49,11 @@ pub fn expect_error(
 
 /// The detail of an error says nothing of the destination or the text.
 pub fn assert_detail_is_clean(e: &ProviderError, number_digits: &str, code: &str) {
-    assert!(!e.detail.contains(number_digits), "number in detail: {}", e.detail);
+    assert!(
+        !e.detail.contains(number_digits),
+        "number in detail: {}",
+        e.detail
+    );
     assert!(!e.detail.contains(code), "code in detail: {}", e.detail);
 }
 
@@ -75,7 +79,12 @@ pub struct Callback {
 impl Callback {
     /// A `GET` to `url` (parameters in its query).
     pub fn get(url: &str) -> Self {
-        Callback { method: "GET", url: url.into(), headers: HeaderMap::new(), body: Vec::new() }
+        Callback {
+            method: "GET",
+            url: url.into(),
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        }
     }
 
     /// A form-encoded `POST`.
@@ -83,19 +92,30 @@ impl Callback {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
             .finish();
-        Callback { method: "POST", url: url.into(), headers: HeaderMap::new(), body: body.into_bytes() }
-            .header("content-type", "application/x-www-form-urlencoded")
+        Callback {
+            method: "POST",
+            url: url.into(),
+            headers: HeaderMap::new(),
+            body: body.into_bytes(),
+        }
+        .header("content-type", "application/x-www-form-urlencoded")
     }
 
     /// A JSON `POST`.
     pub fn post_json(url: &str, body: impl Into<Vec<u8>>) -> Self {
-        Callback { method: "POST", url: url.into(), headers: HeaderMap::new(), body: body.into() }
-            .header("content-type", "application/json")
+        Callback {
+            method: "POST",
+            url: url.into(),
+            headers: HeaderMap::new(),
+            body: body.into(),
+        }
+        .header("content-type", "application/json")
     }
 
     /// Adds a header.
     pub fn header(mut self, name: &'static str, value: &str) -> Self {
-        self.headers.insert(name, HeaderValue::from_str(value).unwrap());
+        self.headers
+            .insert(name, HeaderValue::from_str(value).unwrap());
         self
     }
 
@@ -112,5 +132,7 @@ impl Callback {
 
 /// Owned pairs from borrowed ones.
 pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }

@@ -94,7 +94,13 @@ fn prism_bin() -> &'static Path {
         );
         std::fs::create_dir_all(&dir).unwrap();
         let out = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
             .arg(&dir)
             .arg(PRISM_PACKAGE)
             .stdin(Stdio::null())
@@ -182,7 +188,9 @@ struct Forward {
 
 async fn forward(State(f): State<Forward>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body: Bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let body: Bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let path = parts.uri.path().to_string();
     let record = |status: u16, answer: String| {
         f.seen.lock().unwrap().push(Exchange {
@@ -193,10 +201,17 @@ async fn forward(State(f): State<Forward>, req: Request) -> Response {
         })
     };
     let Some(rest) = path.strip_prefix(f.spec.base_path()) else {
-        record(404, format!("outside the API's base path {}", f.spec.base_path()));
+        record(
+            404,
+            format!("outside the API's base path {}", f.spec.base_path()),
+        );
         return StatusCode::NOT_FOUND.into_response();
     };
-    let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
     let mut out = f
         .client
         .request(parts.method.clone(), format!("{}{rest}{query}", f.prism))
@@ -270,7 +285,10 @@ impl PrismProxy {
     pub fn assert_all_accepted(&self) {
         assert!(!self.exchanges().is_empty(), "no request reached Prism");
         if let Some(x) = self.refused().first() {
-            panic!("Prism refused {} {} with {}: {}", x.method, x.path, x.status, x.answer);
+            panic!(
+                "Prism refused {} {} with {}: {}",
+                x.method, x.path, x.status, x.answer
+            );
         }
     }
 

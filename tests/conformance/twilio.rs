@@ -56,21 +56,40 @@ async fn twilio_sends_the_documented_form_request() {
 
     let r = server.single();
     assert_eq!(r.method, "POST");
-    assert_eq!(r.path, format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json"));
+    assert_eq!(
+        r.path,
+        format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json")
+    );
     assert_eq!(r.query, None);
-    assert_eq!(basic_credentials(&r), (ACCOUNT.to_string(), TOKEN.to_string()));
-    assert_eq!(r.header("content-type").as_deref(), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        basic_credentials(&r),
+        (ACCOUNT.to_string(), TOKEN.to_string())
+    );
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
     let mut fields = r.form();
     fields.sort();
     assert_eq!(
         fields,
-        pairs(&[("Body", TEXT), ("From", FROM), ("StatusCallback", CALLBACK), ("To", TO)]),
+        pairs(&[
+            ("Body", TEXT),
+            ("From", FROM),
+            ("StatusCallback", CALLBACK),
+            ("To", TO)
+        ]),
         "exactly these fields, decoded"
     );
     // E.164 with its '+', percent-encoded on the wire (a bare '+' would decode to a space).
     assert!(r.text().contains("To=%2B14155550123"), "{}", r.text());
     assert!(!r.text().contains("From=+"), "{}", r.text());
-    assert!(r.text().contains("StatusCallback=https%3A%2F%2Fgw.example.com"), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("StatusCallback=https%3A%2F%2Fgw.example.com"),
+        "{}",
+        r.text()
+    );
 }
 
 #[tokio::test]
@@ -85,15 +104,31 @@ async fn twilio_uses_an_api_key_and_a_messaging_service_when_configured() {
         status_callback_url: None,
         ..config(&server.base_url())
     };
-    assert_eq!(provider(&cfg).send(&message(TO, "Code 000111")).await.unwrap(), SID);
+    assert_eq!(
+        provider(&cfg)
+            .send(&message(TO, "Code 000111"))
+            .await
+            .unwrap(),
+        SID
+    );
     let r = server.single();
-    assert_eq!(r.path, format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json"));
-    assert_eq!(basic_credentials(&r), (KEY_SID.to_string(), KEY_SECRET.to_string()));
+    assert_eq!(
+        r.path,
+        format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json")
+    );
+    assert_eq!(
+        basic_credentials(&r),
+        (KEY_SID.to_string(), KEY_SECRET.to_string())
+    );
     let mut fields = r.form();
     fields.sort();
     assert_eq!(
         fields,
-        pairs(&[("Body", "Code 000111"), ("MessagingServiceSid", SERVICE), ("To", TO)])
+        pairs(&[
+            ("Body", "Code 000111"),
+            ("MessagingServiceSid", SERVICE),
+            ("To", TO)
+        ])
     );
 }
 
@@ -121,7 +156,10 @@ async fn twilio_error_answers_map_to_kinds() {
         (502, "<html>bad gateway</html>".into(), Unavailable, true),
         (400, error_body(29999, 400), RejectedContent, false),
     ];
-    let script = cases.iter().map(|(s, b, _, _)| Canned::json(*s, b.clone())).collect();
+    let script = cases
+        .iter()
+        .map(|(s, b, _, _)| Canned::json(*s, b.clone()))
+        .collect();
     let server = MockProvider::start(script).await;
     let p = provider(&config(&server.base_url()));
     for (status, body, kind, retryable) in &cases {
@@ -138,7 +176,9 @@ async fn twilio_429_is_rate_limited_with_retry_after() {
     let server = MockProvider::start(vec![answer]).await;
     let e = expect_error(
         "429",
-        provider(&config(&server.base_url())).send(&message(TO, TEXT)).await,
+        provider(&config(&server.base_url()))
+            .send(&message(TO, TEXT))
+            .await,
         ErrorKind::RateLimited,
         true,
     );
@@ -148,21 +188,31 @@ async fn twilio_429_is_rate_limited_with_retry_after() {
 #[tokio::test]
 async fn twilio_success_without_a_sid_is_not_retried() {
     let server = MockProvider::start(vec![Canned::json(201, r#"{"status":"queued"}"#)]).await;
-    let r = provider(&config(&server.base_url())).send(&message(TO, TEXT)).await;
+    let r = provider(&config(&server.base_url()))
+        .send(&message(TO, TEXT))
+        .await;
     expect_error("201 without sid", r, ErrorKind::Unavailable, false);
 }
 
 #[tokio::test]
 async fn twilio_hanging_server_is_a_retryable_timeout() {
-    let server = MockProvider::start(vec![Canned::json(201, CREATED).after(Duration::from_secs(10))]).await;
-    let cfg = Config { timeout_ms: 300, ..config(&server.base_url()) };
+    let server = MockProvider::start(vec![
+        Canned::json(201, CREATED).after(Duration::from_secs(10))
+    ])
+    .await;
+    let cfg = Config {
+        timeout_ms: 300,
+        ..config(&server.base_url())
+    };
     let started = Instant::now();
     assert_timed_out(provider(&cfg).send(&message(TO, TEXT)).await, started);
 }
 
 #[tokio::test]
 async fn twilio_refused_connection_is_retryable_unavailable() {
-    let r = provider(&config(&refused_base_url())).send(&message(TO, TEXT)).await;
+    let r = provider(&config(&refused_base_url()))
+        .send(&message(TO, TEXT))
+        .await;
     expect_error("connection refused", r, ErrorKind::Unavailable, true);
 }
 
@@ -170,7 +220,13 @@ async fn twilio_refused_connection_is_retryable_unavailable() {
 async fn twilio_requests_conform_to_twilios_openapi_document() {
     let prism = PrismProxy::start(Spec::Twilio).await;
     let from_number = provider(&config(&prism.base_url()));
-    assert_eq!(from_number.send(&message(TO, TEXT)).await.expect("Prism accepts it"), SID);
+    assert_eq!(
+        from_number
+            .send(&message(TO, TEXT))
+            .await
+            .expect("Prism accepts it"),
+        SID
+    );
     // API key for sending, auth token kept for callback signatures, StatusCallback sent.
     let service = provider(&Config {
         api_key_sid: Some(KEY_SID.into()),
@@ -179,7 +235,13 @@ async fn twilio_requests_conform_to_twilios_openapi_document() {
         messaging_service_sid: Some(SERVICE.into()),
         ..config(&prism.base_url())
     });
-    assert_eq!(service.send(&message(TO, "Код: 123456")).await.expect("Prism accepts it"), SID);
+    assert_eq!(
+        service
+            .send(&message(TO, "Код: 123456"))
+            .await
+            .expect("Prism accepts it"),
+        SID
+    );
     prism.assert_all_accepted();
     assert_eq!(prism.exchanges().len(), 2);
 }
@@ -188,11 +250,19 @@ async fn twilio_requests_conform_to_twilios_openapi_document() {
 async fn twilio_prism_refuses_what_the_document_forbids() {
     // The check above can fail: a request without auth or without `To` is refused.
     let prism = PrismProxy::start(Spec::Twilio).await;
-    let url = format!("{}/2010-04-01/Accounts/{ACCOUNT}/Messages.json", prism.base_url());
+    let url = format!(
+        "{}/2010-04-01/Accounts/{ACCOUNT}/Messages.json",
+        prism.base_url()
+    );
     let client = reqwest::Client::new();
-    let no_auth = client.post(&url).form(&[("To", TO), ("Body", "x"), ("From", FROM)]);
+    let no_auth = client
+        .post(&url)
+        .form(&[("To", TO), ("Body", "x"), ("From", FROM)]);
     assert_eq!(no_auth.send().await.unwrap().status(), 401);
-    let no_to = client.post(&url).basic_auth(ACCOUNT, Some(TOKEN)).form(&[("Body", "x"), ("From", FROM)]);
+    let no_to = client
+        .post(&url)
+        .basic_auth(ACCOUNT, Some(TOKEN))
+        .form(&[("Body", "x"), ("From", FROM)]);
     assert_eq!(no_to.send().await.unwrap().status(), 422);
     let refused: Vec<u16> = prism.refused().iter().map(|x| x.status).collect();
     assert_eq!(refused, [401, 422]);
@@ -236,8 +306,10 @@ fn status_callback(status: &str, error_code: Option<&str>) -> Vec<(String, Strin
 }
 
 fn signed(params: &[(String, String)]) -> Callback {
-    Callback::post_form(RECEIPT_URL, params)
-        .header("x-twilio-signature", &twilio_sign(TOKEN, RECEIPT_URL, params))
+    Callback::post_form(RECEIPT_URL, params).header(
+        "x-twilio-signature",
+        &twilio_sign(TOKEN, RECEIPT_URL, params),
+    )
 }
 
 #[test]
@@ -251,12 +323,23 @@ fn twilio_test_signer_reproduces_twilios_documented_example() {
         ("To", "+18005551212"),
     ]);
     let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
-    assert_eq!(twilio_sign("12345", url, &params), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
+    assert_eq!(
+        twilio_sign("12345", url, &params),
+        "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    );
     // And the adapter accepts that very signature (the body is a voice webhook, so it is
     // then malformed as a message status: no MessageSid, but not unsigned or forged).
-    let p = provider(&Config { auth_token: Some("12345".into()), ..config("http://127.0.0.1:1") });
-    let cb = Callback::post_form(url, &params).header("x-twilio-signature", "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
-    assert!(matches!(cb.parse(&p), Err(ReceiptError::Malformed(_))), "{:?}", cb.parse(&p));
+    let p = provider(&Config {
+        auth_token: Some("12345".into()),
+        ..config("http://127.0.0.1:1")
+    });
+    let cb = Callback::post_form(url, &params)
+        .header("x-twilio-signature", "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
+    assert!(
+        matches!(cb.parse(&p), Err(ReceiptError::Malformed(_))),
+        "{:?}",
+        cb.parse(&p)
+    );
 }
 
 #[test]
@@ -267,7 +350,10 @@ fn twilio_signed_status_callbacks_become_receipts() {
         status,
         detail: detail.map(str::to_string),
     };
-    assert_eq!(signed(&status_callback("delivered", None)).parse(&p), Ok(vec![receipt(DeliveryStatus::Delivered, None)]));
+    assert_eq!(
+        signed(&status_callback("delivered", None)).parse(&p),
+        Ok(vec![receipt(DeliveryStatus::Delivered, None)])
+    );
     assert_eq!(
         signed(&status_callback("undelivered", Some("30003"))).parse(&p),
         Ok(vec![receipt(DeliveryStatus::Undelivered, Some("30003"))])
@@ -276,9 +362,16 @@ fn twilio_signed_status_callbacks_become_receipts() {
         signed(&status_callback("failed", Some("30008"))).parse(&p),
         Ok(vec![receipt(DeliveryStatus::Failed, Some("30008"))])
     );
-    assert_eq!(signed(&status_callback("sent", None)).parse(&p), Ok(vec![receipt(DeliveryStatus::Sent, None)]));
+    assert_eq!(
+        signed(&status_callback("sent", None)).parse(&p),
+        Ok(vec![receipt(DeliveryStatus::Sent, None)])
+    );
     for ignored in ["queued", "accepted", "sending", "scheduled"] {
-        assert_eq!(signed(&status_callback(ignored, None)).parse(&p), Ok(vec![]), "{ignored}");
+        assert_eq!(
+            signed(&status_callback(ignored, None)).parse(&p),
+            Ok(vec![]),
+            "{ignored}"
+        );
     }
 }
 
@@ -293,26 +386,46 @@ fn twilio_unsigned_forged_and_malformed_callbacks_are_refused() {
     // A parameter changed after signing.
     let mut tampered_params = params.clone();
     tampered_params[4].1 = "failed".into();
-    let tampered = Callback::post_form(RECEIPT_URL, &tampered_params)
-        .header("x-twilio-signature", &twilio_sign(TOKEN, RECEIPT_URL, &params));
+    let tampered = Callback::post_form(RECEIPT_URL, &tampered_params).header(
+        "x-twilio-signature",
+        &twilio_sign(TOKEN, RECEIPT_URL, &params),
+    );
     assert_eq!(tampered.parse(&p), Err(ReceiptError::Forged));
 
     // Signed with another account's token.
-    let wrong_key = Callback::post_form(RECEIPT_URL, &params)
-        .header("x-twilio-signature", &twilio_sign("another-token", RECEIPT_URL, &params));
+    let wrong_key = Callback::post_form(RECEIPT_URL, &params).header(
+        "x-twilio-signature",
+        &twilio_sign("another-token", RECEIPT_URL, &params),
+    );
     assert_eq!(wrong_key.parse(&p), Err(ReceiptError::Forged));
 
     // Signed for another URL (another tenant's query), replayed here.
     let other_url = "https://gw.example.com/v1/receipts/tw?tenant=other";
-    let wrong_url = Callback::post_form(RECEIPT_URL, &params)
-        .header("x-twilio-signature", &twilio_sign(TOKEN, other_url, &params));
+    let wrong_url = Callback::post_form(RECEIPT_URL, &params).header(
+        "x-twilio-signature",
+        &twilio_sign(TOKEN, other_url, &params),
+    );
     assert_eq!(wrong_url.parse(&p), Err(ReceiptError::Forged));
 
     // Correctly signed, but no MessageSid / no MessageStatus.
-    let no_sid: Vec<_> = params.iter().filter(|(k, _)| k != "MessageSid").cloned().collect();
-    assert!(matches!(signed(&no_sid).parse(&p), Err(ReceiptError::Malformed(_))));
-    let no_status: Vec<_> = params.iter().filter(|(k, _)| k != "MessageStatus").cloned().collect();
-    assert!(matches!(signed(&no_status).parse(&p), Err(ReceiptError::Malformed(_))));
+    let no_sid: Vec<_> = params
+        .iter()
+        .filter(|(k, _)| k != "MessageSid")
+        .cloned()
+        .collect();
+    assert!(matches!(
+        signed(&no_sid).parse(&p),
+        Err(ReceiptError::Malformed(_))
+    ));
+    let no_status: Vec<_> = params
+        .iter()
+        .filter(|(k, _)| k != "MessageStatus")
+        .cloned()
+        .collect();
+    assert!(matches!(
+        signed(&no_status).parse(&p),
+        Err(ReceiptError::Malformed(_))
+    ));
 
     // Without the auth token there is nothing to verify against: receipts are off.
     let key_only = provider(&Config {
@@ -322,5 +435,8 @@ fn twilio_unsigned_forged_and_malformed_callbacks_are_refused() {
         status_callback_url: None,
         ..config("http://127.0.0.1:1")
     });
-    assert_eq!(signed(&params).parse(&key_only), Err(ReceiptError::NotSupported));
+    assert_eq!(
+        signed(&params).parse(&key_only),
+        Err(ReceiptError::NotSupported)
+    );
 }
