@@ -387,7 +387,11 @@ fn twilio_unsigned_forged_and_malformed_callbacks_are_refused() {
 
     // A parameter changed after signing.
     let mut tampered_params = params.clone();
-    tampered_params.iter_mut().find(|(k, _)| k == "MessageStatus").unwrap().1 = "failed".into();
+    tampered_params
+        .iter_mut()
+        .find(|(k, _)| k == "MessageStatus")
+        .unwrap()
+        .1 = "failed".into();
     let tampered = Callback::post_form(RECEIPT_URL, &tampered_params).header(
         "x-twilio-signature",
         &twilio_sign(TOKEN, RECEIPT_URL, &params),
