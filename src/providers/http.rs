@@ -53,3 +53,25 @@ pub fn status_kind(status: u16) -> ErrorKind {
         _ => ErrorKind::Unavailable,
     }
 }
+
+/// An answer read whole: status, `Retry-After`, body. A body cut short by the timeout
+/// counts as no answer.
+pub async fn read_answer(
+    resp: reqwest::Response,
+) -> Result<(u16, Option<Duration>, bytes::Bytes), ProviderError> {
+    let status = resp.status().as_u16();
+    let after = retry_after(resp.headers());
+    let body = resp.bytes().await.map_err(transport_error)?;
+    Ok((status, after, body))
+}
+
+/// A 2xx answer with no readable message id. Not retryable: the provider may have
+/// accepted the message, and sending it again could deliver the code twice.
+pub fn unreadable_success(vendor: &str, status: u16) -> ProviderError {
+    let mut e = ProviderError::new(
+        ErrorKind::Unavailable,
+        format!("{vendor} answered {status} without a readable message id"),
+    );
+    e.retryable = false;
+    e
+}

@@ -3,13 +3,20 @@
 //! A provider takes an [`OutboundMessage`] and returns the provider's message id, or a
 //! [`ProviderError`] that says what kind of failure it was and whether trying again can
 //! help. Retry policy lives in the queue and asks only `retryable`, so a rejected number
-//! is never retried. Adapters: `console` (development) and `webhook` (your own endpoint).
+//! is never retried. Adapters: `console` (development), `webhook` (your own endpoint),
+//! and the vendors `twilio`, `vonage` and `sinch` (each a folder: `config.rs`, `error.rs`
+//! with the vendor's documented codes, `mod.rs` with the API and receipt notes).
+//! `callback` holds what receipt parsers share.
 //! The dev outbox (`outbox`) records what was handed to a provider, for `GET /dev/outbox`.
 
+pub mod callback;
 pub mod console;
 pub mod http;
 pub mod outbox;
 mod registry;
+pub mod sinch;
+pub mod twilio;
+pub mod vonage;
 pub mod webhook;
 
 pub use registry::ProviderConfig;

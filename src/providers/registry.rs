@@ -15,6 +15,12 @@ pub enum ProviderConfig {
     Console(console::Config),
     /// POSTs JSON to your endpoint.
     Webhook(webhook::Config),
+    /// Twilio Programmable Messaging.
+    Twilio(twilio::Config),
+    /// Vonage SMS API.
+    Vonage(vonage::Config),
+    /// Sinch SMS REST API.
+    Sinch(sinch::Config),
 }
 
 impl ProviderConfig {
@@ -23,6 +29,9 @@ impl ProviderConfig {
         Ok(match self {
             ProviderConfig::Console(_) => Arc::new(console::ConsoleProvider),
             ProviderConfig::Webhook(c) => Arc::new(webhook::WebhookProvider::new(c)?),
+            ProviderConfig::Twilio(c) => Arc::new(twilio::TwilioProvider::new(c)?),
+            ProviderConfig::Vonage(c) => Arc::new(vonage::VonageProvider::new(c)?),
+            ProviderConfig::Sinch(c) => Arc::new(sinch::SinchProvider::new(c)?),
         })
     }
 
@@ -31,6 +40,9 @@ impl ProviderConfig {
         match self {
             ProviderConfig::Console(_) => Vec::new(),
             ProviderConfig::Webhook(c) => c.problems(),
+            ProviderConfig::Twilio(c) => c.problems(),
+            ProviderConfig::Vonage(c) => c.problems(),
+            ProviderConfig::Sinch(c) => c.problems(),
         }
     }
 
@@ -39,6 +51,9 @@ impl ProviderConfig {
         match self {
             ProviderConfig::Console(c) => c.max_tps,
             ProviderConfig::Webhook(c) => c.max_tps,
+            ProviderConfig::Twilio(c) => c.max_tps,
+            ProviderConfig::Vonage(c) => c.max_tps,
+            ProviderConfig::Sinch(c) => c.max_tps,
         }
     }
 }

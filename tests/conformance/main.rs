@@ -5,4 +5,9 @@
 //!
 //! Each vendor has its own module; `server` is the recording stand-in they share.
 
+mod checks;
+mod prism;
 mod server;
+mod sinch;
+mod twilio;
+mod vonage;

@@ -1,0 +1,215 @@
+//! Twilio provider settings.
+
+use crate::providers::callback::is_http_url;
+use serde::Deserialize;
+
+/// Twilio's production REST API.
+pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
+
+/// `[providers.<name>]` with `kind = "twilio"`.
+///
+/// Credentials: `auth_token` (HTTP Basic `account_sid:auth_token`), or an API key pair
+/// `api_key_sid` + `api_key_secret` (Basic `api_key_sid:api_key_secret`, used for sending
+/// when both are set). Status callbacks are signed with the account's auth token, so
+/// `status_callback_url` needs `auth_token`.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// API root; the default is Twilio's production URL. Change it for a regional edge
+    /// (`https://api.dublin.ie1.twilio.com`) or a test server.
+    pub base_url: String,
+    /// Per-attempt timeout, in milliseconds.
+    pub timeout_ms: u64,
+    /// Sends per second this instance may make through this provider (none: no cap).
+    pub max_tps: Option<u32>,
+    /// Account SID (`AC` + 32 hex digits): the path of the Messages resource.
+    pub account_sid: String,
+    /// Account auth token: Basic-auth password with `account_sid`, and the key of the
+    /// `X-Twilio-Signature` HMAC on status callbacks.
+    pub auth_token: Option<String>,
+    /// API key SID (`SK…`), used with `api_key_secret` instead of the auth token to send.
+    pub api_key_sid: Option<String>,
+    /// API key secret.
+    pub api_key_secret: Option<String>,
+    /// Sender: a Twilio number in E.164, a short code or an alphanumeric sender ID.
+    /// Exactly one of `from` and `messaging_service_sid`.
+    pub from: Option<String>,
+    /// Messaging Service SID (`MG` + 32 hex digits) that picks the sender from its pool.
+    pub messaging_service_sid: Option<String>,
+    /// Public URL of this gateway's receipts endpoint for this instance
+    /// (`https://…/v1/receipts/<name>`), sent as `StatusCallback`; unset: no callbacks.
+    pub status_callback_url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_url: DEFAULT_BASE_URL.into(),
+            timeout_ms: 5_000,
+            max_tps: None,
+            account_sid: String::new(),
+            auth_token: None,
+            api_key_sid: None,
+            api_key_secret: None,
+            from: None,
+            messaging_service_sid: None,
+            status_callback_url: None,
+        }
+    }
+}
+
+fn redact(v: &Option<String>) -> Option<&'static str> {
+    v.as_ref().map(|_| "<redacted>")
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("twilio::Config")
+            .field("base_url", &self.base_url)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_tps", &self.max_tps)
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &redact(&self.auth_token))
+            .field("api_key_sid", &self.api_key_sid)
+            .field("api_key_secret", &redact(&self.api_key_secret))
+            .field("from", &self.from)
+            .field("messaging_service_sid", &self.messaging_service_sid)
+            .field("status_callback_url", &self.status_callback_url)
+            .finish()
+    }
+}
+
+/// `prefix` followed by exactly 32 hex digits (Twilio SIDs).
+pub(crate) fn is_sid(s: &str, prefix: &str) -> bool {
+    s.len() == prefix.len() + 32
+        && s.starts_with(prefix)
+        && s[prefix.len()..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn set(v: &Option<String>) -> bool {
+    v.as_deref().is_some_and(|s| !s.trim().is_empty())
+}
+
+impl Config {
+    /// Problems with these settings, one sentence each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !is_http_url(&self.base_url) {
+            p.push("base_url must be an http:// or https:// URL".into());
+        }
+        if self.timeout_ms == 0 {
+            p.push("timeout_ms must be at least 1".into());
+        }
+        if !is_sid(&self.account_sid, "AC") {
+            p.push("account_sid must be AC followed by 32 hex digits".into());
+        }
+        let key_pair = (set(&self.api_key_sid), set(&self.api_key_secret));
+        match key_pair {
+            (true, false) | (false, true) => {
+                p.push("api_key_sid and api_key_secret go together".into())
+            }
+            (false, false) if !set(&self.auth_token) => {
+                p.push("set auth_token, or api_key_sid and api_key_secret".into())
+            }
+            _ => {}
+        }
+        if let Some(k) = self.api_key_sid.as_deref().filter(|s| !s.is_empty()) {
+            if !is_sid(k, "SK") {
+                p.push("api_key_sid must be SK followed by 32 hex digits".into());
+            }
+        }
+        match (set(&self.from), set(&self.messaging_service_sid)) {
+            (true, true) => p.push("set either from or messaging_service_sid, not both".into()),
+            (false, false) => p.push("set from or messaging_service_sid".into()),
+            _ => {}
+        }
+        if let Some(m) = self
+            .messaging_service_sid
+            .as_deref()
+            .filter(|s| !s.is_empty())
+        {
+            if !is_sid(m, "MG") {
+                p.push("messaging_service_sid must be MG followed by 32 hex digits".into());
+            }
+        }
+        if let Some(cb) = &self.status_callback_url {
+            if !is_http_url(cb) {
+                p.push("status_callback_url must be an http:// or https:// URL".into());
+            }
+            if !set(&self.auth_token) {
+                p.push(
+                    "status_callback_url needs auth_token: Twilio signs callbacks with it".into(),
+                );
+            }
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok() -> Config {
+        Config {
+            account_sid: format!("AC{}", "a".repeat(32)),
+            auth_token: Some("tok".into()),
+            from: Some("+15005550006".into()),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_complete_config_has_no_problems() {
+        assert!(ok().problems().is_empty(), "{:?}", ok().problems());
+    }
+
+    #[test]
+    fn sender_and_credentials_are_checked() {
+        let both = Config {
+            messaging_service_sid: Some(format!("MG{}", "b".repeat(32))),
+            ..ok()
+        };
+        assert_eq!(both.problems().len(), 1);
+        let none = Config { from: None, ..ok() };
+        assert_eq!(none.problems().len(), 1);
+        let no_creds = Config {
+            auth_token: None,
+            ..ok()
+        };
+        assert_eq!(no_creds.problems().len(), 1);
+        let half_key = Config {
+            api_key_sid: Some(format!("SK{}", "c".repeat(32))),
+            ..ok()
+        };
+        assert_eq!(half_key.problems().len(), 1);
+        let cb_without_token = Config {
+            auth_token: None,
+            api_key_sid: Some(format!("SK{}", "c".repeat(32))),
+            api_key_secret: Some("s".into()),
+            status_callback_url: Some("https://gw.example/v1/receipts/tw".into()),
+            ..ok()
+        };
+        assert_eq!(cb_without_token.problems().len(), 1);
+        assert_eq!(
+            Config {
+                account_sid: "AC1".into(),
+                ..ok()
+            }
+            .problems()
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = Config {
+            auth_token: Some("authsecret".into()),
+            api_key_secret: Some("keysecret".into()),
+            ..ok()
+        };
+        let s = format!("{c:?}");
+        assert!(!s.contains("authsecret") && !s.contains("keysecret"), "{s}");
+    }
+}

@@ -1,0 +1,218 @@
+//! Vonage provider settings.
+
+use crate::providers::callback::is_http_url;
+use serde::Deserialize;
+
+/// Vonage's production SMS API root (the API lives at `/sms/json` under it).
+pub const DEFAULT_BASE_URL: &str = "https://rest.nexmo.com";
+
+/// How Vonage signs webhooks: the method chosen for the signature secret in the Vonage
+/// dashboard ("The default algorithm is 'MD5 hash' and we also support MD5 HMAC, SHA1
+/// HMAC, SHA-256 HMAC and SHA-512 HMAC").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureMethod {
+    /// MD5 of the parameter string followed by the secret (Vonage's default).
+    #[default]
+    Md5hash,
+    /// HMAC-MD5 of the parameter string, keyed with the secret.
+    Md5,
+    /// HMAC-SHA1.
+    Sha1,
+    /// HMAC-SHA256.
+    Sha256,
+    /// HMAC-SHA512.
+    Sha512,
+}
+
+/// `[providers.<name>]` with `kind = "vonage"`.
+///
+/// Receipts are authenticated by Vonage's signature when `signature_secret` is set,
+/// otherwise by `receipt_token` in the callback URL's query; with neither, receipts are
+/// refused.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// API root; the default is Vonage's production URL.
+    pub base_url: String,
+    /// Per-attempt timeout, in milliseconds.
+    pub timeout_ms: u64,
+    /// Sends per second this instance may make through this provider (none: no cap).
+    pub max_tps: Option<u32>,
+    /// API key (`api_key`).
+    pub api_key: String,
+    /// API secret (`api_secret`).
+    pub api_secret: String,
+    /// Sender: a virtual number (E.164, with or without `+`) or an alphanumeric sender ID.
+    pub from: String,
+    /// Public URL of this gateway's receipts endpoint for this instance
+    /// (`https://…/v1/receipts/<name>`), sent as `callback` on each message (with
+    /// `token=<receipt_token>` added when receipts are authenticated by token). Unset:
+    /// receipts go to the URL set in the Vonage dashboard, if any.
+    pub callback_url: Option<String>,
+    /// Signature secret from the Vonage dashboard, once signed webhooks are enabled on the
+    /// account: each receipt's `sig` is then verified.
+    pub signature_secret: Option<String>,
+    /// Signing method chosen for that secret in the dashboard.
+    pub signature_method: SignatureMethod,
+    /// Without `signature_secret`: a random value the callback URL carries as
+    /// `?token=…`; receipts without it are refused. At least 16 characters.
+    pub receipt_token: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_url: DEFAULT_BASE_URL.into(),
+            timeout_ms: 5_000,
+            max_tps: None,
+            api_key: String::new(),
+            api_secret: String::new(),
+            from: String::new(),
+            callback_url: None,
+            signature_secret: None,
+            signature_method: SignatureMethod::default(),
+            receipt_token: None,
+        }
+    }
+}
+
+fn redact(v: &Option<String>) -> Option<&'static str> {
+    v.as_ref().map(|_| "<redacted>")
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("vonage::Config")
+            .field("base_url", &self.base_url)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_tps", &self.max_tps)
+            .field("api_key", &self.api_key)
+            .field("api_secret", &"<redacted>")
+            .field("from", &self.from)
+            .field("callback_url", &self.callback_url)
+            .field("signature_secret", &redact(&self.signature_secret))
+            .field("signature_method", &self.signature_method)
+            .field("receipt_token", &redact(&self.receipt_token))
+            .finish()
+    }
+}
+
+/// Shortest `receipt_token` accepted.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+impl Config {
+    /// Problems with these settings, one sentence each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !is_http_url(&self.base_url) {
+            p.push("base_url must be an http:// or https:// URL".into());
+        }
+        if self.timeout_ms == 0 {
+            p.push("timeout_ms must be at least 1".into());
+        }
+        if self.api_key.trim().is_empty() {
+            p.push("api_key is required".into());
+        }
+        if self.api_secret.trim().is_empty() {
+            p.push("api_secret is required".into());
+        }
+        if self.from.trim().is_empty() {
+            p.push("from (the sender) is required".into());
+        }
+        let secret = self.signature_secret.as_deref().filter(|s| !s.is_empty());
+        let token = self.receipt_token.as_deref().filter(|s| !s.is_empty());
+        if let Some(t) = token {
+            if t.len() < MIN_TOKEN_LEN {
+                p.push(format!(
+                    "receipt_token must be at least {MIN_TOKEN_LEN} characters"
+                ));
+            }
+        }
+        if secret.is_some() && token.is_some() {
+            p.push("set signature_secret or receipt_token, not both".into());
+        }
+        if let Some(cb) = &self.callback_url {
+            if !is_http_url(cb) {
+                p.push("callback_url must be an http:// or https:// URL".into());
+            }
+            if secret.is_none() && token.is_none() {
+                p.push(
+                    "callback_url needs signature_secret or receipt_token: receipts are never \
+                     accepted unauthenticated"
+                        .into(),
+                );
+            }
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok() -> Config {
+        Config {
+            api_key: "abcd1234".into(),
+            api_secret: "abcdef0123456789".into(),
+            from: "AcmeInc".into(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn receipts_need_one_way_to_authenticate() {
+        assert!(ok().problems().is_empty());
+        let cb = Some("https://gw.example/v1/receipts/vg".to_string());
+        assert_eq!(
+            Config {
+                callback_url: cb.clone(),
+                ..ok()
+            }
+            .problems()
+            .len(),
+            1
+        );
+        let token = Some("0123456789abcdef".to_string());
+        let secret = Some("sigsecret".to_string());
+        let with_token = Config {
+            callback_url: cb.clone(),
+            receipt_token: token.clone(),
+            ..ok()
+        };
+        assert!(with_token.problems().is_empty());
+        let both = Config {
+            signature_secret: secret,
+            receipt_token: token,
+            ..ok()
+        };
+        assert_eq!(both.problems().len(), 1);
+        let short = Config {
+            receipt_token: Some("short".into()),
+            ..ok()
+        };
+        assert_eq!(short.problems().len(), 1);
+    }
+
+    #[test]
+    fn method_names_parse_and_debug_hides_secrets() {
+        #[derive(Deserialize)]
+        struct W {
+            m: SignatureMethod,
+        }
+        let w: W = toml::from_str("m = \"sha256\"").unwrap();
+        assert_eq!(w.m, SignatureMethod::Sha256);
+        let c = Config {
+            signature_secret: Some("sigsecret".into()),
+            receipt_token: Some("tokentokentoken1".into()),
+            ..ok()
+        };
+        let s = format!("{c:?}");
+        assert!(
+            !s.contains("abcdef0123456789") && !s.contains("sigsecret"),
+            "{s}"
+        );
+        assert!(!s.contains("tokentokentoken1"), "{s}");
+    }
+}

@@ -1,0 +1,347 @@
+//! The Vonage provider: the SMS API (`rest.nexmo.com`), one request per message.
+//!
+//! **Request.** `POST {base_url}/sms/json`, `Content-Type:
+//! application/x-www-form-urlencoded`; the credentials travel as form fields. Fields we
+//! send:
+//!
+//! | field | value |
+//! |---|---|
+//! | `api_key`, `api_secret` | the account's credentials |
+//! | `from` | the configured sender ("If alphanumeric, spaces will be ignored. Numbers are specified in E.164 format"; a leading `+` is dropped) |
+//! | `to` | the destination, E.164 digits without the `+` (`447700900000`; the API's pattern is `\d{7,15}`) |
+//! | `text` | the text, code included |
+//! | `type` | `unicode` when the text is not GSM-7 ("If your message contains characters outside this range, then you will need to set the type to unicode"); omitted (Vonage's default `text`) otherwise |
+//! | `callback` | `callback_url` (with `token=…` appended in token mode), when set |
+//!
+//! **Answer.** `200` with `{"message-count": "1", "messages": [{"to", "message-id",
+//! "status": "0", …}]}`. "A status of zero indicates success; a non-zero value means
+//! something went wrong": the per-message `status`, not the HTTP code, decides (see
+//! [`error`]). The message id is `messages[0].message-id`. A text longer than one SMS
+//! comes back as several parts, one entry each; the first part decides and its id is
+//! kept (retrying after later parts were accepted would send them twice).
+//!
+//! **Receipts.** Vonage calls the callback URL with a delivery receipt (DLR) as a GET
+//! query string or a POST body (JSON or form): `messageId`, `status` (`delivered`,
+//! `expired`, `failed`, `rejected`, `accepted`, `buffered`, `unknown`), `err-code`, and,
+//! with signed webhooks enabled on the account, `timestamp`, `nonce` and `sig`.
+//! Authentication is one of:
+//!
+//! - **signature** (`signature_secret`): per Vonage's "Signing Messages" guide, take every
+//!   parameter except `sig`, sorted by name, replace `&` and `=` in each value with `_`,
+//!   and build `&name=value&name=value…`; "MD5 hash" is the hex MD5 of that string
+//!   followed by the secret, the HMAC methods (MD5, SHA1, SHA-256, SHA-512) are the hex
+//!   HMAC of that string keyed with the secret. Compared in constant time, hex case
+//!   ignored. No `sig` is `Unsigned`; a mismatch is `Forged`. Put no query parameters of
+//!   your own on a signed callback URL: a GET receipt would carry them among the signed
+//!   ones. The `timestamp` is not checked for age: Vonage retries undelivered webhooks,
+//!   and a replayed receipt can only repeat a status Vonage already reported.
+//! - **token** (`receipt_token`, when no secret is set): the callback URL carries
+//!   `?token=<receipt_token>`, compared in constant time; missing is `Unsigned`, wrong is
+//!   `Forged`.
+//!
+//! With neither configured, receipts are refused (`NotSupported`). Statuses:
+//!
+//! | `status` | receipt |
+//! |---|---|
+//! | `delivered` | `Delivered` |
+//! | `accepted` (taken by the carrier), `buffered` (waiting at the carrier) | `Sent` |
+//! | `expired` (not delivered within its validity), `failed` | `Undelivered` |
+//! | `rejected` (refused by Vonage or the carrier) | `Failed` |
+//! | `unknown`, others | ignored (no update) |
+
+mod config;
+pub(crate) mod error;
+
+pub use config::{Config, SignatureMethod, DEFAULT_BASE_URL, MIN_TOKEN_LEN};
+
+use super::callback::{
+    check_token, ct_eq, form_params, is_json, json_params, non_empty, query_params, with_token,
+    TOKEN_PARAM,
+};
+use super::http::{client, read_answer, transport_error, unreadable_success};
+use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use crate::domain::DeliveryStatus;
+use crate::template::{encoding_of, Encoding};
+use async_trait::async_trait;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Digest;
+use std::time::Duration;
+
+enum ReceiptAuth {
+    None,
+    Token(Vec<u8>),
+    Signature {
+        secret: Vec<u8>,
+        method: SignatureMethod,
+    },
+}
+
+/// Sends through Vonage's SMS API.
+pub struct VonageProvider {
+    client: reqwest::Client,
+    url: String,
+    api_key: String,
+    api_secret: String,
+    from: String,
+    callback: Option<String>,
+    receipt_auth: ReceiptAuth,
+}
+
+impl std::fmt::Debug for VonageProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VonageProvider")
+            .field("url", &self.url)
+            .field("api_key", &self.api_key)
+            .field("api_secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl VonageProvider {
+    /// Checks the settings and builds the pooled client.
+    pub fn new(cfg: &Config) -> anyhow::Result<Self> {
+        let problems = cfg.problems();
+        anyhow::ensure!(problems.is_empty(), "vonage: {}", problems.join("; "));
+        let secret = cfg.signature_secret.clone().filter(|s| !s.is_empty());
+        let token = cfg.receipt_token.clone().filter(|s| !s.is_empty());
+        let callback = match (&cfg.callback_url, &token) {
+            (Some(url), Some(t)) if secret.is_none() => Some(with_token(url, t)),
+            (url, _) => url.clone(),
+        };
+        let receipt_auth = match (secret, token) {
+            (Some(s), _) => ReceiptAuth::Signature {
+                secret: s.into_bytes(),
+                method: cfg.signature_method,
+            },
+            (None, Some(t)) => ReceiptAuth::Token(t.into_bytes()),
+            (None, None) => ReceiptAuth::None,
+        };
+        let from = cfg.from.trim();
+        let from = match from.strip_prefix('+') {
+            Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                digits
+            }
+            _ => from,
+        };
+        Ok(VonageProvider {
+            client: client(Duration::from_millis(cfg.timeout_ms))?,
+            url: format!("{}/sms/json", cfg.base_url.trim_end_matches('/')),
+            api_key: cfg.api_key.clone(),
+            api_secret: cfg.api_secret.clone(),
+            from: from.to_string(),
+            callback,
+            receipt_auth,
+        })
+    }
+
+    /// The receipt's parameters: the query string of a GET, the body of a POST.
+    fn receipt_params(req: &ReceiptRequest<'_>) -> Result<Vec<(String, String)>, ReceiptError> {
+        if req.method.eq_ignore_ascii_case("GET") {
+            Ok(query_params(req.url))
+        } else if req.method.eq_ignore_ascii_case("POST") {
+            if is_json(req.headers) {
+                json_params(req.body)
+            } else {
+                Ok(form_params(req.body))
+            }
+        } else {
+            Err(ReceiptError::Malformed(format!("method {}", req.method)))
+        }
+    }
+}
+
+/// The signing string of Vonage's guide: `&name=value…` over the parameters sorted by
+/// name, `sig` left out, `&` and `=` in values replaced with `_`.
+fn signing_string(params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().filter(|(k, _)| k != "sig").collect();
+    sorted.sort();
+    let mut s = String::new();
+    for (k, v) in sorted {
+        s.push('&');
+        s.push_str(k);
+        s.push('=');
+        s.extend(
+            v.chars()
+                .map(|c| if c == '&' || c == '=' { '_' } else { c }),
+        );
+    }
+    s
+}
+
+fn hmac<M: Mac + KeyInit>(secret: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = <M as KeyInit>::new_from_slice(secret).expect("any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The raw digest Vonage puts (hex-encoded) in `sig` for these parameters.
+pub fn signature(method: SignatureMethod, secret: &[u8], params: &[(String, String)]) -> Vec<u8> {
+    let s = signing_string(params);
+    match method {
+        SignatureMethod::Md5hash => {
+            let mut h = md5::Md5::new();
+            h.update(s.as_bytes());
+            h.update(secret);
+            h.finalize().to_vec()
+        }
+        SignatureMethod::Md5 => hmac::<Hmac<md5::Md5>>(secret, s.as_bytes()),
+        SignatureMethod::Sha1 => hmac::<Hmac<sha1::Sha1>>(secret, s.as_bytes()),
+        SignatureMethod::Sha256 => hmac::<Hmac<sha2::Sha256>>(secret, s.as_bytes()),
+        SignatureMethod::Sha512 => hmac::<Hmac<sha2::Sha512>>(secret, s.as_bytes()),
+    }
+}
+
+/// Our status for a DLR `status`; `None` for the ones we ignore.
+fn delivery_status(s: &str) -> Option<DeliveryStatus> {
+    Some(match s {
+        "delivered" => DeliveryStatus::Delivered,
+        "accepted" | "buffered" => DeliveryStatus::Sent,
+        "expired" | "failed" => DeliveryStatus::Undelivered,
+        "rejected" => DeliveryStatus::Failed,
+        _ => return None,
+    })
+}
+
+fn text_of(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl SmsProvider for VonageProvider {
+    fn kind(&self) -> &'static str {
+        "vonage"
+    }
+
+    async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
+        let to = msg.to.strip_prefix('+').unwrap_or(&msg.to);
+        let mut form: Vec<(&str, &str)> = vec![
+            ("api_key", &self.api_key),
+            ("api_secret", &self.api_secret),
+            ("from", &self.from),
+            ("to", to),
+            ("text", &msg.body),
+        ];
+        if encoding_of(&msg.body) == Encoding::Ucs2 {
+            form.push(("type", "unicode"));
+        }
+        if let Some(cb) = &self.callback {
+            form.push(("callback", cb));
+        }
+        let resp = self
+            .client
+            .post(&self.url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let (status, retry_after, body) = read_answer(resp).await?;
+        if !(200..300).contains(&status) {
+            return Err(error::from_http(status, retry_after));
+        }
+        let answer: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|_| unreadable_success("vonage", status))?;
+        let first = answer
+            .get("messages")
+            .and_then(|m| m.get(0))
+            .ok_or_else(|| unreadable_success("vonage", status))?;
+        match first.get("status").and_then(text_of).as_deref() {
+            Some("0") => first
+                .get("message-id")
+                .and_then(text_of)
+                .filter(|id| !id.is_empty())
+                .ok_or_else(|| unreadable_success("vonage", status)),
+            Some(code) => Err(error::from_status(code)),
+            None => Err(unreadable_success("vonage", status)),
+        }
+    }
+
+    fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {
+        let params = match &self.receipt_auth {
+            ReceiptAuth::None => return Err(ReceiptError::NotSupported),
+            ReceiptAuth::Token(token) => {
+                check_token(req.url, token)?;
+                let mut p = Self::receipt_params(req)?;
+                p.retain(|(k, _)| k != TOKEN_PARAM);
+                p
+            }
+            ReceiptAuth::Signature { secret, method } => {
+                let p = Self::receipt_params(req)?;
+                let sig = non_empty(&p, "sig").ok_or(ReceiptError::Unsigned)?;
+                let given = hex::decode(sig.trim()).map_err(|_| ReceiptError::Forged)?;
+                if !ct_eq(&signature(*method, secret, &p), &given) {
+                    return Err(ReceiptError::Forged);
+                }
+                p
+            }
+        };
+        let id = non_empty(&params, "messageId")
+            .ok_or_else(|| ReceiptError::Malformed("no messageId".into()))?;
+        let status = non_empty(&params, "status")
+            .ok_or_else(|| ReceiptError::Malformed("no status".into()))?;
+        let detail = non_empty(&params, "err-code")
+            .filter(|c| c.trim() != "0")
+            .map(str::to_string);
+        Ok(delivery_status(status)
+            .map(|status| Receipt {
+                message_id: id.to_string(),
+                status,
+                detail,
+            })
+            .into_iter()
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// The inbound-message vectors of Vonage's PHP client library tests.
+    #[test]
+    fn signatures_match_vonage_client_library_vectors() {
+        let params = p(&[
+            ("message-timestamp", "2013-11-21 15:27:30"),
+            ("messageId", "020000001B0FE827"),
+            ("msisdn", "14843472194"),
+            ("text", "Test again"),
+            ("timestamp", "1385047698"),
+            ("to", "13239877404"),
+            ("type", "text"),
+        ]);
+        let secret = b"my_secret_key_for_testing";
+        let hex_of = |m| hex::encode(signature(m, secret, &params));
+        assert_eq!(
+            hex_of(SignatureMethod::Md5hash),
+            "d2e7b1dc968737c5998ad624e02f90b7"
+        );
+        assert_eq!(
+            hex_of(SignatureMethod::Md5),
+            "ddebd46008c2d4e93cce578a332a52d5"
+        );
+        assert_eq!(
+            hex_of(SignatureMethod::Sha1),
+            "27d0d05c2876c7cb1720dbcdba4d492e1e55c09a"
+        );
+        assert_eq!(
+            hex_of(SignatureMethod::Sha256),
+            "ddb8397c2b90aac7f3882d306475c9a5058c92322eef43c92b298b6e0fc0d330"
+        );
+    }
+
+    #[test]
+    fn ampersands_and_equals_in_values_become_underscores() {
+        let params = p(&[("b", "x&y=z"), ("a", "1"), ("sig", "ignored")]);
+        assert_eq!(signing_string(&params), "&a=1&b=x_y_z");
+    }
+}

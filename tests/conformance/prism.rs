@@ -1,0 +1,302 @@
+//! Prism, the OpenAPI mock server, for checking adapters against a vendor's published API
+//! document (`specs/`).
+//!
+//! Prism comes from the npm registry: on first use it is installed into
+//! `<target>/tmp/prism` (`npm install --prefix … @stoplight/prism-cli@5`), so a machine
+//! with Node.js and npm needs nothing else; without npm the test fails and says to
+//! install them. One Prism per document per test binary (a `OnceLock`), on a free port,
+//! under a shell watchdog that ends it when the test process exits.
+//!
+//! Adapters do not talk to Prism directly: each test starts a [`PrismProxy`] that mounts
+//! the document at its server URL's path (Prism itself matches paths without that base
+//! path: Vonage's server is `…/sms`, its path `/{format}`), forwards every request and
+//! records Prism's answer, so a failing test shows the rule Prism says was broken.
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The Prism release line the suite is written against.
+const PRISM_PACKAGE: &str = "@stoplight/prism-cli@5";
+
+/// A vendor's API document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spec {
+    Twilio,
+    Vonage,
+    Sinch,
+}
+
+impl Spec {
+    fn file(self) -> PathBuf {
+        let rel = match self {
+            Spec::Twilio => "twilio/twilio_api_v2010.messages-only.json",
+            Spec::Vonage => "vonage/sms.yml",
+            Spec::Sinch => "sinch/sinch.sms.openapi.yaml",
+        };
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/conformance/specs")
+            .join(rel)
+    }
+
+    /// The path of the document's server URL, which Prism leaves out when matching.
+    fn base_path(self) -> &'static str {
+        match self {
+            Spec::Vonage => "/sms",
+            Spec::Twilio | Spec::Sinch => "",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn runs(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The `prism` executable, installed into the target directory on first use.
+fn prism_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("prism");
+        let bin = dir.join("node_modules/.bin/prism");
+        let marker = dir.join(".installed");
+        if marker.exists() && bin.exists() {
+            return bin;
+        }
+        assert!(
+            runs("node") && runs("npm"),
+            "The provider conformance tests run Prism, which needs Node.js and npm: install \
+             nodejs and npm (Debian/Ubuntu: apt-get install -y nodejs npm) and run the tests \
+             again. Prism itself is installed from the npm registry on first use."
+        );
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
+            .arg(&dir)
+            .arg(PRISM_PACKAGE)
+            .stdin(Stdio::null())
+            .output()
+            .expect("npm could not be run");
+        assert!(
+            out.status.success() && bin.exists(),
+            "npm install {PRISM_PACKAGE} into {} failed:\n{}{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(&marker, PRISM_PACKAGE).unwrap();
+        bin
+    })
+}
+
+/// The port of the Prism serving `spec`, started (once) and answering.
+fn prism_port(spec: Spec) -> u16 {
+    static PORTS: [OnceLock<u16>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    *PORTS[spec.index()].get_or_init(|| start_prism(spec))
+}
+
+fn start_prism(spec: Spec) -> u16 {
+    let bin = prism_bin();
+    let port = free_port();
+    let me = std::process::id();
+    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("prism-{spec:?}.log"));
+    // The watchdog ends Prism once this test process is gone.
+    let script = format!(
+        "\"$@\" >\"{}\" 2>&1 & r=$!; \
+         while kill -0 {me} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.2; done; \
+         kill $r 2>/dev/null; wait $r",
+        log.display()
+    );
+    let mut watchdog = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(bin)
+        .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .arg(spec.file())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sh must be on PATH");
+    let t = Instant::now();
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+        if let Ok(Some(status)) = watchdog.try_wait() {
+            panic!("Prism for {spec:?} exited ({status}):\n{}", log_text());
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "Prism for {spec:?} did not listen on {port} within 90 s:\n{}",
+            log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Reap the watchdog when it ends so it never lingers as a zombie.
+    std::thread::spawn(move || watchdog.wait());
+    port
+}
+
+/// One request forwarded to Prism and its answer.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub answer: String,
+}
+
+#[derive(Clone)]
+struct Forward {
+    spec: Spec,
+    prism: String,
+    client: reqwest::Client,
+    seen: Arc<Mutex<Vec<Exchange>>>,
+}
+
+async fn forward(State(f): State<Forward>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body: Bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let path = parts.uri.path().to_string();
+    let record = |status: u16, answer: String| {
+        f.seen.lock().unwrap().push(Exchange {
+            method: parts.method.to_string(),
+            path: path.clone(),
+            status,
+            answer,
+        })
+    };
+    let Some(rest) = path.strip_prefix(f.spec.base_path()) else {
+        record(
+            404,
+            format!("outside the API's base path {}", f.spec.base_path()),
+        );
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let mut out = f
+        .client
+        .request(parts.method.clone(), format!("{}{rest}{query}", f.prism))
+        .body(body);
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            out = out.header(name, value);
+        }
+    }
+    match out.send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let content_type = resp.headers().get("content-type").cloned();
+            let answer = resp.bytes().await.unwrap_or_default();
+            record(status, String::from_utf8_lossy(&answer).into_owned());
+            let mut back = (StatusCode::from_u16(status).unwrap(), answer).into_response();
+            if let Some(ct) = content_type {
+                back.headers_mut().insert("content-type", ct);
+            }
+            back
+        }
+        Err(e) => {
+            record(502, format!("Prism unreachable: {e}"));
+            StatusCode::BAD_GATEWAY.into_response()
+        }
+    }
+}
+
+/// A per-test recording proxy in front of the shared Prism for one document.
+pub struct PrismProxy {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Exchange>>>,
+}
+
+impl PrismProxy {
+    /// Starts Prism for `spec` if needed (installing it on first use) and a proxy to it.
+    pub async fn start(spec: Spec) -> Self {
+        otpgw::providers::http::install_tls_provider();
+        let port = tokio::task::spawn_blocking(move || prism_port(spec))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let state = Forward {
+            spec,
+            prism: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            seen: seen.clone(),
+        };
+        let app = Router::new().fallback(forward).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        PrismProxy { addr, seen }
+    }
+
+    /// The adapter's `base_url` (the adapter adds the document's base path itself).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What went through so far.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Panics unless at least one request went through and Prism accepted every one
+    /// (2xx). A 422 (request breaks the document), 415 (content type), 401 (auth scheme)
+    /// or any other answer fails, with Prism's explanation.
+    pub fn assert_all_accepted(&self) {
+        assert!(!self.exchanges().is_empty(), "no request reached Prism");
+        if let Some(x) = self.refused().first() {
+            panic!(
+                "Prism refused {} {} with {}: {}",
+                x.method, x.path, x.status, x.answer
+            );
+        }
+    }
+
+    /// The exchanges Prism did not answer with a 2xx.
+    pub fn refused(&self) -> Vec<Exchange> {
+        self.exchanges()
+            .into_iter()
+            .filter(|x| !(200..300).contains(&x.status))
+            .collect()
+    }
+}
