@@ -1,0 +1,178 @@
+//! Delivery receipts end to end: a message sent through the Twilio adapter to a stand-in
+//! of Twilio's API, then status callbacks to `/v1/receipts/<name>`: a signed one moves
+//! `delivery.status`; unsigned, forged, malformed ones and unknown message ids are refused
+//! and change nothing.
+
+mod support;
+
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use otpgw::providers::{twilio, ProviderConfig};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use support::app::number;
+use support::{spawn_app, Backend, TestApp};
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "twilio-auth-token-for-tests";
+
+/// Twilio's Messages resource, answering the documented 201 with a fixed sid.
+async fn twilio_stand_in() -> String {
+    let app = Router::new().route(
+        "/2010-04-01/Accounts/{sid}/Messages.json",
+        post(|| async {
+            (
+                axum::http::StatusCode::CREATED,
+                Json(json!({"sid": "SM00000000000000000000000000000001", "status": "queued"})),
+            )
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// What Twilio puts in `X-Twilio-Signature`: Base64(HMAC-SHA1(token, URL + sorted params)).
+fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
+    let mut p = params.to_vec();
+    p.sort();
+    let mut data = url.to_string();
+    for (k, v) in p {
+        data.push_str(k);
+        data.push_str(v);
+    }
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(TOKEN.as_bytes()).unwrap();
+    mac.update(data.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+async fn gateway() -> TestApp {
+    let base = twilio_stand_in().await;
+    spawn_app(Backend::Memory, move |c| {
+        let tw = twilio::Config {
+            base_url: base,
+            account_sid: SID.into(),
+            auth_token: Some(TOKEN.into()),
+            from: Some("+15005550006".into()),
+            ..Default::default()
+        };
+        c.providers.insert("tw".into(), ProviderConfig::Twilio(tw));
+        c.routing.default = vec!["tw".into()];
+        c.receipts.public_base_url = Some("https://otp.example.com".into());
+    })
+    .await
+}
+
+async fn status(app: &TestApp, id: &str) -> String {
+    app.fetch(id).await.body["delivery"]["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn callback(app: &TestApp, params: &[(&str, &str)], signature: Option<String>) -> u16 {
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let mut req = app
+        .http
+        .post(app.url("/v1/receipts/tw"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(s) = signature {
+        req = req.header("x-twilio-signature", s);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_receipt_moves_the_delivery_status_and_bad_ones_change_nothing() {
+    let app = gateway().await;
+    let id = app.start(&number()).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = Instant::now();
+    while status(&app, &id).await != "sent" {
+        assert!(t.elapsed() < Duration::from_secs(5), "never sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let url = "https://otp.example.com/v1/receipts/tw";
+    let sid = "SM00000000000000000000000000000001";
+    let delivered = [
+        ("MessageSid", sid),
+        ("MessageStatus", "delivered"),
+        ("AccountSid", SID),
+    ];
+
+    assert_eq!(callback(&app, &delivered, None).await, 401, "unsigned");
+    assert_eq!(
+        callback(
+            &app,
+            &delivered,
+            Some("AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into())
+        )
+        .await,
+        403,
+        "forged"
+    );
+    let signed_other_url = twilio_signature("https://evil.example/v1/receipts/tw", &delivered);
+    assert_eq!(
+        callback(&app, &delivered, Some(signed_other_url)).await,
+        403,
+        "signed for another URL"
+    );
+    let unknown = [
+        ("MessageSid", "SM99999999999999999999999999999999"),
+        ("MessageStatus", "delivered"),
+    ];
+    assert_eq!(
+        callback(&app, &unknown, Some(twilio_signature(url, &unknown))).await,
+        404,
+        "unknown message id"
+    );
+    let malformed = [("MessageStatus", "delivered")];
+    assert_eq!(
+        callback(&app, &malformed, Some(twilio_signature(url, &malformed))).await,
+        400,
+        "no MessageSid"
+    );
+    assert_eq!(status(&app, &id).await, "sent", "nothing changed");
+
+    assert_eq!(
+        callback(&app, &delivered, Some(twilio_signature(url, &delivered))).await,
+        200
+    );
+    let v = app.fetch(&id).await.body;
+    assert_eq!(v["delivery"]["status"], "delivered");
+    assert_eq!(v["delivery"]["provider"], "tw");
+
+    let late_sent = [("MessageSid", sid), ("MessageStatus", "sent")];
+    assert_eq!(
+        callback(&app, &late_sent, Some(twilio_signature(url, &late_sent))).await,
+        200
+    );
+    assert_eq!(
+        status(&app, &id).await,
+        "delivered",
+        "a late `sent` does not move it back"
+    );
+
+    let r = app
+        .http
+        .post(app.url("/v1/receipts/console"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "providers without receipts refuse them");
+    let r = app
+        .http
+        .post(app.url("/v1/receipts/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
