@@ -55,8 +55,12 @@ impl Application {
         let outbox = cfg.dev.outbox.then(Outbox::default);
         let first = cfg.routing.default.first().cloned().unwrap_or_default();
         let provider = cfg.providers[&first].build()?;
-        let (queue, workers) =
-            queue::start(&cfg.delivery, (first, provider), store.clone(), outbox.clone());
+        let (queue, workers) = queue::start(
+            &cfg.delivery,
+            (first, provider),
+            store.clone(),
+            outbox.clone(),
+        );
         let tenants = Tenants::new(&cfg.tenants);
         let service = Service::new(
             store,

@@ -26,8 +26,13 @@ async fn on_redis(server: &RedisServer, tweak: impl FnOnce(&mut otpgw::Config)) 
 async fn with_webhook(sink: &Sink, tweak: impl FnOnce(&mut otpgw::Config)) -> TestApp {
     let url = sink.url();
     spawn_app(Backend::Memory, move |c| {
-        let hook = webhook::Config { url, timeout_ms: 300, ..Default::default() };
-        c.providers.insert("hook".into(), ProviderConfig::Webhook(hook));
+        let hook = webhook::Config {
+            url,
+            timeout_ms: 300,
+            ..Default::default()
+        };
+        c.providers
+            .insert("hook".into(), ProviderConfig::Webhook(hook));
         c.routing.default = vec!["hook".into()];
         tweak(c);
     })

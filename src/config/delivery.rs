@@ -18,7 +18,11 @@ pub struct RoutingConfig {
 
 impl Default for RoutingConfig {
     fn default() -> Self {
-        RoutingConfig { default: vec!["console".into()], default_weights: Vec::new(), routes: Vec::new() }
+        RoutingConfig {
+            default: vec!["console".into()],
+            default_weights: Vec::new(),
+            routes: Vec::new(),
+        }
     }
 }
 
@@ -53,6 +57,12 @@ pub struct BreakerConfig {
 
 impl Default for BreakerConfig {
     fn default() -> Self {
-        BreakerConfig { consecutive_failures: 5, error_ratio: 0.5, min_calls: 20, window_ms: 30_000, open_ms: 30_000 }
+        BreakerConfig {
+            consecutive_failures: 5,
+            error_ratio: 0.5,
+            min_calls: 20,
+            window_ms: 30_000,
+            open_ms: 30_000,
+        }
     }
 }

@@ -131,11 +131,16 @@ fn routing_problems(c: &Config) -> Vec<String> {
         }
         for n in names {
             if !c.providers.contains_key(n) {
-                p.push(format!("{at} names provider `{n}`, which has no [providers.{n}] section"));
+                p.push(format!(
+                    "{at} names provider `{n}`, which has no [providers.{n}] section"
+                ));
             }
         }
-        if !weights.is_empty() && (weights.len() != names.len() || weights.iter().all(|w| *w == 0)) {
-            p.push(format!("{at}: weights must have one entry per provider, not all zero"));
+        if !weights.is_empty() && (weights.len() != names.len() || weights.iter().all(|w| *w == 0))
+        {
+            p.push(format!(
+                "{at}: weights must have one entry per provider, not all zero"
+            ));
         }
     };
     check(&mut p, "routing.default", &r.default, &r.default_weights);
@@ -147,15 +152,20 @@ fn routing_problems(c: &Config) -> Vec<String> {
         }
         for d in &route.destinations {
             let iso = d.len() == 2 && d.bytes().all(|b| b.is_ascii_uppercase());
-            let prefix = d.len() >= 2 && d.starts_with('+') && d[1..].bytes().all(|b| b.is_ascii_digit());
+            let prefix =
+                d.len() >= 2 && d.starts_with('+') && d[1..].bytes().all(|b| b.is_ascii_digit());
             if !(iso || prefix) {
-                p.push(format!("{at}: destination `{d}` is neither an ISO country code (US) nor a prefix (+1)"));
+                p.push(format!(
+                    "{at}: destination `{d}` is neither an ISO country code (US) nor a prefix (+1)"
+                ));
             }
         }
     }
     let b = &c.delivery.breaker;
     if b.consecutive_failures == 0 || !(0.0..=1.0).contains(&b.error_ratio) || b.open_ms == 0 {
-        p.push("delivery.breaker: consecutive_failures >= 1, error_ratio in 0..1, open_ms >= 1".into());
+        p.push(
+            "delivery.breaker: consecutive_failures >= 1, error_ratio in 0..1, open_ms >= 1".into(),
+        );
     }
     p
 }
@@ -189,7 +199,10 @@ mod tests {
         assert!(all.contains("providers.hook: url"), "{all}");
         assert!(all.contains("sha256"), "{all}");
         assert!(all.contains("code_length"), "{all}");
-        assert!(all.contains("routing.default names provider `console`"), "{all}");
+        assert!(
+            all.contains("routing.default names provider `console`"),
+            "{all}"
+        );
         assert_eq!(p.len(), 6, "{all}");
     }
 

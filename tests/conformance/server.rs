@@ -26,11 +26,23 @@ pub struct Canned {
 impl Canned {
     /// A JSON answer.
     pub fn json(status: u16, body: impl Into<String>) -> Self {
-        Canned { status, content_type: "application/json", body: body.into(), headers: Vec::new(), delay: None }
+        Canned {
+            status,
+            content_type: "application/json",
+            body: body.into(),
+            headers: Vec::new(),
+            delay: None,
+        }
     }
     /// An XML answer (SNS).
     pub fn xml(status: u16, body: impl Into<String>) -> Self {
-        Canned { status, content_type: "text/xml", body: body.into(), headers: Vec::new(), delay: None }
+        Canned {
+            status,
+            content_type: "text/xml",
+            body: body.into(),
+            headers: Vec::new(),
+            delay: None,
+        }
     }
     /// Adds a header.
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -65,15 +77,23 @@ impl Recorded {
     }
     /// The body parsed as `application/x-www-form-urlencoded` pairs, in order.
     pub fn form(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(&self.body).into_owned().collect()
+        url::form_urlencoded::parse(&self.body)
+            .into_owned()
+            .collect()
     }
     /// One form field.
     pub fn field(&self, name: &str) -> Option<String> {
-        self.form().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.form()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 }
 
@@ -85,7 +105,9 @@ struct S {
 
 async fn handle(State(s): State<S>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     s.seen.lock().unwrap().push(Recorded {
         method: parts.method,
         path: parts.uri.path().to_string(),
@@ -95,13 +117,18 @@ async fn handle(State(s): State<S>, req: Request) -> Response {
     });
     let canned = {
         let mut script = s.script.lock().unwrap();
-        if script.len() > 1 { script.remove(0) } else { script[0].clone() }
+        if script.len() > 1 {
+            script.remove(0)
+        } else {
+            script[0].clone()
+        }
     };
     if let Some(d) = canned.delay {
         tokio::time::sleep(d).await;
     }
     let mut resp = (StatusCode::from_u16(canned.status).unwrap(), canned.body).into_response();
-    resp.headers_mut().insert("content-type", canned.content_type.parse().unwrap());
+    resp.headers_mut()
+        .insert("content-type", canned.content_type.parse().unwrap());
     for (k, v) in canned.headers {
         resp.headers_mut().insert(k, v.parse().unwrap());
     }
@@ -120,7 +147,10 @@ impl MockProvider {
         assert!(!script.is_empty());
         otpgw::providers::http::install_tls_provider();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let app = Router::new().fallback(handle).with_state(S { script: Arc::new(Mutex::new(script)), seen: seen.clone() });
+        let app = Router::new().fallback(handle).with_state(S {
+            script: Arc::new(Mutex::new(script)),
+            seen: seen.clone(),
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {

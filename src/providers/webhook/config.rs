@@ -19,7 +19,12 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { url: String::new(), timeout_ms: 5_000, max_tps: None, signing_secret: None }
+        Config {
+            url: String::new(),
+            timeout_ms: 5_000,
+            max_tps: None,
+            signing_secret: None,
+        }
     }
 }
 
@@ -29,7 +34,10 @@ impl std::fmt::Debug for Config {
             .field("url", &self.url)
             .field("timeout_ms", &self.timeout_ms)
             .field("max_tps", &self.max_tps)
-            .field("signing_secret", &self.signing_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "signing_secret",
+                &self.signing_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
