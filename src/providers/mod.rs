@@ -3,13 +3,17 @@
 //! A provider takes an [`OutboundMessage`] and returns the provider's message id, or a
 //! [`ProviderError`] that says what kind of failure it was and whether trying again can
 //! help. Retry policy lives in the queue and asks only `retryable`, so a rejected number
-//! is never retried. Adapters: `console` (development) and `webhook` (your own endpoint).
+//! is never retried. Adapters: `console` (development), `webhook` (your own endpoint),
+//! and the vendors `telnyx`, `plivo`, `messagebird` and `aws_sns`. Each vendor folder has
+//! `config.rs` (settings, redacting `Debug`), `error.rs` (documented codes to
+//! [`ErrorKind`] and retryability) and `mod.rs` (the request, the answer, receipts).
 //! The dev outbox (`outbox`) records what was handed to a provider, for `GET /dev/outbox`.
 
 pub mod console;
 pub mod http;
 pub mod outbox;
 mod registry;
+pub mod telnyx;
 pub mod webhook;
 
 pub use registry::ProviderConfig;

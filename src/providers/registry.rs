@@ -15,6 +15,8 @@ pub enum ProviderConfig {
     Console(console::Config),
     /// POSTs JSON to your endpoint.
     Webhook(webhook::Config),
+    /// Telnyx Messaging API v2.
+    Telnyx(telnyx::Config),
 }
 
 impl ProviderConfig {
@@ -23,6 +25,7 @@ impl ProviderConfig {
         Ok(match self {
             ProviderConfig::Console(_) => Arc::new(console::ConsoleProvider),
             ProviderConfig::Webhook(c) => Arc::new(webhook::WebhookProvider::new(c)?),
+            ProviderConfig::Telnyx(c) => Arc::new(telnyx::TelnyxProvider::new(c)?),
         })
     }
 
@@ -31,6 +34,7 @@ impl ProviderConfig {
         match self {
             ProviderConfig::Console(_) => Vec::new(),
             ProviderConfig::Webhook(c) => c.problems(),
+            ProviderConfig::Telnyx(c) => c.problems(),
         }
     }
 
@@ -39,6 +43,7 @@ impl ProviderConfig {
         match self {
             ProviderConfig::Console(c) => c.max_tps,
             ProviderConfig::Webhook(c) => c.max_tps,
+            ProviderConfig::Telnyx(c) => c.max_tps,
         }
     }
 }

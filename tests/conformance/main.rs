@@ -6,3 +6,6 @@
 //! Each vendor has its own module; `server` is the recording stand-in they share.
 
 mod server;
+mod transport;
+
+mod telnyx;
