@@ -12,6 +12,7 @@
 pub mod console;
 pub mod http;
 pub mod outbox;
+pub mod plivo;
 mod registry;
 pub mod telnyx;
 pub mod webhook;

@@ -17,6 +17,8 @@ pub enum ProviderConfig {
     Webhook(webhook::Config),
     /// Telnyx Messaging API v2.
     Telnyx(telnyx::Config),
+    /// Plivo Message API.
+    Plivo(plivo::Config),
 }
 
 impl ProviderConfig {
@@ -26,6 +28,7 @@ impl ProviderConfig {
             ProviderConfig::Console(_) => Arc::new(console::ConsoleProvider),
             ProviderConfig::Webhook(c) => Arc::new(webhook::WebhookProvider::new(c)?),
             ProviderConfig::Telnyx(c) => Arc::new(telnyx::TelnyxProvider::new(c)?),
+            ProviderConfig::Plivo(c) => Arc::new(plivo::PlivoProvider::new(c)?),
         })
     }
 
@@ -35,6 +38,7 @@ impl ProviderConfig {
             ProviderConfig::Console(_) => Vec::new(),
             ProviderConfig::Webhook(c) => c.problems(),
             ProviderConfig::Telnyx(c) => c.problems(),
+            ProviderConfig::Plivo(c) => c.problems(),
         }
     }
 
@@ -44,6 +48,7 @@ impl ProviderConfig {
             ProviderConfig::Console(c) => c.max_tps,
             ProviderConfig::Webhook(c) => c.max_tps,
             ProviderConfig::Telnyx(c) => c.max_tps,
+            ProviderConfig::Plivo(c) => c.max_tps,
         }
     }
 }

@@ -8,4 +8,5 @@
 mod server;
 mod transport;
 
+mod plivo;
 mod telnyx;
