@@ -11,6 +11,7 @@
 
 pub mod console;
 pub mod http;
+pub mod messagebird;
 pub mod outbox;
 pub mod plivo;
 mod registry;

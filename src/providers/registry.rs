@@ -19,6 +19,8 @@ pub enum ProviderConfig {
     Telnyx(telnyx::Config),
     /// Plivo Message API.
     Plivo(plivo::Config),
+    /// MessageBird (Bird) SMS Messaging API.
+    Messagebird(messagebird::Config),
 }
 
 impl ProviderConfig {
@@ -29,6 +31,7 @@ impl ProviderConfig {
             ProviderConfig::Webhook(c) => Arc::new(webhook::WebhookProvider::new(c)?),
             ProviderConfig::Telnyx(c) => Arc::new(telnyx::TelnyxProvider::new(c)?),
             ProviderConfig::Plivo(c) => Arc::new(plivo::PlivoProvider::new(c)?),
+            ProviderConfig::Messagebird(c) => Arc::new(messagebird::MessageBirdProvider::new(c)?),
         })
     }
 
@@ -39,6 +42,7 @@ impl ProviderConfig {
             ProviderConfig::Webhook(c) => c.problems(),
             ProviderConfig::Telnyx(c) => c.problems(),
             ProviderConfig::Plivo(c) => c.problems(),
+            ProviderConfig::Messagebird(c) => c.problems(),
         }
     }
 
@@ -49,6 +53,7 @@ impl ProviderConfig {
             ProviderConfig::Webhook(c) => c.max_tps,
             ProviderConfig::Telnyx(c) => c.max_tps,
             ProviderConfig::Plivo(c) => c.max_tps,
+            ProviderConfig::Messagebird(c) => c.max_tps,
         }
     }
 }

@@ -8,5 +8,6 @@
 mod server;
 mod transport;
 
+mod messagebird;
 mod plivo;
 mod telnyx;
