@@ -9,6 +9,7 @@
 //! [`ErrorKind`] and retryability) and `mod.rs` (the request, the answer, receipts).
 //! The dev outbox (`outbox`) records what was handed to a provider, for `GET /dev/outbox`.
 
+pub mod aws_sns;
 pub mod console;
 pub mod http;
 pub mod messagebird;

@@ -21,6 +21,8 @@ pub enum ProviderConfig {
     Plivo(plivo::Config),
     /// MessageBird (Bird) SMS Messaging API.
     Messagebird(messagebird::Config),
+    /// Amazon SNS `Publish` to a phone number.
+    AwsSns(aws_sns::Config),
 }
 
 impl ProviderConfig {
@@ -32,6 +34,7 @@ impl ProviderConfig {
             ProviderConfig::Telnyx(c) => Arc::new(telnyx::TelnyxProvider::new(c)?),
             ProviderConfig::Plivo(c) => Arc::new(plivo::PlivoProvider::new(c)?),
             ProviderConfig::Messagebird(c) => Arc::new(messagebird::MessageBirdProvider::new(c)?),
+            ProviderConfig::AwsSns(c) => Arc::new(aws_sns::SnsProvider::new(c)?),
         })
     }
 
@@ -43,6 +46,7 @@ impl ProviderConfig {
             ProviderConfig::Telnyx(c) => c.problems(),
             ProviderConfig::Plivo(c) => c.problems(),
             ProviderConfig::Messagebird(c) => c.problems(),
+            ProviderConfig::AwsSns(c) => c.problems(),
         }
     }
 
@@ -54,6 +58,7 @@ impl ProviderConfig {
             ProviderConfig::Telnyx(c) => c.max_tps,
             ProviderConfig::Plivo(c) => c.max_tps,
             ProviderConfig::Messagebird(c) => c.max_tps,
+            ProviderConfig::AwsSns(c) => c.max_tps,
         }
     }
 }

@@ -8,6 +8,8 @@
 mod server;
 mod transport;
 
+mod aws_sns;
 mod messagebird;
+mod moto;
 mod plivo;
 mod telnyx;
