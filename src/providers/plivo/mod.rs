@@ -249,7 +249,7 @@ pub fn receipts(fields: &[(String, String)]) -> Result<Vec<Receipt>, ReceiptErro
         _ => return Ok(Vec::new()),
     };
     let detail = field("ErrorCode")
-        .filter(|c| c.trim_start_matches('0') != "")
+        .filter(|c| !c.trim_start_matches('0').is_empty())
         .map(|c| format!("error {}", http::code(c)));
     Ok(vec![Receipt {
         message_id: id.to_string(),
