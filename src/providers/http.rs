@@ -71,10 +71,23 @@ impl Answer {
         (200..300).contains(&self.status)
     }
 
-    /// `err` with the answer's `Retry-After` attached.
-    pub fn with_retry_after(&self, mut err: ProviderError) -> ProviderError {
-        err.retry_after = self.retry_after;
-        err
+    /// The error for this (failed) answer. 429 is rate limiting and 5xx unavailability,
+    /// whatever the body says; otherwise the vendor's documented code decides
+    /// (`by_code`: kind and retryability), and failing that the status
+    /// ([`status_kind`], with that kind's usual retryability). `Retry-After` is kept.
+    pub fn error(&self, by_code: Option<(ErrorKind, bool)>, detail: String) -> ProviderError {
+        let (kind, retryable) = match self.status {
+            429 => (ErrorKind::RateLimited, true),
+            500..=599 => (ErrorKind::Unavailable, true),
+            s => by_code.unwrap_or_else(|| {
+                let k = status_kind(s);
+                (k, ProviderError::new(k, "").retryable)
+            }),
+        };
+        let mut e = ProviderError::new(kind, detail);
+        e.retryable = retryable;
+        e.retry_after = self.retry_after;
+        e
     }
 }
 
@@ -149,6 +162,14 @@ pub fn unix_now() -> i64 {
 /// Whether `u` is an `http://` or `https://` URL (for `problems()`).
 pub fn is_http_url(u: &str) -> bool {
     u.starts_with("http://") || u.starts_with("https://")
+}
+
+/// An optional setting trimmed, or `None` when unset or only blanks.
+pub fn nonblank(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// Whether an optional setting is unset or only blanks (for `problems()`).

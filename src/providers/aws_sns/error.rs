@@ -7,7 +7,7 @@
 //! Query APIs); otherwise the status. The message is kept only scrubbed of numbers (it
 //! can name the phone number).
 
-use crate::providers::http::{code, scrub, status_kind, Answer};
+use crate::providers::http::{code, scrub, Answer};
 use crate::providers::{ErrorKind, ProviderError};
 
 use ErrorKind::*;
@@ -102,17 +102,6 @@ pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
 pub fn from_answer(a: &Answer) -> ProviderError {
     let err_code = xml_text(&a.body, "Code").unwrap_or_default();
     let message = xml_text(&a.body, "Message").unwrap_or_default();
-    let by_status = match a.status {
-        429 => Some((RateLimited, true)),
-        500..=599 => Some((Unavailable, true)),
-        _ => None,
-    };
-    let (kind, retryable) = by_status
-        .or_else(|| classify(&err_code, &message))
-        .unwrap_or_else(|| {
-            let k = status_kind(a.status);
-            (k, ProviderError::new(k, "").retryable)
-        });
     let detail = if err_code.is_empty() {
         format!("sns answered {}", a.status)
     } else {
@@ -123,7 +112,5 @@ pub fn from_answer(a: &Answer) -> ProviderError {
             scrub(&message)
         )
     };
-    let mut e = a.with_retry_after(ProviderError::new(kind, detail));
-    e.retryable = retryable;
-    e
+    a.error(classify(&err_code, &message), detail)
 }

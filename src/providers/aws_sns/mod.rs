@@ -70,29 +70,16 @@ impl SnsProvider {
         let credentials = Credentials::new(
             cfg.access_key_id.trim(),
             cfg.secret_access_key.trim(),
-            cfg.session_token
-                .as_ref()
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty()),
+            http::nonblank(&cfg.session_token),
             None,
             "otpgw-config",
         );
         let mut attributes = vec![("AWS.SNS.SMS.SMSType", cfg.sms_type.trim().to_string())];
-        if let Some(s) = cfg
-            .sender_id
-            .as_ref()
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-        {
-            attributes.push(("AWS.SNS.SMS.SenderID", s.to_string()));
+        if let Some(s) = http::nonblank(&cfg.sender_id) {
+            attributes.push(("AWS.SNS.SMS.SenderID", s));
         }
-        if let Some(n) = cfg
-            .origination_number
-            .as_ref()
-            .map(|n| n.trim())
-            .filter(|n| !n.is_empty())
-        {
-            attributes.push(("AWS.MM.SMS.OriginationNumber", n.to_string()));
+        if let Some(n) = http::nonblank(&cfg.origination_number) {
+            attributes.push(("AWS.MM.SMS.OriginationNumber", n));
         }
         Ok(SnsProvider {
             client: http::client(Duration::from_millis(cfg.timeout_ms))?,

@@ -9,7 +9,7 @@
 //! first code below decides (for 9 and 10, the `parameter` it names); otherwise the
 //! status. The description is kept only scrubbed of numbers.
 
-use crate::providers::http::{code, scrub, status_kind, Answer};
+use crate::providers::http::{code, scrub, Answer};
 use crate::providers::{ErrorKind, ProviderError};
 
 use ErrorKind::*;
@@ -54,28 +54,14 @@ pub fn first_error(body: &str) -> Option<(u64, String, String)> {
 /// The error for a non-2xx MessageBird answer.
 pub fn from_answer(a: &Answer) -> ProviderError {
     let first = first_error(&a.body);
-    let by_status = match a.status {
-        429 => Some((RateLimited, true)),
-        500..=599 => Some((Unavailable, true)),
-        _ => None,
-    };
-    let (kind, retryable) = by_status
-        .or_else(|| first.as_ref().and_then(|(c, p, _)| classify(*c, p)))
-        .unwrap_or_else(|| {
-            let k = status_kind(a.status);
-            (k, ProviderError::new(k, "").retryable)
-        });
     let detail = match &first {
         Some((c, p, d)) => format!(
-            "messagebird answered {}: {} {} ({})",
+            "messagebird answered {}: {c} {} ({})",
             a.status,
-            c,
             scrub(d),
             code(p)
         ),
         None => format!("messagebird answered {}", a.status),
     };
-    let mut e = a.with_retry_after(ProviderError::new(kind, detail));
-    e.retryable = retryable;
-    e
+    a.error(first.and_then(|(c, p, _)| classify(c, &p)), detail)
 }

@@ -248,11 +248,7 @@ impl MessageBirdProvider {
             url: format!("{}/messages", cfg.base_url.trim_end_matches('/')),
             auth,
             originator: cfg.originator.trim().to_string(),
-            report_url: cfg
-                .report_url
-                .as_ref()
-                .map(|u| u.trim().to_string())
-                .filter(|u| !u.is_empty()),
+            report_url: http::nonblank(&cfg.report_url),
             signing_key: cfg
                 .signing_key
                 .as_ref()

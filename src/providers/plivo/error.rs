@@ -9,35 +9,31 @@
 //! or the account's credit is our account's setup (`Auth`), anything else a rejected
 //! request. The text itself is kept only scrubbed of numbers.
 
-use crate::providers::http::{scrub, status_kind, Answer};
+use crate::providers::http::{scrub, Answer};
 use crate::providers::{ErrorKind, ProviderError};
 
 use ErrorKind::*;
 
-/// Kind and retryability for a Plivo status and error text.
-pub fn classify(status: u16, error: &str) -> (ErrorKind, bool) {
+/// Kind and retryability for a documented Plivo status (other than 429 and 5xx, which
+/// mean the same for every vendor) and its error text.
+pub fn classify(status: u16, error: &str) -> Option<(ErrorKind, bool)> {
     let e = error.to_ascii_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| e.contains(w));
-    match status {
+    Some(match status {
         // "401 Authentication failed"; a 404 on the Message resource means the account in
         // the path (auth_id) does not exist.
         401 | 403 | 404 => (Auth, false),
-        // "429 Too many requests, rate limited".
-        429 => (RateLimited, true),
-        // "500 Server error" (and any 5xx from the edge).
-        500..=599 => (Unavailable, true),
         // "400 A parameter is missing or is invalid".
         400 if has(&["dst", "destination"]) => (InvalidDestination, false),
         400 if has(&["src", "sender", "powerpack", "credit", "balance", "fund"]) => (Auth, false),
         400 => (RejectedContent, false),
-        s => {
-            let k = status_kind(s);
-            (k, ProviderError::new(k, "").retryable)
-        }
-    }
+        // "405 HTTP method not allowed" and anything else: by status.
+        _ => return None,
+    })
 }
 
-/// The error for a non-2xx Plivo answer.
+/// The error for a non-2xx Plivo answer ("429 Too many requests, rate limited" and
+/// "500 Server error" as for every vendor).
 pub fn from_answer(a: &Answer) -> ProviderError {
     let error = serde_json::from_str::<serde_json::Value>(&a.body)
         .ok()
@@ -47,13 +43,10 @@ pub fn from_answer(a: &Answer) -> ProviderError {
             other => other.to_string(),
         })
         .unwrap_or_default();
-    let (kind, retryable) = classify(a.status, &error);
     let detail = if error.is_empty() {
         format!("plivo answered {}", a.status)
     } else {
         format!("plivo answered {}: {}", a.status, scrub(&error))
     };
-    let mut e = a.with_retry_after(ProviderError::new(kind, detail));
-    e.retryable = retryable;
-    e
+    a.error(classify(a.status, &error), detail)
 }

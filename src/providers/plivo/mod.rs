@@ -261,11 +261,6 @@ pub fn receipts(fields: &[(String, String)]) -> Result<Vec<Receipt>, ReceiptErro
 impl PlivoProvider {
     /// Builds the HTTP client (pooled, rustls, per-attempt timeout).
     pub fn new(cfg: &Config) -> anyhow::Result<Self> {
-        let nonblank = |s: &Option<String>| {
-            s.as_ref()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-        };
         let auth_id = cfg.auth_id.trim().to_string();
         anyhow::ensure!(
             !auth_id.is_empty() && auth_id.chars().all(|c| c.is_ascii_alphanumeric()),
@@ -279,9 +274,9 @@ impl PlivoProvider {
             ),
             auth_id,
             auth_token: cfg.auth_token.trim().to_string(),
-            src: nonblank(&cfg.src),
-            powerpack_uuid: nonblank(&cfg.powerpack_uuid),
-            status_url: nonblank(&cfg.status_url),
+            src: http::nonblank(&cfg.src),
+            powerpack_uuid: http::nonblank(&cfg.powerpack_uuid),
+            status_url: http::nonblank(&cfg.status_url),
             log: cfg.log,
             accept_v2: cfg.accept_v2_signatures,
         })

@@ -10,7 +10,7 @@
 //!
 //! The `detail` text is not kept: it names the sender and the destination.
 
-use crate::providers::http::{scrub, status_kind, Answer};
+use crate::providers::http::{scrub, Answer};
 use crate::providers::{ErrorKind, ProviderError};
 
 use ErrorKind::*;
@@ -90,22 +90,9 @@ pub fn first_error(body: &str) -> Option<(u32, String)> {
 /// The error for a non-2xx Telnyx answer.
 pub fn from_answer(a: &Answer) -> ProviderError {
     let first = first_error(&a.body);
-    let by_status = match a.status {
-        429 => Some((RateLimited, true)),
-        500..=599 => Some((Unavailable, true)),
-        _ => None,
-    };
-    let (kind, retryable) = by_status
-        .or_else(|| first.as_ref().and_then(|(c, _)| classify(*c)))
-        .unwrap_or_else(|| {
-            let k = status_kind(a.status);
-            (k, ProviderError::new(k, "").retryable)
-        });
     let detail = match &first {
         Some((code, title)) => format!("telnyx answered {}: {code} {}", a.status, scrub(title)),
         None => format!("telnyx answered {}", a.status),
     };
-    let mut e = a.with_retry_after(ProviderError::new(kind, detail));
-    e.retryable = retryable;
-    e
+    a.error(first.and_then(|(c, _)| classify(c)), detail)
 }

@@ -212,18 +212,13 @@ impl TelnyxProvider {
                 })?),
                 None => None,
             };
-        let nonblank = |s: &Option<String>| {
-            s.as_ref()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-        };
         Ok(TelnyxProvider {
             client: http::client(Duration::from_millis(cfg.timeout_ms))?,
             url: format!("{}/v2/messages", cfg.base_url.trim_end_matches('/')),
             auth,
-            from: nonblank(&cfg.from),
-            messaging_profile_id: nonblank(&cfg.messaging_profile_id),
-            webhook_url: nonblank(&cfg.webhook_url),
+            from: http::nonblank(&cfg.from),
+            messaging_profile_id: http::nonblank(&cfg.messaging_profile_id),
+            webhook_url: http::nonblank(&cfg.webhook_url),
             key,
             tolerance_s: cfg.signature_tolerance_s,
         })
