@@ -1,5 +1,8 @@
-//! What every HTTP adapter shares: a pooled rustls client and the mapping of transport
-//! failures (timeouts, refused connections) and `Retry-After` to provider errors.
+//! What every HTTP adapter shares: a pooled rustls client; the mapping of transport
+//! failures (timeouts, refused connections) and `Retry-After` to provider errors; an
+//! answer read whole and the order in which a failed one is judged (429 and 5xx first,
+//! then the vendor's documented code, then the status); `scrub` for vendor text that may
+//! echo a number; and small helpers for receipts (headers, the clock) and `problems()`.
 
 use super::{ErrorKind, ProviderError};
 use std::time::Duration;
@@ -91,13 +94,19 @@ impl Answer {
     }
 }
 
-/// Sends `req` and reads the whole answer; no answer (or a body cut short) is a
-/// transport error.
+/// Sends `req` and reads the whole answer. No answer is a transport error, and so is a
+/// failed answer whose body is cut short; a 2xx whose body is cut short still counts as
+/// accepted (with an empty body): the provider took the message, and retrying would send
+/// the code twice.
 pub async fn send(req: reqwest::RequestBuilder) -> Result<Answer, ProviderError> {
     let resp = req.send().await.map_err(transport_error)?;
     let status = resp.status().as_u16();
     let retry_after = retry_after(resp.headers());
-    let body = resp.text().await.map_err(transport_error)?;
+    let body = match resp.text().await {
+        Ok(b) => b,
+        Err(_) if (200..300).contains(&status) => String::new(),
+        Err(e) => return Err(transport_error(e)),
+    };
     Ok(Answer {
         status,
         retry_after,
@@ -174,7 +183,7 @@ pub fn nonblank(s: &Option<String>) -> Option<String> {
 
 /// Whether an optional setting is unset or only blanks (for `problems()`).
 pub fn blank(s: &Option<String>) -> bool {
-    s.as_deref().is_none_or(|s| s.trim().is_empty())
+    nonblank(s).is_none()
 }
 
 /// The id to report when a provider accepted a message (2xx) but its answer carried no

@@ -5,7 +5,7 @@
 
 use crate::moto::{moto, published};
 use crate::server::{message, Canned, MockProvider, Recorded};
-use crate::transport::{check_errors, check_refused, check_timeout, Case};
+use crate::transport::{check_errors, check_refused, check_timeout, check_truncated_success, Case};
 use hmac::{KeyInit, Mac};
 use otpgw::providers::aws_sns::{self, SnsProvider};
 use otpgw::providers::{ErrorKind::*, ProviderConfig, ReceiptError, SmsProvider};
@@ -335,6 +335,7 @@ async fn sns_times_out_and_fails_over_on_refused_connections() {
     )
     .await;
     check_refused(provider).await;
+    check_truncated_success(provider).await;
 }
 
 #[test]

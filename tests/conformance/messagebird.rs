@@ -2,7 +2,10 @@
 //! as `errors[].code`; status reports signed with `MessageBird-Signature-JWT`.
 
 use crate::server::{message, Canned, MockProvider};
-use crate::transport::{check_errors, check_refused, check_timeout, headers, now, receipt, Case};
+use crate::transport::{
+    check_errors, check_refused, check_timeout, check_truncated_success, headers, now, receipt,
+    Case,
+};
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use otpgw::domain::DeliveryStatus;
@@ -203,6 +206,7 @@ async fn messagebird_times_out_and_fails_over_on_refused_connections() {
     )
     .await;
     check_refused(provider).await;
+    check_truncated_success(provider).await;
 }
 
 #[test]

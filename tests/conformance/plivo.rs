@@ -2,7 +2,9 @@
 //! `message_uuid[0]` back; status callbacks signed with `X-Plivo-Signature-V3`.
 
 use crate::server::{message, Canned, MockProvider};
-use crate::transport::{check_errors, check_refused, check_timeout, headers, receipt, Case};
+use crate::transport::{
+    check_errors, check_refused, check_timeout, check_truncated_success, headers, receipt, Case,
+};
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use otpgw::domain::DeliveryStatus;
@@ -187,6 +189,7 @@ async fn plivo_times_out_and_fails_over_on_refused_connections() {
     )
     .await;
     check_refused(provider).await;
+    check_truncated_success(provider).await;
 }
 
 #[test]

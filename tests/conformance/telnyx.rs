@@ -2,7 +2,10 @@
 //! as `errors[].code`; delivery webhooks signed with Ed25519 over `<timestamp>|<body>`.
 
 use crate::server::{message, Canned, MockProvider};
-use crate::transport::{check_errors, check_refused, check_timeout, headers, now, receipt, Case};
+use crate::transport::{
+    check_errors, check_refused, check_timeout, check_truncated_success, headers, now, receipt,
+    Case,
+};
 use base64::Engine as _;
 use ed25519_dalek::{Signer, SigningKey};
 use otpgw::domain::DeliveryStatus;
@@ -230,6 +233,7 @@ async fn telnyx_times_out_and_fails_over_on_refused_connections() {
     )
     .await;
     check_refused(provider).await;
+    check_truncated_success(provider).await;
 }
 
 #[test]
