@@ -156,9 +156,14 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// HMAC-SHA256 of `data` under `key`, hex (webhook signatures).
 pub fn hmac_hex(key: &[u8], data: &[u8]) -> String {
+    hex::encode(hmac_sha256(key, data))
+}
+
+/// HMAC-SHA256 of `data` under `key` (provider callback signatures).
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = HmacSha256::new_from_slice(key).expect("hmac takes any key length");
     mac.update(data);
-    hex::encode(mac.finalize().into_bytes())
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
-//! What every HTTP adapter shares: a pooled rustls client and the mapping of transport
-//! failures (timeouts, refused connections) and `Retry-After` to provider errors.
+//! What every HTTP adapter shares: a pooled rustls client; the mapping of transport
+//! failures (timeouts, refused connections) and `Retry-After` to provider errors; an
+//! answer read whole and the order in which a failed one is judged (429 and 5xx first,
+//! then the vendor's documented code, then the status); `scrub` for vendor text that may
+//! echo a number; and small helpers for receipts (headers, the clock) and `problems()`.
 
 use super::{ErrorKind, ProviderError};
 use std::time::Duration;
@@ -74,4 +77,160 @@ pub fn unreadable_success(vendor: &str, status: u16) -> ProviderError {
     );
     e.retryable = false;
     e
+}
+
+/// An HTTP answer read whole: what the error mappings need.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// `Retry-After`, when the answer carried one in seconds.
+    pub retry_after: Option<Duration>,
+    /// Body text (lossy UTF-8).
+    pub body: String,
+}
+
+impl Answer {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The error for this (failed) answer. 429 is rate limiting and 5xx unavailability,
+    /// whatever the body says; otherwise the vendor's documented code decides
+    /// (`by_code`: kind and retryability), and failing that the status
+    /// ([`status_kind`], with that kind's usual retryability). `Retry-After` is kept.
+    pub fn error(&self, by_code: Option<(ErrorKind, bool)>, detail: String) -> ProviderError {
+        let (kind, retryable) = match self.status {
+            429 => (ErrorKind::RateLimited, true),
+            500..=599 => (ErrorKind::Unavailable, true),
+            s => by_code.unwrap_or_else(|| {
+                let k = status_kind(s);
+                (k, ProviderError::new(k, "").retryable)
+            }),
+        };
+        let mut e = ProviderError::new(kind, detail);
+        e.retryable = retryable;
+        e.retry_after = self.retry_after;
+        e
+    }
+}
+
+/// Sends `req` and reads the whole answer. No answer is a transport error, and so is a
+/// failed answer whose body is cut short; a 2xx whose body is cut short still counts as
+/// accepted (with an empty body): the provider took the message, and retrying would send
+/// the code twice.
+pub async fn send(req: reqwest::RequestBuilder) -> Result<Answer, ProviderError> {
+    let resp = req.send().await.map_err(transport_error)?;
+    let status = resp.status().as_u16();
+    let retry_after = retry_after(resp.headers());
+    let body = match resp.text().await {
+        Ok(b) => b,
+        Err(_) if (200..300).contains(&status) => String::new(),
+        Err(e) => return Err(transport_error(e)),
+    };
+    Ok(Answer {
+        status,
+        retry_after,
+        body,
+    })
+}
+
+/// Vendor text made safe for logs: at most 200 characters, and every run of four or
+/// more digits (a phone number, a code) replaced by `#`. Vendors echo numbers in their
+/// error messages; our error details must not carry them.
+pub fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(200));
+    let chars: Vec<char> = text.chars().take(200).collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i - start >= 4 {
+                out.push('#');
+            } else {
+                out.extend(&chars[start..i]);
+            }
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A vendor error code for logs: kept when it looks like a code (at most 12 letters,
+/// digits, `_`, `-`, `.`), scrubbed otherwise.
+pub fn code(c: &str) -> String {
+    let c = c.trim();
+    if c.len() <= 12
+        && c.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "_-.".contains(ch))
+    {
+        c.to_string()
+    } else {
+        scrub(c)
+    }
+}
+
+/// A request header as text, if present and visible ASCII.
+pub fn header<'a>(headers: &'a ::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    crate::domain::now_millis() / 1000
+}
+
+/// Whether `u` is an `http://` or `https://` URL (for `problems()`).
+pub fn is_http_url(u: &str) -> bool {
+    u.starts_with("http://") || u.starts_with("https://")
+}
+
+/// An optional setting trimmed, or `None` when unset or only blanks.
+pub fn nonblank(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Whether an optional setting is unset or only blanks (for `problems()`).
+pub fn blank(s: &Option<String>) -> bool {
+    nonblank(s).is_none()
+}
+
+/// The id to report when a provider accepted a message (2xx) but its answer carried no
+/// readable message id: retrying would send the code twice, so it counts as sent, under
+/// the verification id (receipts for it cannot be matched).
+pub fn missing_id(kind: &str, msg: &super::OutboundMessage) -> String {
+    tracing::warn!(
+        provider = kind,
+        id = msg.id.as_str(),
+        "accepted, but the answer carried no message id"
+    );
+    msg.id.as_str().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_hides_numbers_and_codes_but_keeps_short_digits() {
+        assert_eq!(
+            scrub("to +14155550123: code 123456 in 3 s"),
+            "to +#: code # in 3 s"
+        );
+        assert_eq!(scrub("error 42"), "error 42");
+        assert_eq!(scrub(&"a".repeat(300)).len(), 200);
+    }
 }

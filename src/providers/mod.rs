@@ -2,19 +2,25 @@
 //!
 //! A provider takes an [`OutboundMessage`] and returns the provider's message id, or a
 //! [`ProviderError`] that says what kind of failure it was and whether trying again can
-//! help. Retry policy lives in the queue and asks only `retryable`, so a rejected number
-//! is never retried. Adapters: `console` (development), `webhook` (your own endpoint),
-//! and the vendors `twilio`, `vonage` and `sinch` (each a folder: `config.rs`, `error.rs`
-//! with the vendor's documented codes, `mod.rs` with the API and receipt notes).
-//! `callback` holds what receipt parsers share.
-//! The dev outbox (`outbox`) records what was handed to a provider, for `GET /dev/outbox`.
+//! help. Retry policy lives in the delivery router and asks only `retryable`, so a
+//! rejected number is never retried. Adapters: `console` (development), `webhook` (your
+//! own endpoint), and the vendors `twilio`, `vonage`, `sinch`, `telnyx`, `plivo`,
+//! `messagebird` and `aws_sns`. Each vendor folder has `config.rs` (settings, redacting
+//! `Debug`), `error.rs` (the vendor's documented codes to [`ErrorKind`] and
+//! retryability) and `mod.rs` (the request, the answer, receipts). `callback` and `http`
+//! hold what adapters share. The dev outbox (`outbox`) records what was handed to a
+//! provider, for `GET /dev/outbox`.
 
+pub mod aws_sns;
 pub mod callback;
 pub mod console;
 pub mod http;
+pub mod messagebird;
 pub mod outbox;
+pub mod plivo;
 mod registry;
 pub mod sinch;
+pub mod telnyx;
 pub mod twilio;
 pub mod vonage;
 pub mod webhook;

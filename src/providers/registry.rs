@@ -21,6 +21,14 @@ pub enum ProviderConfig {
     Vonage(vonage::Config),
     /// Sinch SMS REST API.
     Sinch(sinch::Config),
+    /// Telnyx Messaging API v2.
+    Telnyx(telnyx::Config),
+    /// Plivo Message API.
+    Plivo(plivo::Config),
+    /// MessageBird (Bird) SMS Messaging API.
+    Messagebird(messagebird::Config),
+    /// Amazon SNS `Publish` to a phone number.
+    AwsSns(aws_sns::Config),
 }
 
 impl ProviderConfig {
@@ -32,6 +40,10 @@ impl ProviderConfig {
             ProviderConfig::Twilio(c) => Arc::new(twilio::TwilioProvider::new(c)?),
             ProviderConfig::Vonage(c) => Arc::new(vonage::VonageProvider::new(c)?),
             ProviderConfig::Sinch(c) => Arc::new(sinch::SinchProvider::new(c)?),
+            ProviderConfig::Telnyx(c) => Arc::new(telnyx::TelnyxProvider::new(c)?),
+            ProviderConfig::Plivo(c) => Arc::new(plivo::PlivoProvider::new(c)?),
+            ProviderConfig::Messagebird(c) => Arc::new(messagebird::MessageBirdProvider::new(c)?),
+            ProviderConfig::AwsSns(c) => Arc::new(aws_sns::SnsProvider::new(c)?),
         })
     }
 
@@ -43,6 +55,10 @@ impl ProviderConfig {
             ProviderConfig::Twilio(c) => c.problems(),
             ProviderConfig::Vonage(c) => c.problems(),
             ProviderConfig::Sinch(c) => c.problems(),
+            ProviderConfig::Telnyx(c) => c.problems(),
+            ProviderConfig::Plivo(c) => c.problems(),
+            ProviderConfig::Messagebird(c) => c.problems(),
+            ProviderConfig::AwsSns(c) => c.problems(),
         }
     }
 
@@ -54,6 +70,10 @@ impl ProviderConfig {
             ProviderConfig::Twilio(c) => c.max_tps,
             ProviderConfig::Vonage(c) => c.max_tps,
             ProviderConfig::Sinch(c) => c.max_tps,
+            ProviderConfig::Telnyx(c) => c.max_tps,
+            ProviderConfig::Plivo(c) => c.max_tps,
+            ProviderConfig::Messagebird(c) => c.max_tps,
+            ProviderConfig::AwsSns(c) => c.max_tps,
         }
     }
 }

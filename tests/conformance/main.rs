@@ -9,5 +9,12 @@ mod checks;
 mod prism;
 mod server;
 mod sinch;
+mod transport;
 mod twilio;
 mod vonage;
+
+mod aws_sns;
+mod messagebird;
+mod moto;
+mod plivo;
+mod telnyx;

@@ -1,0 +1,133 @@
+//! Amazon SNS provider settings.
+
+use crate::providers::http::is_http_url;
+use serde::Deserialize;
+
+/// `[providers.<name>]` with `kind = "aws_sns"`.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// AWS region (`us-east-1`, `eu-west-1`, …): where messages are published, and the
+    /// region requests are signed for.
+    pub region: String,
+    /// Endpoint. Unset: `https://sns.<region>.amazonaws.com` (`.amazonaws.com.cn` in the
+    /// China regions). Set it for a VPC endpoint or a test double.
+    pub base_url: Option<String>,
+    /// Access key ID of an IAM identity allowed `sns:Publish`.
+    pub access_key_id: String,
+    /// Its secret access key.
+    pub secret_access_key: String,
+    /// Session token, for temporary credentials.
+    pub session_token: Option<String>,
+    /// `AWS.SNS.SMS.SMSType`: `Transactional` (default: highest reliability, what
+    /// one-time codes are) or `Promotional`.
+    pub sms_type: String,
+    /// `AWS.SNS.SMS.SenderID`: an alphanumeric sender ID, where the destination country
+    /// supports them (1-11 letters and digits, at least one letter).
+    pub sender_id: Option<String>,
+    /// `AWS.MM.SMS.OriginationNumber`: an origination number of the account, E.164.
+    pub origination_number: Option<String>,
+    /// Per-attempt timeout, in milliseconds.
+    pub timeout_ms: u64,
+    /// Sends per second this instance may make through this provider (none: no cap).
+    pub max_tps: Option<u32>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            region: String::new(),
+            base_url: None,
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            session_token: None,
+            sms_type: "Transactional".into(),
+            sender_id: None,
+            origination_number: None,
+            timeout_ms: 5_000,
+            max_tps: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("aws_sns::Config")
+            .field("region", &self.region)
+            .field("base_url", &self.base_url)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("sms_type", &self.sms_type)
+            .field("sender_id", &self.sender_id)
+            .field("origination_number", &self.origination_number)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_tps", &self.max_tps)
+            .finish()
+    }
+}
+
+impl Config {
+    /// The endpoint requests go to: `base_url`, or the region's public endpoint.
+    pub fn endpoint(&self) -> String {
+        match &self.base_url {
+            Some(u) => u.trim().trim_end_matches('/').to_string(),
+            None if self.region.starts_with("cn-") => {
+                format!("https://sns.{}.amazonaws.com.cn", self.region)
+            }
+            None => format!("https://sns.{}.amazonaws.com", self.region),
+        }
+    }
+
+    /// Problems with these settings, one sentence each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let r = &self.region;
+        if r.is_empty()
+            || !r
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            || !r.contains('-')
+        {
+            p.push("region must be an AWS region such as us-east-1".into());
+        }
+        if let Some(u) = &self.base_url {
+            if !is_http_url(u) {
+                p.push("base_url must be an http:// or https:// URL".into());
+            }
+        }
+        if self.access_key_id.trim().is_empty() {
+            p.push("access_key_id is required".into());
+        }
+        if self.secret_access_key.trim().is_empty() {
+            p.push("secret_access_key is required".into());
+        }
+        if !matches!(self.sms_type.as_str(), "Transactional" | "Promotional") {
+            p.push("sms_type must be Transactional or Promotional".into());
+        }
+        if let Some(s) = &self.sender_id {
+            let ok = (1..=11).contains(&s.len())
+                && s.bytes().all(|b| b.is_ascii_alphanumeric())
+                && s.bytes().any(|b| b.is_ascii_alphabetic());
+            if !ok {
+                p.push(
+                    "sender_id must be 1-11 letters and digits, with at least one letter".into(),
+                );
+            }
+        }
+        if let Some(n) = &self.origination_number {
+            let digits = n.strip_prefix('+').unwrap_or("");
+            if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                p.push("origination_number must be E.164 (+ and digits)".into());
+            }
+        }
+        if self.timeout_ms == 0 {
+            p.push("timeout_ms must be at least 1".into());
+        }
+        p
+    }
+}

@@ -1,0 +1,93 @@
+//! MessageBird (Bird) provider settings.
+
+use crate::providers::http::is_http_url;
+use serde::Deserialize;
+
+/// `[providers.<name>]` with `kind = "messagebird"`.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// API origin; `/messages` is appended. Change it only for a test double.
+    pub base_url: String,
+    /// Live access key, sent as `Authorization: AccessKey <access_key>`.
+    pub access_key: String,
+    /// Sender: a number with its country code, or up to 11 letters and digits.
+    pub originator: String,
+    /// Where MessageBird sends status reports for each message (`reportUrl`): the public
+    /// URL of this instance's `/v1/receipts/<name>`. Unset: the account's report URL.
+    pub report_url: Option<String>,
+    /// The account's signing key, for checking the `MessageBird-Signature-JWT` of status
+    /// reports. Unset: receipts are refused (404).
+    pub signing_key: Option<String>,
+    /// Per-attempt timeout, in milliseconds.
+    pub timeout_ms: u64,
+    /// Sends per second this instance may make through this provider (none: no cap).
+    pub max_tps: Option<u32>,
+}
+
+/// MessageBird's REST API origin.
+pub const DEFAULT_BASE_URL: &str = "https://rest.messagebird.com";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_url: DEFAULT_BASE_URL.into(),
+            access_key: String::new(),
+            originator: String::new(),
+            report_url: None,
+            signing_key: None,
+            timeout_ms: 5_000,
+            max_tps: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("messagebird::Config")
+            .field("base_url", &self.base_url)
+            .field("access_key", &"<redacted>")
+            .field("originator", &self.originator)
+            .field("report_url", &self.report_url)
+            .field(
+                "signing_key",
+                &self.signing_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_tps", &self.max_tps)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Problems with these settings, one sentence each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !is_http_url(&self.base_url) {
+            p.push("base_url must be an http:// or https:// URL".into());
+        }
+        if self.access_key.trim().is_empty() {
+            p.push("access_key is required".into());
+        }
+        let o = self.originator.trim();
+        let number = o.strip_prefix('+').unwrap_or(o);
+        if o.is_empty() {
+            p.push("originator is required".into());
+        } else if !(number.bytes().all(|b| b.is_ascii_digit()) && number.len() <= 17
+            || o.len() <= 11 && o.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' '))
+        {
+            p.push("originator must be a number or at most 11 letters and digits".into());
+        }
+        match (&self.report_url, &self.signing_key) {
+            (Some(u), _) if !is_http_url(u) => p.push("report_url must be an http:// or https:// URL".into()),
+            (Some(_), None) => p.push(
+                "report_url is set but signing_key is not: status reports cannot be verified and will be refused".into(),
+            ),
+            _ => {}
+        }
+        if self.timeout_ms == 0 {
+            p.push("timeout_ms must be at least 1".into());
+        }
+        p
+    }
+}

@@ -1,0 +1,110 @@
+//! Plivo provider settings.
+
+use crate::providers::http::{blank, is_http_url};
+use serde::Deserialize;
+
+/// `[providers.<name>]` with `kind = "plivo"`.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// API origin; `/v1/Account/<auth_id>/Message/` is appended. Change it only for a
+    /// test double.
+    pub base_url: String,
+    /// Auth ID: the account in the path and the Basic-auth user name.
+    pub auth_id: String,
+    /// Auth Token: the Basic-auth password, and the key of callback signatures.
+    pub auth_token: String,
+    /// Sender (`src`): a Plivo number (E.164, the `+` is optional), a short code or an
+    /// alphanumeric sender ID. Exactly one of `src` and `powerpack_uuid`.
+    pub src: Option<String>,
+    /// Powerpack (number pool) to send from, instead of `src`.
+    pub powerpack_uuid: Option<String>,
+    /// Where Plivo sends status callbacks for each message (`url`, method `POST`): the
+    /// public URL of this instance's `POST /v1/receipts/<name>`. Unset: no callbacks.
+    pub status_url: Option<String>,
+    /// Whether Plivo may keep the text in its logs (`log`). Off by default: the text
+    /// holds the code, and with `log = false` Plivo also masks the number in its records.
+    pub log: bool,
+    /// Also accept `X-Plivo-Signature-V2` callbacks (what Plivo's messaging guide
+    /// documents). V2 signs only the URL and a nonce, not the callback's fields, so a
+    /// captured callback can be replayed with another status: off by default, V3 only.
+    pub accept_v2_signatures: bool,
+    /// Per-attempt timeout, in milliseconds.
+    pub timeout_ms: u64,
+    /// Sends per second this instance may make through this provider (none: no cap).
+    pub max_tps: Option<u32>,
+}
+
+/// Plivo's API origin.
+pub const DEFAULT_BASE_URL: &str = "https://api.plivo.com";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_url: DEFAULT_BASE_URL.into(),
+            auth_id: String::new(),
+            auth_token: String::new(),
+            src: None,
+            powerpack_uuid: None,
+            status_url: None,
+            log: false,
+            accept_v2_signatures: false,
+            timeout_ms: 5_000,
+            max_tps: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("plivo::Config")
+            .field("base_url", &self.base_url)
+            .field("auth_id", &self.auth_id)
+            .field("auth_token", &"<redacted>")
+            .field("src", &self.src)
+            .field("powerpack_uuid", &self.powerpack_uuid)
+            .field("status_url", &self.status_url)
+            .field("log", &self.log)
+            .field("accept_v2_signatures", &self.accept_v2_signatures)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_tps", &self.max_tps)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Problems with these settings, one sentence each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !is_http_url(&self.base_url) {
+            p.push("base_url must be an http:// or https:// URL".into());
+        }
+        if self.auth_id.trim().is_empty() {
+            p.push("auth_id is required".into());
+        } else if !self
+            .auth_id
+            .trim()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric())
+        {
+            p.push("auth_id must be letters and digits".into());
+        }
+        if self.auth_token.trim().is_empty() {
+            p.push("auth_token is required".into());
+        }
+        match (blank(&self.src), blank(&self.powerpack_uuid)) {
+            (true, true) => p.push("set src or powerpack_uuid".into()),
+            (false, false) => p.push("set src or powerpack_uuid, not both".into()),
+            _ => {}
+        }
+        if let Some(u) = &self.status_url {
+            if !is_http_url(u) {
+                p.push("status_url must be an http:// or https:// URL".into());
+            }
+        }
+        if self.timeout_ms == 0 {
+            p.push("timeout_ms must be at least 1".into());
+        }
+        p
+    }
+}

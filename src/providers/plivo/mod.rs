@@ -1,0 +1,327 @@
+//! The Plivo provider: Message API.
+//!
+//! **Send.** `POST {base_url}/v1/Account/{auth_id}/Message/` with HTTP Basic auth
+//! (`auth_id:auth_token`) and a JSON body. Plivo: "src: The sender ID you want to use,
+//! which may be a phone number, a short code, or an alphanumeric string … You may use
+//! either src or powerpack_uuid but not both"; "dst: The phone number to which the
+//! message is to be delivered … Sanitized phone numbers must begin with the
+//! international country code (for example, 14152828726)"; "text: The content of the
+//! text message"; "url: The URL to which status update callbacks for the message
+//! should be sent"; "method: The HTTP method to be used when calling the url … Defaults
+//! to POST"; "log: If set to false, the text and media content of this message will not
+//! be logged on Plivo infrastructure, and the dst value will be masked". We send
+//! `{"src" | "powerpack_uuid", "dst", "text", "url"?, "method"?, "log"}` with `dst` the
+//! E.164 digits without `+` (as in Plivo's examples), `src` likewise when it is a
+//! number, the text as UTF-8 (Plivo picks GSM or UCS-2), `url` and `method: "POST"`
+//! only with `status_url`, and `log: false` unless configured. The answer (202) is
+//! `{"api_id", "message": "message(s) queued", "message_uuid": ["<uuid>"]}`: the first
+//! `message_uuid` is the message id. Errors: see `error.rs`.
+//!
+//! **Receipts.** Plivo calls `url` "with the latest message details as and when the
+//! message status changes", as form fields for POST (query parameters for GET):
+//! `MessageUUID`, `Status` ("queued, sent, failed, delivered, undelivered"), `ErrorCode`
+//! ("only defined for failed or undelivered messages"), `To`, `From`, …. We report
+//! `sent` as sent, `delivered` (and WhatsApp's `read`) as delivered, `undelivered` as
+//! undelivered, `failed` (and the legacy `rejected`) as failed, and skip `queued`.
+//!
+//! Callbacks are signed with `X-Plivo-Signature-V3` (or `X-Plivo-Signature-Ma-V3`, made
+//! with the main account's token) and `X-Plivo-Signature-V3-Nonce`, as Plivo's SDKs
+//! compute them: the URL without its query; then, for GET, `?` and the query
+//! parameters sorted by name as `k=v` joined by `&`; for POST, `?`, the URL's own query
+//! parameters sorted likewise (and `.` if there are both), then the form fields sorted
+//! by name as `kv` with no separators; then `.` and the nonce. The signature is
+//! base64(HMAC-SHA256(auth_token, that)); the header may list several, comma-separated
+//! (one per active token). We compare in constant time. V3 carries no timestamp, so a
+//! replayed callback can only repeat a status already reported. `X-Plivo-Signature-V2`
+//! (base64 HMAC-SHA256 over the URL without query and the nonce: the fields are not
+//! covered) is accepted only with `accept_v2_signatures`. No signature we accept:
+//! `Unsigned`; a signature that does not match: `Forged`.
+
+mod config;
+pub mod error;
+
+pub use config::Config;
+
+use super::http::{self, Answer};
+use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use crate::domain::DeliveryStatus;
+use async_trait::async_trait;
+use base64::Engine as _;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Sends through Plivo.
+pub struct PlivoProvider {
+    client: reqwest::Client,
+    url: String,
+    auth_id: String,
+    auth_token: String,
+    src: Option<String>,
+    powerpack_uuid: Option<String>,
+    status_url: Option<String>,
+    log: bool,
+    accept_v2: bool,
+}
+
+impl std::fmt::Debug for PlivoProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlivoProvider")
+            .field("url", &self.url)
+            .field("auth_token", &"<redacted>")
+            .field("src", &self.src)
+            .field("powerpack_uuid", &self.powerpack_uuid)
+            .finish()
+    }
+}
+
+#[derive(Serialize)]
+struct SendBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    powerpack_uuid: Option<&'a str>,
+    dst: &'a str,
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<&'a str>,
+    log: bool,
+}
+
+/// A number as Plivo's examples write it: E.164 digits without the `+`. Anything that
+/// is not `+` and digits (an alphanumeric sender, a short code) is left as it is.
+pub fn plivo_number(n: &str) -> &str {
+    match n.strip_prefix('+') {
+        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => d,
+        _ => n,
+    }
+}
+
+/// Parameters by name, each name's values sorted (how the SDKs order them).
+fn grouped(pairs: &[(String, String)]) -> BTreeMap<&str, Vec<&str>> {
+    let mut m: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (k, v) in pairs {
+        m.entry(k.as_str()).or_default().push(v.as_str());
+    }
+    for vs in m.values_mut() {
+        vs.sort_unstable();
+    }
+    m
+}
+
+fn query_pairs(url: &str) -> (&str, Vec<(String, String)>) {
+    let url = url.split('#').next().unwrap_or(url);
+    match url.split_once('?') {
+        Some((base, q)) => (
+            base,
+            form_urlencoded::parse(q.as_bytes()).into_owned().collect(),
+        ),
+        None => (url, Vec::new()),
+    }
+}
+
+/// The string Plivo signs (V3) for a callback, before `.<nonce>` is appended.
+pub fn signed_string_v3(method: &str, url: &str, form: &[(String, String)]) -> String {
+    let (base, query) = query_pairs(url);
+    let sorted_query = grouped(&query)
+        .into_iter()
+        .flat_map(|(k, vs)| vs.into_iter().map(move |v| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut s = base.to_string();
+    if method.eq_ignore_ascii_case("GET") {
+        if !sorted_query.is_empty() {
+            s.push('?');
+            s.push_str(&sorted_query);
+        }
+        return s;
+    }
+    if !sorted_query.is_empty() || !form.is_empty() {
+        s.push('?');
+        s.push_str(&sorted_query);
+    }
+    if !sorted_query.is_empty() && !form.is_empty() {
+        s.push('.');
+    }
+    for (k, vs) in grouped(form) {
+        for v in vs {
+            s.push_str(k);
+            s.push_str(v);
+        }
+    }
+    s
+}
+
+/// `X-Plivo-Signature-V3` for a callback: base64(HMAC-SHA256(auth_token,
+/// `<signed string>.<nonce>`)).
+pub fn signature_v3(
+    auth_token: &str,
+    method: &str,
+    url: &str,
+    form: &[(String, String)],
+    nonce: &str,
+) -> String {
+    let signed = format!("{}.{nonce}", signed_string_v3(method, url, form));
+    b64(&crate::crypto::hmac_sha256(
+        auth_token.as_bytes(),
+        signed.as_bytes(),
+    ))
+}
+
+/// `X-Plivo-Signature-V2`: base64(HMAC-SHA256(auth_token, `<url without query><nonce>`)).
+pub fn signature_v2(auth_token: &str, url: &str, nonce: &str) -> String {
+    let (base, _) = query_pairs(url);
+    b64(&crate::crypto::hmac_sha256(
+        auth_token.as_bytes(),
+        format!("{base}{nonce}").as_bytes(),
+    ))
+}
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// Whether any comma-separated value of the named headers equals `expected`
+/// (compared in constant time).
+fn any_matches(headers: &::http::HeaderMap, names: &[&str], expected: &str) -> bool {
+    names
+        .iter()
+        .filter_map(|n| http::header(headers, n))
+        .flat_map(|v| v.split(','))
+        .fold(false, |ok, candidate| {
+            ok | crate::crypto::ct_eq(candidate.trim().as_bytes(), expected.as_bytes())
+        })
+}
+
+/// Checks a callback's signature (V3, or V2 when `accept_v2`) and returns its fields
+/// (the form for POST, the query for GET).
+pub fn verify_callback(
+    auth_token: &str,
+    req: &ReceiptRequest<'_>,
+    accept_v2: bool,
+) -> Result<Vec<(String, String)>, ReceiptError> {
+    let get = req.method.eq_ignore_ascii_case("GET");
+    let form: Vec<(String, String)> = if get {
+        Vec::new()
+    } else {
+        form_urlencoded::parse(req.body).into_owned().collect()
+    };
+    let h = req.headers;
+    const V3: [&str; 2] = ["x-plivo-signature-v3", "x-plivo-signature-ma-v3"];
+    const V2: [&str; 2] = ["x-plivo-signature-v2", "x-plivo-signature-ma-v2"];
+    let has = |names: &[&str]| names.iter().any(|n| http::header(h, n).is_some());
+    if has(&V3) {
+        let nonce = http::header(h, "x-plivo-signature-v3-nonce").ok_or(ReceiptError::Unsigned)?;
+        let expected = signature_v3(auth_token, req.method, req.url, &form, nonce);
+        if !any_matches(h, &V3, &expected) {
+            return Err(ReceiptError::Forged);
+        }
+    } else if accept_v2 && has(&V2) {
+        let nonce = http::header(h, "x-plivo-signature-v2-nonce").ok_or(ReceiptError::Unsigned)?;
+        if !any_matches(h, &V2, &signature_v2(auth_token, req.url, nonce)) {
+            return Err(ReceiptError::Forged);
+        }
+    } else {
+        return Err(ReceiptError::Unsigned);
+    }
+    Ok(if get { query_pairs(req.url).1 } else { form })
+}
+
+/// The receipt in a (verified) Plivo message status callback.
+pub fn receipts(fields: &[(String, String)]) -> Result<Vec<Receipt>, ReceiptError> {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let id =
+        field("MessageUUID").ok_or_else(|| ReceiptError::Malformed("no MessageUUID".into()))?;
+    let status = field("Status").ok_or_else(|| ReceiptError::Malformed("no Status".into()))?;
+    let status = match status {
+        "sent" => DeliveryStatus::Sent,
+        "delivered" | "read" => DeliveryStatus::Delivered,
+        "undelivered" => DeliveryStatus::Undelivered,
+        "failed" | "rejected" => DeliveryStatus::Failed,
+        _ => return Ok(Vec::new()),
+    };
+    let detail = field("ErrorCode")
+        .filter(|c| !c.trim_start_matches('0').is_empty())
+        .map(|c| format!("error {}", http::code(c)));
+    Ok(vec![Receipt {
+        message_id: id.to_string(),
+        status,
+        detail,
+    }])
+}
+
+impl PlivoProvider {
+    /// Builds the HTTP client (pooled, rustls, per-attempt timeout).
+    pub fn new(cfg: &Config) -> anyhow::Result<Self> {
+        let auth_id = cfg.auth_id.trim().to_string();
+        anyhow::ensure!(
+            !auth_id.is_empty() && auth_id.chars().all(|c| c.is_ascii_alphanumeric()),
+            "plivo auth_id must be letters and digits"
+        );
+        Ok(PlivoProvider {
+            client: http::client(Duration::from_millis(cfg.timeout_ms))?,
+            url: format!(
+                "{}/v1/Account/{auth_id}/Message/",
+                cfg.base_url.trim_end_matches('/')
+            ),
+            auth_id,
+            auth_token: cfg.auth_token.trim().to_string(),
+            src: http::nonblank(&cfg.src),
+            powerpack_uuid: http::nonblank(&cfg.powerpack_uuid),
+            status_url: http::nonblank(&cfg.status_url),
+            log: cfg.log,
+            accept_v2: cfg.accept_v2_signatures,
+        })
+    }
+}
+
+fn message_id(a: &Answer) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(&a.body).ok()?;
+    v.get("message_uuid")?
+        .as_array()?
+        .first()?
+        .as_str()
+        .map(str::to_string)
+}
+
+#[async_trait]
+impl SmsProvider for PlivoProvider {
+    fn kind(&self) -> &'static str {
+        "plivo"
+    }
+
+    async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
+        let body = SendBody {
+            src: self.src.as_deref().map(plivo_number),
+            powerpack_uuid: self.powerpack_uuid.as_deref(),
+            dst: plivo_number(&msg.to),
+            text: &msg.body,
+            url: self.status_url.as_deref(),
+            method: self.status_url.as_ref().map(|_| "POST"),
+            log: self.log,
+        };
+        let req = self
+            .client
+            .post(&self.url)
+            .basic_auth(&self.auth_id, Some(&self.auth_token))
+            .json(&body);
+        let answer = http::send(req).await?;
+        if !answer.is_success() {
+            return Err(error::from_answer(&answer));
+        }
+        Ok(message_id(&answer).unwrap_or_else(|| http::missing_id("plivo", msg)))
+    }
+
+    fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {
+        let fields = verify_callback(&self.auth_token, req, self.accept_v2)?;
+        receipts(&fields)
+    }
+}

@@ -1,0 +1,103 @@
+//! Telnyx provider settings.
+
+use crate::providers::http::{blank, is_http_url};
+use serde::Deserialize;
+
+/// `[providers.<name>]` with `kind = "telnyx"`.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// API origin; `/v2/messages` is appended. Change it only for a test double.
+    pub base_url: String,
+    /// API key (V2), sent as `Authorization: Bearer <api_key>`.
+    pub api_key: String,
+    /// Sender: a `+E.164` Telnyx number, an alphanumeric sender ID or a short code.
+    /// Needed unless `messaging_profile_id` is set; alphanumeric senders need both.
+    pub from: Option<String>,
+    /// Messaging profile to send through (number pool, alphanumeric sender ID).
+    pub messaging_profile_id: Option<String>,
+    /// Where Telnyx posts delivery webhooks for each message: the public URL of this
+    /// instance's `POST /v1/receipts/<name>`. Unset: the profile's webhook settings apply.
+    pub webhook_url: Option<String>,
+    /// The account's webhook public key (base64, from the portal), for checking the
+    /// `telnyx-signature-ed25519` of receipts. Unset: receipts are refused (404).
+    pub public_key: Option<String>,
+    /// Oldest accepted `telnyx-timestamp` (and furthest in the future), in seconds.
+    pub signature_tolerance_s: u64,
+    /// Per-attempt timeout, in milliseconds.
+    pub timeout_ms: u64,
+    /// Sends per second this instance may make through this provider (none: no cap).
+    pub max_tps: Option<u32>,
+}
+
+/// Telnyx's API origin.
+pub const DEFAULT_BASE_URL: &str = "https://api.telnyx.com";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_url: DEFAULT_BASE_URL.into(),
+            api_key: String::new(),
+            from: None,
+            messaging_profile_id: None,
+            webhook_url: None,
+            public_key: None,
+            signature_tolerance_s: 300,
+            timeout_ms: 5_000,
+            max_tps: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("telnyx::Config")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"<redacted>")
+            .field("from", &self.from)
+            .field("messaging_profile_id", &self.messaging_profile_id)
+            .field("webhook_url", &self.webhook_url)
+            .field("public_key", &self.public_key)
+            .field("signature_tolerance_s", &self.signature_tolerance_s)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_tps", &self.max_tps)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Problems with these settings, one sentence each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !is_http_url(&self.base_url) {
+            p.push("base_url must be an http:// or https:// URL".into());
+        }
+        if self.api_key.trim().is_empty() {
+            p.push("api_key is required".into());
+        }
+        if blank(&self.from) && blank(&self.messaging_profile_id) {
+            p.push("set from, messaging_profile_id, or both".into());
+        }
+        if let Some(u) = &self.webhook_url {
+            if !is_http_url(u) {
+                p.push("webhook_url must be an http:// or https:// URL".into());
+            }
+        }
+        match &self.public_key {
+            Some(k) if super::public_key(k).is_none() => {
+                p.push("public_key must be a base64 Ed25519 public key (32 bytes)".into())
+            }
+            None if self.webhook_url.is_some() => p.push(
+                "webhook_url is set but public_key is not: receipts cannot be verified and will be refused".into(),
+            ),
+            _ => {}
+        }
+        if self.signature_tolerance_s == 0 {
+            p.push("signature_tolerance_s must be at least 1".into());
+        }
+        if self.timeout_ms == 0 {
+            p.push("timeout_ms must be at least 1".into());
+        }
+        p
+    }
+}
