@@ -224,7 +224,10 @@ fn dockerfile() -> Vec<(String, String)> {
         out.push((kw.to_uppercase(), rest.trim().to_string()));
         cur.clear();
     }
-    assert!(cur.is_empty(), "the Dockerfile ends inside a continued line");
+    assert!(
+        cur.is_empty(),
+        "the Dockerfile ends inside a continued line"
+    );
     out
 }
 
@@ -271,6 +274,7 @@ fn k8s_one(kind: &str) -> Yaml {
 
 /// Loads `toml` as the gateway would with `env` set (its own loader, in a jail so the
 /// process environment is restored), and returns `problems()`.
+#[allow(clippy::result_large_err)] // figment's Jail closure returns figment's large error
 fn config_problems(toml: &str, env: &[(String, String)], files: &[(&str, &str)]) -> Vec<String> {
     let mut problems = Vec::new();
     figment::Jail::expect_with(|jail| {
@@ -353,8 +357,15 @@ fn compose_runs_two_gateways_on_one_redis_with_prometheus_and_grafana() {
             "OTPGW_STORE__REDIS__URL",
         ))
         .unwrap();
-        assert_eq!(redis.host_str(), Some("redis"), "{name} shares the redis service");
-        assert_eq!(g["read_only"], true, "{name} has a read-only root filesystem");
+        assert_eq!(
+            redis.host_str(),
+            Some("redis"),
+            "{name} shares the redis service"
+        );
+        assert_eq!(
+            g["read_only"], true,
+            "{name} has a read-only root filesystem"
+        );
         assert!(
             seq(&g["secrets"], "secrets").iter().any(|x| x == "otpgw"),
             "{name} gets the otpgw secret"
@@ -416,8 +427,8 @@ fn compose_gateway_config_loads_and_its_placeholder_secret_fails_closed() {
 fn prometheus_scrapes_every_compose_gateway_and_grafana_is_provisioned() {
     let c = yaml("deploy/docker-compose.yml");
     let http_port = port_of(
-        toml::from_str::<toml::Value>(&read("config/production.example.toml")).unwrap()
-            ["server"]["listen"]
+        toml::from_str::<toml::Value>(&read("config/production.example.toml")).unwrap()["server"]
+            ["listen"]
             .as_str()
             .unwrap(),
     );
@@ -448,7 +459,10 @@ fn prometheus_scrapes_every_compose_gateway_and_grafana_is_provisioned() {
         .iter()
         .map(|v| s(v, "volume"))
         .collect();
-    assert!(vols.contains(&"./prometheus:/etc/prometheus:ro"), "{vols:?}");
+    assert!(
+        vols.contains(&"./prometheus:/etc/prometheus:ro"),
+        "{vols:?}"
+    );
     assert!(seq(&prom["command"], "command")
         .iter()
         .any(|a| a == "--config.file=/etc/prometheus/prometheus.yml"));
@@ -470,10 +484,7 @@ fn prometheus_scrapes_every_compose_gateway_and_grafana_is_provisioned() {
             .map(|(_, t)| t.clone())
             .unwrap_or_else(|| panic!("grafana does not mount {src}"))
     };
-    assert_eq!(
-        mount("./grafana/provisioning"),
-        "/etc/grafana/provisioning"
-    );
+    assert_eq!(mount("./grafana/provisioning"), "/etc/grafana/provisioning");
     let dash_target = mount("./grafana/otpgw-dashboard.json");
     let providers = yaml("deploy/grafana/provisioning/dashboards/otpgw.yml");
     let dir = s(
@@ -507,7 +518,10 @@ fn kubernetes_manifests_parse_and_hold_every_kind() {
         "PodDisruptionBudget",
         "HorizontalPodAutoscaler",
     ] {
-        assert!(kinds.contains(kind), "no {kind} in deploy/kubernetes ({kinds:?})");
+        assert!(
+            kinds.contains(kind),
+            "no {kind} in deploy/kubernetes ({kinds:?})"
+        );
     }
     for (file, d) in &docs {
         s(&d["apiVersion"], &format!("{file}: apiVersion"));
@@ -550,7 +564,10 @@ fn kubernetes_probes_and_ports_match_the_service_and_the_config() {
     let pod = &dep["spec"]["template"];
     let labels = pod["metadata"]["labels"].as_mapping().expect("pod labels");
     for (what, selector) in [
-        ("Deployment selector", &dep["spec"]["selector"]["matchLabels"]),
+        (
+            "Deployment selector",
+            &dep["spec"]["selector"]["matchLabels"],
+        ),
         ("Service selector", &svc["spec"]["selector"]),
         (
             "PodDisruptionBudget selector",
@@ -558,7 +575,11 @@ fn kubernetes_probes_and_ports_match_the_service_and_the_config() {
         ),
     ] {
         for (k, v) in selector.as_mapping().expect(what) {
-            assert_eq!(labels.get(k), Some(v), "{what} {k:?} does not match the pod");
+            assert_eq!(
+                labels.get(k),
+                Some(v),
+                "{what} {k:?} does not match the pod"
+            );
         }
     }
     let containers = seq(&pod["spec"]["containers"], "containers");
@@ -576,20 +597,19 @@ fn kubernetes_probes_and_ports_match_the_service_and_the_config() {
     let resolve = |port: &Yaml| -> u64 {
         match port {
             Yaml::Number(n) => n.as_u64().unwrap(),
-            Yaml::String(name) => ports
-                .iter()
-                .find(|(n, _)| n == name)
-                .unwrap_or_else(|| panic!("no container port named {name}"))
-                .1,
+            Yaml::String(name) => {
+                ports
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .unwrap_or_else(|| panic!("no container port named {name}"))
+                    .1
+            }
             other => panic!("bad port {other:?}"),
         }
     };
     assert!(ports.contains(&("http".into(), http.into())), "{ports:?}");
     assert!(ports.contains(&("grpc".into(), grpc.into())), "{ports:?}");
-    for (probe, path) in [
-        ("livenessProbe", "/healthz"),
-        ("readinessProbe", "/readyz"),
-    ] {
+    for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
         let get = &c[probe]["httpGet"];
         assert_eq!(get["path"], path, "{probe} path");
         assert_eq!(resolve(&get["port"]), u64::from(http), "{probe} port");
@@ -605,7 +625,10 @@ fn kubernetes_probes_and_ports_match_the_service_and_the_config() {
     }
     let hpa = k8s_one("HorizontalPodAutoscaler");
     assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"], "Deployment");
-    assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], dep["metadata"]["name"]);
+    assert_eq!(
+        hpa["spec"]["scaleTargetRef"]["name"],
+        dep["metadata"]["name"]
+    );
     let metrics = seq(&hpa["spec"]["metrics"], "hpa metrics");
     assert!(metrics.iter().any(|m| m["resource"]["name"] == "cpu"));
     assert!(
@@ -616,7 +639,10 @@ fn kubernetes_probes_and_ports_match_the_service_and_the_config() {
 
     // Configuration: the file from the ConfigMap at the path serve reads, env from the
     // ConfigMap and the Secret.
-    let args: Vec<&str> = seq(&c["args"], "args").iter().map(|a| s(a, "arg")).collect();
+    let args: Vec<&str> = seq(&c["args"], "args")
+        .iter()
+        .map(|a| s(a, "arg"))
+        .collect();
     assert_eq!(args, ["serve", "--config", "/etc/otpgw/otpgw.toml"]);
     let mount = seq(&c["volumeMounts"], "volumeMounts")
         .iter()
@@ -646,8 +672,14 @@ fn kubernetes_probes_and_ports_match_the_service_and_the_config() {
             )
         })
         .collect();
-    assert!(from.iter().any(|(k, _)| *k == "ConfigMap"), "env from a ConfigMap");
-    assert!(from.iter().any(|(k, _)| *k == "Secret"), "env from a Secret");
+    assert!(
+        from.iter().any(|(k, _)| *k == "ConfigMap"),
+        "env from a ConfigMap"
+    );
+    assert!(
+        from.iter().any(|(k, _)| *k == "Secret"),
+        "env from a Secret"
+    );
     for (kind, name) in from {
         assert!(
             names.contains(&(kind.to_string(), name.to_string())),
@@ -662,7 +694,9 @@ fn kubernetes_pod_is_locked_down_and_its_grace_period_covers_the_drain() {
     let spec = &dep["spec"]["template"]["spec"];
     let c = &seq(&spec["containers"], "containers")[0];
     assert_eq!(spec["securityContext"]["runAsNonRoot"], true);
-    let uid = spec["securityContext"]["runAsUser"].as_u64().expect("runAsUser");
+    let uid = spec["securityContext"]["runAsUser"]
+        .as_u64()
+        .expect("runAsUser");
     assert_ne!(uid, 0);
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
@@ -677,8 +711,7 @@ fn kubernetes_pod_is_locked_down_and_its_grace_period_covers_the_drain() {
     // The image's user is the one the pod asserts.
     let user = dockerfile()
         .into_iter()
-        .filter(|(k, _)| k == "USER")
-        .last()
+        .rfind(|(k, _)| k == "USER")
         .expect("USER")
         .1;
     assert_eq!(
@@ -691,7 +724,9 @@ fn kubernetes_pod_is_locked_down_and_its_grace_period_covers_the_drain() {
     // drain (see deploy/README.md).
     let cfg: toml::Value = toml::from_str(&configmap_toml()).unwrap();
     let grace = cfg["server"]["shutdown_grace_ms"].as_integer().unwrap() as u64;
-    let drain = cfg["delivery"]["shutdown_deadline_ms"].as_integer().unwrap() as u64;
+    let drain = cfg["delivery"]["shutdown_deadline_ms"]
+        .as_integer()
+        .unwrap() as u64;
     let pre_stop: Vec<&str> = seq(&c["lifecycle"]["preStop"]["exec"]["command"], "preStop")
         .iter()
         .map(|a| s(a, "preStop word"))
@@ -765,7 +800,10 @@ fn dockerfile_is_multi_stage_non_root_with_the_healthcheck() {
         .collect();
     assert_eq!(
         froms,
-        ["rust:1-bookworm AS builder", "debian:bookworm-slim AS runtime"],
+        [
+            "rust:1-bookworm AS builder",
+            "debian:bookworm-slim AS runtime"
+        ],
         "multi-stage FROM lines"
     );
     let runtime_at = ins
@@ -813,8 +851,7 @@ fn dockerfile_is_multi_stage_non_root_with_the_healthcheck() {
 
     let user = &runtime
         .iter()
-        .filter(|(k, _)| k == "USER")
-        .last()
+        .rfind(|(k, _)| k == "USER")
         .expect("a USER in the runtime stage")
         .1;
     let name = user.split(':').next().unwrap();
@@ -838,10 +875,7 @@ fn dockerfile_is_multi_stage_non_root_with_the_healthcheck() {
         .find(|(k, _)| k == "HEALTHCHECK")
         .expect("a HEALTHCHECK")
         .1;
-    let cmd = hc
-        .split_once("CMD ")
-        .expect("HEALTHCHECK … CMD [...]")
-        .1;
+    let cmd = hc.split_once("CMD ").expect("HEALTHCHECK … CMD [...]").1;
     let cmd: Vec<String> = serde_json::from_str(cmd).expect("HEALTHCHECK CMD in exec form");
     assert_eq!(cmd, ["otpgw", "healthcheck"]);
     assert_eq!(exec_form("ENTRYPOINT"), ["otpgw"]);
@@ -882,7 +916,10 @@ fn dockerignore_lets_through_what_the_dockerfile_copies() {
                 allowed.contains(top),
                 "the Dockerfile copies {src}, which Dockerfile.dockerignore leaves out"
             );
-            assert!(path(src).exists(), "the Dockerfile copies {src}, which does not exist");
+            assert!(
+                path(src).exists(),
+                "the Dockerfile copies {src}, which does not exist"
+            );
         }
     }
 }
@@ -906,7 +943,10 @@ fn dashboard_exprs(d: &Json) -> Vec<(String, String)> {
     for p in panels(d) {
         for t in p["targets"].as_array().into_iter().flatten() {
             if let Some(e) = t["expr"].as_str() {
-                out.push((p["title"].as_str().unwrap_or("?").to_string(), e.to_string()));
+                out.push((
+                    p["title"].as_str().unwrap_or("?").to_string(),
+                    e.to_string(),
+                ));
             }
         }
     }
@@ -937,7 +977,11 @@ fn dashboard_parses_takes_its_datasource_from_a_variable_and_uses_known_metrics(
         if p["type"] == "row" {
             continue;
         }
-        assert_eq!(p["datasource"]["uid"], ds_ref.as_str(), "{title}: datasource");
+        assert_eq!(
+            p["datasource"]["uid"],
+            ds_ref.as_str(),
+            "{title}: datasource"
+        );
         let targets = p["targets"].as_array().expect("targets");
         assert!(!targets.is_empty(), "{title} has no query");
         for t in targets {
@@ -1069,10 +1113,7 @@ fn alert_rules() -> Vec<Yaml> {
 fn alerts_use_known_metrics_and_link_their_runbook_section() {
     let rules = alert_rules();
     let runbook = read("deploy/RUNBOOK.md");
-    let anchors: BTreeSet<String> = headings(&runbook)
-        .iter()
-        .map(|(_, h)| anchor(h))
-        .collect();
+    let anchors: BTreeSet<String> = headings(&runbook).iter().map(|(_, h)| anchor(h)).collect();
     let mut names = BTreeSet::new();
     for r in &rules {
         let expr = s(&r["expr"], "expr");
@@ -1086,7 +1127,10 @@ fn alerts_use_known_metrics_and_link_their_runbook_section() {
         };
         assert!(names.insert(name.to_string()), "alert {name} twice");
         let sev = s(&r["labels"]["severity"], &format!("{name} severity"));
-        assert!(["critical", "warning"].contains(&sev), "{name}: severity {sev}");
+        assert!(
+            ["critical", "warning"].contains(&sev),
+            "{name}: severity {sev}"
+        );
         for key in ["summary", "description", "runbook_url"] {
             let v = s(&r["annotations"][key], &format!("{name} annotation {key}"));
             assert!(!v.trim().is_empty(), "{name}: empty {key}");
@@ -1121,7 +1165,10 @@ fn alerts_use_known_metrics_and_link_their_runbook_section() {
     // And the runbook has no section for an alert that no longer exists.
     for (level, h) in headings(&runbook) {
         if level == 2 {
-            assert!(names.contains(&h), "RUNBOOK.md section {h:?} matches no alert");
+            assert!(
+                names.contains(&h),
+                "RUNBOOK.md section {h:?} matches no alert"
+            );
         }
     }
 }
@@ -1136,7 +1183,10 @@ fn promtool_checks_the_rules_and_the_prometheus_config() {
     let cfg = path("deploy/prometheus/prometheus.yml");
     let (ok, out) = promtool(&["check", "config", cfg.to_str().unwrap()]);
     assert!(ok, "promtool check config:\n{out}");
-    assert!(out.contains("alerts.yml"), "the config loads alerts.yml:\n{out}");
+    assert!(
+        out.contains("alerts.yml"),
+        "the config loads alerts.yml:\n{out}"
+    );
 }
 
 #[test]
