@@ -226,6 +226,9 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         Err(code) => return code,
     };
     crate::telemetry::init(&cfg.log);
+    for v in crate::config::ignored_env_vars() {
+        tracing::warn!(variable = %v, "ignoring an OTPGW_ variable that names no config key (sections are separated by __)");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -75,6 +75,29 @@ pub struct Config {
     pub tenants: BTreeMap<String, TenantConfig>,
 }
 
+/// Top-level keys that may be set without a `__` section separator.
+const TOP_LEVEL_ENV: &[&str] = &["mode", "secret", "secret_file"];
+
+/// Whether an `OTPGW_…` variable (prefix stripped, lower-cased, `__` turned into `.`)
+/// names a config key. Others — `OTPGW_CONFIG` for the command line, or the
+/// `OTPGW_PORT`-style variables an orchestrator derives from a service named `otpgw` —
+/// are left alone instead of failing the unknown-key check.
+fn env_key_is_config(key: &str) -> bool {
+    key.contains('.') || TOP_LEVEL_ENV.contains(&key)
+}
+
+/// `OTPGW_…` variables the config loader ignores (not a config key), for a startup
+/// warning; `OTPGW_CONFIG` is the command line's and is not listed.
+pub fn ignored_env_vars() -> Vec<String> {
+    std::env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("OTPGW_") && k != "OTPGW_CONFIG")
+        .filter(|k| {
+            !env_key_is_config(&k["OTPGW_".len()..].to_ascii_lowercase().replace("__", "."))
+        })
+        .collect()
+}
+
 fn default_providers() -> BTreeMap<String, crate::providers::ProviderConfig> {
     let console = crate::providers::ProviderConfig::Console(Default::default());
     BTreeMap::from([("console".to_string(), console)])
@@ -94,7 +117,10 @@ impl std::fmt::Debug for Secret {
 impl Config {
     /// Loads the embedded default, or `path` alone, then the environment.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        Self::load_with_env(path, Env::prefixed("OTPGW_").split("__"))
+        let env = Env::prefixed("OTPGW_")
+            .split("__")
+            .filter(|k| env_key_is_config(&k.as_str().to_ascii_lowercase().replace("__", ".")));
+        Self::load_with_env(path, env)
     }
 
     /// Loads from a TOML string (tests), then the environment.
@@ -194,6 +220,22 @@ mod tests {
             jail.set_env("OTPGW_SECRET", "from-env-wins-over-the-file-0123456789");
             let c = Config::load(None).map_err(|e| e.to_string())?;
             assert!(c.secret_bytes().unwrap().unwrap().starts_with(b"from-env"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn orchestrator_and_cli_variables_are_not_config_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("OTPGW_PORT", "tcp://10.0.0.1:8080");
+            jail.set_env("OTPGW_SERVICE_HOST", "10.0.0.1");
+            jail.set_env("OTPGW_CONFIG", "/etc/otpgw/otpgw.toml");
+            jail.set_env("OTPGW_MODE", "production");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.mode, Mode::Production);
+            let mut ignored = ignored_env_vars();
+            ignored.sort();
+            assert_eq!(ignored, ["OTPGW_PORT", "OTPGW_SERVICE_HOST"]);
             Ok(())
         });
     }
