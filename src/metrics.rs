@@ -55,7 +55,9 @@ pub struct Metrics {
     /// Resends by tenant, channel, country.
     pub resent: IntCounterVec,
     /// Finished verifications by tenant, channel, country and outcome (approved,
-    /// canceled, max_attempts, expired).
+    /// canceled, max_attempts, and expired: a code that expired before any provider
+    /// accepted its message; codes that expire after delivery without a check are
+    /// `started - approved - canceled - max_attempts`).
     pub finished: IntCounterVec,
     /// Check outcomes by tenant (approved, wrong, not_found, max_attempts, rate_limited).
     pub checks: IntCounterVec,

@@ -218,6 +218,14 @@ async fn process(ctx: &Ctx, lease: Lease) {
         return settle(ctx, &lease, None).await;
     }
     if now >= v.expires_at {
+        let country = crate::domain::PhoneNumber::parse(&v.to)
+            .ok()
+            .and_then(|n| n.region().map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        ctx.metrics
+            .finished
+            .with_label_values(&[&v.tenant, v.channel.as_str(), &country, "expired"])
+            .inc();
         mark(ctx, &lease, DeliveryStatus::Failed, None).await;
         return settle(
             ctx,
