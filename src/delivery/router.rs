@@ -8,9 +8,11 @@
 //!
 //! One round tries the plan's providers in order: a provider whose breaker is open is
 //! skipped; one whose send-rate cap would make the message wait more than 250 ms is
-//! skipped; a retryable failure moves on to the next provider (failover); a permanent
-//! rejection ends the send at once (no other provider would do better, and it must not be
-//! sent twice); an acceptance ends it. When a round ends without acceptance the next one
+//! skipped; a retryable failure, or a refusal of the account itself (credentials,
+//! balance, sender: `ErrorKind::Auth`), moves on to the next provider (failover) and
+//! counts against that provider's breaker; a permanent rejection of the message (invalid
+//! number, refused content) ends the send at once (no other provider would do better, and
+//! it must not be sent twice); an acceptance ends it. When a round ends without acceptance the next one
 //! starts after an exponential, jittered backoff, unless the code expires first.
 
 use super::breaker::Breaker;
@@ -272,8 +274,13 @@ impl Router {
                             message_id,
                         };
                     }
-                    Err(e) if e.retryable => {
-                        let unwell = matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Timeout);
+                    // A refused account (credentials, balance, sender) is this provider's
+                    // problem, not the message's: another provider may deliver it.
+                    Err(e) if e.retryable || e.kind == ErrorKind::Auth => {
+                        let unwell = matches!(
+                            e.kind,
+                            ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Auth
+                        );
                         slot.breaker.record(!unwell);
                         tracing::warn!(id = msg.id.as_str(), to = %to, provider = %slot.name, round, error = %e, "send failed; trying the next provider");
                         last = Some((slot.name.clone(), e.to_string(), e.retry_after));
