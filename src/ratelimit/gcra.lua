@@ -1,11 +1,14 @@
 -- GCRA over every limit of one request. One round trip; all keys share the tenant's
 -- hash tag {rl:<tenant>}, so one cluster slot. Mirrors `ratelimit::gcra` in Rust.
 -- KEYS[i]   TAT of limit i (ms, as text)
--- ARGV[1]   now (ms)
+-- ARGV[1]   the caller's clock (ms), unused: the script reads Redis's own clock, so
+--           instances whose clocks differ by a few ms, or whose requests reach Redis in
+--           another order than they read their clocks, still admit exactly q per window
 -- ARGV[2i], ARGV[2i+1]  window ms and quota of limit i
 -- Returns {'ok', ahead_us_1, ...} (TAT minus now, in microseconds) and charges every key, or
 -- {'deny', i, retry_after_ms} and charges nothing.
-local now = tonumber(ARGV[1])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
 local n = #KEYS
 local new = {}
 local worst_i, worst = 0, 0

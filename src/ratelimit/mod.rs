@@ -11,7 +11,10 @@
 //! A request carries several limits (number per minute/hour/day, client IP, tenant,
 //! API key, country, prefix). They are decided together: either every limit admits and
 //! each is charged, or none is charged and the answer names the limit that needs the
-//! longest wait. In Redis that is **one Lua script, one round trip** (`gcra.lua`).
+//! longest wait. In Redis that is **one Lua script, one round trip** (`gcra.lua`),
+//! which reads Redis's clock rather than the caller's: instances with slightly skewed
+//! clocks, or whose requests arrive in another order than they read their clocks, would
+//! otherwise see a TAT in their future and refuse a request the quota still allows.
 //!
 //! # Key layout (version `v1`)
 //! `P` is `store.redis.key_prefix`, `T` the tenant id, `H` a keyed hash of the scope's
