@@ -132,8 +132,19 @@ fn main() {
     );
     println!("| normal sends/h | attack sends/h | normal sends | normal blocked | attack sends | let through before 1st block (per prefix) | let through in 24 h | blocks |");
     println!("|---|---|---|---|---|---|---|---|");
-    for (normal, attack) in [(10_000, 1_000), (10_000, 5_000), (50_000, 2_000)] {
+    // `cargo test --all-targets` runs this too (without `--bench`): one small case.
+    let full = std::env::args().any(|a| a == "--bench");
+    let cases: &[(u64, u64)] = if full {
+        &[(10_000, 1_000), (10_000, 5_000), (50_000, 2_000)]
+    } else {
+        &[(1_000, 200)]
+    };
+    for &(normal, attack) in cases {
         let r = simulate(&cfg, normal, attack, 0x9E37_79B9_7F4A_7C15);
+        assert!(
+            r.normal_blocked * 1000 <= r.normal,
+            "more than 0.1 % of normal traffic blocked"
+        );
         println!(
             "| {normal} | {attack} | {} | {} ({:.4} %) | {} | {} / {} | {} ({:.2} %) | {} |",
             r.normal,
