@@ -287,3 +287,30 @@ async fn local_shedding_refuses_a_flood_without_a_store_call() {
         .sum::<f64>();
     assert_eq!(script_calls as usize, 10 - shed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_and_guard_keys_hold_no_number_prefix_or_ip() {
+    let app = spawn_app(Backend::Redis, |c| {
+        let t = demo(c);
+        t.limits = otpgw::config::LimitsConfig::default();
+        t.pumping.mode = otpgw::config::PumpingMode::Enforce;
+    })
+    .await;
+    let to = number();
+    let r = app
+        .post(
+            "/v1/verifications",
+            json!({"to": to, "client_ip": "203.0.113.99"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let keys = support::redis::shared_redis().cli(&["KEYS", &format!("{}:*", app.prefix)]);
+    assert!(
+        keys.contains("{rl:demo}") && keys.contains("{pg:demo}"),
+        "{keys}"
+    );
+    let digits = to.trim_start_matches('+');
+    for bad in [digits, &digits[..digits.len() - 3], "203.0.113.99"] {
+        assert!(!keys.contains(bad), "`{bad}` appears in a key: {keys}");
+    }
+}

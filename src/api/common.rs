@@ -312,7 +312,7 @@ pub async fn check_rated(
 /// The `RateLimit-Policy` / `RateLimit` state to show with an error: for a
 /// `429 rate_limited` from a configured limit, that limit with nothing left.
 pub fn error_rate(tenant: &Tenant, e: &Error) -> RateInfo {
-    match e {
+    match *e {
         Error::RateLimited {
             reason,
             retry_after,
@@ -321,7 +321,7 @@ pub fn error_rate(tenant: &Tenant, e: &Error) -> RateInfo {
             .map(|(quota, window_ms)| {
                 RateInfo::denied(
                     &crate::ratelimit::Limit {
-                        reason: *reason,
+                        reason,
                         key: String::new(),
                         quota,
                         window_ms,
