@@ -259,6 +259,33 @@ mod tests {
     }
 
     #[test]
+    fn abuse_settings_are_checked() {
+        let c = Config::from_toml(
+            r#"
+            mode = "dev"
+            [tenants.acme]
+            api_keys = ["sha256:0000000000000000000000000000000000000000000000000000000000000000"]
+            [tenants.acme.geo]
+            allow_countries = ["usa"]
+            deny_number_types = ["premium"]
+            [tenants.acme.pumping]
+            min_conversion = 1.5
+            safe_list = ["4477"]
+        "#,
+        )
+        .unwrap();
+        let all = problems(&c).join("\n");
+        for want in [
+            "`usa` is not an ISO 3166",
+            "`premium` is not one of",
+            "min_conversion",
+            "`4477` is not a number or prefix",
+        ] {
+            assert!(all.contains(want), "{want}: {all}");
+        }
+    }
+
+    #[test]
     fn short_secret_is_refused_with_a_hint() {
         let c = Config::from_toml("mode = \"production\"\nsecret = \"short\"").unwrap();
         let all = problems(&c).join("\n");
