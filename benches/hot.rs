@@ -68,5 +68,37 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(hot, benches);
+/// One limit decision in memory: the eight limits of a start (number per minute, hour
+/// and day, client IP, tenant, API key, country, prefix), over many numbers so the map
+/// holds realistic state.
+fn limits(c: &mut Criterion) {
+    use otpgw::ratelimit::{Limit, MemoryLimiter};
+    let limiter = MemoryLimiter::default();
+    let lim = |reason: &'static str, key: String, quota: u32, window_ms: u64| Limit {
+        reason,
+        key,
+        quota,
+        window_ms,
+    };
+    let mut i = 0u64;
+    c.bench_function("ratelimit/memory_decide_8_limits", |b| {
+        b.iter(|| {
+            i += 1;
+            let n = format!("{:024x}", i % 100_000);
+            let limits = [
+                lim("number_per_minute", n.clone(), 3, 60_000),
+                lim("number_per_hour", n.clone(), 10, 3_600_000),
+                lim("number_per_day", n, 20, 86_400_000),
+                lim("client_ip", format!("{:024x}", i % 5_000), 30, 3_600_000),
+                lim("tenant_sends", String::new(), 1_000_000, 1000),
+                lim("api_key_sends", "k".into(), 1_000_000, 1000),
+                lim("country", "US".into(), 1_000_000, 3_600_000),
+                lim("prefix", format!("{:024x}", i % 20_000), 100, 3_600_000),
+            ];
+            black_box(limiter.decide("acme", &limits, (i / 10) as i64))
+        })
+    });
+}
+
+criterion_group!(hot, benches, limits);
 criterion_main!(hot);

@@ -75,12 +75,19 @@ impl Application {
             cfg: cfg.delivery.clone(),
             metrics: metrics.clone(),
         });
+        let abuse = crate::service::Abuse::new(
+            crate::ratelimit::build(&cfg.store)?,
+            crate::ratelimit::local::LocalShed::new(&cfg.tenants),
+            keys.clone(),
+            metrics.clone(),
+        );
         let service = Service::new(
             store,
             keys,
             tenants,
             cfg.store.redis.shards,
             metrics.clone(),
+            abuse,
         );
         let listener = TcpListener::bind(cfg.server.listen)
             .await

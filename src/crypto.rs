@@ -132,6 +132,21 @@ impl Keys {
         let shard = u16::from_be_bytes([m[0], m[1]]) % shards.max(1);
         (hex::encode(&m[..16]), shard)
     }
+
+    /// Hex key naming an abuse-control counter: a keyed hash of (tenant, scope, value),
+    /// so limit and guard keys hold no number, prefix or IP address.
+    pub fn scope_key(&self, tenant: &str, scope: &str, value: &str) -> String {
+        let m = mac_parts(
+            &self.k_num,
+            &[
+                b"scope",
+                tenant.as_bytes(),
+                scope.as_bytes(),
+                value.as_bytes(),
+            ],
+        );
+        hex::encode(&m[..12])
+    }
 }
 
 /// Constant-time equality of two byte strings (length is not secret).

@@ -10,6 +10,8 @@
 //! - [`crypto`]: code MACs, code derivation, number keys, API-key hashes;
 //! - [`store`]: the store trait with [`store::memory`] and [`store::redis`] (Lua
 //!   scripts, cluster-safe key layout);
+//! - [`ratelimit`]: GCRA rate limits (memory, Redis), local shedding, the SMS-pumping
+//!   guard's state;
 //! - [`template`]: message texts, locales, GSM-7 segments;
 //! - [`queue`]: the durable send queue (memory, Redis Streams);
 //! - [`delivery`]: workers, routing with failover, circuit breakers, rate caps, retries;
@@ -28,6 +30,7 @@ pub mod error;
 pub mod metrics;
 pub mod providers;
 pub mod queue;
+pub mod ratelimit;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -36,6 +36,10 @@ pub const NAMES: &[&str] = &[
     "otpgw_store_errors_total",
     "otpgw_breaker_state",
     "otpgw_memory_store_evictions_total",
+    "otpgw_local_shed_total",
+    "otpgw_destination_blocked_total",
+    "otpgw_pumping_decisions_total",
+    "otpgw_pumping_blocks_active",
 ];
 
 /// All collectors.
@@ -90,6 +94,15 @@ pub struct Metrics {
     pub breaker: GaugeVec,
     /// Memory-store evictions (store full).
     pub evictions: IntGauge,
+    /// Requests refused by this instance's local shedding, by scope.
+    pub local_shed: IntCounterVec,
+    /// Sends refused by policy (`destination_blocked`), by tenant and reason.
+    pub destination_blocked: IntCounterVec,
+    /// Pumping-guard decisions other than "go ahead", by tenant, country and decision
+    /// (`blocked_now`, `blocked`, `would_block`).
+    pub pumping: IntCounterVec,
+    /// Active prefix blocks per tenant (refreshed at scrape time).
+    pub pumping_blocks: prometheus::IntGaugeVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -168,7 +181,36 @@ impl Metrics {
         )
         .expect("valid");
         r.register(Box::new(breaker.clone())).expect("unique");
+        let pumping_blocks = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "otpgw_pumping_blocks_active",
+                "Active SMS-pumping prefix blocks.",
+            ),
+            &["tenant"],
+        )
+        .expect("valid");
+        r.register(Box::new(pumping_blocks.clone()))
+            .expect("unique");
         Metrics {
+            local_shed: counter(
+                &r,
+                "otpgw_local_shed_total",
+                "Requests shed by this instance before any store call.",
+                &["scope"],
+            ),
+            destination_blocked: counter(
+                &r,
+                "otpgw_destination_blocked_total",
+                "Sends refused by geo permissions or the pumping guard.",
+                &["tenant", "reason"],
+            ),
+            pumping: counter(
+                &r,
+                "otpgw_pumping_decisions_total",
+                "SMS-pumping guard decisions that were not a plain go-ahead.",
+                &["tenant", "country", "decision"],
+            ),
+            pumping_blocks,
             http_requests: counter(
                 &r,
                 "otpgw_http_requests_total",
@@ -318,6 +360,14 @@ mod tests {
             .observe(0.001);
         m.store_errors.with_label_values(&["start"]).inc();
         m.breaker.with_label_values(&["p"]).set(0.0);
+        m.local_shed.with_label_values(&["client_ip"]).inc();
+        m.destination_blocked
+            .with_label_values(&["t", "prefix_blocked"])
+            .inc();
+        m.pumping
+            .with_label_values(&["t", "US", "blocked_now"])
+            .inc();
+        m.pumping_blocks.with_label_values(&["t"]).set(1);
         let text = m.render();
         let mut found: Vec<&str> = text
             .lines()

@@ -6,6 +6,7 @@
 
 use crate::domain::*;
 use crate::error::{Error, Result};
+use crate::ratelimit::headers::RateInfo;
 use crate::service::{CheckBy, Service, StartInput, Started, Tenant};
 use crate::store::IdempotencyBegin;
 use serde::{Deserialize, Serialize};
@@ -218,6 +219,8 @@ pub struct StartResult {
     pub view: VerificationView,
     /// True when this is a replay of an earlier request with the same key.
     pub replayed: bool,
+    /// The limits that applied (none for a replay).
+    pub rate: RateInfo,
 }
 
 /// Starts a verification, honouring an idempotency key (already hashed) if given.
@@ -245,6 +248,7 @@ pub async fn start(
                 created: status == 201,
                 view,
                 replayed: true,
+                rate: RateInfo::default(),
             });
         }
         IdempotencyBegin::Mismatch => {
@@ -276,7 +280,8 @@ pub async fn start(
 
 async fn run_start(svc: &Service, tenant: &Tenant, input: StartInput) -> Result<StartResult> {
     let now = now_millis();
-    let (created, v) = match svc.start(tenant, input).await? {
+    let (started, rate) = svc.start_rated(tenant, input).await?;
+    let (created, v) = match started {
         Started::Created(v) => (true, v),
         Started::Resent(v) => (false, v),
     };
@@ -284,14 +289,49 @@ async fn run_start(svc: &Service, tenant: &Tenant, input: StartInput) -> Result<
         created,
         view: VerificationView::new(&v, now, None),
         replayed: false,
+        rate,
     })
 }
 
 /// Checks a code.
 pub async fn check(svc: &Service, tenant: &Tenant, raw: RawCheck) -> Result<VerificationView> {
+    check_rated(svc, tenant, raw).await.map(|(v, _)| v)
+}
+
+/// Checks a code; also the limits that applied.
+pub async fn check_rated(
+    svc: &Service,
+    tenant: &Tenant,
+    raw: RawCheck,
+) -> Result<(VerificationView, RateInfo)> {
     let (by, code) = raw.parse()?;
-    let (v, valid) = svc.check(tenant, by, &code).await?;
-    Ok(VerificationView::new(&v, now_millis(), Some(valid)))
+    let ((v, valid), rate) = svc.check_rated(tenant, by, &code).await?;
+    Ok((VerificationView::new(&v, now_millis(), Some(valid)), rate))
+}
+
+/// The `RateLimit-Policy` / `RateLimit` state to show with an error: for a
+/// `429 rate_limited` from a configured limit, that limit with nothing left.
+pub fn error_rate(tenant: &Tenant, e: &Error) -> RateInfo {
+    match *e {
+        Error::RateLimited {
+            reason,
+            retry_after,
+            ..
+        } => crate::service::limit_policy(&tenant.cfg, reason)
+            .map(|(quota, window_ms)| {
+                RateInfo::denied(
+                    &crate::ratelimit::Limit {
+                        reason,
+                        key: String::new(),
+                        quota,
+                        window_ms,
+                    },
+                    retry_after.as_millis() as u64,
+                )
+            })
+            .unwrap_or_default(),
+        _ => RateInfo::default(),
+    }
 }
 
 /// Reads a verification.

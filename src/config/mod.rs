@@ -7,11 +7,13 @@
 //! named by `OTPGW_SECRET_FILE` (or `secret_file`). Every field is documented here and in
 //! `config/default.toml`; unknown keys are errors so typos do not pass silently.
 
+mod abuse;
 mod delivery;
 mod sections;
 mod tenant;
 mod validate;
 
+pub use abuse::{GeoConfig, LimitsConfig, PumpingConfig, PumpingMode};
 pub use delivery::{BreakerConfig, RouteConfig, RoutingConfig};
 pub use sections::*;
 pub use tenant::{TemplateSet, TenantConfig};

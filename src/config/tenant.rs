@@ -39,6 +39,12 @@ pub struct TenantConfig {
     /// Placeholders: `{code}`, `{brand}`, `{minutes}`. Built-in `default` texts exist
     /// for en, es, fr, de and pt.
     pub templates: BTreeMap<String, TemplateSet>,
+    /// Rate limits per number, IP, tenant, API key, country and prefix.
+    pub limits: super::LimitsConfig,
+    /// Which countries and number types may be sent to.
+    pub geo: super::GeoConfig,
+    /// The SMS-pumping guard.
+    pub pumping: super::PumpingConfig,
 }
 
 impl Default for TenantConfig {
@@ -57,6 +63,9 @@ impl Default for TenantConfig {
             default_locale: "en".into(),
             webotp_domain: None,
             templates: BTreeMap::new(),
+            limits: Default::default(),
+            geo: Default::default(),
+            pumping: Default::default(),
         }
     }
 }

@@ -7,6 +7,22 @@ use crate::crypto::MIN_SECRET_LEN;
 pub const SECRET_HINT: &str = "make one with `otpgw secret new` and pass it as OTPGW_SECRET, \
      or write it to a file readable only by the gateway and set OTPGW_SECRET_FILE";
 
+/// Number types `geo.deny_number_types` may name.
+pub const NUMBER_TYPES: &[&str] = &[
+    "premium_rate",
+    "shared_cost",
+    "toll_free",
+    "fixed_line",
+    "mobile",
+    "fixed_line_or_mobile",
+    "voip",
+    "pager",
+    "uan",
+    "personal_number",
+    "voicemail",
+    "unknown",
+];
+
 /// Every problem found, as one sentence each; empty when the config is usable.
 pub fn problems(c: &Config) -> Vec<String> {
     let mut p = Vec::new();
@@ -109,6 +125,42 @@ pub fn problems(c: &Config) -> Vec<String> {
                 ));
             }
         }
+        for c in t.geo.allow_countries.iter().chain(&t.geo.deny_countries) {
+            if !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())) {
+                p.push(at(&format!(
+                    "geo: `{c}` is not an ISO 3166 country code such as US"
+                )));
+            }
+        }
+        for k in &t.geo.deny_number_types {
+            if !NUMBER_TYPES.contains(&k.as_str()) {
+                p.push(at(&format!(
+                    "geo.deny_number_types: `{k}` is not one of {}",
+                    NUMBER_TYPES.join(", ")
+                )));
+            }
+        }
+        let pg = &t.pumping;
+        if !(0.0..=1.0).contains(&pg.min_conversion)
+            || pg.min_sends == 0
+            || pg.window_secs == 0
+            || pg.block_secs == 0
+        {
+            p.push(at(
+                "pumping: min_conversion in 0..1; min_sends, window_secs and block_secs at least 1",
+            ));
+        }
+        for e in &pg.safe_list {
+            let ok = e.len() >= 2
+                && e.len() <= 16
+                && e.starts_with('+')
+                && e[1..].bytes().all(|b| b.is_ascii_digit());
+            if !ok {
+                p.push(at(&format!(
+                    "pumping.safe_list: `{e}` is not a number or prefix such as +4477009"
+                )));
+            }
+        }
         for (name, set) in &t.templates {
             for (locale, text) in set {
                 if !text.contains("{code}") {
@@ -204,6 +256,33 @@ mod tests {
             "{all}"
         );
         assert_eq!(p.len(), 6, "{all}");
+    }
+
+    #[test]
+    fn abuse_settings_are_checked() {
+        let c = Config::from_toml(
+            r#"
+            mode = "dev"
+            [tenants.acme]
+            api_keys = ["sha256:0000000000000000000000000000000000000000000000000000000000000000"]
+            [tenants.acme.geo]
+            allow_countries = ["usa"]
+            deny_number_types = ["premium"]
+            [tenants.acme.pumping]
+            min_conversion = 1.5
+            safe_list = ["4477"]
+        "#,
+        )
+        .unwrap();
+        let all = problems(&c).join("\n");
+        for want in [
+            "`usa` is not an ISO 3166",
+            "`premium` is not one of",
+            "min_conversion",
+            "`4477` is not a number or prefix",
+        ] {
+            assert!(all.contains(want), "{want}: {all}");
+        }
     }
 
     #[test]

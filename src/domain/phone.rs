@@ -52,6 +52,29 @@ impl PhoneNumber {
         self.region.as_deref()
     }
 
+    /// The number's type as libphonenumber classes it (`mobile`, `fixed_line`,
+    /// `premium_rate`, …). +1 numbers come back `fixed_line_or_mobile`.
+    pub fn number_type(&self) -> &'static str {
+        use phonenumber::Type as T;
+        let Ok(p) = phonenumber::parse(None, &self.e164) else {
+            return "unknown";
+        };
+        match p.number_type(&phonenumber::metadata::DATABASE) {
+            T::FixedLine => "fixed_line",
+            T::Mobile => "mobile",
+            T::FixedLineOrMobile => "fixed_line_or_mobile",
+            T::TollFree => "toll_free",
+            T::PremiumRate => "premium_rate",
+            T::SharedCost => "shared_cost",
+            T::PersonalNumber => "personal_number",
+            T::Voip => "voip",
+            T::Pager => "pager",
+            T::Uan => "uan",
+            T::Voicemail => "voicemail",
+            _ => "unknown",
+        }
+    }
+
     /// Masked form for logs: `+1415*****23`.
     pub fn masked(&self) -> String {
         mask_number(&self.e164)

@@ -5,10 +5,12 @@
 //! hashing of numbers and codes, message rendering and queueing; the store owns
 //! atomicity.
 
+mod abuse;
 mod activity;
 mod observe;
 mod tenants;
 
+pub use abuse::{geo_check, limit_policy, Abuse};
 pub use activity::{Activity, CountryHour};
 
 pub use tenants::{Tenant, Tenants};
@@ -16,6 +18,7 @@ pub use tenants::{Tenant, Tenants};
 use crate::crypto::{random_bytes, Keys};
 use crate::domain::*;
 use crate::error::{Error, Result};
+use crate::ratelimit::headers::RateInfo;
 use crate::store::*;
 use crate::template;
 use std::sync::Arc;
@@ -75,6 +78,7 @@ struct Inner {
     shards: u16,
     metrics: crate::metrics::Metrics,
     activity: Activity,
+    abuse: Abuse,
 }
 
 fn ms(secs: u64) -> i64 {
@@ -98,6 +102,7 @@ impl Service {
         tenants: Tenants,
         shards: u16,
         metrics: crate::metrics::Metrics,
+        abuse: Abuse,
     ) -> Self {
         Service {
             inner: Arc::new(Inner {
@@ -107,17 +112,37 @@ impl Service {
                 shards: shards.max(1),
                 metrics,
                 activity: Activity::default(),
+                abuse,
             }),
         }
     }
 
     /// Starts a verification, or resends the pending one for the same number and channel.
     pub async fn start(&self, tenant: &Tenant, input: StartInput) -> Result<Started> {
+        self.start_rated(tenant, input).await.map(|(s, _)| s)
+    }
+
+    /// [`Self::start`], with the state of the limits that applied (for the
+    /// `RateLimit` headers).
+    pub async fn start_rated(
+        &self,
+        tenant: &Tenant,
+        input: StartInput,
+    ) -> Result<(Started, RateInfo)> {
         let country = input.to.region().unwrap_or("unknown").to_string();
         let channel = input.channel;
-        let r = self.start_inner(tenant, input).await;
-        observe::started(&self.inner.metrics, &tenant.id, channel, &country, &r);
-        if let Ok(Started::Created(_)) = &r {
+        let r = match self
+            .inner
+            .abuse
+            .before_start(tenant, &input.to, input.client_ip)
+            .await
+        {
+            Ok(info) => self.start_inner(tenant, input).await.map(|s| (s, info)),
+            Err(e) => Err(e),
+        };
+        let seen = r.as_ref().map(|(s, _)| s);
+        observe::started(&self.inner.metrics, &tenant.id, channel, &country, seen);
+        if let Ok((Started::Created(_), _)) = &r {
             self.inner.activity.started(&country, now_millis());
         }
         r
@@ -130,16 +155,35 @@ impl Service {
         by: CheckBy,
         code: &OtpCode,
     ) -> Result<(Verification, bool)> {
-        let r = self.check_inner(tenant, by, code).await;
-        observe::checked(&self.inner.metrics, &tenant.id, &r);
-        if let Ok((v, true)) = &r {
+        self.check_rated(tenant, by, code).await.map(|(v, _)| v)
+    }
+
+    /// [`Self::check`], with the state of the limits that applied.
+    pub async fn check_rated(
+        &self,
+        tenant: &Tenant,
+        by: CheckBy,
+        code: &OtpCode,
+    ) -> Result<((Verification, bool), RateInfo)> {
+        let r = match self.inner.abuse.before_check(tenant).await {
+            Ok(info) => self.check_inner(tenant, by, code).await.map(|v| (v, info)),
+            Err(e) => Err(e),
+        };
+        observe::checked(&self.inner.metrics, &tenant.id, r.as_ref().map(|(v, _)| v));
+        if let Ok(((v, true), _)) = &r {
             let country = PhoneNumber::parse(&v.to)
                 .ok()
                 .and_then(|n| n.region().map(str::to_string))
                 .unwrap_or_else(|| "unknown".into());
             self.inner.activity.approved(&country, now_millis());
+            self.inner.abuse.approved(tenant, &v.to).await;
         }
         r
+    }
+
+    /// Abuse control: prefix blocks and their admin operations.
+    pub fn abuse(&self) -> &Abuse {
+        &self.inner.abuse
     }
 
     /// Cancels a pending verification (canceling a canceled one answers it again).

@@ -2,7 +2,7 @@
 
 use super::Started;
 use crate::domain::{Channel, PhoneNumber, Status, Verification};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::metrics::Metrics;
 
 fn country_of(to: &str) -> String {
@@ -23,7 +23,13 @@ fn limited(m: &Metrics, e: &Error) {
 }
 
 /// A start's outcome.
-pub fn started(m: &Metrics, tenant: &str, channel: Channel, country: &str, r: &Result<Started>) {
+pub fn started(
+    m: &Metrics,
+    tenant: &str,
+    channel: Channel,
+    country: &str,
+    r: Result<&Started, &Error>,
+) {
     match r {
         Ok(Started::Created(_)) => m
             .started
@@ -46,7 +52,7 @@ pub fn finished(m: &Metrics, tenant: &str, v: &Verification, outcome: &str) {
 }
 
 /// A check's outcome.
-pub fn checked(m: &Metrics, tenant: &str, r: &Result<(Verification, bool)>) {
+pub fn checked(m: &Metrics, tenant: &str, r: Result<&(Verification, bool), &Error>) {
     let outcome = match r {
         Ok((v, true)) => {
             finished(m, tenant, v, "approved");
@@ -68,6 +74,7 @@ pub fn checked(m: &Metrics, tenant: &str, r: &Result<(Verification, bool)>) {
             "rate_limited"
         }
         Err(Error::StoreUnavailable { .. }) => "unavailable",
+        Err(Error::DestinationBlocked { .. }) => "blocked",
         Err(_) => "invalid",
     };
     m.checks.with_label_values(&[tenant, outcome]).inc();

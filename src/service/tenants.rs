@@ -16,6 +16,9 @@ pub struct Tenant {
     pub id: String,
     /// Settings.
     pub cfg: TenantConfig,
+    /// Short id of the API key that authenticated the request (a prefix of its
+    /// hash; empty when the tenant was looked up by id). Names the `api_key` limits.
+    pub key_id: String,
 }
 
 /// All tenants, and the key hashes that act for them.
@@ -34,10 +37,17 @@ impl Tenants {
             let t = Arc::new(Tenant {
                 id: id.clone(),
                 cfg: cfg.clone(),
+                key_id: String::new(),
             });
-            by_id.insert(id.clone(), t.clone());
+            by_id.insert(id.clone(), t);
             for h in &cfg.api_keys {
-                keys.push((h.to_ascii_lowercase(), t.clone()));
+                let h = h.to_ascii_lowercase();
+                let per_key = Arc::new(Tenant {
+                    id: id.clone(),
+                    cfg: cfg.clone(),
+                    key_id: h.chars().skip(7).take(16).collect(),
+                });
+                keys.push((h, per_key));
             }
         }
         Tenants { keys, by_id }
@@ -46,6 +56,11 @@ impl Tenants {
     /// A tenant by id.
     pub fn get(&self, id: &str) -> Option<Arc<Tenant>> {
         self.by_id.get(id).cloned()
+    }
+
+    /// Every tenant id, sorted.
+    pub fn ids(&self) -> Vec<String> {
+        self.by_id.keys().cloned().collect()
     }
 
     /// The tenant a presented API key belongs to.

@@ -124,6 +124,17 @@ impl Verifications for GrpcApi {
     }
 }
 
+/// The `ratelimit-policy` / `ratelimit` values of the HTTP API, as response metadata.
+fn rate_metadata<T>(resp: &mut Response<T>, info: &crate::ratelimit::headers::RateInfo) {
+    let m = resp.metadata_mut();
+    if let Some(v) = info.policy().and_then(|v| v.parse().ok()) {
+        m.insert("ratelimit-policy", v);
+    }
+    if let Some(v) = info.current().and_then(|v| v.parse().ok()) {
+        m.insert("ratelimit", v);
+    }
+}
+
 impl GrpcApi {
     async fn start_call(
         &self,
@@ -139,6 +150,7 @@ impl GrpcApi {
             .instrument(span)
             .await?;
         let mut resp = Response::new(r.view.into());
+        rate_metadata(&mut resp, &r.rate);
         if r.replayed {
             resp.metadata_mut()
                 .insert("idempotent-replayed", "true".parse().expect("static"));
@@ -151,8 +163,11 @@ impl GrpcApi {
         req: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::Verification>, Status> {
         let tenant = authenticate(&self.service, req.metadata())?;
-        let view = common::check(&self.service, &tenant, RawCheck::from(req.into_inner())).await?;
-        Ok(Response::new(view.into()))
+        let (view, rate) =
+            common::check_rated(&self.service, &tenant, RawCheck::from(req.into_inner())).await?;
+        let mut resp = Response::new(view.into());
+        rate_metadata(&mut resp, &rate);
+        Ok(resp)
     }
 
     async fn get_call(

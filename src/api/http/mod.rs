@@ -11,6 +11,7 @@
 //!
 //! Body size is enforced by the JSON extractor, which answers `413 payload_too_large`.
 
+mod admin;
 mod extract;
 mod ops;
 mod ops_page;
@@ -69,6 +70,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/ops"),
     ("get", "/v1/receipts/{provider}"),
     ("post", "/v1/receipts/{provider}"),
+    ("get", "/v1/admin/blocks"),
+    ("delete", "/v1/admin/blocks/{tenant}/{prefix}"),
     ("get", "/dev/outbox"),
 ];
 
@@ -86,7 +89,12 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/ops", get(ops_page::page));
+        .route("/ops", get(ops_page::page))
+        .route("/v1/admin/blocks", get(admin::list))
+        .route(
+            "/v1/admin/blocks/{tenant}/{prefix}",
+            axum::routing::delete(admin::lift),
+        );
     if state.outbox.is_some() {
         r = r.route("/dev/outbox", get(ops::outbox));
     }

@@ -72,6 +72,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         m.breaker.with_label_values(&[&slot.name]).set(v);
     }
     m.evictions.set(state.service.store().evictions() as i64);
+    for t in state.service.tenants().ids() {
+        if let Ok(b) = state.service.abuse().blocks(std::slice::from_ref(&t)).await {
+            m.pumping_blocks
+                .with_label_values(&[&t])
+                .set(b.len() as i64);
+        }
+    }
     let mut r = m.render().into_response();
     r.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,

@@ -1,8 +1,8 @@
 //! `GET /ops`: a one-page view for operators, plain HTML with no external assets.
 //!
 //! Providers with their breaker state, the send queue, starts and conversion per country
-//! over the last hour (this process), and prefix blocks (none until the pumping guard
-//! exists). Open to loopback peers; others need an admin key (`admin.api_keys`).
+//! over the last hour (this process), and the SMS-pumping guard's active prefix blocks
+//! (shared by all instances). Open to loopback peers; others need an admin key (`admin.api_keys`).
 
 use super::AppState;
 use crate::delivery::breaker::BreakerState;
@@ -126,7 +126,31 @@ pub async fn page(State(state): State<AppState>, req: Request) -> Result<Respons
     }
     h.push_str("</table>");
 
-    h.push_str("<h2>Prefix blocks</h2><p id=\"blocks\">none (the SMS-pumping guard is not part of this build)</p>");
+    h.push_str("<h2>Prefix blocks</h2>");
+    let tenants = state.service.tenants().ids();
+    match state.service.abuse().blocks(&tenants).await {
+        Ok(blocks) if blocks.is_empty() => {
+            h.push_str("<p id=\"blocks\">no prefix is blocked</p>");
+        }
+        Ok(blocks) => {
+            h.push_str("<table id=\"blocks\"><tr><th>tenant</th><th>country</th><th>prefix</th><th>until</th><th>strikes</th><th>sends</th><th>approvals</th></tr>");
+            for b in blocks {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&b.tenant),
+                    escape(&b.country),
+                    escape(&b.prefix),
+                    crate::domain::rfc3339(b.until_ms),
+                    b.strikes,
+                    b.sends,
+                    b.approvals
+                );
+            }
+            h.push_str("</table><p>Lift one with <code>DELETE /v1/admin/blocks/{tenant}/{prefix}</code>.</p>");
+        }
+        Err(_) => h.push_str("<p id=\"blocks\" class=\"open\">the block store does not answer</p>"),
+    }
     h.push_str("</body></html>");
     let mut r = h.into_response();
     r.headers_mut().insert(

@@ -5,6 +5,8 @@ use super::extract::{Auth, JsonBody, RequestId};
 use super::AppState;
 use crate::api::common::{self, RawCheck, RawStart, VerificationView};
 use crate::error::{Error, Result};
+use crate::ratelimit::headers::RateInfo;
+use crate::service::Tenant;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -20,6 +22,33 @@ fn json(status: StatusCode, view: &VerificationView) -> Result<Response> {
     Ok(r)
 }
 
+/// Adds the `RateLimit-Policy` and `RateLimit` fields for the limits that applied.
+fn rate_headers(resp: &mut Response, info: &RateInfo) {
+    let h = resp.headers_mut();
+    if let Some(v) = info.policy().and_then(|p| HeaderValue::from_str(&p).ok()) {
+        h.insert("ratelimit-policy", v);
+    }
+    if let Some(v) = info.current().and_then(|p| HeaderValue::from_str(&p).ok()) {
+        h.insert("ratelimit", v);
+    }
+}
+
+/// A response with the rate-limit fields, for success and error alike.
+fn rated(tenant: &Tenant, r: Result<(Response, RateInfo)>) -> Response {
+    match r {
+        Ok((mut resp, info)) => {
+            rate_headers(&mut resp, &info);
+            resp
+        }
+        Err(e) => {
+            let info = common::error_rate(tenant, &e);
+            let mut resp = e.into_response();
+            rate_headers(&mut resp, &info);
+            resp
+        }
+    }
+}
+
 /// `POST /v1/verifications`: start, or resend the pending verification.
 pub async fn start(
     State(state): State<AppState>,
@@ -27,20 +56,24 @@ pub async fn start(
     RequestId(request_id): RequestId,
     headers: HeaderMap,
     JsonBody(body, _): JsonBody<RawStart>,
-) -> Result<Response> {
-    let key = common::idempotency_key(headers.get("idempotency-key").map(|v| v.as_bytes()))?;
-    let r = common::start(&state.service, &tenant, body, key, Some(request_id)).await?;
-    let status = if r.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    let mut resp = json(status, &r.view)?;
-    if r.replayed {
-        resp.headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+) -> Response {
+    let r = async {
+        let key = common::idempotency_key(headers.get("idempotency-key").map(|v| v.as_bytes()))?;
+        let r = common::start(&state.service, &tenant, body, key, Some(request_id)).await?;
+        let status = if r.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        let mut resp = json(status, &r.view)?;
+        if r.replayed {
+            resp.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        Ok::<_, Error>((resp, r.rate))
     }
-    Ok(resp)
+    .await;
+    rated(&tenant, r)
 }
 
 /// `POST /v1/verifications/check`.
@@ -48,11 +81,13 @@ pub async fn check(
     State(state): State<AppState>,
     Auth(tenant): Auth,
     JsonBody(body, _): JsonBody<RawCheck>,
-) -> Result<Response> {
-    json(
-        StatusCode::OK,
-        &common::check(&state.service, &tenant, body).await?,
-    )
+) -> Response {
+    let r = async {
+        let (view, rate) = common::check_rated(&state.service, &tenant, body).await?;
+        Ok::<_, Error>((json(StatusCode::OK, &view)?, rate))
+    }
+    .await;
+    rated(&tenant, r)
 }
 
 /// The `{id}` of the path; one that does not even decode (bad UTF-8) cannot exist either.

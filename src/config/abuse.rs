@@ -1,0 +1,137 @@
+//! Per-tenant abuse control: rate limits, geo permissions and the SMS-pumping guard.
+//!
+//! Every limit is a quota over a window, decided by GCRA (see [`crate::ratelimit`]);
+//! `0` turns a limit off. Sends (starts and resends) and checks are counted separately.
+
+use serde::Deserialize;
+
+/// Rate limits of one tenant (`[tenants.<id>.limits]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Sends to one number per minute (reason `number_per_minute`).
+    pub number_per_minute: u32,
+    /// Window of `number_per_minute`, in seconds (60; other values are for tests and
+    /// odd policies).
+    pub number_minute_window_secs: u64,
+    /// Sends to one number per hour (reason `number_per_hour`).
+    pub number_per_hour: u32,
+    /// Sends to one number per day (reason `number_per_day`).
+    pub number_per_day: u32,
+    /// Sends per end-user IP per hour, when the request gives `client_ip` (reason
+    /// `client_ip`).
+    pub client_ip_per_hour: u32,
+    /// Sends per second for the whole tenant (reason `tenant_sends`).
+    pub tenant_sends_per_sec: u32,
+    /// Checks per second for the whole tenant (reason `tenant_checks`).
+    pub tenant_checks_per_sec: u32,
+    /// Sends per second per API key (reason `api_key_sends`).
+    pub api_key_sends_per_sec: u32,
+    /// Checks per second per API key (reason `api_key_checks`).
+    pub api_key_checks_per_sec: u32,
+    /// Sends per destination country per hour (reason `country`).
+    pub country_per_hour: u32,
+    /// Sends per number prefix (E.164 minus its last 3 digits) per hour (reason `prefix`).
+    pub prefix_per_hour: u32,
+    /// Local shedding, per instance and without any Redis call: requests per second
+    /// from one `client_ip` before this instance answers `429 client_ip` by itself.
+    pub local_ip_per_sec: u32,
+    /// Local shedding: requests per second for the tenant on one instance before it
+    /// answers `429 tenant_sends` / `tenant_checks` by itself.
+    pub local_tenant_per_sec: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            number_per_minute: 3,
+            number_minute_window_secs: 60,
+            number_per_hour: 10,
+            number_per_day: 20,
+            client_ip_per_hour: 30,
+            tenant_sends_per_sec: 100,
+            tenant_checks_per_sec: 200,
+            api_key_sends_per_sec: 100,
+            api_key_checks_per_sec: 200,
+            country_per_hour: 10_000,
+            prefix_per_hour: 100,
+            local_ip_per_sec: 20,
+            local_tenant_per_sec: 1_000,
+        }
+    }
+}
+
+/// Geo permissions of one tenant (`[tenants.<id>.geo]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeoConfig {
+    /// ISO 3166 codes (`US`, `GB`) that may be sent to; empty allows every country not
+    /// in `deny_countries`. Refusals answer `403 destination_blocked`,
+    /// reason `country_not_allowed`.
+    pub allow_countries: Vec<String>,
+    /// ISO 3166 codes that may not be sent to.
+    pub deny_countries: Vec<String>,
+    /// Number types refused (reason `number_type_not_allowed`), as libphonenumber
+    /// classes them: `premium_rate`, `shared_cost`, `toll_free`, `fixed_line`, `voip`,
+    /// `pager`, `uan`, `personal_number`, `voicemail`. +1 numbers are classed
+    /// `fixed_line_or_mobile`, which is never refused by `fixed_line`.
+    pub deny_number_types: Vec<String>,
+}
+
+impl Default for GeoConfig {
+    fn default() -> Self {
+        GeoConfig {
+            allow_countries: Vec::new(),
+            deny_countries: Vec::new(),
+            deny_number_types: vec!["premium_rate".into(), "shared_cost".into()],
+        }
+    }
+}
+
+/// What the pumping guard does when a prefix looks pumped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PumpingMode {
+    /// Block the prefix (`403 destination_blocked`, reason `prefix_blocked`).
+    #[default]
+    Enforce,
+    /// Only count, log and export metrics; never block.
+    Shadow,
+    /// No counting at all.
+    Off,
+}
+
+/// SMS-pumping guard of one tenant (`[tenants.<id>.pumping]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PumpingConfig {
+    /// `enforce`, `shadow` or `off`.
+    pub mode: PumpingMode,
+    /// Rolling window over which sends and approvals per (country, prefix) are
+    /// counted, in seconds.
+    pub window_secs: u64,
+    /// Sends to a prefix within the window before its conversion is judged.
+    pub min_sends: u32,
+    /// A prefix whose approvals / sends fall below this share is blocked.
+    pub min_conversion: f64,
+    /// First block of a prefix, in seconds; each repeat doubles it.
+    pub block_secs: u64,
+    /// Longest block, in seconds.
+    pub max_block_secs: u64,
+    /// Numbers (E.164) and prefixes (`+44770090`) never counted or blocked.
+    pub safe_list: Vec<String>,
+}
+
+impl Default for PumpingConfig {
+    fn default() -> Self {
+        PumpingConfig {
+            mode: PumpingMode::Enforce,
+            window_secs: 3600,
+            min_sends: 20,
+            min_conversion: 0.2,
+            block_secs: 3600,
+            max_block_secs: 7 * 24 * 3600,
+            safe_list: Vec::new(),
+        }
+    }
+}

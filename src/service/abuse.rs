@@ -1,0 +1,329 @@
+//! Abuse control at the service's door: geo permissions, local shedding, distributed
+//! rate limits and the SMS-pumping guard, in that order (cheapest refusal first; the
+//! pumping guard last, so it counts only sends that every limit let through).
+
+use super::Tenant;
+use crate::config::{PumpingMode, TenantConfig};
+use crate::crypto::Keys;
+use crate::domain::{now_millis, PhoneNumber};
+use crate::error::{retry_after_secs, Error, Result};
+use crate::metrics::Metrics;
+use crate::ratelimit::headers::RateInfo;
+use crate::ratelimit::local::LocalShed;
+use crate::ratelimit::pumping::{prefix_of, Block, Bucket, PumpPolicy, PumpStore, PumpVerdict};
+use crate::ratelimit::{Decision, Limit, RateLimiter};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SEC: u64 = 1000;
+const MIN: u64 = 60 * SEC;
+const HOUR: u64 = 60 * MIN;
+const DAY: u64 = 24 * HOUR;
+
+/// The abuse-control parts of the service.
+pub struct Abuse {
+    limiter: Arc<dyn RateLimiter>,
+    pumps: Arc<dyn PumpStore>,
+    local: Arc<LocalShed>,
+    keys: Keys,
+    metrics: Metrics,
+}
+
+/// Quota and window (ms) of a named limit in a tenant's settings, for the
+/// `RateLimit-Policy` of a `429`.
+pub fn limit_policy(cfg: &TenantConfig, reason: &str) -> Option<(u32, u64)> {
+    let l = &cfg.limits;
+    let (q, w) = match reason {
+        "number_per_minute" => (
+            l.number_per_minute,
+            l.number_minute_window_secs.max(1) * SEC,
+        ),
+        "number_per_hour" => (l.number_per_hour, HOUR),
+        "number_per_day" => (l.number_per_day, DAY),
+        "client_ip" => (l.client_ip_per_hour, HOUR),
+        "tenant_sends" => (l.tenant_sends_per_sec, SEC),
+        "tenant_checks" => (l.tenant_checks_per_sec, SEC),
+        "api_key_sends" => (l.api_key_sends_per_sec, SEC),
+        "api_key_checks" => (l.api_key_checks_per_sec, SEC),
+        "country" => (l.country_per_hour, HOUR),
+        "prefix" => (l.prefix_per_hour, HOUR),
+        _ => return None,
+    };
+    (q > 0).then_some((q, w))
+}
+
+fn limit(cfg: &TenantConfig, reason: &'static str, key: String) -> Option<Limit> {
+    limit_policy(cfg, reason).map(|(quota, window_ms)| Limit {
+        reason,
+        key,
+        quota,
+        window_ms,
+    })
+}
+
+fn unavailable(e: crate::store::StoreError) -> Error {
+    tracing::warn!(error = %e, "rate-limit store call failed");
+    Error::store_unavailable("the rate-limit store is unavailable; try again shortly")
+}
+
+fn limited(reason: &'static str, retry: Duration) -> Error {
+    Error::RateLimited {
+        reason,
+        detail: format!(
+            "the `{reason}` limit is used up; try again in {} s",
+            retry_after_secs(retry)
+        ),
+        retry_after: retry,
+    }
+}
+
+/// Refuses a destination by the tenant's geo permissions.
+pub fn geo_check(cfg: &TenantConfig, to: &PhoneNumber) -> Result<()> {
+    let g = &cfg.geo;
+    let country = to.region().unwrap_or("");
+    let listed = |list: &[String]| list.iter().any(|c| c.eq_ignore_ascii_case(country));
+    if (!g.allow_countries.is_empty() && !listed(&g.allow_countries)) || listed(&g.deny_countries) {
+        return Err(Error::DestinationBlocked {
+            reason: "country_not_allowed".into(),
+        });
+    }
+    if !g.deny_number_types.is_empty() {
+        let kind = to.number_type();
+        if g.deny_number_types.iter().any(|t| t == kind) {
+            return Err(Error::DestinationBlocked {
+                reason: "number_type_not_allowed".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn safe_listed(cfg: &TenantConfig, to: &str) -> bool {
+    cfg.pumping
+        .safe_list
+        .iter()
+        .any(|s| !s.is_empty() && to.starts_with(s.as_str()))
+}
+
+impl Abuse {
+    /// Wires the parts; starts the local shedder's housekeeping when in a runtime.
+    pub fn new(
+        backends: crate::ratelimit::Backends,
+        local: LocalShed,
+        keys: Keys,
+        metrics: Metrics,
+    ) -> Self {
+        let local = Arc::new(local);
+        local.spawn_housekeeping();
+        Abuse {
+            limiter: backends.limiter,
+            pumps: backends.pumps,
+            local,
+            keys,
+            metrics,
+        }
+    }
+
+    /// The local shedder (tests).
+    pub fn local(&self) -> &LocalShed {
+        &self.local
+    }
+
+    fn bucket(&self, tenant: &Tenant, to: &PhoneNumber) -> Bucket {
+        let prefix = prefix_of(to.as_str()).to_string();
+        Bucket {
+            tenant: tenant.id.clone(),
+            country: to.region().unwrap_or("unknown").to_string(),
+            field: self.keys.scope_key(&tenant.id, "prefix", &prefix),
+            prefix,
+        }
+    }
+
+    /// Every check before a send; on success the limits' state for the headers.
+    pub async fn before_start(
+        &self,
+        tenant: &Tenant,
+        to: &PhoneNumber,
+        ip: Option<IpAddr>,
+    ) -> Result<RateInfo> {
+        let cfg = &tenant.cfg;
+        geo_check(cfg, to).inspect_err(|e| self.blocked(tenant, e))?;
+        if let Err(scope) = self.local.check(&tenant.id, ip) {
+            let reason = if scope == "client_ip" {
+                "client_ip"
+            } else {
+                "tenant_sends"
+            };
+            self.metrics.local_shed.with_label_values(&[reason]).inc();
+            return Err(limited(reason, Duration::from_secs(1)));
+        }
+        let t = &tenant.id;
+        let num = self.keys.scope_key(t, "number", to.as_str());
+        let country = to.region().unwrap_or("unknown");
+        let prefix = prefix_of(to.as_str());
+        let limits: Vec<Limit> = [
+            limit(cfg, "number_per_minute", num.clone()),
+            limit(cfg, "number_per_hour", num.clone()),
+            limit(cfg, "number_per_day", num),
+            ip.and_then(|ip| {
+                limit(
+                    cfg,
+                    "client_ip",
+                    self.keys.scope_key(t, "ip", &ip.to_canonical().to_string()),
+                )
+            }),
+            limit(cfg, "tenant_sends", String::new()),
+            limit(cfg, "api_key_sends", tenant.key_id.clone()),
+            limit(cfg, "country", country.to_string()),
+            limit(cfg, "prefix", self.keys.scope_key(t, "prefix", prefix)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let info = self.decide(t, &limits).await?;
+        self.pumping(tenant, to).await?;
+        Ok(info)
+    }
+
+    /// Every check before a code check.
+    pub async fn before_check(&self, tenant: &Tenant) -> Result<RateInfo> {
+        if self.local.check(&tenant.id, None).is_err() {
+            self.metrics
+                .local_shed
+                .with_label_values(&["tenant_checks"])
+                .inc();
+            return Err(limited("tenant_checks", Duration::from_secs(1)));
+        }
+        let cfg = &tenant.cfg;
+        let limits: Vec<Limit> = [
+            limit(cfg, "tenant_checks", String::new()),
+            limit(cfg, "api_key_checks", tenant.key_id.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        self.decide(&tenant.id, &limits).await
+    }
+
+    async fn decide(&self, tenant: &str, limits: &[Limit]) -> Result<RateInfo> {
+        if limits.is_empty() {
+            return Ok(RateInfo::default());
+        }
+        match self
+            .limiter
+            .acquire(tenant, limits, now_millis())
+            .await
+            .map_err(unavailable)?
+        {
+            Decision::Allowed(q) => Ok(RateInfo::allowed(q)),
+            Decision::Denied {
+                limit,
+                retry_after_ms,
+            } => Err(limited(limit.reason, Duration::from_millis(retry_after_ms))),
+        }
+    }
+
+    fn blocked(&self, tenant: &Tenant, e: &Error) {
+        if let Some(reason) = e.reason() {
+            self.metrics
+                .destination_blocked
+                .with_label_values(&[&tenant.id, reason])
+                .inc();
+        }
+    }
+
+    fn policy(cfg: &TenantConfig) -> PumpPolicy {
+        let p = &cfg.pumping;
+        PumpPolicy {
+            window_ms: p.window_secs.max(1) * SEC,
+            min_sends: p.min_sends.max(1),
+            min_conversion: p.min_conversion,
+            block_ms: p.block_secs.max(1) * SEC,
+            max_block_ms: p.max_block_secs.max(p.block_secs).max(1) * SEC,
+            shadow: p.mode == PumpingMode::Shadow,
+        }
+    }
+
+    async fn pumping(&self, tenant: &Tenant, to: &PhoneNumber) -> Result<()> {
+        let cfg = &tenant.cfg;
+        if cfg.pumping.mode == PumpingMode::Off || safe_listed(cfg, to.as_str()) {
+            return Ok(());
+        }
+        let b = self.bucket(tenant, to);
+        let verdict = self
+            .pumps
+            .record_send(&b, &Self::policy(cfg), now_millis())
+            .await
+            .map_err(unavailable)?;
+        let decision = match &verdict {
+            PumpVerdict::Ok => return Ok(()),
+            PumpVerdict::Blocked(_) => "blocked",
+            PumpVerdict::BlockedNow {
+                ms,
+                sends,
+                approvals,
+            } => {
+                tracing::warn!(tenant = %b.tenant, country = %b.country, prefix = %b.prefix, sends, approvals, block_secs = ms / 1000, "SMS-pumping guard blocked a prefix");
+                "blocked_now"
+            }
+            PumpVerdict::WouldBlock { sends, approvals } => {
+                tracing::warn!(tenant = %b.tenant, country = %b.country, prefix = %b.prefix, sends, approvals, "SMS-pumping guard (shadow mode) would block a prefix");
+                "would_block"
+            }
+        };
+        self.metrics
+            .pumping
+            .with_label_values(&[&b.tenant, &b.country, decision])
+            .inc();
+        if decision == "would_block" {
+            return Ok(());
+        }
+        let e = Error::DestinationBlocked {
+            reason: "prefix_blocked".into(),
+        };
+        self.blocked(tenant, &e);
+        Err(e)
+    }
+
+    /// Counts an approval for the pumping guard (errors are logged: the check itself
+    /// succeeded).
+    pub async fn approved(&self, tenant: &Tenant, to: &str) {
+        let cfg = &tenant.cfg;
+        if cfg.pumping.mode == PumpingMode::Off || safe_listed(cfg, to) {
+            return;
+        }
+        let Ok(n) = PhoneNumber::parse(to) else {
+            return;
+        };
+        let b = self.bucket(tenant, &n);
+        if let Err(e) = self
+            .pumps
+            .record_approval(&b, Self::policy(cfg).window_ms, now_millis())
+            .await
+        {
+            tracing::warn!(error = %e, "could not count an approval for the pumping guard");
+        }
+    }
+
+    /// Active prefix blocks of these tenants.
+    pub async fn blocks(&self, tenants: &[String]) -> Result<Vec<Block>> {
+        let now = now_millis();
+        let mut all = Vec::new();
+        for t in tenants {
+            all.extend(self.pumps.blocks(t, now).await.map_err(unavailable)?);
+        }
+        Ok(all)
+    }
+
+    /// Lifts the block of `prefix` (`+` optional); true if there was one.
+    pub async fn lift(&self, tenant: &str, prefix: &str) -> Result<bool> {
+        let prefix = format!("+{}", prefix.trim_start_matches('+'));
+        let field = self.keys.scope_key(tenant, "prefix", &prefix);
+        let lifted = self.pumps.lift(tenant, &field).await.map_err(unavailable)?;
+        if lifted {
+            tracing::warn!(tenant, prefix = %prefix, "prefix block lifted by an operator");
+        }
+        Ok(lifted)
+    }
+}

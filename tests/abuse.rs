@@ -1,0 +1,316 @@
+//! Abuse control over HTTP on every backend: rate-limit answers and headers, geo
+//! permissions, the pumping guard and its admin API, local shedding.
+
+mod support;
+
+use serde_json::json;
+use support::app::{number, Backend};
+use support::spawn_app;
+
+const ADMIN_KEY: &str = "otpgw_admin_key_for_tests_only";
+
+fn demo(c: &mut otpgw::Config) -> &mut otpgw::config::TenantConfig {
+    c.tenants.get_mut("demo").unwrap()
+}
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Memory).await } )* }
+        mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Redis).await } )* }
+        mod cluster { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Cluster).await } )* }
+    };
+}
+
+scenarios!(
+    number_limit_answers_429_with_reason_and_headers,
+    client_ip_limit_counts_only_requests_that_name_it,
+    check_limits_count_checks_not_sends,
+    geo_permissions_refuse_countries_and_number_types,
+    pumped_prefix_is_blocked_listed_and_lifted,
+    shadow_mode_only_counts,
+    safe_list_is_never_blocked,
+);
+
+async fn number_limit_answers_429_with_reason_and_headers(b: Backend) {
+    let app = spawn_app(b, |c| {
+        let t = demo(c);
+        t.resend_cooldown_secs = 0;
+        t.limits.number_per_minute = 2;
+        t.limits.tenant_sends_per_sec = 50;
+    })
+    .await;
+    let to = number();
+    let first = app.start(&to).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert_eq!(
+        first.header("ratelimit-policy").unwrap(),
+        "\"number_per_minute\";q=2;w=60, \"tenant_sends\";q=50;w=1"
+    );
+    let rl = first.header("ratelimit").unwrap();
+    assert!(rl.starts_with("\"number_per_minute\";r=1;t="), "{rl}");
+    assert_eq!(app.start(&to).await.status, 200);
+    let r = app.start(&to).await;
+    assert_eq!((r.status, r.code()), (429, "rate_limited"), "{}", r.text);
+    assert_eq!(r.body["reason"], "number_per_minute");
+    let secs: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=30).contains(&secs), "{secs}");
+    assert_eq!(
+        r.header("ratelimit-policy").unwrap(),
+        "\"number_per_minute\";q=2;w=60"
+    );
+    assert_eq!(
+        r.header("ratelimit").unwrap(),
+        format!("\"number_per_minute\";r=0;t={secs}")
+    );
+    // Another number is not affected.
+    assert_eq!(app.start(&number()).await.status, 201);
+}
+
+async fn client_ip_limit_counts_only_requests_that_name_it(b: Backend) {
+    let app = spawn_app(b, |c| demo(c).limits.client_ip_per_hour = 2).await;
+    let with_ip = |ip: &str| json!({"to": number(), "client_ip": ip});
+    for _ in 0..2 {
+        let r = app.post("/v1/verifications", with_ip("203.0.113.7")).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let r = app.post("/v1/verifications", with_ip("203.0.113.7")).await;
+    assert_eq!(
+        (r.status, r.body["reason"].as_str()),
+        (429, Some("client_ip"))
+    );
+    let r = app.post("/v1/verifications", with_ip("203.0.113.8")).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        app.start(&number()).await.status,
+        201,
+        "no client_ip, no IP limit"
+    );
+}
+
+async fn check_limits_count_checks_not_sends(b: Backend) {
+    let app = spawn_app(b, |c| {
+        let t = demo(c);
+        t.limits.tenant_checks_per_sec = 2;
+        t.limits.tenant_sends_per_sec = 100;
+    })
+    .await;
+    let to = number();
+    assert_eq!(app.start(&to).await.status, 201);
+    let code = app.code_for(&to).await;
+    let bad = support::app::wrong(&code);
+    let r = app.check(&to, &bad).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("ratelimit-policy").unwrap(),
+        "\"tenant_checks\";q=2;w=1"
+    );
+    assert_eq!(app.check(&to, &bad).await.status, 200);
+    let r = app.check(&to, &code).await;
+    assert_eq!(
+        (r.status, r.body["reason"].as_str()),
+        (429, Some("tenant_checks"))
+    );
+    assert_eq!(
+        app.start(&number()).await.status,
+        201,
+        "sends have their own quota"
+    );
+}
+
+async fn geo_permissions_refuse_countries_and_number_types(b: Backend) {
+    let app = spawn_app(b, |c| {
+        let t = demo(c);
+        t.geo.allow_countries = vec!["US".into(), "GB".into()];
+        t.geo.deny_number_types = vec!["premium_rate".into(), "toll_free".into()];
+    })
+    .await;
+    let blocked = |r: &support::app::Resp, reason: &str| {
+        assert_eq!(
+            (r.status, r.code(), r.body["reason"].as_str()),
+            (403, "destination_blocked", Some(reason)),
+            "{}",
+            r.text
+        );
+    };
+    blocked(&app.start("+33612345678").await, "country_not_allowed");
+    blocked(&app.start("+19005550123").await, "number_type_not_allowed");
+    blocked(&app.start("+18005550123").await, "number_type_not_allowed");
+    assert_eq!(app.start("+447400123456").await.status, 201, "GB mobile");
+    assert_eq!(
+        app.start(&number()).await.status,
+        201,
+        "US, fixed_line_or_mobile"
+    );
+    let app = spawn_app(b, |c| demo(c).geo.deny_countries = vec!["GB".into()]).await;
+    blocked(&app.start("+447400123457").await, "country_not_allowed");
+    assert_eq!(app.start(&number()).await.status, 201);
+}
+
+fn pumping(c: &mut otpgw::Config, mode: otpgw::config::PumpingMode) {
+    c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
+    let p = &mut demo(c).pumping;
+    p.mode = mode;
+    p.min_sends = 5;
+    p.min_conversion = 0.5;
+    p.block_secs = 600;
+}
+
+/// Numbers in one prefix (`+1415<exchange>0` then 3 digits), distinct per call.
+fn in_prefix(prefix: &str, i: u32) -> String {
+    format!("{prefix}{i:03}")
+}
+
+fn random_prefix() -> String {
+    let n = number();
+    n[..n.len() - 3].to_string()
+}
+
+async fn pumped_prefix_is_blocked_listed_and_lifted(b: Backend) {
+    let app = spawn_app(b, |c| pumping(c, otpgw::config::PumpingMode::Enforce)).await;
+    let prefix = random_prefix();
+    for i in 0..4 {
+        let r = app.start(&in_prefix(&prefix, i)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let r = app.start(&in_prefix(&prefix, 4)).await;
+    assert_eq!(
+        (r.status, r.body["reason"].as_str()),
+        (403, Some("prefix_blocked")),
+        "{}",
+        r.text
+    );
+    assert_eq!(app.start(&in_prefix(&prefix, 5)).await.status, 403);
+
+    let admin = |req: reqwest::RequestBuilder| req.bearer_auth(ADMIN_KEY);
+    let r = app.send(app.http.get(app.url("/v1/admin/blocks"))).await;
+    assert_eq!(r.status, 401);
+    let r = app.get("/v1/admin/blocks").await;
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "forbidden"),
+        "a tenant key is no admin key"
+    );
+    let r = app
+        .send(admin(app.http.get(app.url("/v1/admin/blocks?tenant=demo"))))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let blocks = r.body["blocks"].as_array().unwrap();
+    let mine: Vec<_> = blocks.iter().filter(|b| b["prefix"] == prefix).collect();
+    assert_eq!(mine.len(), 1, "{}", r.text);
+    assert_eq!(mine[0]["country"], "US");
+    assert_eq!(mine[0]["strikes"], 1);
+    assert_eq!(mine[0]["sends"], 5);
+
+    let page = app.send(app.http.get(app.url("/ops"))).await;
+    assert!(page.text.contains(&prefix), "the ops page lists the block");
+
+    let path = format!("/v1/admin/blocks/demo/{}", prefix.trim_start_matches('+'));
+    let r = app.send(admin(app.http.delete(app.url(&path)))).await;
+    assert_eq!(
+        (r.status, r.body["lifted"].as_bool()),
+        (200, Some(true)),
+        "{}",
+        r.text
+    );
+    let r = app.send(admin(app.http.delete(app.url(&path)))).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(app.start(&in_prefix(&prefix, 6)).await.status, 201);
+
+    let metrics = app.send(app.http.get(app.url("/metrics"))).await.text;
+    assert!(
+        metrics.contains("otpgw_pumping_decisions_total{country=\"US\",decision=\"blocked_now\",tenant=\"demo\"}"),
+        "{metrics}"
+    );
+}
+
+async fn shadow_mode_only_counts(b: Backend) {
+    let app = spawn_app(b, |c| pumping(c, otpgw::config::PumpingMode::Shadow)).await;
+    let prefix = random_prefix();
+    for i in 0..8 {
+        assert_eq!(app.start(&in_prefix(&prefix, i)).await.status, 201);
+    }
+    let metrics = app.send(app.http.get(app.url("/metrics"))).await.text;
+    assert!(
+        metrics.contains("otpgw_pumping_decisions_total{country=\"US\",decision=\"would_block\",tenant=\"demo\"} 4"),
+        "{metrics}"
+    );
+}
+
+async fn safe_list_is_never_blocked(b: Backend) {
+    let prefix = random_prefix();
+    let safe = prefix.clone();
+    let app = spawn_app(b, move |c| {
+        pumping(c, otpgw::config::PumpingMode::Enforce);
+        demo(c).pumping.safe_list = vec![safe];
+    })
+    .await;
+    for i in 0..10 {
+        assert_eq!(app.start(&in_prefix(&prefix, i)).await.status, 201);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_shedding_refuses_a_flood_without_a_store_call() {
+    let app = spawn_app(Backend::Redis, |c| {
+        let t = demo(c);
+        t.limits.local_ip_per_sec = 3;
+        t.limits.client_ip_per_hour = 1000;
+    })
+    .await;
+    let mut codes = Vec::new();
+    for _ in 0..10 {
+        let r = app
+            .post(
+                "/v1/verifications",
+                json!({"to": number(), "client_ip": "198.51.100.1"}),
+            )
+            .await;
+        codes.push((r.status, r.body["reason"].as_str().map(str::to_string)));
+    }
+    let shed = codes
+        .iter()
+        .filter(|(s, r)| *s == 429 && r.as_deref() == Some("client_ip"))
+        .count();
+    assert!(shed >= 6, "{codes:?}");
+    let metrics = app.send(app.http.get(app.url("/metrics"))).await.text;
+    assert!(
+        metrics.contains(&format!(
+            "otpgw_local_shed_total{{scope=\"client_ip\"}} {shed}"
+        )),
+        "every refusal was local: {metrics}"
+    );
+    // The Redis script ran only for the admitted ones.
+    let script_calls = metrics
+        .lines()
+        .filter(|l| l.starts_with("otpgw_store_operation_duration_seconds_count{op=\"start\"}"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
+    assert_eq!(script_calls as usize, 10 - shed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_and_guard_keys_hold_no_number_prefix_or_ip() {
+    let app = spawn_app(Backend::Redis, |c| {
+        let t = demo(c);
+        t.limits = otpgw::config::LimitsConfig::default();
+        t.pumping.mode = otpgw::config::PumpingMode::Enforce;
+    })
+    .await;
+    let to = number();
+    let r = app
+        .post(
+            "/v1/verifications",
+            json!({"to": to, "client_ip": "203.0.113.99"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let keys = support::redis::shared_redis().cli(&["KEYS", &format!("{}:*", app.prefix)]);
+    assert!(
+        keys.contains("{rl:demo}") && keys.contains("{pg:demo}"),
+        "{keys}"
+    );
+    let digits = to.trim_start_matches('+');
+    for bad in [digits, &digits[..digits.len() - 3], "203.0.113.99"] {
+        assert!(!keys.contains(bad), "`{bad}` appears in a key: {keys}");
+    }
+}

@@ -1,0 +1,282 @@
+//! The rate limiter and the pumping guard's state, one suite over memory, Redis and
+//! Redis Cluster (the backends `otpgw::ratelimit::build` picks from the store kind).
+
+mod support;
+
+use otpgw::domain::now_millis;
+use otpgw::ratelimit::pumping::{Bucket, PumpPolicy, PumpVerdict};
+use otpgw::ratelimit::{build, Backends, Decision, Limit};
+use std::time::Duration;
+use support::app::base_config;
+use support::Backend;
+
+fn backends(b: Backend) -> Backends {
+    let (cfg, _) = base_config(b);
+    build(&cfg.store).unwrap()
+}
+
+fn tenant() -> String {
+    format!("t{}", hex::encode(otpgw::crypto::random_bytes::<4>()))
+}
+
+fn lim(reason: &'static str, key: &str, quota: u32, window_ms: u64) -> Limit {
+    Limit {
+        reason,
+        key: key.into(),
+        quota,
+        window_ms,
+    }
+}
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Memory).await } )* }
+        mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Redis).await } )* }
+        mod cluster { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Cluster).await } )* }
+    };
+}
+
+scenarios!(
+    admits_the_quota_then_refuses_with_a_wait,
+    admits_again_after_the_window,
+    a_refusal_charges_no_other_limit,
+    tenants_and_keys_are_independent,
+    concurrent_requests_admit_exactly_the_quota,
+    remaining_counts_down,
+    a_prefix_without_approvals_is_blocked_and_blocks_grow,
+    approvals_keep_a_prefix_open,
+    shadow_mode_never_blocks,
+);
+
+async fn admits_the_quota_then_refuses_with_a_wait(b: Backend) {
+    let be = backends(b);
+    let t = tenant();
+    let l = [lim("number_per_minute", "n1", 5, 10_000)];
+    for i in 0..5 {
+        let d = be.limiter.acquire(&t, &l, now_millis()).await.unwrap();
+        assert!(matches!(d, Decision::Allowed(_)), "request {i}: {d:?}");
+    }
+    match be.limiter.acquire(&t, &l, now_millis()).await.unwrap() {
+        Decision::Denied {
+            limit,
+            retry_after_ms,
+        } => {
+            assert_eq!(limit.reason, "number_per_minute");
+            assert!((1..=2000).contains(&retry_after_ms), "{retry_after_ms}");
+        }
+        d => panic!("{d:?}"),
+    }
+}
+
+async fn admits_again_after_the_window(b: Backend) {
+    let be = backends(b);
+    let t = tenant();
+    let l = [lim("tenant_sends", "", 3, 300)];
+    let run = || async {
+        let mut ok = 0;
+        for _ in 0..5 {
+            if let Decision::Allowed(_) = be.limiter.acquire(&t, &l, now_millis()).await.unwrap() {
+                ok += 1;
+            }
+        }
+        ok
+    };
+    assert_eq!(run().await, 3);
+    tokio::time::sleep(Duration::from_millis(320)).await;
+    assert_eq!(run().await, 3);
+}
+
+async fn a_refusal_charges_no_other_limit(b: Backend) {
+    let be = backends(b);
+    let t = tenant();
+    let wide = lim("tenant_sends", "", 10, 60_000);
+    let narrow = lim("number_per_minute", "n", 1, 60_000);
+    let both = [wide.clone(), narrow];
+    let now = now_millis();
+    assert!(matches!(
+        be.limiter.acquire(&t, &both, now).await.unwrap(),
+        Decision::Allowed(_)
+    ));
+    for _ in 0..3 {
+        match be.limiter.acquire(&t, &both, now).await.unwrap() {
+            Decision::Denied { limit, .. } => assert_eq!(limit.reason, "number_per_minute"),
+            d => panic!("{d:?}"),
+        }
+    }
+    match be.limiter.acquire(&t, &[wide], now).await.unwrap() {
+        Decision::Allowed(q) => assert_eq!(q[0].remaining, 8, "only two were charged"),
+        d => panic!("{d:?}"),
+    }
+}
+
+async fn tenants_and_keys_are_independent(b: Backend) {
+    let be = backends(b);
+    let (t1, t2) = (tenant(), tenant());
+    let now = now_millis();
+    let l = |k: &str| [lim("prefix", k, 1, 60_000)];
+    for (t, k) in [(&t1, "a"), (&t1, "b"), (&t2, "a")] {
+        assert!(matches!(
+            be.limiter.acquire(t, &l(k), now).await.unwrap(),
+            Decision::Allowed(_)
+        ));
+    }
+    assert!(matches!(
+        be.limiter.acquire(&t1, &l("a"), now).await.unwrap(),
+        Decision::Denied { .. }
+    ));
+}
+
+async fn concurrent_requests_admit_exactly_the_quota(b: Backend) {
+    let be = backends(b);
+    let t = tenant();
+    let mut tasks = Vec::new();
+    for _ in 0..60 {
+        let (be, t) = (be.clone(), t.clone());
+        tasks.push(tokio::spawn(async move {
+            let l = [lim("country", "US", 12, 600_000)];
+            be.limiter.acquire(&t, &l, now_millis()).await.unwrap()
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        if let Decision::Allowed(_) = task.await.unwrap() {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 12);
+}
+
+async fn remaining_counts_down(b: Backend) {
+    let be = backends(b);
+    let t = tenant();
+    let l = [lim("client_ip", "ip", 3, 3_600_000)];
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        match be.limiter.acquire(&t, &l, now_millis()).await.unwrap() {
+            Decision::Allowed(q) => {
+                assert_eq!((q[0].quota, q[0].window_ms), (3, 3_600_000));
+                assert!(q[0].reset_ms > 0 && q[0].reset_ms <= 3_600_000);
+                seen.push(q[0].remaining);
+            }
+            d => panic!("{d:?}"),
+        }
+    }
+    assert_eq!(seen, [2, 1, 0]);
+}
+
+fn bucket(t: &str, prefix: &str) -> Bucket {
+    Bucket {
+        tenant: t.into(),
+        country: "US".into(),
+        prefix: prefix.into(),
+        field: hex::encode(prefix.as_bytes()),
+    }
+}
+
+fn policy(shadow: bool) -> PumpPolicy {
+    PumpPolicy {
+        window_ms: 60_000,
+        min_sends: 5,
+        min_conversion: 0.5,
+        block_ms: 10_000,
+        max_block_ms: 60_000,
+        shadow,
+    }
+}
+
+async fn a_prefix_without_approvals_is_blocked_and_blocks_grow(b: Backend) {
+    let be = backends(b);
+    let t = tenant();
+    let bk = bucket(&t, "+14155550");
+    let p = policy(false);
+    let now = now_millis();
+    for i in 0..4 {
+        let v = be.pumps.record_send(&bk, &p, now).await.unwrap();
+        assert_eq!(v, PumpVerdict::Ok, "send {i}");
+    }
+    let v = be.pumps.record_send(&bk, &p, now).await.unwrap();
+    assert!(
+        matches!(
+            v,
+            PumpVerdict::BlockedNow {
+                ms: 10_000,
+                sends: 5,
+                approvals: 0
+            }
+        ),
+        "{v:?}"
+    );
+    assert!(matches!(
+        be.pumps.record_send(&bk, &p, now + 1).await.unwrap(),
+        PumpVerdict::Blocked(ms) if ms == 9_999
+    ));
+    let other = bucket(&t, "+14155551");
+    assert_eq!(
+        be.pumps.record_send(&other, &p, now).await.unwrap(),
+        PumpVerdict::Ok
+    );
+    let blocks = be.pumps.blocks(&t, now).await.unwrap();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(
+        (
+            blocks[0].prefix.as_str(),
+            blocks[0].strikes,
+            blocks[0].country.as_str()
+        ),
+        ("+14155550", 1, "US")
+    );
+    assert!(be.pumps.lift(&t, &bk.field).await.unwrap());
+    assert!(!be.pumps.lift(&t, &bk.field).await.unwrap());
+    assert!(be.pumps.blocks(&t, now).await.unwrap().is_empty());
+    for _ in 0..4 {
+        assert_eq!(
+            be.pumps.record_send(&bk, &p, now).await.unwrap(),
+            PumpVerdict::Ok
+        );
+    }
+    let v = be.pumps.record_send(&bk, &p, now).await.unwrap();
+    assert!(
+        matches!(v, PumpVerdict::BlockedNow { ms: 20_000, .. }),
+        "a repeat doubles: {v:?}"
+    );
+    // After the block ends, the prefix is judged afresh.
+    assert_eq!(
+        be.pumps.record_send(&bk, &p, now + 20_001).await.unwrap(),
+        PumpVerdict::Ok
+    );
+}
+
+async fn approvals_keep_a_prefix_open(b: Backend) {
+    let be = backends(b);
+    let t = tenant();
+    let bk = bucket(&t, "+14155552");
+    let p = policy(false);
+    let now = now_millis();
+    for i in 0..30 {
+        let v = be.pumps.record_send(&bk, &p, now).await.unwrap();
+        assert_eq!(v, PumpVerdict::Ok, "send {i}");
+        be.pumps
+            .record_approval(&bk, p.window_ms, now)
+            .await
+            .unwrap();
+    }
+    assert!(be.pumps.blocks(&t, now).await.unwrap().is_empty());
+}
+
+async fn shadow_mode_never_blocks(b: Backend) {
+    let be = backends(b);
+    let t = tenant();
+    let bk = bucket(&t, "+14155553");
+    let p = policy(true);
+    let now = now_millis();
+    let mut would = 0;
+    for _ in 0..10 {
+        match be.pumps.record_send(&bk, &p, now).await.unwrap() {
+            PumpVerdict::Ok => {}
+            PumpVerdict::WouldBlock { .. } => would += 1,
+            v => panic!("{v:?}"),
+        }
+    }
+    assert_eq!(would, 6, "sends 5..10 would have blocked");
+    assert!(be.pumps.blocks(&t, now).await.unwrap().is_empty());
+}
