@@ -202,6 +202,13 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the compiled descriptor set is valid");
+    // Known from the first moment (as not serving until the first probe), so a health
+    // check never gets NOT_FOUND for our service while the server starts.
+    for name in ["", "otpgw.v1.Verifications"] {
+        health
+            .set_service_status(name, tonic_health::ServingStatus::NotServing)
+            .await;
+    }
     let probe = service.clone();
     let mut stop_probe = shutdown.clone();
     tokio::spawn(async move {
