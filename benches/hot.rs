@@ -38,7 +38,15 @@ fn benches(c: &mut Criterion) {
         b.iter(|| keys.number_key(black_box("acme"), black_box("+14155550123"), 64))
     });
     PhoneNumber::warm_up();
+    // More distinct numbers than the parser remembers, so every parse is a full one.
+    let numbers: Vec<String> = (0..20_000)
+        .map(|i| format!("+1415{}{:04}", 230 + i / 10_000, i % 10_000))
+        .collect();
+    let mut next = numbers.iter().cycle();
     c.bench_function("phone/parse_and_validate", |b| {
+        b.iter(|| PhoneNumber::parse(black_box(next.next().unwrap())))
+    });
+    c.bench_function("phone/parse_remembered", |b| {
         b.iter(|| PhoneNumber::parse(black_box("+14155550123")))
     });
 

@@ -157,6 +157,8 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
                 _ = stop.changed() => {}
+                // A start of this process queued a send: take it now, not at the next poll.
+                _ = ctx.queue.queued() => poll = poll_min,
             }
         }
     }

@@ -165,4 +165,8 @@ impl Queue for MemoryQueue {
             }
         }))
     }
+
+    async fn queued(&self) {
+        self.store.doorbell().wait().await
+    }
 }

@@ -2,8 +2,11 @@
 //! keys, see `crate::store::redis`), one consumer group `otpgw`, one consumer per gateway
 //! process.
 //!
-//! - `receive`: `XREADGROUP … >` on every shard (one command per shard, run
-//!   concurrently, since a cluster cannot serve several slots in one command);
+//! - `receive`: `XREADGROUP … >` on every shard at most every [`SWEEP_EVERY`], and in
+//!   between only on the shards this process queued sends into (the store rings a
+//!   [`Doorbell`] with the shard on each start); one command naming every stream on a
+//!   single node, one command per shard (run concurrently) on a cluster, which cannot
+//!   serve several slots in one command;
 //! - `reclaim`: `XAUTOCLAIM` of entries idle past the visibility timeout, which is how
 //!   the sends of a killed process are taken over by the others;
 //! - `touch`: `XCLAIM … JUSTID` to the same consumer, resetting the idle time;
@@ -16,10 +19,17 @@
 use super::*;
 use crate::store::redis::Conn;
 use ::redis::{Script, Value};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const GROUP: &str = "otpgw";
+
+/// Every shard's stream is read at least this often (sends queued by other processes,
+/// or left over by an earlier read); in between, `receive` reads only the shards this
+/// process rang the doorbell for, and costs nothing when there are none.
+pub const SWEEP_EVERY: Duration = Duration::from_millis(20);
 
 /// Queue over Redis Streams.
 pub struct RedisQueue {
@@ -29,6 +39,8 @@ pub struct RedisQueue {
     groups_ready: AtomicBool,
     ack: Script,
     dead: Script,
+    doorbell: Doorbell,
+    last_sweep: Mutex<Option<Instant>>,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -78,8 +90,9 @@ fn entry(v: &Value, shard: u16, redelivered: bool) -> Option<(Lease, Vec<String>
 }
 
 impl RedisQueue {
-    /// A queue over `conn` with the store's prefix and shard count.
-    pub fn new(conn: Arc<Conn>, prefix: String, shards: u16) -> Self {
+    /// A queue over `conn` with the store's prefix and shard count; `doorbell` is the
+    /// one the store rings when a start of this process queues a send.
+    pub fn new(conn: Arc<Conn>, prefix: String, shards: u16, doorbell: Doorbell) -> Self {
         RedisQueue {
             conn,
             prefix,
@@ -87,6 +100,75 @@ impl RedisQueue {
             groups_ready: AtomicBool::new(false),
             ack: Script::new(include_str!("ack.lua")),
             dead: Script::new(include_str!("dead.lua")),
+            doorbell,
+            last_sweep: Mutex::new(None),
+        }
+    }
+
+    /// Which shards to read now: all of them when a sweep is due, else the rung ones.
+    fn shards_to_read(&self) -> Vec<u16> {
+        let mut last = self.last_sweep.lock().unwrap_or_else(|p| p.into_inner());
+        let rung = self.doorbell.take_shards();
+        if last.is_none_or(|t| t.elapsed() >= SWEEP_EVERY) {
+            *last = Some(Instant::now());
+            (0..self.shards).collect()
+        } else {
+            rung.into_iter().filter(|s| *s < self.shards).collect()
+        }
+    }
+
+    /// `XREADGROUP` of up to `per` new entries from each of `shards`: one command on a
+    /// single node, one per shard on a cluster. Returns each shard's reply.
+    async fn read_new(
+        &self,
+        consumer: &str,
+        shards: &[u16],
+        per: usize,
+    ) -> Vec<(u16, QueueResult<Value>)> {
+        let cmd = |streams: &[u16]| {
+            let mut cmd = ::redis::cmd("XREADGROUP");
+            cmd.arg("GROUP")
+                .arg(GROUP)
+                .arg(consumer)
+                .arg("COUNT")
+                .arg(per)
+                .arg("STREAMS");
+            for s in streams {
+                cmd.arg(self.stream(*s));
+            }
+            for _ in streams {
+                cmd.arg(">");
+            }
+            cmd
+        };
+        if self.conn.is_cluster() || shards.len() == 1 {
+            let futs = shards.iter().map(|&s| {
+                let c = cmd(&[s]);
+                async move { (s, self.conn.query(&c).await.map_err(QueueError::from)) }
+            });
+            return futures_util::future::join_all(futs).await;
+        }
+        match self.conn.query(&cmd(shards)).await {
+            Err(e) => {
+                let e = QueueError::from(e);
+                shards
+                    .iter()
+                    .map(|s| (*s, Err(QueueError(e.0.clone()))))
+                    .collect()
+            }
+            Ok(v) => {
+                // The reply lists only the streams that had entries, by name.
+                let names: HashMap<String, u16> =
+                    shards.iter().map(|s| (self.stream(*s), *s)).collect();
+                items(&v)
+                    .iter()
+                    .filter_map(|stream| {
+                        let name = text(items(stream).first()?)?;
+                        let shard = *names.get(&name)?;
+                        Some((shard, Ok(Value::Array(vec![stream.clone()]))))
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -150,24 +232,18 @@ impl RedisQueue {
 impl Queue for RedisQueue {
     async fn receive(&self, consumer: &str, max: usize) -> QueueResult<Vec<Lease>> {
         self.ensure_groups().await?;
-        let per = max.div_ceil(self.shards as usize).max(1);
-        let results = self
-            .per_shard(|shard| async move {
-                let mut cmd = ::redis::cmd("XREADGROUP");
-                cmd.arg("GROUP")
-                    .arg(GROUP)
-                    .arg(consumer)
-                    .arg("COUNT")
-                    .arg(per);
-                cmd.arg("STREAMS").arg(self.stream(shard)).arg(">");
-                Ok(self.conn.query(&cmd).await?)
-            })
-            .await;
+        let shards = self.shards_to_read();
+        if shards.is_empty() {
+            return Ok(Vec::new());
+        }
+        let per = max.div_ceil(shards.len()).max(1);
+        let results = self.read_new(consumer, &shards, per).await;
         let mut out = Vec::new();
         let mut first_err = None;
         for (shard, r) in results {
             match r {
                 Ok(v) => {
+                    let before = out.len();
                     for stream in items(&v) {
                         let entries = items(stream).get(1).map(items).unwrap_or(&[]);
                         out.extend(
@@ -177,11 +253,16 @@ impl Queue for RedisQueue {
                                 .map(|(l, _)| l),
                         );
                     }
+                    if out.len() - before >= per {
+                        // It may hold more: read it again next time, not at the next sweep.
+                        self.doorbell.remark(shard);
+                    }
                 }
                 Err(e) => {
                     if e.0.contains("NOGROUP") {
                         self.groups_ready.store(false, Ordering::Release);
                     }
+                    self.doorbell.remark(shard);
                     first_err.get_or_insert(e);
                 }
             }
@@ -300,6 +381,10 @@ impl Queue for RedisQueue {
         let now = crate::domain::now_millis().max(0) as u64;
         depth.oldest_age_ms = oldest.map(|t| now.saturating_sub(t));
         Ok(depth)
+    }
+
+    async fn queued(&self) {
+        self.doorbell.wait().await
     }
 }
 

@@ -45,6 +45,7 @@ pub struct MemoryStore {
     max_entries: usize,
     queue_capacity: usize,
     evictions: Arc<AtomicU64>,
+    doorbell: crate::queue::Doorbell,
 }
 
 fn index_key(n: &NumberRef) -> String {
@@ -98,7 +99,13 @@ impl MemoryStore {
             max_entries: cfg.max_entries.max(1),
             queue_capacity: queue_capacity.max(1),
             evictions: Arc::new(AtomicU64::new(0)),
+            doorbell: crate::queue::Doorbell::default(),
         }
+    }
+
+    /// Rung each time a start queues a send (wakes idle delivery workers).
+    pub fn doorbell(&self) -> &crate::queue::Doorbell {
+        &self.doorbell
     }
 
     /// Verifications evicted because the store was full.
@@ -162,6 +169,7 @@ impl Store for MemoryStore {
                     let out = v.clone();
                     g.bump(lim, spec.number_window_ms, now);
                     g.queue.push(queued(&out, spec.enqueue));
+                    self.doorbell.ring(spec.number.shard);
                     return Ok(StartOutcome::Resent(out));
                 }
             }
@@ -188,6 +196,7 @@ impl Store for MemoryStore {
         );
         g.bump(lim, spec.number_window_ms, now);
         g.queue.push(queued(&v, spec.enqueue));
+        self.doorbell.ring(spec.number.shard);
         Ok(StartOutcome::Created(v))
     }
 

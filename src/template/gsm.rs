@@ -16,8 +16,36 @@ pub enum Encoding {
 const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const EXTENSION: &str = "^{}\\[~]|€\x0c";
 
+/// Septets of each ASCII character (0: not in the alphabet), built from the two sets
+/// above: an ASCII byte in UTF-8 text is always a whole ASCII character.
+const ASCII: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let (b, e) = (BASIC.as_bytes(), EXTENSION.as_bytes());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] < 128 {
+            t[b[i] as usize] = 1;
+        }
+        i += 1;
+    }
+    i = 0;
+    while i < e.len() {
+        if e[i] < 128 {
+            t[e[i] as usize] = 2;
+        }
+        i += 1;
+    }
+    t
+};
+
 /// Septets a character takes in GSM-7, or `None` if it is not in the alphabet.
 fn septets(c: char) -> Option<usize> {
+    if c.is_ascii() {
+        return match ASCII[c as usize] {
+            0 => None,
+            n => Some(n as usize),
+        };
+    }
     if BASIC.contains(c) {
         Some(1)
     } else if EXTENSION.contains(c) {
@@ -62,6 +90,21 @@ mod tests {
         assert_eq!(segments(&"€".repeat(81)), 2);
         assert_eq!(segments(&"ç".repeat(70)), 1);
         assert_eq!(segments(&"ç".repeat(71)), 2);
+    }
+
+    #[test]
+    fn ascii_table_agrees_with_the_alphabet() {
+        for b in 0u8..128 {
+            let c = char::from(b);
+            let slow = if BASIC.contains(c) {
+                Some(1)
+            } else if EXTENSION.contains(c) {
+                Some(2)
+            } else {
+                None
+            };
+            assert_eq!(septets(c), slow, "{b:#04x}");
+        }
     }
 
     #[test]

@@ -129,6 +129,11 @@ impl Conn {
         }
     }
 
+    /// True for a Redis Cluster (commands may name keys of one slot only).
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.target, Target::Cluster(_))
+    }
+
     /// Runs a script (EVALSHA, loading it on NOSCRIPT).
     pub async fn invoke(&self, inv: &ScriptInvocation<'_>) -> StoreResult<Value> {
         match self.live().await? {

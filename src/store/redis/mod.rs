@@ -53,6 +53,7 @@ pub struct RedisStore {
     prefix: String,
     shards: u16,
     scripts: Scripts,
+    doorbell: crate::queue::Doorbell,
 }
 
 struct Scripts {
@@ -77,12 +78,18 @@ impl RedisStore {
                 delivery: Script::new(DELIVERY),
                 idempotency: Script::new(IDEMPOTENCY),
             },
+            doorbell: crate::queue::Doorbell::default(),
         })
     }
 
     /// The send queue over the same connection and key layout.
     pub fn queue(&self) -> crate::queue::redis::RedisQueue {
-        crate::queue::redis::RedisQueue::new(self.conn.clone(), self.prefix.clone(), self.shards)
+        crate::queue::redis::RedisQueue::new(
+            self.conn.clone(),
+            self.prefix.clone(),
+            self.shards,
+            self.doorbell.clone(),
+        )
     }
 
     fn tag(&self, shard: u16) -> String {
@@ -149,6 +156,9 @@ impl Store for RedisStore {
             inv.arg(f);
         }
         let (head, rest) = reply(self.conn.invoke(&inv).await?);
+        if head == "created" || head == "resent" {
+            self.doorbell.ring(spec.number.shard);
+        }
         let num = |i: usize| rest.get(i).and_then(int).ok_or_else(|| bad_reply("start"));
         Ok(match head.as_str() {
             "created" => StartOutcome::Created(spec.fresh),

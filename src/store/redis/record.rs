@@ -9,7 +9,7 @@
 
 use crate::domain::{Channel, Delivery, DeliveryStatus, Status, Verification, VerificationId};
 use ::redis::Value;
-use std::collections::HashMap;
+use std::borrow::Cow;
 
 /// Field/value pairs of a fresh record, binary-safe.
 pub fn encode(v: &Verification, mac: &[u8; 32]) -> Vec<Vec<u8>> {
@@ -66,34 +66,51 @@ pub fn int(v: &Value) -> Option<i64> {
     }
 }
 
+/// The bytes of a reply element, borrowed when they are bytes already.
+fn raw(v: &Value) -> Option<Cow<'_, [u8]>> {
+    match v {
+        Value::BulkString(b) => Some(Cow::Borrowed(b)),
+        Value::SimpleString(s) => Some(Cow::Borrowed(s.as_bytes())),
+        Value::Int(i) => Some(Cow::Owned(i.to_string().into_bytes())),
+        _ => None,
+    }
+}
+
+/// One field/value pair of a reply, borrowed where the reply allows.
+type Pair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
 /// Decodes an HGETALL reply (flat pairs or a RESP3 map) into a record.
 pub fn decode(id: &VerificationId, v: &Value) -> Option<Verification> {
-    let mut m: HashMap<String, Vec<u8>> = HashMap::new();
-    match v {
-        Value::Array(items) => {
-            for pair in items.chunks_exact(2) {
-                m.insert(text(&pair[0])?, bytes(&pair[1])?);
-            }
-        }
-        Value::Map(pairs) => {
-            for (k, val) in pairs {
-                m.insert(text(k)?, bytes(val)?);
-            }
-        }
+    // A record has under twenty fields: a linear search beats building a map.
+    let pairs: Vec<Pair<'_>> = match v {
+        Value::Array(items) => items
+            .chunks_exact(2)
+            .map(|p| Some((raw(&p[0])?, raw(&p[1])?)))
+            .collect::<Option<_>>()?,
+        Value::Map(pairs) => pairs
+            .iter()
+            .map(|(k, val)| Some((raw(k)?, raw(val)?)))
+            .collect::<Option<_>>()?,
         _ => return None,
-    }
-    if m.is_empty() {
+    };
+    if pairs.is_empty() {
         return None;
     }
-    let s = |k: &str| m.get(k).and_then(|b| String::from_utf8(b.clone()).ok());
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(f, _)| f.as_ref() == k.as_bytes())
+            .map(|(_, v)| v.as_ref())
+    };
+    let s = |k: &str| get(k).and_then(|b| std::str::from_utf8(b).ok());
     let n = |k: &str| s(k).and_then(|x| x.parse::<i64>().ok());
-    let opt = |k: &str| s(k).filter(|x| !x.is_empty());
+    let opt = |k: &str| s(k).filter(|x| !x.is_empty()).map(str::to_string);
     Some(Verification {
         id: id.clone(),
-        tenant: s("t")?,
-        to: s("to")?,
-        channel: Channel::parse(&s("ch")?).ok()?,
-        status: Status::from_name(&s("st")?)?,
+        tenant: s("t")?.to_string(),
+        to: s("to")?.to_string(),
+        channel: Channel::parse(s("ch")?).ok()?,
+        status: Status::from_name(s("st")?)?,
         created_at: n("ca")?,
         expires_at: n("ex")?,
         send_count: n("sc")? as u32,
@@ -101,7 +118,7 @@ pub fn decode(id: &VerificationId, v: &Value) -> Option<Verification> {
         next_resend_at: n("nr")?,
         attempts_left: n("al")?.max(0) as u32,
         delivery: Delivery {
-            status: DeliveryStatus::from_name(&s("ds")?)?,
+            status: DeliveryStatus::from_name(s("ds")?)?,
             provider: opt("dp"),
             updated_at: n("du")?,
         },
@@ -109,6 +126,6 @@ pub fn decode(id: &VerificationId, v: &Value) -> Option<Verification> {
         locale: opt("lo"),
         template: opt("tp"),
         code_length: n("cl")? as u8,
-        seed: m.get("sd")?.clone(),
+        seed: get("sd")?.to_vec(),
     })
 }
