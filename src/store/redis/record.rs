@@ -76,10 +76,13 @@ fn raw(v: &Value) -> Option<Cow<'_, [u8]>> {
     }
 }
 
+/// One field/value pair of a reply, borrowed where the reply allows.
+type Pair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
 /// Decodes an HGETALL reply (flat pairs or a RESP3 map) into a record.
 pub fn decode(id: &VerificationId, v: &Value) -> Option<Verification> {
     // A record has under twenty fields: a linear search beats building a map.
-    let pairs: Vec<(Cow<'_, [u8]>, Cow<'_, [u8]>)> = match v {
+    let pairs: Vec<Pair<'_>> = match v {
         Value::Array(items) => items
             .chunks_exact(2)
             .map(|p| Some((raw(&p[0])?, raw(&p[1])?)))
