@@ -8,7 +8,7 @@
 //! instead (open loop, for latency at a given load).
 //!
 //! ```text
-//! cargo bench --bench load -- [--mode flow|start|check|ceiling|memory]
+//! cargo bench --bench load -- [--mode flow|start|check|ceiling|half-peak|memory|layouts]
 //!     [--store memory|redis|cluster] [--transport http|grpc] [--concurrency N]
 //!     [--duration S] [--count N] [--rate R] [--rounds N] [--warmup S]
 //!     [--target URL [--grpc-target URL] --sink-listen ADDR]
@@ -25,7 +25,11 @@
 //! - `memory`: Redis bytes per pending verification (`used_memory` before and after
 //!   creating `--pending` verifications through the store, queued and then delivered),
 //!   plus the same through the gateway for `--gateway-pending` flows stopped before the
-//!   check.
+//!   check;
+//! - `half-peak`: full flows closed-loop (the peak), then open-loop at half that rate
+//!   with four times the workers, for latency at half of peak from one run;
+//! - `layouts`: the same bytes per pending verification for the v1 key layout and for
+//!   candidate smaller ones, written by `benches/layouts.lua` (one Redis node).
 //!
 //! The harness starts its own `redis-server` (or 3-master cluster) on free loopback ports
 //! (the same helper the tests use), its own gateway in-process on port 0 (unless
@@ -73,6 +77,8 @@ enum Mode {
     Check,
     Ceiling,
     Memory,
+    Layouts,
+    HalfPeak,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -1427,7 +1433,51 @@ async fn run(args: Args, backend: Backend) -> anyhow::Result<()> {
             }
             summary(&args, &pairs);
         }
+        Mode::HalfPeak => {
+            let gw = match &args.target {
+                None => Some(Gateway::start(rig.config()).await),
+                Some(_) => None,
+            };
+            let client = rig.client(gw.as_ref()).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let rss_idle = vmrss_kib();
+            let label = "gateway flows, closed loop (peak)";
+            let peak = rig.gateway_phase(label, &client, false).await;
+            peak.print();
+            let half = peak.rate() / 2.0;
+            let mut open = rig.args.clone();
+            open.rate = Some(half);
+            open.concurrency = args.concurrency * 4;
+            open.warmup = 0.0;
+            let rig2 = Rig {
+                args: open,
+                backend: rig.backend,
+                sink: rig.sink.clone(),
+                sink_addr: rig.sink_addr,
+            };
+            let label = format!("gateway flows, open loop at half of peak ({half:.0}/s)");
+            let p = rig2.gateway_phase(&label, &client, false).await;
+            p.print();
+            print_rss(rss_harness, rss_idle, peak.rss_peak_kib.max(p.rss_peak_kib));
+            let l = |p: &Phase, s: &str| p.lat.get(s).copied().unwrap_or_default();
+            println!(
+                "\n| peak flows/s | half-peak rate | start p50/p99 ms | delivery p50/p99 ms | check p50/p99 ms |\n|---|---|---|---|---|\n| {:.0} | {:.0} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
+                peak.rate(),
+                p.rate(),
+                l(&p, "start").p50,
+                l(&p, "start").p99,
+                l(&p, "delivery").p50,
+                l(&p, "delivery").p99,
+                l(&p, "check").p50,
+                l(&p, "check").p99
+            );
+            if let Some(g) = gw {
+                g.stop().await;
+            }
+            return Ok(());
+        }
         Mode::Memory => memory(&rig).await?,
+        Mode::Layouts => layouts(&rig).await?,
     }
     Ok(())
 }
@@ -1589,6 +1639,44 @@ async fn memory(rig: &Rig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Bytes per pending verification of candidate key layouts (see `benches/layouts.lua`).
+async fn layouts(rig: &Rig) -> anyhow::Result<()> {
+    let Backend::Redis(node) = &rig.backend else {
+        anyhow::bail!("layouts mode writes with one script across slots: use --store redis");
+    };
+    let script = include_str!("layouts.lua");
+    let n = rig.args.pending;
+    println!("\n| layout | keys | bytes per pending verification |\n|---|---|---|");
+    for layout in [
+        "current",
+        "merged",
+        "merged_compact",
+        "one_key",
+        "one_key_packed",
+    ] {
+        node.cli(&["FLUSHALL"]);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = rig.backend.used_memory();
+        let mut first = 0;
+        while first < n {
+            let c = (n - first).min(1000);
+            let (f, cs) = (first.to_string(), c.to_string());
+            let r = node.cli(&["EVAL", script, "0", layout, &f, &cs]);
+            anyhow::ensure!(r.trim() == cs, "layouts.lua failed: {r}");
+            first += c;
+        }
+        // Let incremental rehashing of the key tables finish before measuring.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after = rig.backend.used_memory();
+        println!(
+            "| {layout} | {} | {:.0} B |",
+            node.cli(&["DBSIZE"]),
+            (after as f64 - before as f64) / n.max(1) as f64
+        );
+    }
+    Ok(())
+}
+
 /// `MEMORY USAGE` of one key of each kind (a sample, not a sum).
 fn memory_breakdown(rig: &Rig) {
     let node = match &rig.backend {
@@ -1629,7 +1717,13 @@ fn memory_breakdown(rig: &Rig) {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if std::env::args().len() == 1 {
+        // `cargo test --all-targets` runs benches bare: a few flows prove the harness works.
+        args.count = Some(20);
+        args.warmup = 0.0;
+        args.concurrency = 4;
+    }
     otpgw::providers::webhook::install_tls_provider();
     // Redis first, outside the runtime (the helper waits with blocking sleeps).
     let backend = Backend::start(args.store);
