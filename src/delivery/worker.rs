@@ -220,10 +220,7 @@ async fn process(ctx: &Ctx, lease: Lease) {
         return settle(ctx, &lease, None).await;
     }
     if now >= v.expires_at {
-        let country = crate::domain::PhoneNumber::parse(&v.to)
-            .ok()
-            .and_then(|n| n.region().map(str::to_string))
-            .unwrap_or_else(|| "unknown".into());
+        let country = crate::domain::country_of(&v.to);
         ctx.metrics
             .finished
             .with_label_values(&[&v.tenant, v.channel.as_str(), &country, "expired"])

@@ -150,6 +150,14 @@ mod recent {
     }
 }
 
+/// ISO 3166 region of a stored E.164 number, or `unknown` (metrics, ops page).
+pub fn country_of(e164: &str) -> String {
+    PhoneNumber::parse(e164)
+        .ok()
+        .and_then(|n| n.region().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Masks any number-like string: keeps the first five characters and the last two.
 pub fn mask_number(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();

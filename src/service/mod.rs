@@ -171,10 +171,7 @@ impl Service {
         };
         observe::checked(&self.inner.metrics, &tenant.id, r.as_ref().map(|(v, _)| v));
         if let Ok(((v, true), _)) = &r {
-            let country = PhoneNumber::parse(&v.to)
-                .ok()
-                .and_then(|n| n.region().map(str::to_string))
-                .unwrap_or_else(|| "unknown".into());
+            let country = country_of(&v.to);
             self.inner.activity.approved(&country, now_millis());
             self.inner.abuse.approved(tenant, &v.to).await;
         }

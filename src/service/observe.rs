@@ -1,16 +1,9 @@
 //! Turning service outcomes into metrics (kept apart so the service reads as policy).
 
 use super::Started;
-use crate::domain::{Channel, PhoneNumber, Status, Verification};
+use crate::domain::{country_of, Channel, Status, Verification};
 use crate::error::Error;
 use crate::metrics::Metrics;
-
-fn country_of(to: &str) -> String {
-    PhoneNumber::parse(to)
-        .ok()
-        .and_then(|n| n.region().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
-}
 
 fn limited(m: &Metrics, e: &Error) {
     let scope = match e {
