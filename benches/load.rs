@@ -9,7 +9,8 @@
 //!
 //! ```text
 //! cargo bench --bench load -- [--mode flow|start|check|ceiling|half-peak|memory|layouts]
-//!     [--store memory|redis|cluster] [--transport http|grpc] [--concurrency N]
+//!     [--store memory|redis|cluster] [--transport http|grpc] [--limits on|off]
+//!     [--concurrency N]
 //!     [--duration S] [--count N] [--rate R] [--rounds N] [--warmup S]
 //!     [--target URL [--grpc-target URL] --sink-listen ADDR]
 //! ```
@@ -34,7 +35,9 @@
 //! The harness starts its own `redis-server` (or 3-master cluster) on free loopback ports
 //! (the same helper the tests use), its own gateway in-process on port 0 (unless
 //! `--target`), and talks to nothing but 127.0.0.1. Each number is used by one flow only,
-//! and the tenant's per-number limits are raised, so limits never interfere.
+//! and the tenant's shared limits are raised out of reach (`--limits on`, the default:
+//! every limit is still decided and charged, the pumping guard still counts) or turned
+//! off (`--limits off`), so limits cost what they cost but never refuse the load.
 
 #[allow(dead_code)]
 #[path = "../tests/support/redis.rs"]
@@ -89,6 +92,12 @@ enum StoreArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Limits {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Transport {
     Http,
     Grpc,
@@ -107,6 +116,11 @@ struct Args {
     /// API transport of the load generator.
     #[arg(long, value_enum, default_value = "http")]
     transport: Transport,
+    /// Abuse control: `on` decides every limit and counts every send and approval for
+    /// the pumping guard, as by default, with the shared quotas raised so the load is
+    /// never refused; `off` turns all of it off.
+    #[arg(long, value_enum, default_value = "on")]
+    limits: Limits,
     /// Closed-loop workers (flows in flight at once).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -753,8 +767,51 @@ fn gateway_config(args: &Args, backend: &Backend, sink: SocketAddr) -> Config {
     let t = cfg.tenants.get_mut(TENANT).expect("demo tenant");
     t.number_sends_per_hour = 1_000_000;
     t.number_failed_checks_per_hour = 1_000_000;
+    raise_limits(t, args.limits);
     backend.configure(&mut cfg);
     cfg
+}
+
+/// Every flow uses its own number, so the per-number limits stay at their defaults; the
+/// shared ones are raised out of reach (still decided and charged on every request), and
+/// the pumping guard counts without ever reaching its minimum of sends.
+fn raise_limits(t: &mut otpgw::config::TenantConfig, limits: Limits) {
+    const HIGH: u32 = 1_000_000_000;
+    let l = &mut t.limits;
+    if limits == Limits::Off {
+        for q in [
+            &mut l.number_per_minute,
+            &mut l.number_per_hour,
+            &mut l.number_per_day,
+            &mut l.client_ip_per_hour,
+            &mut l.tenant_sends_per_sec,
+            &mut l.tenant_checks_per_sec,
+            &mut l.api_key_sends_per_sec,
+            &mut l.api_key_checks_per_sec,
+            &mut l.country_per_hour,
+            &mut l.prefix_per_hour,
+            &mut l.local_ip_per_sec,
+            &mut l.local_tenant_per_sec,
+        ] {
+            *q = 0;
+        }
+        t.pumping.mode = otpgw::config::PumpingMode::Off;
+        return;
+    }
+    for q in [
+        &mut l.client_ip_per_hour,
+        &mut l.tenant_sends_per_sec,
+        &mut l.tenant_checks_per_sec,
+        &mut l.api_key_sends_per_sec,
+        &mut l.api_key_checks_per_sec,
+        &mut l.country_per_hour,
+        &mut l.prefix_per_hour,
+        &mut l.local_ip_per_sec,
+        &mut l.local_tenant_per_sec,
+    ] {
+        *q = HIGH;
+    }
+    t.pumping.min_sends = HIGH;
 }
 
 struct Gateway {
@@ -1301,10 +1358,11 @@ async fn run(args: Args, backend: Backend) -> anyhow::Result<()> {
         sink_addr,
     };
     println!(
-        "mode {:?}, store {:?}, transport {:?}, concurrency {}, {}{}{}",
+        "mode {:?}, store {:?}, transport {:?}, limits {:?}, concurrency {}, {}{}{}",
         args.mode,
         args.store,
         args.transport,
+        args.limits,
         args.concurrency,
         rig.secs()
             .map(|s| format!("{s} s per phase"))
