@@ -29,6 +29,7 @@ scenarios!(
     pumped_prefix_is_blocked_listed_and_lifted,
     shadow_mode_only_counts,
     safe_list_is_never_blocked,
+    approvals_keep_a_converting_prefix_open,
 );
 
 async fn number_limit_answers_429_with_reason_and_headers(b: Backend) {
@@ -313,4 +314,93 @@ async fn limit_and_guard_keys_hold_no_number_prefix_or_ip() {
     for bad in [digits, &digits[..digits.len() - 3], "203.0.113.99"] {
         assert!(!keys.contains(bad), "`{bad}` appears in a key: {keys}");
     }
+}
+
+/// Every number of a prefix verifies: approvals keep conversion at 100 %, so the guard
+/// never blocks however many sends (without approvals counted, send 5 would be refused).
+async fn approvals_keep_a_converting_prefix_open(b: Backend) {
+    let app = spawn_app(b, |c| pumping(c, otpgw::config::PumpingMode::Enforce)).await;
+    let prefix = random_prefix();
+    for i in 0..9 {
+        let to = in_prefix(&prefix, i);
+        let r = app.start(&to).await;
+        assert_eq!(r.status, 201, "send {i}: {}", r.text);
+        let code = app.code_for(&to).await;
+        let r = app.check(&to, &code).await;
+        assert_eq!(r.body["status"], "approved", "{}", r.text);
+    }
+    let r = app.start(&in_prefix(&prefix, 9)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+/// Scripts run by one whole flow (start, delivery, check) on a private Redis node.
+async fn scripts_per_flow(limits_on: bool) -> (u64, serde_json::Value) {
+    let redis = support::redis::RedisServer::start();
+    let url = redis.url();
+    let app = spawn_app(Backend::Redis, move |c| {
+        c.store.redis.url = otpgw::config::Secret(url);
+        if limits_on {
+            let t = demo(c);
+            t.limits = otpgw::config::LimitsConfig::default();
+            t.pumping.mode = otpgw::config::PumpingMode::Enforce;
+        }
+    })
+    .await;
+    let calls = || {
+        let stats = redis.cli(&["INFO", "commandstats"]);
+        let line = stats.lines().find(|l| l.starts_with("cmdstat_evalsha:"));
+        let calls = line.and_then(|l| l.split(['=', ',']).nth(1)?.parse::<u64>().ok());
+        calls.unwrap_or(0)
+    };
+    let to = number();
+    // A first flow loads the scripts (NOSCRIPT, then EVAL) and connects.
+    let warm = number();
+    let r = app.start(&warm).await;
+    let code = app.code_for(&warm).await;
+    app.check(&warm, &code).await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    settle(&app, &id).await;
+
+    let before = calls();
+    let r = app.start(&to).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let code = app.code_for(&to).await;
+    settle(&app, r.body["id"].as_str().unwrap()).await;
+    let checked = app.check(&to, &code).await;
+    assert_eq!(checked.body["status"], "approved", "{}", checked.text);
+    let headers = serde_json::json!({
+        "start": r.header("ratelimit-policy"),
+        "check": checked.header("ratelimit-policy"),
+    });
+    (calls() - before, headers)
+}
+
+/// Waits until delivery has finished writing to the record.
+async fn settle(app: &support::app::TestApp, id: &str) {
+    for _ in 0..200 {
+        if app.fetch(id).await.body["delivery"]["status"] == "sent" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{id} was never delivered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_limit_and_the_guard_add_no_round_trip_on_one_node() {
+    let (off, headers_off) = scripts_per_flow(false).await;
+    let (on, headers) = scripts_per_flow(true).await;
+    assert_eq!(headers_off["start"], serde_json::Value::Null);
+    assert!(
+        headers["start"]
+            .as_str()
+            .unwrap()
+            .contains("number_per_minute")
+            && headers["check"].as_str().unwrap().contains("tenant_checks"),
+        "the limits were on: {headers}"
+    );
+    assert_eq!(
+        on, off,
+        "a start and a check are one script each, limits and guard included"
+    );
 }

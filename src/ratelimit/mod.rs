@@ -44,7 +44,7 @@ pub mod headers;
 pub mod local;
 mod memory;
 pub mod pumping;
-mod redis;
+pub(crate) mod redis;
 
 pub use self::memory::MemoryLimiter;
 pub use self::redis::RedisLimiter;

@@ -19,7 +19,7 @@
 //! Numbers and prefixes in `safe_list` are neither counted nor blocked.
 
 use crate::domain::Millis;
-use crate::store::redis::Conn;
+use crate::store::redis::{Conn, Parts};
 use crate::store::{StoreError, StoreResult};
 use ::redis::{Script, Value};
 use async_trait::async_trait;
@@ -85,6 +85,16 @@ pub enum PumpVerdict {
         /// Approvals in the window.
         approvals: u32,
     },
+}
+
+impl PumpVerdict {
+    /// Whether the send is refused (a block, old or new; not shadow mode's report).
+    pub fn refuses(&self) -> bool {
+        matches!(
+            self,
+            PumpVerdict::Blocked(_) | PumpVerdict::BlockedNow { .. }
+        )
+    }
 }
 
 /// An active block.
@@ -295,7 +305,8 @@ fn block_len(p: &PumpPolicy, strikes: u32) -> u64 {
     p.block_ms.saturating_mul(factor).min(p.max_block_ms)
 }
 
-static PUMP: &str = include_str!("pump.lua");
+/// The guard's script (also joined into the one-node admission script).
+pub(crate) static PUMP: &str = include_str!("pump.lua");
 
 /// Redis guard state (single node or cluster): `pump.lua`, one round trip per send.
 pub struct RedisPumps {
@@ -319,8 +330,70 @@ impl RedisPumps {
     }
 
     fn tag(&self, tenant: &str) -> String {
-        format!("{}:{{pg:{tenant}}}", self.prefix)
+        tag(&self.prefix, tenant)
     }
+}
+
+fn tag(prefix: &str, tenant: &str) -> String {
+    format!("{prefix}:{{pg:{tenant}}}")
+}
+
+/// Keys and arguments of `pump.lua` for one send (keys under `prefix`, `P:v1`).
+pub(crate) fn send_parts(prefix: &str, b: &Bucket, p: &PumpPolicy, now: Millis) -> Parts {
+    let (sl, frac) = slot(now, p.window_ms);
+    let tag = tag(prefix, &b.tenant);
+    let mut parts = Parts::default();
+    parts
+        .key(format!("{tag}:s:{}:{sl}", b.field))
+        .key(format!("{tag}:s:{}:{}", b.field, sl - 1))
+        .key(format!("{tag}:a:{}:{sl}", b.field))
+        .key(format!("{tag}:a:{}:{}", b.field, sl - 1))
+        .key(format!("{tag}:blocks"))
+        .key(format!("{tag}:strikes:{}", b.field))
+        .arg(now)
+        .arg(format!("{frac:.6}"))
+        .arg(&b.field)
+        .arg(p.min_sends)
+        .arg(format!("{:.6}", p.min_conversion))
+        .arg(p.block_ms)
+        .arg(p.max_block_ms)
+        .arg(p.window_ms)
+        .arg(if p.shadow { "1" } else { "0" })
+        .arg(&b.country)
+        .arg(&b.prefix);
+    parts
+}
+
+/// The approval counter of `b`'s current window slot.
+pub(crate) fn approval_key(prefix: &str, b: &Bucket, window_ms: u64, now: Millis) -> String {
+    let (sl, _) = slot(now, window_ms);
+    format!("{}:a:{}:{sl}", tag(prefix, &b.tenant), b.field)
+}
+
+/// Reads `pump.lua`'s reply.
+pub(crate) fn decode_send(v: Value) -> StoreResult<PumpVerdict> {
+    let bad = || StoreError("unexpected reply from the pumping script".into());
+    let items = match v {
+        Value::Array(items) => items,
+        _ => return Err(bad()),
+    };
+    let num = |i: usize| items.get(i).and_then(int).ok_or_else(bad);
+    Ok(
+        match items.first().and_then(text).ok_or_else(bad)?.as_str() {
+            "ok" => PumpVerdict::Ok,
+            "blocked" => PumpVerdict::Blocked(num(1)?.max(0) as u64),
+            "blocked_now" => PumpVerdict::BlockedNow {
+                ms: num(1)? as u64,
+                sends: num(2)? as u32,
+                approvals: num(3)? as u32,
+            },
+            "would_block" => PumpVerdict::WouldBlock {
+                sends: num(1)? as u32,
+                approvals: num(2)? as u32,
+            },
+            _ => return Err(bad()),
+        },
+    )
 }
 
 fn int(v: &Value) -> Option<i64> {
@@ -360,55 +433,15 @@ impl PumpStore for RedisPumps {
         p: &PumpPolicy,
         now: Millis,
     ) -> StoreResult<PumpVerdict> {
-        let (sl, frac) = slot(now, p.window_ms);
-        let tag = self.tag(&b.tenant);
         let mut inv = self.script.prepare_invoke();
-        inv.key(format!("{tag}:s:{}:{sl}", b.field))
-            .key(format!("{tag}:s:{}:{}", b.field, sl - 1))
-            .key(format!("{tag}:a:{}:{sl}", b.field))
-            .key(format!("{tag}:a:{}:{}", b.field, sl - 1))
-            .key(format!("{tag}:blocks"))
-            .key(format!("{tag}:strikes:{}", b.field))
-            .arg(now)
-            .arg(format!("{frac:.6}"))
-            .arg(&b.field)
-            .arg(p.min_sends)
-            .arg(format!("{:.6}", p.min_conversion))
-            .arg(p.block_ms)
-            .arg(p.max_block_ms)
-            .arg(p.window_ms)
-            .arg(if p.shadow { "1" } else { "0" })
-            .arg(&b.country)
-            .arg(&b.prefix);
-        let bad = || StoreError("unexpected reply from the pumping script".into());
-        let items = match self.conn.invoke(&inv).await? {
-            Value::Array(items) => items,
-            _ => return Err(bad()),
-        };
-        let num = |i: usize| items.get(i).and_then(int).ok_or_else(bad);
-        Ok(
-            match items.first().and_then(text).ok_or_else(bad)?.as_str() {
-                "ok" => PumpVerdict::Ok,
-                "blocked" => PumpVerdict::Blocked(num(1)?.max(0) as u64),
-                "blocked_now" => PumpVerdict::BlockedNow {
-                    ms: num(1)? as u64,
-                    sends: num(2)? as u32,
-                    approvals: num(3)? as u32,
-                },
-                "would_block" => PumpVerdict::WouldBlock {
-                    sends: num(1)? as u32,
-                    approvals: num(2)? as u32,
-                },
-                _ => return Err(bad()),
-            },
-        )
+        send_parts(&self.prefix, b, p, now).apply(&mut inv);
+        decode_send(self.conn.invoke(&inv).await?)
     }
 
     async fn record_approval(&self, b: &Bucket, window_ms: u64, now: Millis) -> StoreResult<()> {
-        let (sl, _) = slot(now, window_ms);
-        let key = format!("{}:a:{}:{sl}", self.tag(&b.tenant), b.field);
         let mut inv = self.approve.prepare_invoke();
-        inv.key(key).arg(2 * window_ms);
+        inv.key(approval_key(&self.prefix, b, window_ms, now))
+            .arg(2 * window_ms);
         self.conn.invoke(&inv).await.map(|_| ())
     }
 

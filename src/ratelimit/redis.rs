@@ -2,13 +2,14 @@
 
 use super::{quota_after, Decision, Limit, RateLimiter};
 use crate::domain::Millis;
-use crate::store::redis::Conn;
+use crate::store::redis::{Conn, Parts};
 use crate::store::{StoreError, StoreResult};
 use ::redis::{Script, Value};
 use async_trait::async_trait;
 use std::sync::Arc;
 
-static GCRA: &str = include_str!("gcra.lua");
+/// The GCRA script (also joined into the one-node admission scripts).
+pub(crate) static GCRA: &str = include_str!("gcra.lua");
 
 /// Redis (single node or cluster) limiter.
 pub struct RedisLimiter {
@@ -36,6 +37,46 @@ fn int(v: &Value) -> Option<i64> {
     }
 }
 
+/// Keys and arguments of `gcra.lua` for `limits` of `tenant`, keys under `prefix`.
+pub(crate) fn gcra_parts(prefix: &str, tenant: &str, limits: &[Limit], now: Millis) -> Parts {
+    let mut p = Parts::default();
+    p.arg(now);
+    for l in limits {
+        p.key(format!("{prefix}:{{rl:{tenant}}}:{}:{}", l.reason, l.key))
+            .arg(l.window_ms)
+            .arg(l.quota.max(1));
+    }
+    p
+}
+
+/// Reads `gcra.lua`'s reply for `limits`.
+pub(crate) fn decode(limits: &[Limit], v: Value) -> StoreResult<Decision> {
+    let bad = || StoreError("unexpected reply from the rate-limit script".into());
+    let items = match v {
+        Value::Array(items) => items,
+        _ => return Err(bad()),
+    };
+    let head = match items.first() {
+        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).to_string(),
+        Some(Value::SimpleString(s)) => s.clone(),
+        _ => return Err(bad()),
+    };
+    let num = |i: usize| items.get(i).and_then(int).ok_or_else(bad);
+    if head == "deny" {
+        let i = num(1)? as usize;
+        let limit = limits.get(i.wrapping_sub(1)).ok_or_else(bad)?.clone();
+        return Ok(Decision::Denied {
+            limit,
+            retry_after_ms: num(2)?.max(0) as u64,
+        });
+    }
+    let mut quotas = Vec::with_capacity(limits.len());
+    for (i, l) in limits.iter().enumerate() {
+        quotas.push(quota_after(l, num(1 + i)? as f64 / 1000.0));
+    }
+    Ok(Decision::Allowed(quotas))
+}
+
 #[async_trait]
 impl RateLimiter for RedisLimiter {
     async fn acquire(&self, tenant: &str, limits: &[Limit], now: Millis) -> StoreResult<Decision> {
@@ -43,38 +84,7 @@ impl RateLimiter for RedisLimiter {
             return Ok(Decision::Allowed(Vec::new()));
         }
         let mut inv = self.script.prepare_invoke();
-        inv.arg(now);
-        for l in limits {
-            inv.key(format!(
-                "{}:{{rl:{tenant}}}:{}:{}",
-                self.prefix, l.reason, l.key
-            ))
-            .arg(l.window_ms)
-            .arg(l.quota.max(1));
-        }
-        let bad = || StoreError("unexpected reply from the rate-limit script".into());
-        let items = match self.conn.invoke(&inv).await? {
-            Value::Array(items) => items,
-            _ => return Err(bad()),
-        };
-        let head = match items.first() {
-            Some(Value::BulkString(b)) => String::from_utf8_lossy(b).to_string(),
-            Some(Value::SimpleString(s)) => s.clone(),
-            _ => return Err(bad()),
-        };
-        let num = |i: usize| items.get(i).and_then(int).ok_or_else(bad);
-        if head == "deny" {
-            let i = num(1)? as usize;
-            let limit = limits.get(i.wrapping_sub(1)).ok_or_else(bad)?.clone();
-            return Ok(Decision::Denied {
-                limit,
-                retry_after_ms: num(2)?.max(0) as u64,
-            });
-        }
-        let mut quotas = Vec::with_capacity(limits.len());
-        for (i, l) in limits.iter().enumerate() {
-            quotas.push(quota_after(l, num(1 + i)? as f64 / 1000.0));
-        }
-        Ok(Decision::Allowed(quotas))
+        gcra_parts(&self.prefix, tenant, limits, now).apply(&mut inv);
+        decode(limits, self.conn.invoke(&inv).await?)
     }
 }

@@ -1,6 +1,11 @@
 //! Abuse control at the service's door: geo permissions, local shedding, distributed
 //! rate limits and the SMS-pumping guard, in that order (cheapest refusal first; the
 //! pumping guard last, so it counts only sends that every limit let through).
+//!
+//! The local parts are decided here; the shared ones (limits, guard) go to the store as
+//! an [`Admission`] that it decides together with the start or check itself (one Redis
+//! round trip on one node, see [`crate::store::admit`]), and [`Abuse::settle`] turns
+//! what came back into the request's answer.
 
 use super::Tenant;
 use crate::config::{PumpingMode, TenantConfig};
@@ -10,8 +15,9 @@ use crate::error::{retry_after_secs, Error, Result};
 use crate::metrics::Metrics;
 use crate::ratelimit::headers::RateInfo;
 use crate::ratelimit::local::LocalShed;
-use crate::ratelimit::pumping::{prefix_of, Block, Bucket, PumpPolicy, PumpStore, PumpVerdict};
-use crate::ratelimit::{Decision, Limit, RateLimiter};
+use crate::ratelimit::pumping::{prefix_of, Block, Bucket, PumpPolicy, PumpVerdict};
+use crate::ratelimit::{Backends, Decision, Limit};
+use crate::store::{Admission, Admitted};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,8 +29,7 @@ const DAY: u64 = 24 * HOUR;
 
 /// The abuse-control parts of the service.
 pub struct Abuse {
-    limiter: Arc<dyn RateLimiter>,
-    pumps: Arc<dyn PumpStore>,
+    backends: Backends,
     local: Arc<LocalShed>,
     keys: Keys,
     metrics: Metrics,
@@ -63,7 +68,7 @@ fn limit(cfg: &TenantConfig, reason: &'static str, key: String) -> Option<Limit>
 }
 
 fn unavailable(e: crate::store::StoreError) -> Error {
-    tracing::warn!(error = %e, "rate-limit store call failed");
+    tracing::warn!(error = %e, "pumping-guard store call failed");
     Error::store_unavailable("the rate-limit store is unavailable; try again shortly")
 }
 
@@ -108,17 +113,11 @@ fn safe_listed(cfg: &TenantConfig, to: &str) -> bool {
 
 impl Abuse {
     /// Wires the parts; starts the local shedder's housekeeping when in a runtime.
-    pub fn new(
-        backends: crate::ratelimit::Backends,
-        local: LocalShed,
-        keys: Keys,
-        metrics: Metrics,
-    ) -> Self {
+    pub fn new(backends: Backends, local: LocalShed, keys: Keys, metrics: Metrics) -> Self {
         let local = Arc::new(local);
         local.spawn_housekeeping();
         Abuse {
-            limiter: backends.limiter,
-            pumps: backends.pumps,
+            backends,
             local,
             keys,
             metrics,
@@ -130,23 +129,19 @@ impl Abuse {
         &self.local
     }
 
-    fn bucket(&self, tenant: &Tenant, to: &PhoneNumber) -> Bucket {
-        let prefix = prefix_of(to.as_str()).to_string();
-        Bucket {
-            tenant: tenant.id.clone(),
-            country: to.region().unwrap_or("unknown").to_string(),
-            field: self.keys.scope_key(&tenant.id, "prefix", &prefix),
-            prefix,
-        }
+    /// The limiter and guard state the store admits requests with.
+    pub fn gate(&self) -> &Backends {
+        &self.backends
     }
 
-    /// Every check before a send; on success the limits' state for the headers.
-    pub async fn before_start(
+    /// The local checks before a send (geo permissions, local shedding); on success
+    /// the admission the store decides with the start.
+    pub fn start_admission(
         &self,
         tenant: &Tenant,
         to: &PhoneNumber,
         ip: Option<IpAddr>,
-    ) -> Result<RateInfo> {
+    ) -> Result<Admission> {
         let cfg = &tenant.cfg;
         geo_check(cfg, to).inspect_err(|e| self.blocked(tenant, e))?;
         if let Err(scope) = self.local.check(&tenant.id, ip) {
@@ -158,36 +153,11 @@ impl Abuse {
             self.metrics.local_shed.with_label_values(&[reason]).inc();
             return Err(limited(reason, Duration::from_secs(1)));
         }
-        let t = &tenant.id;
-        let num = self.keys.scope_key(t, "number", to.as_str());
-        let country = to.region().unwrap_or("unknown");
-        let prefix = prefix_of(to.as_str());
-        let limits: Vec<Limit> = [
-            limit(cfg, "number_per_minute", num.clone()),
-            limit(cfg, "number_per_hour", num.clone()),
-            limit(cfg, "number_per_day", num),
-            ip.and_then(|ip| {
-                limit(
-                    cfg,
-                    "client_ip",
-                    self.keys.scope_key(t, "ip", &ip.to_canonical().to_string()),
-                )
-            }),
-            limit(cfg, "tenant_sends", String::new()),
-            limit(cfg, "api_key_sends", tenant.key_id.clone()),
-            limit(cfg, "country", country.to_string()),
-            limit(cfg, "prefix", self.keys.scope_key(t, "prefix", prefix)),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let info = self.decide(t, &limits).await?;
-        self.pumping(tenant, to).await?;
-        Ok(info)
+        Ok(start_admission(&self.keys, tenant, to, ip))
     }
 
-    /// Every check before a code check.
-    pub async fn before_check(&self, tenant: &Tenant) -> Result<RateInfo> {
+    /// The local checks before a code check of `to`; on success its admission.
+    pub fn check_admission(&self, tenant: &Tenant, to: Option<&PhoneNumber>) -> Result<Admission> {
         if self.local.check(&tenant.id, None).is_err() {
             self.metrics
                 .local_shed
@@ -195,33 +165,32 @@ impl Abuse {
                 .inc();
             return Err(limited("tenant_checks", Duration::from_secs(1)));
         }
-        let cfg = &tenant.cfg;
-        let limits: Vec<Limit> = [
-            limit(cfg, "tenant_checks", String::new()),
-            limit(cfg, "api_key_checks", tenant.key_id.clone()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        self.decide(&tenant.id, &limits).await
+        Ok(check_admission(&self.keys, tenant, to))
     }
 
-    async fn decide(&self, tenant: &str, limits: &[Limit]) -> Result<RateInfo> {
-        if limits.is_empty() {
-            return Ok(RateInfo::default());
-        }
-        match self
-            .limiter
-            .acquire(tenant, limits, now_millis())
-            .await
-            .map_err(unavailable)?
-        {
-            Decision::Allowed(q) => Ok(RateInfo::allowed(q)),
+    /// What the shared stages said, as the request's answer: a refusing limit or
+    /// prefix block becomes its error; otherwise the store step's outcome and the
+    /// limits' state for the headers.
+    pub fn settle<T>(
+        &self,
+        tenant: &Tenant,
+        adm: &Admission,
+        a: Admitted<T>,
+    ) -> Result<(T, RateInfo)> {
+        let quotas = match a.decision {
+            Decision::Allowed(q) => q,
             Decision::Denied {
                 limit,
                 retry_after_ms,
-            } => Err(limited(limit.reason, Duration::from_millis(retry_after_ms))),
+            } => return Err(limited(limit.reason, Duration::from_millis(retry_after_ms))),
+        };
+        if let (Some(verdict), Some((b, _))) = (&a.pump, &adm.pump) {
+            self.pumped(tenant, b, verdict)?;
         }
+        let outcome = a.outcome.ok_or_else(|| {
+            Error::Internal("the store refused a request without saying why".into())
+        })?;
+        Ok((outcome, RateInfo::allowed(quotas)))
     }
 
     fn blocked(&self, tenant: &Tenant, e: &Error) {
@@ -233,30 +202,8 @@ impl Abuse {
         }
     }
 
-    fn policy(cfg: &TenantConfig) -> PumpPolicy {
-        let p = &cfg.pumping;
-        PumpPolicy {
-            window_ms: p.window_secs.max(1) * SEC,
-            min_sends: p.min_sends.max(1),
-            min_conversion: p.min_conversion,
-            block_ms: p.block_secs.max(1) * SEC,
-            max_block_ms: p.max_block_secs.max(p.block_secs).max(1) * SEC,
-            shadow: p.mode == PumpingMode::Shadow,
-        }
-    }
-
-    async fn pumping(&self, tenant: &Tenant, to: &PhoneNumber) -> Result<()> {
-        let cfg = &tenant.cfg;
-        if cfg.pumping.mode == PumpingMode::Off || safe_listed(cfg, to.as_str()) {
-            return Ok(());
-        }
-        let b = self.bucket(tenant, to);
-        let verdict = self
-            .pumps
-            .record_send(&b, &Self::policy(cfg), now_millis())
-            .await
-            .map_err(unavailable)?;
-        let decision = match &verdict {
+    fn pumped(&self, tenant: &Tenant, b: &Bucket, verdict: &PumpVerdict) -> Result<()> {
+        let decision = match verdict {
             PumpVerdict::Ok => return Ok(()),
             PumpVerdict::Blocked(_) => "blocked",
             PumpVerdict::BlockedNow {
@@ -286,32 +233,18 @@ impl Abuse {
         Err(e)
     }
 
-    /// Counts an approval for the pumping guard (errors are logged: the check itself
-    /// succeeded).
-    pub async fn approved(&self, tenant: &Tenant, to: &str) {
-        let cfg = &tenant.cfg;
-        if cfg.pumping.mode == PumpingMode::Off || safe_listed(cfg, to) {
-            return;
-        }
-        let Ok(n) = PhoneNumber::parse(to) else {
-            return;
-        };
-        let b = self.bucket(tenant, &n);
-        if let Err(e) = self
-            .pumps
-            .record_approval(&b, Self::policy(cfg).window_ms, now_millis())
-            .await
-        {
-            tracing::warn!(error = %e, "could not count an approval for the pumping guard");
-        }
-    }
-
     /// Active prefix blocks of these tenants.
     pub async fn blocks(&self, tenants: &[String]) -> Result<Vec<Block>> {
         let now = now_millis();
         let mut all = Vec::new();
         for t in tenants {
-            all.extend(self.pumps.blocks(t, now).await.map_err(unavailable)?);
+            all.extend(
+                self.backends
+                    .pumps
+                    .blocks(t, now)
+                    .await
+                    .map_err(unavailable)?,
+            );
         }
         Ok(all)
     }
@@ -320,10 +253,101 @@ impl Abuse {
     pub async fn lift(&self, tenant: &str, prefix: &str) -> Result<bool> {
         let prefix = format!("+{}", prefix.trim_start_matches('+'));
         let field = self.keys.scope_key(tenant, "prefix", &prefix);
-        let lifted = self.pumps.lift(tenant, &field).await.map_err(unavailable)?;
+        let lifted = self
+            .backends
+            .pumps
+            .lift(tenant, &field)
+            .await
+            .map_err(unavailable)?;
         if lifted {
             tracing::warn!(tenant, prefix = %prefix, "prefix block lifted by an operator");
         }
         Ok(lifted)
+    }
+}
+
+fn policy(cfg: &TenantConfig) -> PumpPolicy {
+    let p = &cfg.pumping;
+    PumpPolicy {
+        window_ms: p.window_secs.max(1) * SEC,
+        min_sends: p.min_sends.max(1),
+        min_conversion: p.min_conversion,
+        block_ms: p.block_secs.max(1) * SEC,
+        max_block_ms: p.max_block_secs.max(p.block_secs).max(1) * SEC,
+        shadow: p.mode == PumpingMode::Shadow,
+    }
+}
+
+fn guarded(cfg: &TenantConfig, to: &str) -> bool {
+    cfg.pumping.mode != PumpingMode::Off && !safe_listed(cfg, to)
+}
+
+fn bucket(keys: &Keys, tenant: &str, to: &PhoneNumber) -> Bucket {
+    let prefix = prefix_of(to.as_str()).to_string();
+    Bucket {
+        tenant: tenant.to_string(),
+        country: to.region().unwrap_or("unknown").to_string(),
+        field: keys.scope_key(tenant, "prefix", &prefix),
+        prefix,
+    }
+}
+
+/// The shared limits and guard bucket of a send to `to` (the load harness builds its
+/// ceiling from this too).
+pub fn start_admission(
+    keys: &Keys,
+    tenant: &Tenant,
+    to: &PhoneNumber,
+    ip: Option<IpAddr>,
+) -> Admission {
+    let cfg = &tenant.cfg;
+    let t = &tenant.id;
+    let num = keys.scope_key(t, "number", to.as_str());
+    let country = to.region().unwrap_or("unknown");
+    let prefix = prefix_of(to.as_str());
+    let limits: Vec<Limit> = [
+        limit(cfg, "number_per_minute", num.clone()),
+        limit(cfg, "number_per_hour", num.clone()),
+        limit(cfg, "number_per_day", num),
+        ip.and_then(|ip| {
+            limit(
+                cfg,
+                "client_ip",
+                keys.scope_key(t, "ip", &ip.to_canonical().to_string()),
+            )
+        }),
+        limit(cfg, "tenant_sends", String::new()),
+        limit(cfg, "api_key_sends", tenant.key_id.clone()),
+        limit(cfg, "country", country.to_string()),
+        limit(cfg, "prefix", keys.scope_key(t, "prefix", prefix)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Admission {
+        tenant: t.clone(),
+        limits,
+        pump: guarded(cfg, to.as_str()).then(|| (bucket(keys, t, to), policy(cfg))),
+        approval: None,
+    }
+}
+
+/// The shared limits of a code check, and the guard bucket its approval counts in.
+pub fn check_admission(keys: &Keys, tenant: &Tenant, to: Option<&PhoneNumber>) -> Admission {
+    let cfg = &tenant.cfg;
+    let limits: Vec<Limit> = [
+        limit(cfg, "tenant_checks", String::new()),
+        limit(cfg, "api_key_checks", tenant.key_id.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Admission {
+        tenant: tenant.id.clone(),
+        limits,
+        pump: None,
+        approval: to
+            .filter(|n| guarded(cfg, n.as_str()))
+            .map(|n| (bucket(keys, &tenant.id, n), policy(cfg).window_ms)),
     }
 }

@@ -10,7 +10,7 @@ mod activity;
 mod observe;
 mod tenants;
 
-pub use abuse::{geo_check, limit_policy, Abuse};
+pub use abuse::{check_admission, geo_check, limit_policy, start_admission, Abuse};
 pub use activity::{Activity, CountryHour};
 
 pub use tenants::{Tenant, Tenants};
@@ -134,10 +134,9 @@ impl Service {
         let r = match self
             .inner
             .abuse
-            .before_start(tenant, &input.to, input.client_ip)
-            .await
+            .start_admission(tenant, &input.to, input.client_ip)
         {
-            Ok(info) => self.start_inner(tenant, input).await.map(|s| (s, info)),
+            Ok(adm) => self.start_inner(tenant, input, adm).await,
             Err(e) => Err(e),
         };
         let seen = r.as_ref().map(|(s, _)| s);
@@ -165,15 +164,11 @@ impl Service {
         by: CheckBy,
         code: &OtpCode,
     ) -> Result<((Verification, bool), RateInfo)> {
-        let r = match self.inner.abuse.before_check(tenant).await {
-            Ok(info) => self.check_inner(tenant, by, code).await.map(|v| (v, info)),
-            Err(e) => Err(e),
-        };
+        let r = self.check_inner(tenant, by, code).await;
         observe::checked(&self.inner.metrics, &tenant.id, r.as_ref().map(|(v, _)| v));
         if let Ok(((v, true), _)) = &r {
             let country = country_of(&v.to);
             self.inner.activity.approved(&country, now_millis());
-            self.inner.abuse.approved(tenant, &v.to).await;
         }
         r
     }
@@ -210,7 +205,12 @@ impl Service {
         }
     }
 
-    async fn start_inner(&self, tenant: &Tenant, input: StartInput) -> Result<Started> {
+    async fn start_inner(
+        &self,
+        tenant: &Tenant,
+        input: StartInput,
+        adm: Admission,
+    ) -> Result<(Started, RateInfo)> {
         let cfg = &tenant.cfg;
         let template_name = input.template.clone().unwrap_or_else(|| "default".into());
         if template::pick(cfg, &template_name, None).is_none() {
@@ -267,13 +267,15 @@ impl Service {
                 request_id: input.request_id.clone(),
             },
         };
-        let started = match self
+        let abuse = &self.inner.abuse;
+        let admitted = self
             .inner
             .store
-            .start(spec, now)
+            .admit_start(abuse.gate(), &adm, spec, now)
             .await
-            .map_err(unavailable)?
-        {
+            .map_err(unavailable)?;
+        let (outcome, info) = abuse.settle(tenant, &adm, admitted)?;
+        let started = match outcome {
             StartOutcome::Created(v) => Started::Created(v),
             StartOutcome::Resent(v) => Started::Resent(v),
             StartOutcome::Cooldown(left) => {
@@ -318,7 +320,7 @@ impl Service {
             send_count = v.send_count,
             "verification started"
         );
-        Ok(started)
+        Ok((started, info))
     }
 
     async fn check_inner(
@@ -326,17 +328,23 @@ impl Service {
         tenant: &Tenant,
         by: CheckBy,
         code: &OtpCode,
-    ) -> Result<(Verification, bool)> {
+    ) -> Result<((Verification, bool), RateInfo)> {
         let cfg = &tenant.cfg;
-        let (target, to) = match by {
+        let abuse = &self.inner.abuse;
+        let (target, to, adm) = match by {
             CheckBy::To(n) => {
+                let adm = abuse.check_admission(tenant, Some(&n))?;
                 let r = self.number_ref(tenant, n.as_str(), Channel::Sms);
-                (CheckTarget::Number(r), n.as_str().to_string())
+                (CheckTarget::Number(r), n.as_str().to_string(), adm)
             }
             CheckBy::Id(id) => {
+                // shed before the read; the number is known only after it
+                abuse.check_admission(tenant, None)?;
                 let v = self.get(tenant, &id).await?;
+                let n = PhoneNumber::parse(&v.to).ok();
+                let adm = crate::service::check_admission(&self.inner.keys, tenant, n.as_ref());
                 let r = self.number_ref(tenant, &v.to, v.channel);
-                (CheckTarget::Id(id, r), v.to)
+                (CheckTarget::Id(id, r), v.to, adm)
             }
         };
         let spec = CheckSpec {
@@ -347,20 +355,21 @@ impl Service {
             retention_ms: ms(cfg.retention_secs),
         };
         let now = now_millis();
-        match self
+        let admitted = self
             .inner
             .store
-            .check(spec, now)
+            .admit_check(abuse.gate(), &adm, spec, now)
             .await
-            .map_err(unavailable)?
-        {
+            .map_err(unavailable)?;
+        let (outcome, info) = abuse.settle(tenant, &adm, admitted)?;
+        match outcome {
             CheckOutcome::Approved(v) => {
                 tracing::info!(id = v.id.as_str(), tenant = %tenant.id, "verification approved");
-                Ok((v, true))
+                Ok(((v, true), info))
             }
             CheckOutcome::Wrong(v) => {
                 tracing::info!(id = v.id.as_str(), tenant = %tenant.id, attempts_left = v.attempts_left, "wrong code");
-                Ok((v, false))
+                Ok(((v, false), info))
             }
             CheckOutcome::NotFound => Err(not_found()),
             CheckOutcome::MaxAttempts(left) => Err(Error::MaxAttemptsReached {

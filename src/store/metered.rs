@@ -43,6 +43,26 @@ impl Store for MeteredStore {
     async fn check(&self, spec: CheckSpec, now: Millis) -> StoreResult<CheckOutcome> {
         self.timed("check", self.inner.check(spec, now)).await
     }
+    async fn admit_start(
+        &self,
+        gate: &crate::ratelimit::Backends,
+        adm: &Admission,
+        spec: StartSpec,
+        now: Millis,
+    ) -> StoreResult<Admitted<StartOutcome>> {
+        self.timed("start", self.inner.admit_start(gate, adm, spec, now))
+            .await
+    }
+    async fn admit_check(
+        &self,
+        gate: &crate::ratelimit::Backends,
+        adm: &Admission,
+        spec: CheckSpec,
+        now: Millis,
+    ) -> StoreResult<Admitted<CheckOutcome>> {
+        self.timed("check", self.inner.admit_check(gate, adm, spec, now))
+            .await
+    }
     async fn get_any(&self, id: &VerificationId) -> StoreResult<Option<Verification>> {
         self.timed("get", self.inner.get_any(id)).await
     }

@@ -6,11 +6,13 @@
 //! behave like one. The caller passes `now`; stores never read the clock for semantics.
 //! The shared behaviour suite in `tests/it/` runs against memory, Redis and Redis Cluster.
 
+pub mod admit;
 pub mod memory;
 mod metered;
 pub mod redis;
 mod ttl_map;
 
+pub use admit::{Admission, Admitted};
 pub use metered::MeteredStore;
 
 use crate::config::{StoreConfig, StoreKind};
@@ -148,6 +150,28 @@ pub trait Store: Send + Sync + 'static {
     async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome>;
     /// Checks a code MAC atomically: approve and use up, or spend an attempt.
     async fn check(&self, spec: CheckSpec, now: Millis) -> StoreResult<CheckOutcome>;
+    /// A start behind its admission (limits, pumping guard; see [`admit`]). `gate` holds
+    /// the limiter and guard state built from the same store config. By default the steps
+    /// run in turn; one Redis node runs them as one script.
+    async fn admit_start(
+        &self,
+        gate: &crate::ratelimit::Backends,
+        adm: &Admission,
+        spec: StartSpec,
+        now: Millis,
+    ) -> StoreResult<Admitted<StartOutcome>> {
+        admit::start_in_turn(self, gate, adm, spec, now).await
+    }
+    /// A check behind its admission (limits; an approval counted for the pumping guard).
+    async fn admit_check(
+        &self,
+        gate: &crate::ratelimit::Backends,
+        adm: &Admission,
+        spec: CheckSpec,
+        now: Millis,
+    ) -> StoreResult<Admitted<CheckOutcome>> {
+        admit::check_in_turn(self, gate, adm, spec, now).await
+    }
     /// Reads a verification of `tenant` (other tenants' ids read as `None`).
     async fn get(&self, tenant: &str, id: &VerificationId) -> StoreResult<Option<Verification>> {
         Ok(self.get_any(id).await?.filter(|v| v.tenant == tenant))

@@ -31,6 +31,7 @@
 //! has a deadline (`command_timeout_ms`), so an unresponsive Redis gives 503, not a hang.
 
 mod conn;
+mod fused;
 mod record;
 
 pub use conn::Conn;
@@ -38,11 +39,11 @@ pub use conn::Conn;
 pub use super::*;
 use crate::config::RedisStoreConfig;
 use crate::domain::DeliveryStatus;
-use ::redis::{Script, Value};
+use ::redis::{Script, ScriptInvocation, ToRedisArgs, Value};
 use record::{decode, int, text};
 
-static START: &str = include_str!("start.lua");
-static CHECK: &str = include_str!("check.lua");
+pub(super) static START: &str = include_str!("start.lua");
+pub(super) static CHECK: &str = include_str!("check.lua");
 static CANCEL: &str = include_str!("cancel.lua");
 static DELIVERY: &str = include_str!("delivery.lua");
 static IDEMPOTENCY: &str = include_str!("idempotency.lua");
@@ -56,9 +57,43 @@ pub struct RedisStore {
     doorbell: crate::queue::Doorbell,
 }
 
+/// A script's keys and arguments, built apart from the call so that several scripts'
+/// parts can be joined into one call (see `fused.rs`).
+#[derive(Default)]
+pub(crate) struct Parts {
+    /// Key names, in order.
+    pub keys: Vec<String>,
+    /// Arguments, in order.
+    pub args: Vec<Vec<u8>>,
+}
+
+impl Parts {
+    /// Adds a key.
+    pub fn key(&mut self, k: impl Into<String>) -> &mut Self {
+        self.keys.push(k.into());
+        self
+    }
+    /// Adds an argument.
+    pub fn arg(&mut self, a: impl ToRedisArgs) -> &mut Self {
+        self.args.extend(a.to_redis_args());
+        self
+    }
+    /// Hands the keys and arguments to an invocation.
+    pub fn apply(&self, inv: &mut ScriptInvocation<'_>) {
+        for k in &self.keys {
+            inv.key(k);
+        }
+        for a in &self.args {
+            inv.arg(&a[..]);
+        }
+    }
+}
+
 struct Scripts {
     start: Script,
     check: Script,
+    admit_start: Script,
+    admit_check: Script,
     cancel: Script,
     delivery: Script,
     idempotency: Script,
@@ -74,6 +109,8 @@ impl RedisStore {
             scripts: Scripts {
                 start: Script::new(START),
                 check: Script::new(CHECK),
+                admit_start: Script::new(&fused::start_script()),
+                admit_check: Script::new(&fused::check_script()),
                 cancel: Script::new(CANCEL),
                 delivery: Script::new(DELIVERY),
                 idempotency: Script::new(IDEMPOTENCY),
@@ -118,6 +155,86 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// Keys and arguments of `start.lua`.
+    fn start_parts(&self, spec: &StartSpec, now: Millis) -> Parts {
+        let v = &spec.fresh;
+        let mut p = Parts::default();
+        p.key(self.index_key(&spec.number))
+            .key(self.counter_key("ls", &spec.number))
+            .key(self.record_key(&v.id))
+            .key(format!("{}:q", self.tag(spec.number.shard)))
+            .arg(now)
+            .arg(self.record_prefix(spec.number.shard))
+            .arg(v.id.as_str())
+            .arg(spec.cooldown_ms)
+            .arg(spec.retention_ms)
+            .arg(spec.number_send_limit)
+            .arg(spec.number_window_ms)
+            .arg(v.expires_at)
+            .arg(&v.tenant)
+            .arg(spec.enqueue.app_hash.as_deref().unwrap_or(""))
+            .arg(spec.enqueue.request_id.as_deref().unwrap_or(""));
+        for f in record::encode(v, &spec.code_mac) {
+            p.arg(f);
+        }
+        p
+    }
+
+    /// Reads `start.lua`'s reply; wakes delivery when a message was queued.
+    fn start_outcome(&self, spec: StartSpec, v: Value) -> StoreResult<StartOutcome> {
+        let (head, rest) = reply(v);
+        if head == "created" || head == "resent" {
+            self.doorbell.ring(spec.number.shard);
+        }
+        let num = |i: usize| rest.get(i).and_then(int).ok_or_else(|| bad_reply("start"));
+        Ok(match head.as_str() {
+            "created" => StartOutcome::Created(spec.fresh),
+            "resent" => {
+                StartOutcome::Resent(id_and_record(&rest).ok_or_else(|| bad_reply("start"))?)
+            }
+            "cooldown" => StartOutcome::Cooldown(num(0)?),
+            "max_sends" => StartOutcome::MaxSends(num(0)?),
+            "number_limited" => StartOutcome::NumberLimited(num(0)?),
+            _ => return Err(bad_reply("start")),
+        })
+    }
+
+    /// Keys and arguments of `check.lua`.
+    fn check_parts(&self, spec: &CheckSpec, now: Millis) -> Parts {
+        let (number, id) = match &spec.target {
+            CheckTarget::Number(n) => (n, String::new()),
+            CheckTarget::Id(id, n) => (n, id.as_str().to_string()),
+        };
+        let mut p = Parts::default();
+        p.key(self.index_key(number))
+            .key(self.counter_key("lf", number))
+            .arg(now)
+            .arg(self.record_prefix(number.shard))
+            .arg(&id)
+            .arg(&number.tenant)
+            .arg(&spec.code_mac[..])
+            .arg(spec.number_fail_limit)
+            .arg(spec.number_window_ms)
+            .arg(spec.retention_ms);
+        p
+    }
+}
+
+/// Reads `check.lua`'s reply.
+fn check_outcome(v: Value) -> StoreResult<CheckOutcome> {
+    let (head, rest) = reply(v);
+    let record = || id_and_record(&rest);
+    Ok(match head.as_str() {
+        "approved" => CheckOutcome::Approved(record().ok_or_else(|| bad_reply("check"))?),
+        "wrong" => CheckOutcome::Wrong(record().ok_or_else(|| bad_reply("check"))?),
+        "not_found" => CheckOutcome::NotFound,
+        "max_attempts" => CheckOutcome::MaxAttempts(rest.first().and_then(int).unwrap_or(0)),
+        "number_limited" => CheckOutcome::NumberLimited(rest.first().and_then(int).unwrap_or(0)),
+        _ => return Err(bad_reply("check")),
+    })
+}
+
 fn reply(v: Value) -> (String, Vec<Value>) {
     match v {
         Value::Array(mut items) if !items.is_empty() => {
@@ -135,71 +252,42 @@ fn bad_reply(what: &str) -> StoreError {
 #[async_trait]
 impl Store for RedisStore {
     async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome> {
-        let v = &spec.fresh;
         let mut inv = self.scripts.start.prepare_invoke();
-        inv.key(self.index_key(&spec.number))
-            .key(self.counter_key("ls", &spec.number))
-            .key(self.record_key(&v.id))
-            .key(format!("{}:q", self.tag(spec.number.shard)))
-            .arg(now)
-            .arg(self.record_prefix(spec.number.shard))
-            .arg(v.id.as_str())
-            .arg(spec.cooldown_ms)
-            .arg(spec.retention_ms)
-            .arg(spec.number_send_limit)
-            .arg(spec.number_window_ms)
-            .arg(v.expires_at)
-            .arg(&v.tenant)
-            .arg(spec.enqueue.app_hash.as_deref().unwrap_or(""))
-            .arg(spec.enqueue.request_id.as_deref().unwrap_or(""));
-        for f in record::encode(v, &spec.code_mac) {
-            inv.arg(f);
-        }
-        let (head, rest) = reply(self.conn.invoke(&inv).await?);
-        if head == "created" || head == "resent" {
-            self.doorbell.ring(spec.number.shard);
-        }
-        let num = |i: usize| rest.get(i).and_then(int).ok_or_else(|| bad_reply("start"));
-        Ok(match head.as_str() {
-            "created" => StartOutcome::Created(spec.fresh),
-            "resent" => {
-                StartOutcome::Resent(id_and_record(&rest).ok_or_else(|| bad_reply("start"))?)
-            }
-            "cooldown" => StartOutcome::Cooldown(num(0)?),
-            "max_sends" => StartOutcome::MaxSends(num(0)?),
-            "number_limited" => StartOutcome::NumberLimited(num(0)?),
-            _ => return Err(bad_reply("start")),
-        })
+        self.start_parts(&spec, now).apply(&mut inv);
+        let v = self.conn.invoke(&inv).await?;
+        self.start_outcome(spec, v)
     }
 
     async fn check(&self, spec: CheckSpec, now: Millis) -> StoreResult<CheckOutcome> {
-        let (number, id) = match &spec.target {
-            CheckTarget::Number(n) => (n, String::new()),
-            CheckTarget::Id(id, n) => (n, id.as_str().to_string()),
-        };
         let mut inv = self.scripts.check.prepare_invoke();
-        inv.key(self.index_key(number))
-            .key(self.counter_key("lf", number))
-            .arg(now)
-            .arg(self.record_prefix(number.shard))
-            .arg(&id)
-            .arg(&number.tenant)
-            .arg(&spec.code_mac[..])
-            .arg(spec.number_fail_limit)
-            .arg(spec.number_window_ms)
-            .arg(spec.retention_ms);
-        let (head, rest) = reply(self.conn.invoke(&inv).await?);
-        let record = || id_and_record(&rest);
-        Ok(match head.as_str() {
-            "approved" => CheckOutcome::Approved(record().ok_or_else(|| bad_reply("check"))?),
-            "wrong" => CheckOutcome::Wrong(record().ok_or_else(|| bad_reply("check"))?),
-            "not_found" => CheckOutcome::NotFound,
-            "max_attempts" => CheckOutcome::MaxAttempts(rest.first().and_then(int).unwrap_or(0)),
-            "number_limited" => {
-                CheckOutcome::NumberLimited(rest.first().and_then(int).unwrap_or(0))
-            }
-            _ => return Err(bad_reply("check")),
-        })
+        self.check_parts(&spec, now).apply(&mut inv);
+        check_outcome(self.conn.invoke(&inv).await?)
+    }
+
+    async fn admit_start(
+        &self,
+        gate: &crate::ratelimit::Backends,
+        adm: &Admission,
+        spec: StartSpec,
+        now: Millis,
+    ) -> StoreResult<Admitted<StartOutcome>> {
+        if self.conn.is_cluster() {
+            return admit::start_in_turn(self, gate, adm, spec, now).await;
+        }
+        self.fused_start(adm, spec, now).await
+    }
+
+    async fn admit_check(
+        &self,
+        gate: &crate::ratelimit::Backends,
+        adm: &Admission,
+        spec: CheckSpec,
+        now: Millis,
+    ) -> StoreResult<Admitted<CheckOutcome>> {
+        if self.conn.is_cluster() {
+            return admit::check_in_turn(self, gate, adm, spec, now).await;
+        }
+        self.fused_check(adm, spec, now).await
     }
 
     async fn get_any(&self, id: &VerificationId) -> StoreResult<Option<Verification>> {

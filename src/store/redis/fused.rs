@@ -1,0 +1,150 @@
+//! One Redis node: a start or a check and its admission (limits, pumping guard) as one
+//! script, so one round trip per request with every limit on.
+//!
+//! The scripts are joined at startup from the same Lua the separate calls run
+//! (`gcra.lua`, `pump.lua`, `start.lua`, `check.lua`), each body wrapped as a function
+//! of its own `KEYS` and `ARGV`, plus a short driver (`admit_start.lua`,
+//! `admit_check.lua`) that calls them in the order of [`crate::store::admit`]. The keys
+//! are the ones the separate calls use, so both ways share state. On Redis Cluster the
+//! keys sit in different slots and the steps run in turn instead.
+
+use super::{check_outcome, Admission, Admitted, Parts, RedisStore, StoreError, StoreResult};
+use super::{CheckOutcome, CheckSpec, Millis, StartOutcome, StartSpec};
+use crate::ratelimit::pumping::{approval_key, decode_send, send_parts, PUMP};
+use crate::ratelimit::redis::{decode, gcra_parts, GCRA};
+use crate::ratelimit::Decision;
+use ::redis::Value;
+
+const SLICE: &str = "local function slice(t, from, n)\n  local r = {}\n  for i = 1, n do r[i] = t[from + i - 1] end\n  return r\nend\n";
+
+fn join(parts: &[(&str, &str)], driver: &str) -> String {
+    let mut s = String::from(SLICE);
+    for (name, body) in parts {
+        s.push_str(&format!("local function {name}(KEYS, ARGV)\n{body}\nend\n"));
+    }
+    s.push_str(driver);
+    s
+}
+
+/// The start driver joined with its parts.
+pub(super) fn start_script() -> String {
+    join(
+        &[("limits", GCRA), ("pump", PUMP), ("start", super::START)],
+        include_str!("admit_start.lua"),
+    )
+}
+
+/// The check driver joined with its parts.
+pub(super) fn check_script() -> String {
+    join(
+        &[("limits", GCRA), ("check", super::CHECK)],
+        include_str!("admit_check.lua"),
+    )
+}
+
+/// Counts, then the parts' arguments in order, and every part's keys.
+fn driver(head: [usize; 4], parts: &[&Parts]) -> Parts {
+    let mut p = Parts::default();
+    for n in head {
+        p.arg(n);
+    }
+    for part in parts {
+        p.keys.extend(part.keys.iter().cloned());
+        p.args.extend(part.args.iter().cloned());
+    }
+    p
+}
+
+fn three(v: Value) -> StoreResult<[Value; 3]> {
+    match v {
+        Value::Array(items) => <[Value; 3]>::try_from(items)
+            .map_err(|_| StoreError("unexpected reply from the admission script".into())),
+        _ => Err(StoreError(
+            "unexpected reply from the admission script".into(),
+        )),
+    }
+}
+
+fn decision(adm: &Admission, v: Value) -> StoreResult<Decision> {
+    match v {
+        Value::Nil => Ok(Decision::Allowed(Vec::new())),
+        v => decode(&adm.limits, v),
+    }
+}
+
+impl RedisStore {
+    pub(super) async fn fused_start(
+        &self,
+        adm: &Admission,
+        spec: StartSpec,
+        now: Millis,
+    ) -> StoreResult<Admitted<StartOutcome>> {
+        let limits = if adm.limits.is_empty() {
+            Parts::default()
+        } else {
+            gcra_parts(&self.prefix, &adm.tenant, &adm.limits, now)
+        };
+        let pump = match &adm.pump {
+            Some((b, p)) => send_parts(&self.prefix, b, p, now),
+            None => Parts::default(),
+        };
+        let start = self.start_parts(&spec, now);
+        let head = [
+            limits.keys.len(),
+            limits.args.len(),
+            pump.keys.len(),
+            pump.args.len(),
+        ];
+        let mut inv = self.scripts.admit_start.prepare_invoke();
+        driver(head, &[&limits, &pump, &start]).apply(&mut inv);
+        let [lim, pmp, out] = three(self.conn.invoke(&inv).await?)?;
+        Ok(Admitted {
+            decision: decision(adm, lim)?,
+            pump: match pmp {
+                Value::Nil => None,
+                v => Some(decode_send(v)?),
+            },
+            outcome: match out {
+                Value::Nil => None,
+                v => Some(self.start_outcome(spec, v)?),
+            },
+        })
+    }
+
+    pub(super) async fn fused_check(
+        &self,
+        adm: &Admission,
+        spec: CheckSpec,
+        now: Millis,
+    ) -> StoreResult<Admitted<CheckOutcome>> {
+        let limits = if adm.limits.is_empty() {
+            Parts::default()
+        } else {
+            gcra_parts(&self.prefix, &adm.tenant, &adm.limits, now)
+        };
+        let mut approval = Parts::default();
+        let mut ttl = 0;
+        if let Some((b, window_ms)) = &adm.approval {
+            approval.key(approval_key(&self.prefix, b, *window_ms, now));
+            ttl = 2 * window_ms;
+        }
+        let check = self.check_parts(&spec, now);
+        let head = [
+            limits.keys.len(),
+            limits.args.len(),
+            approval.keys.len(),
+            ttl as usize,
+        ];
+        let mut inv = self.scripts.admit_check.prepare_invoke();
+        driver(head, &[&limits, &approval, &check]).apply(&mut inv);
+        let [lim, _, out] = three(self.conn.invoke(&inv).await?)?;
+        Ok(Admitted {
+            decision: decision(adm, lim)?,
+            pump: None,
+            outcome: match out {
+                Value::Nil => None,
+                v => Some(check_outcome(v)?),
+            },
+        })
+    }
+}
