@@ -19,10 +19,10 @@
 //! - `start`: starts only (delivery still runs in the background);
 //! - `check`: pre-creates verifications (unmeasured, codes taken from the sink), then
 //!   checks them by number;
-//! - `ceiling`: alternates the Redis scripts one flow performs (`Store::start` +
-//!   `Store::check`, issued straight through `otpgw::store::build`, same Lua scripts,
-//!   same client, same concurrency, same Redis) with full gateway flows, `--rounds`
-//!   times, and reports gateway / ceiling;
+//! - `ceiling`: alternates the Redis scripts one flow performs (`Store::admit_start` +
+//!   `Store::admit_check` with the same admissions the service builds, issued straight
+//!   through `otpgw::store::build`, same Lua scripts, same client, same concurrency, same
+//!   Redis) with full gateway flows, `--rounds` times, and reports gateway / ceiling;
 //! - `memory`: Redis bytes per pending verification (`used_memory` before and after
 //!   creating `--pending` verifications through the store, queued and then delivered),
 //!   plus the same through the gateway for `--gateway-pending` flows stopped before the
@@ -1069,10 +1069,15 @@ struct Direct {
     queue: Arc<dyn Queue>,
     keys: Keys,
     tenant: otpgw::config::TenantConfig,
+    /// The tenant as the service sees it, for the requests' admissions.
+    who: otpgw::service::Tenant,
+    /// Limiter and guard state over the same store (used in turn on a cluster).
+    gate: otpgw::ratelimit::Backends,
     shards: u16,
 }
 
 struct Made {
+    to: PhoneNumber,
     number: NumberRef,
     mac: [u8; 32],
 }
@@ -1082,18 +1087,30 @@ impl Direct {
         let (store, queue) = otpgw::store::build(&cfg.store, 10_000_000)
             .await
             .expect("store builds");
+        let keys = Keys::derive(&ServerSecret::new(SECRET.as_bytes().to_vec()));
+        let key_hash = otpgw::crypto::hash_api_key(DEMO_API_KEY);
         Direct {
             store,
             queue,
-            keys: Keys::derive(&ServerSecret::new(SECRET.as_bytes().to_vec())),
+            who: otpgw::service::Tenant {
+                id: TENANT.into(),
+                cfg: cfg.tenants[TENANT].clone(),
+                key_id: key_hash.chars().skip(7).take(16).collect(),
+            },
+            gate: otpgw::ratelimit::build(&cfg.store).expect("limiter builds"),
+            keys,
             tenant: cfg.tenants[TENANT].clone(),
             shards: cfg.store.redis.shards.max(1),
         }
     }
 
-    /// What the service does for a start, minus parsing: keys, code, record, one script.
+    /// What the service does for a start, minus the HTTP part: parse, keys, code,
+    /// record, admission (limits and guard when on) and the store step: one script on
+    /// one Redis node.
     async fn start(&self, to: &str) -> Result<Made, String> {
         let cfg = &self.tenant;
+        let parsed = PhoneNumber::parse(to).map_err(|e| e.to_string())?;
+        let adm = otpgw::service::start_admission(&self.keys, &self.who, &parsed, None);
         let (key, shard) = self.keys.number_key(TENANT, to, self.shards);
         let number = NumberRef {
             tenant: TENANT.into(),
@@ -1140,9 +1157,15 @@ impl Direct {
             number_window_ms: 3_600_000,
             enqueue: EnqueueSpec::default(),
         };
-        match self.store.start(spec, now).await {
-            Ok(StartOutcome::Created(_)) => Ok(Made { number, mac }),
-            Ok(o) => Err(format!("store start: {o:?}")),
+        match self.store.admit_start(&self.gate, &adm, spec, now).await {
+            Ok(a) => match a.outcome {
+                Some(StartOutcome::Created(_)) => Ok(Made {
+                    to: parsed,
+                    number,
+                    mac,
+                }),
+                o => Err(format!("store start: {o:?} ({:?})", a.decision)),
+            },
             Err(e) => Err(format!("store start: {e}")),
         }
     }
@@ -1156,9 +1179,16 @@ impl Direct {
             number_window_ms: 3_600_000,
             retention_ms: (cfg.retention_secs * 1000) as i64,
         };
-        match self.store.check(spec, now_millis()).await {
-            Ok(CheckOutcome::Approved(_)) => Ok(()),
-            Ok(o) => Err(format!("store check: {o:?}")),
+        let adm = otpgw::service::check_admission(&self.keys, &self.who, Some(&made.to));
+        match self
+            .store
+            .admit_check(&self.gate, &adm, spec, now_millis())
+            .await
+        {
+            Ok(a) => match a.outcome {
+                Some(CheckOutcome::Approved(_)) => Ok(()),
+                o => Err(format!("store check: {o:?} ({:?})", a.decision)),
+            },
             Err(e) => Err(format!("store check: {e}")),
         }
     }
