@@ -7,11 +7,13 @@
 
 mod abuse;
 mod activity;
+mod admission;
 mod observe;
 mod tenants;
 
-pub use abuse::{check_admission, geo_check, limit_policy, start_admission, Abuse};
+pub use abuse::Abuse;
 pub use activity::{Activity, CountryHour};
+pub use admission::{check_admission, geo_check, limit_policy, start_admission};
 
 pub use tenants::{Tenant, Tenants};
 

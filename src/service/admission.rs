@@ -1,0 +1,164 @@
+//! What a request is admitted by: the shared limits of a start or a check and the
+//! pumping guard's bucket, built from the tenant's settings (see [`crate::store::admit`]
+//! for how a store decides them), and the geo permissions decided before them.
+
+use super::Tenant;
+use crate::config::{PumpingMode, TenantConfig};
+use crate::crypto::Keys;
+use crate::domain::PhoneNumber;
+use crate::error::{Error, Result};
+use crate::ratelimit::pumping::{prefix_of, Bucket, PumpPolicy};
+use crate::ratelimit::Limit;
+use crate::store::Admission;
+use std::net::IpAddr;
+
+const SEC: u64 = 1000;
+const MIN: u64 = 60 * SEC;
+const HOUR: u64 = 60 * MIN;
+const DAY: u64 = 24 * HOUR;
+
+/// Quota and window (ms) of a named limit in a tenant's settings, for the
+/// `RateLimit-Policy` of a `429`.
+pub fn limit_policy(cfg: &TenantConfig, reason: &str) -> Option<(u32, u64)> {
+    let l = &cfg.limits;
+    let (q, w) = match reason {
+        "number_per_minute" => (
+            l.number_per_minute,
+            l.number_minute_window_secs.max(1) * SEC,
+        ),
+        "number_per_hour" => (l.number_per_hour, HOUR),
+        "number_per_day" => (l.number_per_day, DAY),
+        "client_ip" => (l.client_ip_per_hour, HOUR),
+        "tenant_sends" => (l.tenant_sends_per_sec, SEC),
+        "tenant_checks" => (l.tenant_checks_per_sec, SEC),
+        "api_key_sends" => (l.api_key_sends_per_sec, SEC),
+        "api_key_checks" => (l.api_key_checks_per_sec, SEC),
+        "country" => (l.country_per_hour, HOUR),
+        "prefix" => (l.prefix_per_hour, HOUR),
+        _ => return None,
+    };
+    (q > 0).then_some((q, w))
+}
+
+fn limit(cfg: &TenantConfig, reason: &'static str, key: String) -> Option<Limit> {
+    limit_policy(cfg, reason).map(|(quota, window_ms)| Limit {
+        reason,
+        key,
+        quota,
+        window_ms,
+    })
+}
+
+/// Refuses a destination by the tenant's geo permissions.
+pub fn geo_check(cfg: &TenantConfig, to: &PhoneNumber) -> Result<()> {
+    let g = &cfg.geo;
+    let country = to.region().unwrap_or("");
+    let listed = |list: &[String]| list.iter().any(|c| c.eq_ignore_ascii_case(country));
+    if (!g.allow_countries.is_empty() && !listed(&g.allow_countries)) || listed(&g.deny_countries) {
+        return Err(Error::DestinationBlocked {
+            reason: "country_not_allowed".into(),
+        });
+    }
+    if !g.deny_number_types.is_empty() {
+        let kind = to.number_type();
+        if g.deny_number_types.iter().any(|t| t == kind) {
+            return Err(Error::DestinationBlocked {
+                reason: "number_type_not_allowed".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn safe_listed(cfg: &TenantConfig, to: &str) -> bool {
+    cfg.pumping
+        .safe_list
+        .iter()
+        .any(|s| !s.is_empty() && to.starts_with(s.as_str()))
+}
+
+fn policy(cfg: &TenantConfig) -> PumpPolicy {
+    let p = &cfg.pumping;
+    PumpPolicy {
+        window_ms: p.window_secs.max(1) * SEC,
+        min_sends: p.min_sends.max(1),
+        min_conversion: p.min_conversion,
+        block_ms: p.block_secs.max(1) * SEC,
+        max_block_ms: p.max_block_secs.max(p.block_secs).max(1) * SEC,
+        shadow: p.mode == PumpingMode::Shadow,
+    }
+}
+
+fn guarded(cfg: &TenantConfig, to: &str) -> bool {
+    cfg.pumping.mode != PumpingMode::Off && !safe_listed(cfg, to)
+}
+
+fn bucket(keys: &Keys, tenant: &str, to: &PhoneNumber) -> Bucket {
+    let prefix = prefix_of(to.as_str()).to_string();
+    Bucket {
+        tenant: tenant.to_string(),
+        country: to.region().unwrap_or("unknown").to_string(),
+        field: keys.scope_key(tenant, "prefix", &prefix),
+        prefix,
+    }
+}
+
+/// The shared limits and guard bucket of a send to `to` (the load harness builds its
+/// ceiling from this too).
+pub fn start_admission(
+    keys: &Keys,
+    tenant: &Tenant,
+    to: &PhoneNumber,
+    ip: Option<IpAddr>,
+) -> Admission {
+    let cfg = &tenant.cfg;
+    let t = &tenant.id;
+    let num = keys.scope_key(t, "number", to.as_str());
+    let country = to.region().unwrap_or("unknown");
+    let prefix = prefix_of(to.as_str());
+    let limits: Vec<Limit> = [
+        limit(cfg, "number_per_minute", num.clone()),
+        limit(cfg, "number_per_hour", num.clone()),
+        limit(cfg, "number_per_day", num),
+        ip.and_then(|ip| {
+            limit(
+                cfg,
+                "client_ip",
+                keys.scope_key(t, "ip", &ip.to_canonical().to_string()),
+            )
+        }),
+        limit(cfg, "tenant_sends", String::new()),
+        limit(cfg, "api_key_sends", tenant.key_id.clone()),
+        limit(cfg, "country", country.to_string()),
+        limit(cfg, "prefix", keys.scope_key(t, "prefix", prefix)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Admission {
+        tenant: t.clone(),
+        limits,
+        pump: guarded(cfg, to.as_str()).then(|| (bucket(keys, t, to), policy(cfg))),
+        approval: None,
+    }
+}
+
+/// The shared limits of a code check, and the guard bucket its approval counts in.
+pub fn check_admission(keys: &Keys, tenant: &Tenant, to: Option<&PhoneNumber>) -> Admission {
+    let cfg = &tenant.cfg;
+    let limits: Vec<Limit> = [
+        limit(cfg, "tenant_checks", String::new()),
+        limit(cfg, "api_key_checks", tenant.key_id.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Admission {
+        tenant: tenant.id.clone(),
+        limits,
+        pump: None,
+        approval: to
+            .filter(|n| guarded(cfg, n.as_str()))
+            .map(|n| (bucket(keys, &tenant.id, n), policy(cfg).window_ms)),
+    }
+}

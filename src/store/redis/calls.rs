@@ -1,0 +1,140 @@
+//! Arguments and replies of the start and check scripts, built apart from the call
+//! ([`Parts`]) so that the one-node admission scripts (`fused.rs`) can join them with
+//! the limiter's and the pumping guard's parts.
+
+use super::record::{self, decode, int, text};
+use super::{CheckOutcome, CheckSpec, CheckTarget, Millis, RedisStore, StartOutcome, StartSpec};
+use super::{StoreError, StoreResult, Verification, VerificationId};
+use ::redis::{ScriptInvocation, ToRedisArgs, Value};
+
+/// A script's keys and arguments, built apart from the call so that several scripts'
+/// parts can be joined into one call (see `fused.rs`).
+#[derive(Default)]
+pub(crate) struct Parts {
+    /// Key names, in order.
+    pub keys: Vec<String>,
+    /// Arguments, in order.
+    pub args: Vec<Vec<u8>>,
+}
+
+impl Parts {
+    /// Adds a key.
+    pub fn key(&mut self, k: impl Into<String>) -> &mut Self {
+        self.keys.push(k.into());
+        self
+    }
+    /// Adds an argument.
+    pub fn arg(&mut self, a: impl ToRedisArgs) -> &mut Self {
+        self.args.extend(a.to_redis_args());
+        self
+    }
+    /// Hands the keys and arguments to an invocation.
+    pub fn apply(&self, inv: &mut ScriptInvocation<'_>) {
+        for k in &self.keys {
+            inv.key(k);
+        }
+        for a in &self.args {
+            inv.arg(&a[..]);
+        }
+    }
+}
+
+impl RedisStore {
+    /// Keys and arguments of `start.lua`.
+    pub(super) fn start_parts(&self, spec: &StartSpec, now: Millis) -> Parts {
+        let v = &spec.fresh;
+        let mut p = Parts::default();
+        p.key(self.index_key(&spec.number))
+            .key(self.counter_key("ls", &spec.number))
+            .key(self.record_key(&v.id))
+            .key(format!("{}:q", self.tag(spec.number.shard)))
+            .arg(now)
+            .arg(self.record_prefix(spec.number.shard))
+            .arg(v.id.as_str())
+            .arg(spec.cooldown_ms)
+            .arg(spec.retention_ms)
+            .arg(spec.number_send_limit)
+            .arg(spec.number_window_ms)
+            .arg(v.expires_at)
+            .arg(&v.tenant)
+            .arg(spec.enqueue.app_hash.as_deref().unwrap_or(""))
+            .arg(spec.enqueue.request_id.as_deref().unwrap_or(""));
+        for f in record::encode(v, &spec.code_mac) {
+            p.arg(f);
+        }
+        p
+    }
+
+    /// Reads `start.lua`'s reply; wakes delivery when a message was queued.
+    pub(super) fn start_outcome(&self, spec: StartSpec, v: Value) -> StoreResult<StartOutcome> {
+        let (head, rest) = reply(v);
+        if head == "created" || head == "resent" {
+            self.doorbell.ring(spec.number.shard);
+        }
+        let num = |i: usize| rest.get(i).and_then(int).ok_or_else(|| bad_reply("start"));
+        Ok(match head.as_str() {
+            "created" => StartOutcome::Created(spec.fresh),
+            "resent" => {
+                StartOutcome::Resent(id_and_record(&rest).ok_or_else(|| bad_reply("start"))?)
+            }
+            "cooldown" => StartOutcome::Cooldown(num(0)?),
+            "max_sends" => StartOutcome::MaxSends(num(0)?),
+            "number_limited" => StartOutcome::NumberLimited(num(0)?),
+            _ => return Err(bad_reply("start")),
+        })
+    }
+
+    /// Keys and arguments of `check.lua`.
+    pub(super) fn check_parts(&self, spec: &CheckSpec, now: Millis) -> Parts {
+        let (number, id) = match &spec.target {
+            CheckTarget::Number(n) => (n, String::new()),
+            CheckTarget::Id(id, n) => (n, id.as_str().to_string()),
+        };
+        let mut p = Parts::default();
+        p.key(self.index_key(number))
+            .key(self.counter_key("lf", number))
+            .arg(now)
+            .arg(self.record_prefix(number.shard))
+            .arg(&id)
+            .arg(&number.tenant)
+            .arg(&spec.code_mac[..])
+            .arg(spec.number_fail_limit)
+            .arg(spec.number_window_ms)
+            .arg(spec.retention_ms);
+        p
+    }
+}
+
+/// Reads `check.lua`'s reply.
+pub(super) fn check_outcome(v: Value) -> StoreResult<CheckOutcome> {
+    let (head, rest) = reply(v);
+    let record = || id_and_record(&rest);
+    Ok(match head.as_str() {
+        "approved" => CheckOutcome::Approved(record().ok_or_else(|| bad_reply("check"))?),
+        "wrong" => CheckOutcome::Wrong(record().ok_or_else(|| bad_reply("check"))?),
+        "not_found" => CheckOutcome::NotFound,
+        "max_attempts" => CheckOutcome::MaxAttempts(rest.first().and_then(int).unwrap_or(0)),
+        "number_limited" => CheckOutcome::NumberLimited(rest.first().and_then(int).unwrap_or(0)),
+        _ => return Err(bad_reply("check")),
+    })
+}
+
+pub(super) fn reply(v: Value) -> (String, Vec<Value>) {
+    match v {
+        Value::Array(mut items) if !items.is_empty() => {
+            let head = text(&items.remove(0)).unwrap_or_default();
+            (head, items)
+        }
+        _ => (String::new(), Vec::new()),
+    }
+}
+
+pub(super) fn bad_reply(what: &str) -> StoreError {
+    StoreError(format!("unexpected reply from the {what} script"))
+}
+
+/// Decodes the `id, fields` tail of a script reply.
+fn id_and_record(rest: &[Value]) -> Option<Verification> {
+    let id = VerificationId::parse(&text(rest.first()?)?).ok()?;
+    decode(&id, rest.get(1)?)
+}
