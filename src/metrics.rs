@@ -10,6 +10,7 @@ use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     Opts, Registry, TextEncoder,
 };
+use std::sync::Arc;
 
 /// Every series this module defines (the deploy files are tested against this list).
 pub const NAMES: &[&str] = &[
@@ -42,9 +43,20 @@ pub const NAMES: &[&str] = &[
     "otpgw_pumping_blocks_active",
 ];
 
-/// All collectors.
+/// The metrics handle: one shared set of collectors, cheap to clone (handlers and
+/// middleware take it by value on every request).
 #[derive(Clone)]
-pub struct Metrics {
+pub struct Metrics(Arc<Collectors>);
+
+impl std::ops::Deref for Metrics {
+    type Target = Collectors;
+    fn deref(&self) -> &Collectors {
+        &self.0
+    }
+}
+
+/// All collectors.
+pub struct Collectors {
     registry: Registry,
     /// HTTP requests by matched route, method and status.
     pub http_requests: IntCounterVec,
@@ -191,7 +203,7 @@ impl Metrics {
         .expect("valid");
         r.register(Box::new(pumping_blocks.clone()))
             .expect("unique");
-        Metrics {
+        Metrics(Arc::new(Collectors {
             local_shed: counter(
                 &r,
                 "otpgw_local_shed_total",
@@ -317,7 +329,7 @@ impl Metrics {
                 "Memory-store evictions (store full).",
             ),
             registry: r,
-        }
+        }))
     }
 
     /// The text exposition.
