@@ -48,6 +48,9 @@ struct Inner {
     mode: Mode,
     consecutive: u32,
     window: VecDeque<(Instant, bool)>,
+    /// Failures in `window`, kept as entries come and go (the window holds every call
+    /// of the last `window_ms`: tens of thousands at a few thousand sends/s).
+    failures: usize,
 }
 
 /// One provider's breaker.
@@ -66,6 +69,7 @@ impl Breaker {
                 mode: Mode::Closed,
                 consecutive: 0,
                 window: VecDeque::new(),
+                failures: 0,
             }),
         }
     }
@@ -102,6 +106,7 @@ impl Breaker {
                     mode: Mode::Closed,
                     consecutive: 0,
                     window: VecDeque::new(),
+                    failures: 0,
                 };
             } else {
                 g.mode = Mode::Open {
@@ -112,16 +117,19 @@ impl Breaker {
         }
         let window = Duration::from_millis(self.cfg.window_ms);
         g.window.push_back((now, ok));
+        g.failures += usize::from(!ok);
         while g
             .window
             .front()
             .is_some_and(|(t, _)| now.duration_since(*t) > window)
         {
-            g.window.pop_front();
+            if let Some((_, false)) = g.window.pop_front() {
+                g.failures -= 1;
+            }
         }
         g.consecutive = if ok { 0 } else { g.consecutive + 1 };
         let calls = g.window.len() as u32;
-        let failures = g.window.iter().filter(|(_, ok)| !ok).count() as f64;
+        let failures = g.failures as f64;
         let ratio_trip =
             calls >= self.cfg.min_calls.max(1) && failures / calls as f64 >= self.cfg.error_ratio;
         if !ok && (g.consecutive >= self.cfg.consecutive_failures || ratio_trip) {
@@ -129,6 +137,7 @@ impl Breaker {
                 until: now + Duration::from_millis(self.cfg.open_ms),
             };
             g.window.clear();
+            g.failures = 0;
             g.consecutive = 0;
         }
     }
@@ -204,5 +213,29 @@ mod tests {
             b.record(i % 2 == 0);
         }
         assert_eq!(b.state(), BreakerState::Open, "5 of 10 failed");
+    }
+
+    #[test]
+    fn failures_older_than_the_window_stop_counting() {
+        let b = Breaker::new(BreakerConfig {
+            consecutive_failures: 100,
+            min_calls: 4,
+            window_ms: 40,
+            ..cfg(1_000)
+        });
+        for _ in 0..3 {
+            b.record(false);
+        }
+        b.record(true);
+        std::thread::sleep(Duration::from_millis(60));
+        b.record(false);
+        for _ in 0..3 {
+            b.record(true);
+        }
+        assert_eq!(b.state(), BreakerState::Closed, "1 of the last 4 failed");
+        b.record(false);
+        b.record(false);
+        b.record(false);
+        assert_eq!(b.state(), BreakerState::Open, "4 of the last 7 failed");
     }
 }
