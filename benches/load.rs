@@ -68,6 +68,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
+/// The allocator of the `otpgw` binary (`src/main.rs`), so the in-process gateway runs
+/// as the shipped one does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SECRET: &str = "load-harness-secret-load-harness-secret-0123456789";
 const TENANT: &str = "demo";
 /// How long a flow waits for its message at the sink before counting a delivery timeout.
