@@ -1145,6 +1145,7 @@ impl Direct {
                 status: DeliveryStatus::Queued,
                 provider: None,
                 updated_at: now,
+                reason: None,
             },
             metadata: None,
             locale: None,

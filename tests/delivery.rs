@@ -144,6 +144,8 @@ async fn a_permanent_rejection_is_not_failed_over_and_is_dead_lettered_with_the_
     let id = start_id(&app).await;
     let v = wait_delivery(&app, &id, "failed").await;
     assert_eq!(v["delivery"]["provider"], "a");
+    let reason = v["delivery"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("rejected by a: "), "{v}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(a.received().len(), 1, "not retried");
     assert!(

@@ -156,6 +156,8 @@ async fn webhook_answering_500_is_retried_then_failed_before_expiry() {
         .to_string();
     let body = wait_delivery(&app, &id, "failed", 5).await;
     assert_eq!(body["delivery"]["provider"], "hook");
+    let reason = body["delivery"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("out of retries: "), "{body}");
     assert!(
         sink.received().len() >= 2,
         "retried: {} attempts",

@@ -52,6 +52,7 @@ fn spec(cooldown_ms: i64) -> StartSpec {
                 status: DeliveryStatus::Queued,
                 provider: None,
                 updated_at: now,
+                reason: None,
             },
             metadata: None,
             locale: None,

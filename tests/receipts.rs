@@ -176,3 +176,30 @@ async fn a_signed_receipt_moves_the_delivery_status_and_bad_ones_change_nothing(
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undelivered_receipt_gives_its_error_as_the_reason() {
+    let app = gateway().await;
+    let id = app.start(&number()).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = Instant::now();
+    while status(&app, &id).await != "sent" {
+        assert!(t.elapsed() < Duration::from_secs(5), "never sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = app.fetch(&id).await.body;
+    assert!(sent["delivery"].get("reason").is_none(), "{sent}");
+    let url = "https://otp.example.com/v1/receipts/tw";
+    let undelivered = [
+        ("MessageSid", "SM00000000000000000000000000000001"),
+        ("MessageStatus", "undelivered"),
+        ("ErrorCode", "30003"),
+    ];
+    let signature = twilio_signature(url, &undelivered);
+    assert_eq!(callback(&app, &undelivered, Some(signature)).await, 200);
+    let v = app.fetch(&id).await.body;
+    assert_eq!(v["delivery"]["status"], "undelivered");
+    assert_eq!(v["delivery"]["reason"], "reported by tw: 30003", "{v}");
+}

@@ -178,6 +178,9 @@ pub struct DeliveryView {
     pub status: String,
     pub provider: Option<String>,
     pub updated_at: String,
+    /// Why the message failed or was not delivered; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
 }
 
 impl VerificationView {
@@ -198,6 +201,7 @@ impl VerificationView {
                 status: v.delivery_status_at(now).as_str().to_string(),
                 provider: v.delivery.provider.clone(),
                 updated_at: rfc3339(v.delivery.updated_at),
+                reason: v.delivery.reason.clone(),
             },
             metadata: v
                 .metadata

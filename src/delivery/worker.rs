@@ -168,11 +168,26 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
 async fn mark(ctx: &Ctx, lease: &Lease, status: DeliveryStatus, provider: Option<&str>) {
     if let Err(e) = ctx
         .store
-        .set_delivery(&lease.msg.id, status, provider, now_millis())
+        .set_delivery(&lease.msg.id, status, provider, None, now_millis())
         .await
     {
         tracing::warn!(id = lease.msg.id.as_str(), status = status.as_str(), error = %e, "could not record delivery status");
     }
+}
+
+/// Marks the send failed with `reason` (on the record, so the API shows it) and moves
+/// it to the dead letters with the same reason.
+async fn fail(ctx: &Ctx, lease: &Lease, provider: Option<&str>, reason: &str) {
+    let reason = &crate::domain::mask_digit_runs(reason);
+    let failed = DeliveryStatus::Failed;
+    if let Err(e) = ctx
+        .store
+        .set_delivery(&lease.msg.id, failed, provider, Some(reason), now_millis())
+        .await
+    {
+        tracing::warn!(id = lease.msg.id.as_str(), error = %e, "could not record the failed delivery");
+    }
+    settle(ctx, lease, Some(reason)).await;
 }
 
 async fn settle(ctx: &Ctx, lease: &Lease, dead: Option<&str>) {
@@ -225,17 +240,16 @@ async fn process(ctx: &Ctx, lease: Lease) {
             .finished
             .with_label_values(&[&v.tenant, v.channel.as_str(), &country, "expired"])
             .inc();
-        mark(ctx, &lease, DeliveryStatus::Failed, None).await;
-        return settle(
+        return fail(
             ctx,
             &lease,
-            Some("the code expired before it could be sent"),
+            None,
+            "the code expired before it could be sent",
         )
         .await;
     }
     let Some(tenant) = ctx.tenants.get(&v.tenant) else {
-        mark(ctx, &lease, DeliveryStatus::Failed, None).await;
-        return settle(ctx, &lease, Some("the tenant is no longer configured")).await;
+        return fail(ctx, &lease, None, "the tenant is no longer configured").await;
     };
     let (body, locale) = super::render(
         &ctx.keys,
@@ -288,17 +302,12 @@ async fn process(ctx: &Ctx, lease: Lease) {
             settle(ctx, &lease, None).await;
         }
         Outcome::Rejected { provider, reason } => {
-            mark(ctx, &lease, DeliveryStatus::Failed, Some(&provider)).await;
-            settle(
-                ctx,
-                &lease,
-                Some(&format!("rejected by {provider}: {reason}")),
-            )
-            .await;
+            let reason = format!("rejected by {provider}: {reason}");
+            fail(ctx, &lease, Some(&provider), &reason).await;
         }
         Outcome::GaveUp { provider, reason } => {
-            mark(ctx, &lease, DeliveryStatus::Failed, provider.as_deref()).await;
-            settle(ctx, &lease, Some(&format!("out of retries: {reason}"))).await;
+            let reason = format!("out of retries: {reason}");
+            fail(ctx, &lease, provider.as_deref(), &reason).await;
         }
     }
 }

@@ -9,7 +9,7 @@ mod phone;
 mod verification;
 
 pub use code::{uniform_below, CodeLength, OtpCode};
-pub use phone::{country_of, mask_number, PhoneNumber};
+pub use phone::{country_of, mask_digit_runs, mask_number, PhoneNumber};
 pub use verification::{
     AppHash, Channel, Delivery, DeliveryStatus, Locale, Status, Verification, VerificationId,
 };

@@ -169,6 +169,32 @@ pub fn mask_number(s: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
 }
 
+/// Masks every run of 7 or more digits (with its `+`, if any) in free text such as a
+/// provider's error message, which may quote the destination number.
+pub fn mask_digit_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let digits = run.trim_start_matches('+').len();
+        out.push_str(&if digits >= 7 {
+            mask_number(run)
+        } else {
+            run.clone()
+        });
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || (c == '+' && run.is_empty()) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 impl fmt::Debug for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PhoneNumber({})", self.masked())
@@ -178,6 +204,16 @@ impl fmt::Debug for PhoneNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digit_runs_of_seven_or_more_are_masked() {
+        assert_eq!(
+            mask_digit_runs("The 'To' number +14155550123 is invalid (error 21211)"),
+            "The 'To' number +1415*****23 is invalid (error 21211)"
+        );
+        assert_eq!(mask_digit_runs("a+b 1234567 123456"), "a+b ******* 123456");
+        assert_eq!(mask_digit_runs(""), "");
+    }
 
     #[test]
     fn accepts_valid_numbers_and_normalises() {

@@ -131,6 +131,9 @@ pub struct Delivery {
     pub provider: Option<String>,
     /// When the status last changed.
     pub updated_at: Millis,
+    /// Why the message failed or was not delivered (given with that status; cleared by
+    /// the next change). Never holds the code.
+    pub reason: Option<String>,
 }
 
 /// A BCP 47 language tag as given (`en`, `pt-BR`), checked for shape only.

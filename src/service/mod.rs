@@ -249,6 +249,7 @@ impl Service {
                 status: DeliveryStatus::Queued,
                 provider: None,
                 updated_at: now,
+                reason: None,
             },
             metadata: input.metadata.clone(),
             locale: input.locale.as_ref().map(|l| l.as_str().to_string()),

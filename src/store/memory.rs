@@ -165,6 +165,7 @@ impl Store for MemoryStore {
                         status: DeliveryStatus::Queued,
                         provider: None,
                         updated_at: now,
+                        reason: None,
                     };
                     let out = v.clone();
                     g.bump(lim, spec.number_window_ms, now);
@@ -314,6 +315,7 @@ impl Store for MemoryStore {
         id: &VerificationId,
         status: DeliveryStatus,
         provider: Option<&str>,
+        reason: Option<&str>,
         now: Millis,
     ) -> StoreResult<()> {
         let mut g = self.lock();
@@ -325,6 +327,9 @@ impl Store for MemoryStore {
                         .map(str::to_string)
                         .or(r.v.delivery.provider.take()),
                     updated_at: now,
+                    reason: reason
+                        .filter(|r| !r.is_empty())
+                        .map(super::redis::bounded_reason),
                 };
             }
         }
@@ -434,6 +439,7 @@ mod tests {
                     status: DeliveryStatus::Queued,
                     provider: None,
                     updated_at: now,
+                    reason: None,
                 },
                 metadata: None,
                 locale: None,

@@ -110,11 +110,12 @@ impl Store for MeteredStore {
         id: &VerificationId,
         status: DeliveryStatus,
         provider: Option<&str>,
+        reason: Option<&str>,
         now: Millis,
     ) -> StoreResult<()> {
         self.timed(
             "set_delivery",
-            self.inner.set_delivery(id, status, provider, now),
+            self.inner.set_delivery(id, status, provider, reason, now),
         )
         .await
     }

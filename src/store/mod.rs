@@ -202,12 +202,14 @@ pub trait Store: Send + Sync + 'static {
         retention_ms: i64,
         now: Millis,
     ) -> StoreResult<Option<Verification>>;
-    /// Records delivery progress; a no-op for unknown ids.
+    /// Records delivery progress (never backwards) with the reason for a failure; a
+    /// no-op for unknown ids.
     async fn set_delivery(
         &self,
         id: &VerificationId,
         status: crate::domain::DeliveryStatus,
         provider: Option<&str>,
+        reason: Option<&str>,
         now: Millis,
     ) -> StoreResult<()>;
     /// Reserves an idempotency key (`key` and `fingerprint` are hashes) for `ttl_ms`.

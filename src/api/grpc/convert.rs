@@ -148,6 +148,7 @@ impl From<VerificationView> for pb::Verification {
                 status: delivery_status(&v.delivery.status) as i32,
                 provider: v.delivery.provider,
                 updated_at: timestamp(&v.delivery.updated_at),
+                reason: v.delivery.reason,
             }),
             metadata: Some(json_to_struct(&v.metadata)),
             locale: v.locale,

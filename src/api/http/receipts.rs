@@ -77,8 +77,18 @@ pub async fn receive(
             tracing::info!(provider = %provider, "receipt for a message id this gateway does not know");
             continue;
         };
+        let reason = r
+            .detail
+            .as_deref()
+            .map(|d| format!("reported by {provider}: {d}"));
         store
-            .set_delivery(&id, r.status, Some(&provider), now_millis())
+            .set_delivery(
+                &id,
+                r.status,
+                Some(&provider),
+                reason.as_deref(),
+                now_millis(),
+            )
             .await
             .map_err(unavailable)?;
         tracing::info!(id = id.as_str(), provider = %provider, status = r.status.as_str(), detail = r.detail.as_deref().unwrap_or(""), "delivery receipt");

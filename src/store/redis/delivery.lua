@@ -1,12 +1,13 @@
 -- Record delivery progress without ever moving it backwards.
 -- KEYS[1] record   ARGV[1] status  ARGV[2] provider ('' keeps it)  ARGV[3] now ms
+-- ARGV[4] reason ('' = none: a change without a reason clears the last one)
 local rank = {queued = 0, sending = 1, sent = 2, failed = 3, expired = 3, delivered = 4, undelivered = 4}
 local cur = redis.call('HGET', KEYS[1], 'ds')
 if not cur then return 0 end
 if rank[ARGV[1]] < (rank[cur] or 0) then return 0 end
 if ARGV[2] ~= '' then
-  redis.call('HSET', KEYS[1], 'ds', ARGV[1], 'dp', ARGV[2], 'du', ARGV[3])
+  redis.call('HSET', KEYS[1], 'ds', ARGV[1], 'dp', ARGV[2], 'du', ARGV[3], 'dr', ARGV[4])
 else
-  redis.call('HSET', KEYS[1], 'ds', ARGV[1], 'du', ARGV[3])
+  redis.call('HSET', KEYS[1], 'ds', ARGV[1], 'du', ARGV[3], 'dr', ARGV[4])
 end
 return 1

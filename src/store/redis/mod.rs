@@ -229,13 +229,15 @@ impl Store for RedisStore {
         id: &VerificationId,
         status: DeliveryStatus,
         provider: Option<&str>,
+        reason: Option<&str>,
         now: Millis,
     ) -> StoreResult<()> {
         let mut inv = self.scripts.delivery.prepare_invoke();
         inv.key(self.record_key(id))
             .arg(status.as_str())
             .arg(provider.unwrap_or(""))
-            .arg(now);
+            .arg(now)
+            .arg(reason.map(bounded_reason).unwrap_or_default());
         self.conn.invoke(&inv).await.map(|_| ())
     }
 
@@ -296,4 +298,15 @@ impl Store for RedisStore {
     async fn ping(&self) -> StoreResult<()> {
         self.conn.ping().await
     }
+}
+
+/// A failure reason as stored: number-like digit runs masked, at most 300 bytes, cut at
+/// a character boundary.
+pub(crate) fn bounded_reason(r: &str) -> String {
+    let r = crate::domain::mask_digit_runs(r);
+    let mut end = r.len().min(300);
+    while !r.is_char_boundary(end) {
+        end -= 1;
+    }
+    r[..end].to_string()
 }

@@ -121,6 +121,7 @@ pub fn decode(id: &VerificationId, v: &Value) -> Option<Verification> {
             status: DeliveryStatus::from_name(s("ds")?)?,
             provider: opt("dp"),
             updated_at: n("du")?,
+            reason: opt("dr"),
         },
         metadata: opt("md"),
         locale: opt("lo"),

@@ -33,7 +33,7 @@ if id then
     if sent >= tonumber(ARGV[6]) then return limited() end
     enqueue(id, tonumber(r[3]) + 1)
     redis.call('HINCRBY', key, 'sc', 1)
-    redis.call('HSET', key, 'nr', ms(now + tonumber(ARGV[4])), 'ds', 'queued', 'dp', '', 'du', ms(now))
+    redis.call('HSET', key, 'nr', ms(now + tonumber(ARGV[4])), 'ds', 'queued', 'dp', '', 'du', ms(now), 'dr', '')
     bump()
     return {'resent', id, redis.call('HGETALL', key)}
   end
