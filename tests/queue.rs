@@ -1,5 +1,6 @@
 //! The queue suite: the same behaviour of the send queue on memory, a single Redis and a
-//! 3-master Redis Cluster, driven through the store's start (which enqueues atomically).
+//! 3-master Redis Cluster, driven through the store's start (which enqueues atomically),
+//! and the store's delivery steps (begin, delivered).
 
 mod support;
 
@@ -94,6 +95,8 @@ on_every_backend!(
     a_silent_lease_is_reclaimed_by_another_consumer,
     touch_keeps_a_lease_from_being_reclaimed,
     dead_letter_moves_the_send_out,
+    begin_delivery_marks_only_a_due_send,
+    delivered_marks_sent_and_links_the_message_id,
 );
 
 async fn a_start_queues_one_send_leased_once(kind: &str) {
@@ -209,4 +212,97 @@ async fn dead_letter_moves_the_send_out(kind: &str) {
     assert_eq!((d.pending, d.dead), (0, 1));
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert!(queue.reclaim("c2", 10, 10).await.unwrap().is_empty());
+}
+
+async fn begin_delivery_marks_only_a_due_send(kind: &str) {
+    let (store, _queue) = backend(kind).await;
+    let s = spec(0);
+    let id = s.fresh.id.clone();
+    let again = StartSpec {
+        fresh: Verification {
+            id: VerificationId::generate(s.number.shard).unwrap(),
+            ..s.fresh.clone()
+        },
+        ..spec(0)
+    };
+    let again = StartSpec {
+        number: s.number.clone(),
+        ..again
+    };
+    let now = now_millis();
+    store.start(s, now).await.unwrap();
+    assert!(matches!(
+        store.start(again, now).await.unwrap(),
+        StartOutcome::Resent(_)
+    ));
+    let delivery = |v: Option<Verification>| v.map(|v| v.delivery.status);
+    // The first send was superseded by the resend (sequence 2): not marked.
+    let stale = store.begin_delivery(&id, 1, false, now).await.unwrap();
+    assert_eq!(delivery(stale), Some(DeliveryStatus::Queued));
+    let v = store.get_any(&id).await.unwrap().unwrap();
+    assert_eq!(
+        v.delivery.status,
+        DeliveryStatus::Queued,
+        "stale: not marked"
+    );
+    // The current one is marked; the record comes back as it was before.
+    let due = store.begin_delivery(&id, 2, false, now).await.unwrap();
+    assert_eq!(delivery(due), Some(DeliveryStatus::Queued));
+    let v = store.get_any(&id).await.unwrap().unwrap();
+    assert_eq!(v.delivery.status, DeliveryStatus::Sending);
+    // Accepted, then redelivered after a crash: read, not marked back to sending.
+    store.delivered(&id, "p", "m-1", 60_000, now).await.unwrap();
+    let redelivered = store.begin_delivery(&id, 2, true, now).await.unwrap();
+    assert_eq!(delivery(redelivered), Some(DeliveryStatus::Sent));
+    let v = store.get_any(&id).await.unwrap().unwrap();
+    assert_eq!(v.delivery.status, DeliveryStatus::Sent);
+    // Expired before it was sent: read, not marked.
+    let s = spec(0);
+    let late_id = s.fresh.id.clone();
+    store.start(s, now).await.unwrap();
+    let late = store.begin_delivery(&late_id, 1, false, now + 61_000).await;
+    assert_eq!(delivery(late.unwrap()), Some(DeliveryStatus::Queued));
+    let v = store.get_any(&late_id).await.unwrap().unwrap();
+    assert_eq!(
+        v.delivery.status,
+        DeliveryStatus::Queued,
+        "expired: not marked"
+    );
+    let gone = VerificationId::generate(0).unwrap();
+    assert!(store
+        .begin_delivery(&gone, 1, false, now)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn delivered_marks_sent_and_links_the_message_id(kind: &str) {
+    let (store, _queue) = backend(kind).await;
+    let s = spec(0);
+    let id = s.fresh.id.clone();
+    let now = now_millis();
+    store.start(s, now).await.unwrap();
+    store.begin_delivery(&id, 1, false, now).await.unwrap();
+    store
+        .delivered(&id, "twilio", "SM123", 60_000, now + 5)
+        .await
+        .unwrap();
+    let v = store.get_any(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (v.delivery.status, v.delivery.provider.as_deref()),
+        (DeliveryStatus::Sent, Some("twilio"))
+    );
+    assert_eq!(v.delivery.updated_at, now + 5);
+    let found = store
+        .find_provider_message("twilio", "SM123")
+        .await
+        .unwrap();
+    assert_eq!(found, Some(id.clone()));
+    assert_eq!(
+        store
+            .find_provider_message("twilio", "SM999")
+            .await
+            .unwrap(),
+        None
+    );
 }

@@ -165,16 +165,6 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
     while tasks.join_next().await.is_some() {}
 }
 
-async fn mark(ctx: &Ctx, lease: &Lease, status: DeliveryStatus, provider: Option<&str>) {
-    if let Err(e) = ctx
-        .store
-        .set_delivery(&lease.msg.id, status, provider, None, now_millis())
-        .await
-    {
-        tracing::warn!(id = lease.msg.id.as_str(), status = status.as_str(), error = %e, "could not record delivery status");
-    }
-}
-
 /// Marks the send failed with `reason` (on the record, so the API shows it) and moves
 /// it to the dead letters with the same reason.
 async fn fail(ctx: &Ctx, lease: &Lease, provider: Option<&str>, reason: &str) {
@@ -209,7 +199,12 @@ async fn process(ctx: &Ctx, lease: Lease) {
     }
     let id = &lease.msg.id;
     let now = now_millis();
-    let v = match ctx.store.get_any(id).await {
+    // Reads the record and, if the send is due, marks it `sending` (one round trip).
+    let begun = ctx
+        .store
+        .begin_delivery(id, lease.msg.seq, lease.redelivered, now)
+        .await;
+    let v = match begun {
         Ok(Some(v)) => v,
         Ok(None) => return settle(ctx, &lease, None).await,
         Err(e) => {
@@ -269,7 +264,6 @@ async fn process(ctx: &Ctx, lease: Lease) {
         .segments
         .with_label_values(&[encoding])
         .observe(crate::template::segments(&body) as f64);
-    mark(ctx, &lease, DeliveryStatus::Sending, None).await;
     let msg = OutboundMessage {
         id: id.clone(),
         tenant: v.tenant.clone(),
@@ -290,14 +284,13 @@ async fn process(ctx: &Ctx, lease: Lease) {
             provider,
             message_id,
         } => {
-            mark(ctx, &lease, DeliveryStatus::Sent, Some(&provider)).await;
             let ttl = (v.expires_at - now) + tenant.cfg.retention_secs as i64 * 1000;
             if let Err(e) = ctx
                 .store
-                .link_provider_message(&provider, &message_id, id, ttl)
+                .delivered(id, &provider, &message_id, ttl, now_millis())
                 .await
             {
-                tracing::warn!(id = id.as_str(), error = %e, "could not remember the provider message id; its receipts will be refused");
+                tracing::warn!(id = id.as_str(), error = %e, "could not record the accepted send; its status stays `sending` and its receipts will be refused");
             }
             settle(ctx, &lease, None).await;
         }

@@ -119,6 +119,34 @@ impl Store for MeteredStore {
         )
         .await
     }
+    async fn begin_delivery(
+        &self,
+        id: &VerificationId,
+        seq: u32,
+        redelivered: bool,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>> {
+        self.timed(
+            "begin_delivery",
+            self.inner.begin_delivery(id, seq, redelivered, now),
+        )
+        .await
+    }
+    async fn delivered(
+        &self,
+        id: &VerificationId,
+        provider: &str,
+        message_id: &str,
+        link_ttl_ms: i64,
+        now: Millis,
+    ) -> StoreResult<()> {
+        self.timed(
+            "delivered",
+            self.inner
+                .delivered(id, provider, message_id, link_ttl_ms, now),
+        )
+        .await
+    }
     async fn idempotency_begin(
         &self,
         tenant: &str,

@@ -212,6 +212,42 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<&str>,
         now: Millis,
     ) -> StoreResult<()>;
+    /// Reads a verification for delivery and, when its send is due
+    /// ([`due_for_sending`]), marks it `sending`, in one step where the backend can.
+    /// Returns the record as it was before the mark.
+    async fn begin_delivery(
+        &self,
+        id: &VerificationId,
+        seq: u32,
+        redelivered: bool,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>> {
+        let v = self.get_any(id).await?;
+        if let Some(v) = v
+            .as_ref()
+            .filter(|v| due_for_sending(v, seq, redelivered, now))
+        {
+            let sending = crate::domain::DeliveryStatus::Sending;
+            self.set_delivery(&v.id, sending, None, None, now).await?;
+        }
+        Ok(v)
+    }
+    /// Records that `provider` accepted the send as `message_id` (status `sent`, and the
+    /// link receipts are matched by), in one step where the backend can.
+    async fn delivered(
+        &self,
+        id: &VerificationId,
+        provider: &str,
+        message_id: &str,
+        link_ttl_ms: i64,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let sent = crate::domain::DeliveryStatus::Sent;
+        self.set_delivery(id, sent, Some(provider), None, now)
+            .await?;
+        self.link_provider_message(provider, message_id, id, link_ttl_ms)
+            .await
+    }
     /// Reserves an idempotency key (`key` and `fingerprint` are hashes) for `ttl_ms`.
     async fn idempotency_begin(
         &self,
@@ -238,6 +274,19 @@ pub trait Store: Send + Sync + 'static {
     fn evictions(&self) -> u64 {
         0
     }
+}
+
+/// Whether a queued send (sequence `seq`) of `v` is to go out at `now`: the verification
+/// is pending and unexpired, no resend superseded the message, and a provider has not
+/// already accepted it before a worker stopped (a redelivery). `begin_delivery.lua`
+/// repeats this.
+pub fn due_for_sending(v: &Verification, seq: u32, redelivered: bool, now: Millis) -> bool {
+    use crate::domain::{DeliveryStatus as D, Status};
+    let accepted = matches!(v.delivery.status, D::Sent | D::Delivered | D::Undelivered);
+    v.status == Status::Pending
+        && now < v.expires_at
+        && v.send_count <= seq
+        && !(accepted && redelivered)
 }
 
 /// Builds the configured store and its send queue (one backend: a start and its message

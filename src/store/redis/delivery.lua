@@ -1,7 +1,10 @@
 -- Record delivery progress without ever moving it backwards.
 -- KEYS[1] record   ARGV[1] status  ARGV[2] provider ('' keeps it)  ARGV[3] now ms
 -- ARGV[4] reason ('' = none: a change without a reason clears the last one)
+-- With KEYS[2] (one Redis node only: another slot): also links a provider's message id
+-- to the verification, ARGV[5] verification id, ARGV[6] link TTL ms.
 local rank = {queued = 0, sending = 1, sent = 2, failed = 3, expired = 3, delivered = 4, undelivered = 4}
+if KEYS[2] then redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6]) end
 local cur = redis.call('HGET', KEYS[1], 'ds')
 if not cur then return 0 end
 if rank[ARGV[1]] < (rank[cur] or 0) then return 0 end

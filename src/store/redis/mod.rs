@@ -50,6 +50,7 @@ pub(super) static START: &str = include_str!("start.lua");
 pub(super) static CHECK: &str = include_str!("check.lua");
 static CANCEL: &str = include_str!("cancel.lua");
 static DELIVERY: &str = include_str!("delivery.lua");
+static BEGIN_DELIVERY: &str = include_str!("begin_delivery.lua");
 static IDEMPOTENCY: &str = include_str!("idempotency.lua");
 
 /// Redis-backed store.
@@ -68,6 +69,7 @@ struct Scripts {
     admit_check: Script,
     cancel: Script,
     delivery: Script,
+    begin_delivery: Script,
     idempotency: Script,
 }
 
@@ -85,6 +87,7 @@ impl RedisStore {
                 admit_check: Script::new(&fused::check_script()),
                 cancel: Script::new(CANCEL),
                 delivery: Script::new(DELIVERY),
+                begin_delivery: Script::new(BEGIN_DELIVERY),
                 idempotency: Script::new(IDEMPOTENCY),
             },
             doorbell: crate::queue::Doorbell::default(),
@@ -121,6 +124,9 @@ impl RedisStore {
     }
     fn counter_key(&self, kind: &str, n: &NumberRef) -> String {
         format!("{}:{kind}:{}:{}", self.tag(n.shard), n.tenant, n.key)
+    }
+    fn link_key(&self, provider: &str, message_id: &str) -> String {
+        format!("{}:pm:{provider}:{message_id}", self.prefix)
     }
     fn idem_key(&self, tenant: &str, key: &str) -> String {
         format!("{}:{{i{tenant}}}:{key}", self.prefix)
@@ -183,7 +189,7 @@ impl Store for RedisStore {
         ttl_ms: i64,
     ) -> StoreResult<()> {
         let mut cmd = ::redis::cmd("SET");
-        cmd.arg(format!("{}:pm:{provider}:{message_id}", self.prefix))
+        cmd.arg(self.link_key(provider, message_id))
             .arg(id.as_str())
             .arg("PX")
             .arg(ttl_ms.max(1));
@@ -196,7 +202,7 @@ impl Store for RedisStore {
         message_id: &str,
     ) -> StoreResult<Option<VerificationId>> {
         let mut cmd = ::redis::cmd("GET");
-        cmd.arg(format!("{}:pm:{provider}:{message_id}", self.prefix));
+        cmd.arg(self.link_key(provider, message_id));
         let v = self.conn.query(&cmd).await?;
         Ok(text(&v).and_then(|s| VerificationId::parse(&s).ok()))
     }
@@ -238,6 +244,49 @@ impl Store for RedisStore {
             .arg(provider.unwrap_or(""))
             .arg(now)
             .arg(reason.map(bounded_reason).unwrap_or_default());
+        self.conn.invoke(&inv).await.map(|_| ())
+    }
+
+    async fn begin_delivery(
+        &self,
+        id: &VerificationId,
+        seq: u32,
+        redelivered: bool,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>> {
+        let mut inv = self.scripts.begin_delivery.prepare_invoke();
+        inv.key(self.record_key(id))
+            .arg(now)
+            .arg(seq)
+            .arg(if redelivered { "1" } else { "0" });
+        Ok(decode(id, &self.conn.invoke(&inv).await?))
+    }
+
+    async fn delivered(
+        &self,
+        id: &VerificationId,
+        provider: &str,
+        message_id: &str,
+        link_ttl_ms: i64,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let sent = DeliveryStatus::Sent;
+        if self.conn.is_cluster() {
+            self.set_delivery(id, sent, Some(provider), None, now)
+                .await?;
+            return self
+                .link_provider_message(provider, message_id, id, link_ttl_ms)
+                .await;
+        }
+        let mut inv = self.scripts.delivery.prepare_invoke();
+        inv.key(self.record_key(id))
+            .key(self.link_key(provider, message_id))
+            .arg(sent.as_str())
+            .arg(provider)
+            .arg(now)
+            .arg("")
+            .arg(id.as_str())
+            .arg(link_ttl_ms.max(1));
         self.conn.invoke(&inv).await.map(|_| ())
     }
 
