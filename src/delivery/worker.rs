@@ -6,6 +6,11 @@
 //! finished, superseded by a later resend, or already accepted by a provider (a
 //! redelivery after a crash) is acked without sending again.
 //!
+//! Store traffic per send on one Redis node: one script reads the verification and marks
+//! it `sending` (`Store::begin_delivery`), one records `sent` with the provider's message
+//! id for receipts (`Store::delivered`), one acks the stream entry: three round trips (four
+//! on a cluster, where the message-id link lives in another slot).
+//!
 //! Shutdown keeps taking what is queued until the queue is empty, lets those sends finish,
 //! all within `shutdown_deadline_ms`, and leaves the rest in the queue: with Redis
 //! another instance takes them over after the visibility timeout; in memory they are lost

@@ -11,8 +11,10 @@
 //! A request carries several limits (number per minute/hour/day, client IP, tenant,
 //! API key, country, prefix). They are decided together: either every limit admits and
 //! each is charged, or none is charged and the answer names the limit that needs the
-//! longest wait. In Redis that is **one Lua script, one round trip** (`gcra.lua`),
-//! which reads Redis's clock rather than the caller's: instances with slightly skewed
+//! longest wait. In Redis that is **one Lua script** (`gcra.lua`), on one node joined
+//! with the pumping guard's and the start's or check's script into one round trip for
+//! the whole request (`crate::store::admit`); the script reads Redis's clock rather than
+//! the caller's: instances with slightly skewed
 //! clocks, or whose requests arrive in another order than they read their clocks, would
 //! otherwise see a TAT in their future and refuse a request the quota still allows.
 //!
