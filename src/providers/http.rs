@@ -1,8 +1,10 @@
 //! What every HTTP adapter shares: a pooled rustls client; the mapping of transport
 //! failures (timeouts, refused connections) and `Retry-After` to provider errors; an
 //! answer read whole and the order in which a failed one is judged (429 and 5xx first,
-//! then the vendor's documented code, then the status); `scrub` for vendor text that may
-//! echo a number; and small helpers for receipts (headers, the clock) and `problems()`.
+//! then the vendor's documented code, then the status); what an accepted answer without
+//! a readable message id means ([`accepted_id`]: sent all the same); `scrub` for vendor
+//! text that may echo a number; and small helpers for receipts (headers, the clock) and
+//! `problems()`.
 
 use super::{ErrorKind, ProviderError};
 use std::time::Duration;
@@ -55,28 +57,6 @@ pub fn status_kind(status: u16) -> ErrorKind {
         400..=499 => ErrorKind::RejectedContent,
         _ => ErrorKind::Unavailable,
     }
-}
-
-/// An answer read whole: status, `Retry-After`, body. A body cut short by the timeout
-/// counts as no answer.
-pub async fn read_answer(
-    resp: reqwest::Response,
-) -> Result<(u16, Option<Duration>, bytes::Bytes), ProviderError> {
-    let status = resp.status().as_u16();
-    let after = retry_after(resp.headers());
-    let body = resp.bytes().await.map_err(transport_error)?;
-    Ok((status, after, body))
-}
-
-/// A 2xx answer with no readable message id. Not retryable: the provider may have
-/// accepted the message, and sending it again could deliver the code twice.
-pub fn unreadable_success(vendor: &str, status: u16) -> ProviderError {
-    let mut e = ProviderError::new(
-        ErrorKind::Unavailable,
-        format!("{vendor} answered {status} without a readable message id"),
-    );
-    e.retryable = false;
-    e
 }
 
 /// An HTTP answer read whole: what the error mappings need.
@@ -208,14 +188,26 @@ pub fn blank(s: &Option<String>) -> bool {
     nonblank(s).is_none()
 }
 
-/// The id to report when a provider accepted a message (2xx) but its answer carried no
-/// readable message id: retrying would send the code twice, so it counts as sent, under
-/// the verification id (receipts for it cannot be matched).
-pub fn missing_id(kind: &str, msg: &super::OutboundMessage) -> String {
+/// The message id of an accepted (2xx) answer. When the answer carried no readable one
+/// (no id field, an empty id, a body that is not JSON or XML, a body cut short), the
+/// message still counts as sent, under the verification id: the provider took it, and
+/// reporting a failure would invite a second, paid, send. Its receipts cannot be
+/// matched. Logs one `warn` with the vendor and the HTTP status, never the number or
+/// the text.
+pub fn accepted_id(
+    vendor: &str,
+    status: u16,
+    id: Option<String>,
+    msg: &super::OutboundMessage,
+) -> String {
+    if let Some(id) = id.filter(|id| !id.trim().is_empty()) {
+        return id;
+    }
     tracing::warn!(
-        provider = kind,
+        provider = vendor,
+        status,
         id = msg.id.as_str(),
-        "accepted, but the answer carried no message id"
+        "accepted, but the answer carried no readable message id: counted as sent"
     );
     msg.id.as_str().to_string()
 }
@@ -232,5 +224,23 @@ mod tests {
         );
         assert_eq!(scrub("error 42"), "error 42");
         assert_eq!(scrub(&"a".repeat(300)).len(), 200);
+    }
+
+    #[test]
+    fn an_accepted_answer_without_a_readable_id_is_sent_under_the_verification_id() {
+        let msg = crate::providers::OutboundMessage {
+            id: crate::domain::VerificationId::parse("vrf_00aa0123456789abcdef01234567").unwrap(),
+            tenant: "acme".into(),
+            to: "+14155550123".into(),
+            body: "Your code is 123456".into(),
+            locale: "en".into(),
+            metadata: None,
+            expires_at: 0,
+            request_id: None,
+        };
+        assert_eq!(accepted_id("x", 201, Some("SM1".into()), &msg), "SM1");
+        for none in [None, Some(String::new()), Some("  ".into())] {
+            assert_eq!(accepted_id("x", 201, none, &msg), msg.id.as_str());
+        }
     }
 }

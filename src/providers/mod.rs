@@ -3,7 +3,10 @@
 //! A provider takes an [`OutboundMessage`] and returns the provider's message id, or a
 //! [`ProviderError`] that says what kind of failure it was and whether trying again can
 //! help. Retry policy lives in the delivery router and asks only `retryable`, so a
-//! rejected number is never retried. Adapters: `console` (development), `webhook` (your
+//! rejected number is never retried. Every vendor adapter counts an accepted (2xx)
+//! answer without a readable message id as sent, under the verification id
+//! ([`http::accepted_id`]): the provider took the message, and a failure would invite a
+//! second, paid, send. Adapters: `console` (development), `webhook` (your
 //! own endpoint), and the vendors `twilio`, `vonage`, `sinch`, `telnyx`, `plivo`,
 //! `messagebird` and `aws_sns`. Each vendor folder has `config.rs` (settings, redacting
 //! `Debug`), `error.rs` (the vendor's documented codes to [`ErrorKind`] and

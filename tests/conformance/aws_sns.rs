@@ -3,9 +3,10 @@
 //! stand-in (exact request, an independent SigV4 check) and against a local SNS (moto),
 //! which verifies the signature itself and records what was published.
 
+use crate::checks::shared::Vendor;
+use crate::checks::{check_errors, Case};
 use crate::moto::{moto, published};
 use crate::server::{message, Canned, MockProvider, Recorded};
-use crate::transport::{check_errors, check_refused, check_timeout, check_truncated_success, Case};
 use hmac::{KeyInit, Mac};
 use otpgw::providers::aws_sns::{self, SnsProvider};
 use otpgw::providers::{ErrorKind::*, ProviderConfig, ReceiptError, SmsProvider};
@@ -37,6 +38,35 @@ fn config(base: &str) -> aws_sns::Config {
 
 fn provider(base: &str) -> SnsProvider {
     SnsProvider::new(&config(base)).unwrap()
+}
+
+/// Amazon SNS for the cases every adapter shares (`checks::shared`).
+pub fn vendor() -> Vendor {
+    Vendor {
+        kind: "aws_sns",
+        build: |base, timeout_ms| {
+            Box::new(
+                SnsProvider::new(&aws_sns::Config {
+                    timeout_ms,
+                    ..config(base)
+                })
+                .unwrap(),
+            )
+        },
+        to: "+14155550123",
+        text: "Your code is 123456",
+        accepted: Canned::xml(200, PUBLISHED),
+        without_id: vec![
+            Canned::xml(
+                200,
+                "<PublishResponse><PublishResult></PublishResult></PublishResponse>",
+            ),
+            Canned::xml(
+                200,
+                "<PublishResponse><PublishResult><MessageId></MessageId></PublishResult></PublishResponse>",
+            ),
+        ],
+    }
 }
 
 fn hmac(key: &[u8], data: &str) -> Vec<u8> {
@@ -321,23 +351,6 @@ async fn sns_maps_documented_errors() {
     check_errors(cases, provider, "+14155550123", "Your code is 123456").await;
 }
 
-#[tokio::test]
-async fn sns_times_out_and_fails_over_on_refused_connections() {
-    check_timeout(
-        |b| {
-            SnsProvider::new(&aws_sns::Config {
-                timeout_ms: 300,
-                ..config(b)
-            })
-            .unwrap()
-        },
-        Canned::xml(200, PUBLISHED),
-    )
-    .await;
-    check_refused(provider).await;
-    check_truncated_success(provider).await;
-}
-
 #[test]
 fn sns_config_endpoint_defaults_problems_and_no_receipts() {
     let c: ProviderConfig = toml::from_str(
@@ -383,7 +396,7 @@ fn sns_config_endpoint_defaults_problems_and_no_receipts() {
     }
     // SNS has no per-message callback: receipts are not supported.
     let h = http::HeaderMap::new();
-    let req = crate::transport::receipt("POST", "https://otp.example/v1/receipts/sns", &h, b"{}");
+    let req = crate::checks::receipt("POST", "https://otp.example/v1/receipts/sns", &h, b"{}");
     assert_eq!(
         provider("http://unused").parse_receipt(&req),
         Err(ReceiptError::NotSupported)

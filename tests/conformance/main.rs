@@ -3,13 +3,14 @@
 //! with the vendor's documented success and error bodies; where `../shared/specs/` has the
 //! vendor's OpenAPI document, also against a mock server built from it.
 //!
-//! Each vendor has its own module; `server` is the recording stand-in they share.
+//! Each vendor has its own module; `server` is the recording stand-in they share, and
+//! `checks` the tables they run on it (each vendor's documented failures, and the cases
+//! every adapter meets alike, run over every vendor by one test).
 
 mod checks;
 mod prism;
 mod server;
 mod sinch;
-mod transport;
 mod twilio;
 mod vonage;
 

@@ -1,11 +1,9 @@
 //! MessageBird: `POST /messages` with `AccessKey` auth and a JSON body; `id` back; errors
 //! as `errors[].code`; status reports signed with `MessageBird-Signature-JWT`.
 
+use crate::checks::shared::Vendor;
+use crate::checks::{check_errors, headers, now, receipt, Case};
 use crate::server::{message, Canned, MockProvider};
-use crate::transport::{
-    check_errors, check_refused, check_timeout, check_truncated_success, headers, now, receipt,
-    Case,
-};
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use otpgw::domain::DeliveryStatus;
@@ -34,6 +32,33 @@ fn config(base: &str) -> messagebird::Config {
 
 fn provider(base: &str) -> MessageBirdProvider {
     MessageBirdProvider::new(&config(base)).unwrap()
+}
+
+/// MessageBird for the cases every adapter shares (`checks::shared`).
+pub fn vendor() -> Vendor {
+    Vendor {
+        kind: "messagebird",
+        build: |base, timeout_ms| {
+            Box::new(
+                MessageBirdProvider::new(&messagebird::Config {
+                    timeout_ms,
+                    ..config(base)
+                })
+                .unwrap(),
+            )
+        },
+        to: "+14155550123",
+        text: "Your code is 123456",
+        accepted: Canned::json(201, CREATED),
+        without_id: vec![
+            Canned::json(
+                201,
+                r#"{"href":"https://rest.messagebird.com/messages","direction":"mt"}"#,
+            ),
+            Canned::json(201, r#"{"id":"","direction":"mt"}"#),
+            Canned::json(201, r#"{"id":null}"#),
+        ],
+    }
 }
 
 #[tokio::test]
@@ -190,23 +215,6 @@ async fn messagebird_maps_documented_errors() {
         Case::new("405 method", Canned::json(405, ""), RejectedContent, false),
     ];
     check_errors(cases, provider, "+14155550123", "Your code is 123456").await;
-}
-
-#[tokio::test]
-async fn messagebird_times_out_and_fails_over_on_refused_connections() {
-    check_timeout(
-        |b| {
-            MessageBirdProvider::new(&messagebird::Config {
-                timeout_ms: 300,
-                ..config(b)
-            })
-            .unwrap()
-        },
-        Canned::json(201, CREATED),
-    )
-    .await;
-    check_refused(provider).await;
-    check_truncated_success(provider).await;
 }
 
 #[test]

@@ -1,10 +1,9 @@
 //! Plivo: `POST /v1/Account/{auth_id}/Message/` with Basic auth and a JSON body;
 //! `message_uuid[0]` back; status callbacks signed with `X-Plivo-Signature-V3`.
 
+use crate::checks::shared::Vendor;
+use crate::checks::{check_errors, headers, receipt, Case};
 use crate::server::{message, Canned, MockProvider};
-use crate::transport::{
-    check_errors, check_refused, check_timeout, check_truncated_success, headers, receipt, Case,
-};
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use otpgw::domain::DeliveryStatus;
@@ -32,6 +31,36 @@ fn config(base: &str) -> plivo::Config {
 
 fn provider(base: &str) -> PlivoProvider {
     PlivoProvider::new(&config(base)).unwrap()
+}
+
+/// Plivo for the cases every adapter shares (`checks::shared`).
+pub fn vendor() -> Vendor {
+    Vendor {
+        kind: "plivo",
+        build: |base, timeout_ms| {
+            Box::new(
+                PlivoProvider::new(&plivo::Config {
+                    timeout_ms,
+                    ..config(base)
+                })
+                .unwrap(),
+            )
+        },
+        to: "+14155550123",
+        text: "Your code is 123456",
+        accepted: Canned::json(202, QUEUED),
+        without_id: vec![
+            Canned::json(
+                202,
+                r#"{"api_id":"db342550-7f1d-11e1-8ea7-1231380bc196","message":"message(s) queued"}"#,
+            ),
+            Canned::json(202, r#"{"message":"message(s) queued","message_uuid":[]}"#),
+            Canned::json(
+                202,
+                r#"{"message_uuid":"db3ce55a-7f1d-11e1-8ea7-1231380bc196"}"#,
+            ),
+        ],
+    }
 }
 
 #[tokio::test]
@@ -173,23 +202,6 @@ async fn plivo_maps_documented_statuses_and_errors() {
         ),
     ];
     check_errors(cases, provider, "+14155550123", "Your code is 123456").await;
-}
-
-#[tokio::test]
-async fn plivo_times_out_and_fails_over_on_refused_connections() {
-    check_timeout(
-        |b| {
-            PlivoProvider::new(&plivo::Config {
-                timeout_ms: 300,
-                ..config(b)
-            })
-            .unwrap()
-        },
-        Canned::json(202, QUEUED),
-    )
-    .await;
-    check_refused(provider).await;
-    check_truncated_success(provider).await;
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Sinch SMS REST API: the exact JSON batch, the documented error codes, Prism on the
 //! batches document, and token-authenticated delivery reports.
 
+use crate::checks::shared::Vendor;
 use crate::checks::*;
 use crate::prism::{PrismProxy, Spec};
 use crate::server::{message, Canned, MockProvider};
@@ -8,7 +9,6 @@ use otpgw::domain::DeliveryStatus;
 use otpgw::providers::sinch::{Config, SinchProvider};
 use otpgw::providers::{ErrorKind, Receipt, ReceiptError, SmsProvider};
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 const PLAN: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
 const API_TOKEN: &str = "0f9e8d7c6b5a49382716051423324150";
@@ -36,6 +36,29 @@ fn config(base_url: &str) -> Config {
 
 fn provider(cfg: &Config) -> SinchProvider {
     SinchProvider::new(cfg).expect("a valid config")
+}
+
+/// Sinch for the cases every adapter shares (`checks::shared`).
+pub fn vendor() -> Vendor {
+    Vendor {
+        kind: "sinch",
+        build: |base, timeout_ms| {
+            Box::new(provider(&Config {
+                timeout_ms,
+                ..config(base)
+            }))
+        },
+        to: TO,
+        text: TEXT,
+        accepted: Canned::json(201, CREATED),
+        without_id: vec![
+            Canned::json(
+                201,
+                r#"{"to":["15551234567"],"canceled":false,"type":"mt_text"}"#,
+            ),
+            Canned::json(201, r#"{"id":"","canceled":false}"#),
+        ],
+    }
 }
 
 fn error_body(code: &str, text: &str) -> String {
@@ -173,51 +196,14 @@ async fn sinch_error_answers_map_to_kinds() {
         (Canned::json(500, "{}"), Unavailable, true),
         (Canned::json(503, "<html></html>"), Unavailable, true),
     ];
-    let script = cases.iter().map(|(c, _, _)| c.clone()).collect();
-    let server = MockProvider::start(script).await;
-    let p = provider(&config(&server.base_url()));
-    for (canned, kind, retryable) in &cases {
-        let e = expect_error(
-            &canned.body,
-            p.send(&message(TO, TEXT)).await,
-            *kind,
-            *retryable,
-        );
-        assert_detail_is_clean(&e, "4155550123", "123456");
-    }
-}
-
-#[tokio::test]
-async fn sinch_429_is_rate_limited_with_retry_after() {
-    let server =
-        MockProvider::start(vec![Canned::json(429, "{}").header("retry-after", "11")]).await;
-    let r = provider(&config(&server.base_url()))
-        .send(&message(TO, TEXT))
-        .await;
-    let e = expect_error("429", r, ErrorKind::RateLimited, true);
-    assert_eq!(e.retry_after, Some(Duration::from_secs(11)));
-}
-
-#[tokio::test]
-async fn sinch_hanging_server_is_a_retryable_timeout() {
-    let server = MockProvider::start(vec![
-        Canned::json(201, CREATED).after(Duration::from_secs(10))
-    ])
-    .await;
-    let cfg = Config {
-        timeout_ms: 300,
-        ..config(&server.base_url())
-    };
-    let started = Instant::now();
-    assert_timed_out(provider(&cfg).send(&message(TO, TEXT)).await, started);
-}
-
-#[tokio::test]
-async fn sinch_refused_connection_is_retryable_unavailable() {
-    let r = provider(&config(&refused_base_url()))
-        .send(&message(TO, TEXT))
-        .await;
-    expect_error("connection refused", r, ErrorKind::Unavailable, true);
+    let cases = cases
+        .into_iter()
+        .map(|(answer, kind, retryable)| {
+            let name = format!("{} {}", answer.status, answer.body);
+            Case::new(name, answer, kind, retryable)
+        })
+        .collect();
+    check_errors(cases, |b| provider(&config(b)), TO, TEXT).await;
 }
 
 #[tokio::test]

@@ -1,11 +1,9 @@
 //! Telnyx: `POST /v2/messages` with a bearer key and a JSON body; `data.id` back; errors
 //! as `errors[].code`; delivery webhooks signed with Ed25519 over `<timestamp>|<body>`.
 
+use crate::checks::shared::Vendor;
+use crate::checks::{check_errors, headers, now, receipt, Case};
 use crate::server::{message, Canned, MockProvider};
-use crate::transport::{
-    check_errors, check_refused, check_timeout, check_truncated_success, headers, now, receipt,
-    Case,
-};
 use base64::Engine as _;
 use ed25519_dalek::{Signer, SigningKey};
 use otpgw::domain::DeliveryStatus;
@@ -32,6 +30,34 @@ fn config(base: &str) -> telnyx::Config {
 
 fn provider(base: &str) -> TelnyxProvider {
     TelnyxProvider::new(&config(base)).unwrap()
+}
+
+/// Telnyx for the cases every adapter shares (`checks::shared`).
+pub fn vendor() -> Vendor {
+    Vendor {
+        kind: "telnyx",
+        build: |base, timeout_ms| {
+            Box::new(
+                TelnyxProvider::new(&telnyx::Config {
+                    timeout_ms,
+                    ..config(base)
+                })
+                .unwrap(),
+            )
+        },
+        to: "+14155550123",
+        text: "Your code is 123456",
+        accepted: Canned::json(200, SENT),
+        without_id: vec![
+            Canned::json(
+                200,
+                r#"{"data":{"record_type":"message","to":[{"status":"queued"}]}}"#,
+            ),
+            Canned::json(200, r#"{"data":{"id":null}}"#),
+            Canned::json(200, r#"{"data":{"id":""}}"#),
+            Canned::json(200, r#"{"errors":[]}"#),
+        ],
+    }
 }
 
 #[tokio::test]
@@ -217,23 +243,6 @@ async fn telnyx_maps_documented_errors() {
         ),
     ];
     check_errors(cases, provider, "+14155550123", "Your code is 123456").await;
-}
-
-#[tokio::test]
-async fn telnyx_times_out_and_fails_over_on_refused_connections() {
-    check_timeout(
-        |b| {
-            TelnyxProvider::new(&telnyx::Config {
-                timeout_ms: 300,
-                ..config(b)
-            })
-            .unwrap()
-        },
-        Canned::json(200, SENT),
-    )
-    .await;
-    check_refused(provider).await;
-    check_truncated_success(provider).await;
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Twilio Programmable Messaging: the exact request, the documented answers, Prism on
 //! Twilio's OpenAPI document, and signed status callbacks.
 
+use crate::checks::shared::Vendor;
 use crate::checks::*;
 use crate::prism::{PrismProxy, Spec};
 use crate::server::{message, Canned, MockProvider};
@@ -9,7 +10,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use otpgw::domain::DeliveryStatus;
 use otpgw::providers::twilio::{Config, TwilioProvider};
 use otpgw::providers::{ErrorKind, Receipt, ReceiptError, SmsProvider};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const TOKEN: &str = "9d6c2b1e0f4a4b5c8d7e6f5a4b3c2d1e";
@@ -38,6 +39,27 @@ fn config(base_url: &str) -> Config {
 
 fn provider(cfg: &Config) -> TwilioProvider {
     TwilioProvider::new(cfg).expect("a valid config")
+}
+
+/// Twilio for the cases every adapter shares (`checks::shared`).
+pub fn vendor() -> Vendor {
+    Vendor {
+        kind: "twilio",
+        build: |base, timeout_ms| {
+            Box::new(provider(&Config {
+                timeout_ms,
+                ..config(base)
+            }))
+        },
+        to: TO,
+        text: TEXT,
+        accepted: Canned::json(201, CREATED),
+        without_id: vec![
+            Canned::json(201, r#"{"status":"queued"}"#),
+            Canned::json(201, r#"{"sid":null,"status":"queued"}"#),
+            Canned::json(201, r#"{"sid":"","status":"queued"}"#),
+        ],
+    }
 }
 
 /// Twilio's error body for `code`.
@@ -135,85 +157,49 @@ async fn twilio_uses_an_api_key_and_a_messaging_service_when_configured() {
 #[tokio::test]
 async fn twilio_error_answers_map_to_kinds() {
     use ErrorKind::*;
-    // (HTTP status, body, kind, retryable), as Twilio documents each code.
-    let cases: Vec<(u16, String, ErrorKind, bool)> = vec![
-        (400, error_body(21211, 400), InvalidDestination, false),
-        (400, error_body(21408, 400), InvalidDestination, false),
-        (400, error_body(21608, 400), InvalidDestination, false),
-        (400, error_body(21610, 400), InvalidDestination, false),
-        (400, error_body(21612, 400), InvalidDestination, false),
-        (400, error_body(21614, 400), InvalidDestination, false),
-        (400, error_body(21635, 400), InvalidDestination, false),
-        (400, error_body(21212, 400), RejectedContent, false),
-        (400, error_body(21606, 400), RejectedContent, false),
-        (400, error_body(21602, 400), RejectedContent, false),
-        (400, error_body(21617, 400), RejectedContent, false),
-        (400, error_body(21611, 400), RateLimited, true),
-        (401, error_body(20003, 401), Auth, false),
-        (404, error_body(20404, 404), Auth, false),
-        (500, error_body(20500, 500), Unavailable, true),
-        (503, error_body(20503, 503), Unavailable, true),
-        (502, "<html>bad gateway</html>".into(), Unavailable, true),
-        (400, error_body(29999, 400), RejectedContent, false),
+    // (HTTP status, Twilio code, kind, retryable), as Twilio documents each code.
+    let coded = [
+        (400, 21211, InvalidDestination, false),
+        (400, 21408, InvalidDestination, false),
+        (400, 21608, InvalidDestination, false),
+        (400, 21610, InvalidDestination, false),
+        (400, 21612, InvalidDestination, false),
+        (400, 21614, InvalidDestination, false),
+        (400, 21635, InvalidDestination, false),
+        (400, 21212, RejectedContent, false),
+        (400, 21606, RejectedContent, false),
+        (400, 21602, RejectedContent, false),
+        (400, 21617, RejectedContent, false),
+        (400, 21611, RateLimited, true),
+        (401, 20003, Auth, false),
+        (404, 20404, Auth, false),
+        (500, 20500, Unavailable, true),
+        (503, 20503, Unavailable, true),
+        (400, 29999, RejectedContent, false),
     ];
-    let script = cases
-        .iter()
-        .map(|(s, b, _, _)| Canned::json(*s, b.clone()))
+    let mut cases: Vec<Case> = coded
+        .into_iter()
+        .map(|(status, code, kind, retryable)| {
+            let answer = Canned::json(status, error_body(code, status));
+            Case::new(format!("{status} code {code}"), answer, kind, retryable)
+        })
         .collect();
-    let server = MockProvider::start(script).await;
-    let p = provider(&config(&server.base_url()));
-    for (status, body, kind, retryable) in &cases {
-        let e = expect_error(body, p.send(&message(TO, TEXT)).await, *kind, *retryable);
-        assert_eq!(e.retry_after, None, "{status}");
-        assert_detail_is_clean(&e, "4155550123", "123456");
-    }
-    assert_eq!(server.requests().len(), cases.len());
-}
-
-#[tokio::test]
-async fn twilio_429_is_rate_limited_with_retry_after() {
-    let answer = Canned::json(429, error_body(20429, 429)).header("retry-after", "7");
-    let server = MockProvider::start(vec![answer]).await;
-    let e = expect_error(
-        "429",
-        provider(&config(&server.base_url()))
-            .send(&message(TO, TEXT))
-            .await,
-        ErrorKind::RateLimited,
+    cases.push(Case::new(
+        "502 page",
+        Canned::json(502, "<html>bad gateway</html>"),
+        Unavailable,
         true,
+    ));
+    cases.push(
+        Case::new(
+            "429 code 20429 with Retry-After",
+            Canned::json(429, error_body(20429, 429)).header("retry-after", "7"),
+            RateLimited,
+            true,
+        )
+        .retry_after(Duration::from_secs(7)),
     );
-    assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
-}
-
-#[tokio::test]
-async fn twilio_success_without_a_sid_is_not_retried() {
-    let server = MockProvider::start(vec![Canned::json(201, r#"{"status":"queued"}"#)]).await;
-    let r = provider(&config(&server.base_url()))
-        .send(&message(TO, TEXT))
-        .await;
-    expect_error("201 without sid", r, ErrorKind::Unavailable, false);
-}
-
-#[tokio::test]
-async fn twilio_hanging_server_is_a_retryable_timeout() {
-    let server = MockProvider::start(vec![
-        Canned::json(201, CREATED).after(Duration::from_secs(10))
-    ])
-    .await;
-    let cfg = Config {
-        timeout_ms: 300,
-        ..config(&server.base_url())
-    };
-    let started = Instant::now();
-    assert_timed_out(provider(&cfg).send(&message(TO, TEXT)).await, started);
-}
-
-#[tokio::test]
-async fn twilio_refused_connection_is_retryable_unavailable() {
-    let r = provider(&config(&refused_base_url()))
-        .send(&message(TO, TEXT))
-        .await;
-    expect_error("connection refused", r, ErrorKind::Unavailable, true);
+    check_errors(cases, |b| provider(&config(b)), TO, TEXT).await;
 }
 
 #[tokio::test]

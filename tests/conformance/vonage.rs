@@ -2,6 +2,7 @@
 //! per-message statuses of the answer body, Prism on Vonage's OpenAPI document, and
 //! delivery receipts, signed or token-authenticated.
 
+use crate::checks::shared::Vendor;
 use crate::checks::*;
 use crate::prism::{PrismProxy, Spec};
 use crate::server::{message, Canned, MockProvider};
@@ -10,7 +11,6 @@ use md5::Digest;
 use otpgw::domain::DeliveryStatus;
 use otpgw::providers::vonage::{Config, SignatureMethod, VonageProvider};
 use otpgw::providers::{ErrorKind, Receipt, ReceiptError, SmsProvider};
-use std::time::{Duration, Instant};
 
 const API_KEY: &str = "abcd1234";
 const API_SECRET: &str = "abcdef0123456789";
@@ -39,6 +39,35 @@ fn config(base_url: &str) -> Config {
 
 fn provider(cfg: &Config) -> VonageProvider {
     VonageProvider::new(cfg).expect("a valid config")
+}
+
+/// Vonage for the cases every adapter shares (`checks::shared`).
+pub fn vendor() -> Vendor {
+    Vendor {
+        kind: "vonage",
+        build: |base, timeout_ms| {
+            Box::new(provider(&Config {
+                timeout_ms,
+                ..config(base)
+            }))
+        },
+        to: TO,
+        text: TEXT,
+        accepted: Canned::json(200, ACCEPTED),
+        // A status of zero (or none) is no rejection: without an id it is still a send.
+        without_id: vec![
+            Canned::json(200, r#"{"message-count":"1","messages":[{"status":"0"}]}"#),
+            Canned::json(
+                200,
+                r#"{"message-count":"1","messages":[{"message-id":"","status":"0"}]}"#,
+            ),
+            Canned::json(
+                200,
+                r#"{"message-count":"1","messages":[{"network":"23410"}]}"#,
+            ),
+            Canned::json(200, r#"{"message-count":"1"}"#),
+        ],
+    }
 }
 
 /// Vonage's answer for a refused message with a non-zero `status`.
@@ -128,10 +157,11 @@ async fn vonage_switches_to_unicode_for_text_outside_gsm7() {
 }
 
 #[tokio::test]
-async fn vonage_body_statuses_map_to_kinds() {
+async fn vonage_body_statuses_and_http_errors_map_to_kinds() {
     use ErrorKind::*;
-    // Every status Vonage documents for the SMS API, answered with HTTP 200.
-    let cases = [
+    // Every status Vonage documents for the SMS API, answered with HTTP 200: a non-zero
+    // status is a rejection, whatever the rest of the body says.
+    let statuses = [
         ("1", RateLimited, true),
         ("2", RejectedContent, false),
         ("3", RejectedContent, false),
@@ -153,91 +183,47 @@ async fn vonage_body_statuses_map_to_kinds() {
         ("33", InvalidDestination, false),
         ("99", Unavailable, true),
     ];
-    let script = cases
-        .iter()
-        .map(|(s, _, _)| Canned::json(200, refused(s)))
+    let mut cases: Vec<Case> = statuses
+        .into_iter()
+        .map(|(status, kind, retryable)| {
+            Case::new(
+                format!("status {status}"),
+                Canned::json(200, refused(status)),
+                kind,
+                retryable,
+            )
+            .detail_has(format!("status {status}"))
+        })
         .collect();
-    let server = MockProvider::start(script).await;
-    let p = provider(&config(&server.base_url()));
-    for (status, kind, retryable) in cases {
-        let e = expect_error(status, p.send(&message(TO, TEXT)).await, kind, retryable);
-        assert!(
-            e.detail.contains(&format!("status {status}")),
-            "{}",
-            e.detail
-        );
-        assert_detail_is_clean(&e, "7700900000", "123456");
-    }
-}
-
-#[tokio::test]
-async fn vonage_http_errors_map_to_kinds() {
-    let script = vec![
-        Canned::json(429, "{}").header("retry-after", "5"),
-        Canned::json(500, "{}"),
+    // A numeric status, and a rejected part that carries an id, are rejections too.
+    cases.push(
+        Case::new(
+            "numeric status 6",
+            Canned::json(200, r#"{"message-count":"1","messages":[{"status":6}]}"#),
+            InvalidDestination,
+            false,
+        )
+        .detail_has("status 6"),
+    );
+    cases.push(Case::new(
+        "status 7 with an id",
+        Canned::json(
+            200,
+            r#"{"message-count":"1","messages":[{"message-id":"0C000000217B7F02","status":"7"}]}"#,
+        ),
+        InvalidDestination,
+        false,
+    ));
+    cases.push(Case::new(
+        "401",
         Canned::json(
             401,
             r#"{"type":"https://developer.nexmo.com/api-errors#unauthorized","title":"Unauthorized"}"#,
         ),
-        Canned::json(200, "not json"),
-        Canned::json(200, r#"{"message-count":"1","messages":[{"status":"0"}]}"#),
-    ];
-    let server = MockProvider::start(script).await;
-    let p = provider(&config(&server.base_url()));
-    let e = expect_error(
-        "429",
-        p.send(&message(TO, TEXT)).await,
-        ErrorKind::RateLimited,
-        true,
-    );
-    assert_eq!(e.retry_after, Some(Duration::from_secs(5)));
-    expect_error(
-        "500",
-        p.send(&message(TO, TEXT)).await,
-        ErrorKind::Unavailable,
-        true,
-    );
-    expect_error(
-        "401",
-        p.send(&message(TO, TEXT)).await,
-        ErrorKind::Auth,
+        Auth,
         false,
-    );
-    // A 200 we cannot read may still have sent the message: not retried.
-    expect_error(
-        "200 not json",
-        p.send(&message(TO, TEXT)).await,
-        ErrorKind::Unavailable,
-        false,
-    );
-    expect_error(
-        "200 without id",
-        p.send(&message(TO, TEXT)).await,
-        ErrorKind::Unavailable,
-        false,
-    );
-}
-
-#[tokio::test]
-async fn vonage_hanging_server_is_a_retryable_timeout() {
-    let server = MockProvider::start(vec![
-        Canned::json(200, ACCEPTED).after(Duration::from_secs(10))
-    ])
-    .await;
-    let cfg = Config {
-        timeout_ms: 300,
-        ..config(&server.base_url())
-    };
-    let started = Instant::now();
-    assert_timed_out(provider(&cfg).send(&message(TO, TEXT)).await, started);
-}
-
-#[tokio::test]
-async fn vonage_refused_connection_is_retryable_unavailable() {
-    let r = provider(&config(&refused_base_url()))
-        .send(&message(TO, TEXT))
-        .await;
-    expect_error("connection refused", r, ErrorKind::Unavailable, true);
+    ));
+    check_errors(cases, |b| provider(&config(b)), TO, TEXT).await;
 }
 
 #[tokio::test]

@@ -172,6 +172,11 @@ impl SmsProvider for SnsProvider {
         if !answer.is_success() {
             return Err(error::from_answer(&answer));
         }
-        Ok(message_id(&answer).unwrap_or_else(|| http::missing_id("aws_sns", msg)))
+        Ok(http::accepted_id(
+            "aws_sns",
+            answer.status,
+            message_id(&answer),
+            msg,
+        ))
     }
 }

@@ -290,7 +290,12 @@ impl SmsProvider for MessageBirdProvider {
         if !answer.is_success() {
             return Err(error::from_answer(&answer));
         }
-        Ok(message_id(&answer).unwrap_or_else(|| http::missing_id("messagebird", msg)))
+        Ok(http::accepted_id(
+            "messagebird",
+            answer.status,
+            message_id(&answer),
+            msg,
+        ))
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

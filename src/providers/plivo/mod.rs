@@ -317,7 +317,12 @@ impl SmsProvider for PlivoProvider {
         if !answer.is_success() {
             return Err(error::from_answer(&answer));
         }
-        Ok(message_id(&answer).unwrap_or_else(|| http::missing_id("plivo", msg)))
+        Ok(http::accepted_id(
+            "plivo",
+            answer.status,
+            message_id(&answer),
+            msg,
+        ))
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

@@ -42,7 +42,7 @@ pub(crate) mod error;
 pub use config::{Config, MIN_TOKEN_LEN, REGIONS};
 
 use super::callback::{check_token, with_token};
-use super::http::{client, read_answer, transport_error, unreadable_success};
+use super::http::{self, client};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
 use crate::domain::DeliveryStatus;
 use async_trait::async_trait;
@@ -141,23 +141,23 @@ impl SmsProvider for SinchProvider {
         if let Some(cb) = &self.callback_url {
             batch["callback_url"] = cb.as_str().into();
         }
-        let resp = self
+        let req = self
             .client
             .post(&self.url)
             .bearer_auth(&self.api_token)
-            .json(&batch)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let (status, retry_after, body) = read_answer(resp).await?;
-        if !(200..300).contains(&status) {
-            return Err(error::from_response(status, &body, retry_after));
+            .json(&batch);
+        let a = http::send(req).await?;
+        if !a.is_success() {
+            return Err(error::from_response(
+                a.status,
+                a.body.as_bytes(),
+                a.retry_after,
+            ));
         }
-        serde_json::from_slice::<Value>(&body)
+        let id = serde_json::from_str::<Value>(&a.body)
             .ok()
-            .and_then(|v| v.get("id")?.as_str().map(str::to_string))
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| unreadable_success("sinch", status))
+            .and_then(|v| v.get("id")?.as_str().map(str::to_string));
+        Ok(http::accepted_id("sinch", a.status, id, msg))
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

@@ -253,7 +253,12 @@ impl SmsProvider for TelnyxProvider {
         if !answer.is_success() {
             return Err(error::from_answer(&answer));
         }
-        Ok(message_id(&answer).unwrap_or_else(|| http::missing_id("telnyx", msg)))
+        Ok(http::accepted_id(
+            "telnyx",
+            answer.status,
+            message_id(&answer),
+            msg,
+        ))
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

@@ -39,7 +39,7 @@ pub(crate) mod error;
 pub use config::{Config, DEFAULT_BASE_URL};
 
 use super::callback::{ct_eq, form_params, non_empty, query_params};
-use super::http::{client, read_answer, transport_error, unreadable_success};
+use super::http::{self, client};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
 use crate::domain::DeliveryStatus;
 use async_trait::async_trait;
@@ -151,23 +151,23 @@ impl SmsProvider for TwilioProvider {
         if let Some(cb) = &self.status_callback {
             form.push(("StatusCallback", cb));
         }
-        let resp = self
+        let req = self
             .client
             .post(&self.messages_url)
             .basic_auth(&self.user, Some(&self.password))
-            .form(&form)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let (status, retry_after, body) = read_answer(resp).await?;
-        if !(200..300).contains(&status) {
-            return Err(error::from_response(status, &body, retry_after));
+            .form(&form);
+        let a = http::send(req).await?;
+        if !a.is_success() {
+            return Err(error::from_response(
+                a.status,
+                a.body.as_bytes(),
+                a.retry_after,
+            ));
         }
-        serde_json::from_slice::<serde_json::Value>(&body)
+        let sid = serde_json::from_str::<serde_json::Value>(&a.body)
             .ok()
-            .and_then(|v| v.get("sid")?.as_str().map(str::to_string))
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| unreadable_success("twilio", status))
+            .and_then(|v| v.get("sid")?.as_str().map(str::to_string));
+        Ok(http::accepted_id("twilio", a.status, sid, msg))
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

@@ -18,7 +18,9 @@
 //! something went wrong": the per-message `status`, not the HTTP code, decides (see
 //! [`error`]). The message id is `messages[0].message-id`. A text longer than one SMS
 //! comes back as several parts, one entry each; the first part decides and its id is
-//! kept (retrying after later parts were accepted would send them twice).
+//! kept (retrying after later parts were accepted would send them twice). A `200` with
+//! no non-zero `status` and no readable id (not JSON, no `messages`, no `message-id`)
+//! still counts as sent ([`http::accepted_id`]).
 //!
 //! **Receipts.** Vonage calls the callback URL with a delivery receipt (DLR) as a GET
 //! query string or a POST body (JSON or form): `messageId`, `status` (`delivered`,
@@ -58,7 +60,7 @@ use super::callback::{
     check_token, ct_eq, form_params, is_json, json_params, non_empty, query_params, with_token,
     TOKEN_PARAM,
 };
-use super::http::{client, read_answer, transport_error, unreadable_success};
+use super::http::{self, client};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
 use crate::domain::DeliveryStatus;
 use crate::template::{encoding_of, Encoding};
@@ -231,32 +233,23 @@ impl SmsProvider for VonageProvider {
         if let Some(cb) = &self.callback {
             form.push(("callback", cb));
         }
-        let resp = self
-            .client
-            .post(&self.url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let (status, retry_after, body) = read_answer(resp).await?;
-        if !(200..300).contains(&status) {
-            return Err(error::from_http(status, retry_after));
+        let a = http::send(self.client.post(&self.url).form(&form)).await?;
+        if !a.is_success() {
+            return Err(error::from_http(a.status, a.retry_after));
         }
-        let answer: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|_| unreadable_success("vonage", status))?;
-        let first = answer
-            .get("messages")
-            .and_then(|m| m.get(0))
-            .ok_or_else(|| unreadable_success("vonage", status))?;
-        match first.get("status").and_then(text_of).as_deref() {
-            Some("0") => first
-                .get("message-id")
-                .and_then(text_of)
-                .filter(|id| !id.is_empty())
-                .ok_or_else(|| unreadable_success("vonage", status)),
-            Some(code) => Err(error::from_status(code)),
-            None => Err(unreadable_success("vonage", status)),
+        let first = serde_json::from_str::<serde_json::Value>(&a.body)
+            .ok()
+            .and_then(|v| v.get("messages")?.get(0).cloned());
+        let field = |name: &str| first.as_ref().and_then(|m| m.get(name)).and_then(text_of);
+        if let Some(code) = field("status").filter(|c| !c.trim().is_empty() && c.trim() != "0") {
+            return Err(error::from_status(code.trim()));
         }
+        Ok(http::accepted_id(
+            "vonage",
+            a.status,
+            field("message-id"),
+            msg,
+        ))
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

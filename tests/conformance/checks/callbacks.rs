@@ -1,23 +1,12 @@
-#![allow(dead_code)]
-//! Assertions and builders the vendor modules share: error kinds, Basic credentials,
-//! unreachable servers, and delivery-receipt callbacks as the receipts endpoint hands
-//! them to an adapter.
+//! Delivery-receipt callbacks as `POST /v1/receipts/{provider}` hands them to an
+//! adapter (an owned [`Callback`], or borrowed parts for [`receipt`]), the clock their
+//! signatures are checked against, and the request details vendor suites read back
+//! (Basic credentials, form pairs).
 
 use crate::server::Recorded;
 use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine;
-use otpgw::providers::{
-    ErrorKind, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider,
-};
-use std::time::Duration;
-
-/// `http://127.0.0.1:<port>` where nothing listens (bound, then released).
-pub fn refused_base_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("http://127.0.0.1:{port}")
-}
+use otpgw::providers::{Receipt, ReceiptError, ReceiptRequest, SmsProvider};
 
 /// The user and password of a request's `Authorization: Basic …`, decoded.
 pub fn basic_credentials(r: &Recorded) -> (String, String) {
@@ -29,43 +18,6 @@ pub fn basic_credentials(r: &Recorded) -> (String, String) {
     let text = String::from_utf8(raw).unwrap();
     let (u, p) = text.split_once(':').expect("user:password");
     (u.to_string(), p.to_string())
-}
-
-/// The error of a failed send, checked for kind and retryability.
-pub fn expect_error(
-    what: &str,
-    r: Result<String, ProviderError>,
-    kind: ErrorKind,
-    retryable: bool,
-) -> ProviderError {
-    let e = match r {
-        Ok(id) => panic!("{what}: expected {kind:?}, the send succeeded with {id}"),
-        Err(e) => e,
-    };
-    assert_eq!(e.kind, kind, "{what}: {e}");
-    assert_eq!(e.retryable, retryable, "{what}: retryable of {e}");
-    e
-}
-
-/// The detail of an error says nothing of the destination or the text.
-pub fn assert_detail_is_clean(e: &ProviderError, number_digits: &str, code: &str) {
-    assert!(
-        !e.detail.contains(number_digits),
-        "number in detail: {}",
-        e.detail
-    );
-    assert!(!e.detail.contains(code), "code in detail: {}", e.detail);
-}
-
-/// A short client timeout against a server that answers only after `hang`: the send
-/// must end as a retryable `Timeout`, well before the server would have answered.
-pub fn assert_timed_out(r: Result<String, ProviderError>, started: std::time::Instant) {
-    expect_error("hanging server", r, ErrorKind::Timeout, true);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "the timeout did not cut the request short: {:?}",
-        started.elapsed()
-    );
 }
 
 /// A delivery-receipt callback, owned, as `POST /v1/receipts/{provider}` receives it.
@@ -135,4 +87,39 @@ pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
     p.iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Headers from pairs.
+pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    h
+}
+
+/// A receipt request as the gateway's endpoint hands it to an adapter.
+pub fn receipt<'a>(
+    method: &'a str,
+    url: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+) -> ReceiptRequest<'a> {
+    ReceiptRequest {
+        method,
+        url,
+        headers,
+        body,
+    }
 }
