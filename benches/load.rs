@@ -1689,7 +1689,7 @@ async fn memory(rig: &Rig) -> anyhow::Result<()> {
         "redis used_memory: before {before} B, after the starts {queued} B, after their sends were acked ({drained}) {delivered} B"
     );
     println!(
-        "bytes per pending verification (record, pending index, send counter): {:.0} B with its send queued, {:.0} B once sent",
+        "bytes per pending verification (record, pending index, send counter; with --limits on also the number's limit keys and its share of the prefix's): {:.0} B with its send queued, {:.0} B once sent",
         per(queued),
         per(delivered)
     );
@@ -1784,6 +1784,11 @@ fn memory_breakdown(rig: &Rig) {
         (":v:", "record"),
         (":n:", "pending index"),
         (":ls:", "send counter"),
+        (":number_per_minute:", "limit number/min"),
+        (":number_per_hour:", "limit number/h"),
+        (":number_per_day:", "limit number/day"),
+        (":prefix:", "limit prefix/h"),
+        ("}:s:", "pumping sends"),
     ];
     for _ in 0..200 {
         let out = node.cli(&["SCAN", &cursor, "COUNT", "1000"]);
