@@ -783,26 +783,7 @@ fn gateway_config(args: &Args, backend: &Backend, sink: SocketAddr) -> Config {
 fn raise_limits(t: &mut otpgw::config::TenantConfig, limits: Limits) {
     const HIGH: u32 = 1_000_000_000;
     let l = &mut t.limits;
-    if limits == Limits::Off {
-        for q in [
-            &mut l.number_per_minute,
-            &mut l.number_per_hour,
-            &mut l.number_per_day,
-            &mut l.client_ip_per_hour,
-            &mut l.tenant_sends_per_sec,
-            &mut l.tenant_checks_per_sec,
-            &mut l.api_key_sends_per_sec,
-            &mut l.api_key_checks_per_sec,
-            &mut l.country_per_hour,
-            &mut l.prefix_per_hour,
-            &mut l.local_ip_per_sec,
-            &mut l.local_tenant_per_sec,
-        ] {
-            *q = 0;
-        }
-        t.pumping.mode = otpgw::config::PumpingMode::Off;
-        return;
-    }
+    let shared = if limits == Limits::Off { 0 } else { HIGH };
     for q in [
         &mut l.client_ip_per_hour,
         &mut l.tenant_sends_per_sec,
@@ -814,9 +795,14 @@ fn raise_limits(t: &mut otpgw::config::TenantConfig, limits: Limits) {
         &mut l.local_ip_per_sec,
         &mut l.local_tenant_per_sec,
     ] {
-        *q = HIGH;
+        *q = shared;
     }
-    t.pumping.min_sends = HIGH;
+    if limits == Limits::Off {
+        (l.number_per_minute, l.number_per_hour, l.number_per_day) = (0, 0, 0);
+        t.pumping.mode = otpgw::config::PumpingMode::Off;
+    } else {
+        t.pumping.min_sends = HIGH;
+    }
 }
 
 struct Gateway {

@@ -46,6 +46,7 @@ scenarios!(
     a_prefix_without_approvals_is_blocked_and_blocks_grow,
     approvals_keep_a_prefix_open,
     shadow_mode_never_blocks,
+    a_numbers_limits_share_a_key_and_keep_each_others_state,
 );
 
 async fn admits_the_quota_then_refuses_with_a_wait(b: Backend) {
@@ -279,4 +280,51 @@ async fn shadow_mode_never_blocks(b: Backend) {
     }
     assert_eq!(would, 6, "sends 5..10 would have blocked");
     assert!(be.pumps.blocks(&t, now).await.unwrap().is_empty());
+}
+
+/// Minute, hour and day of one number are stored in one Redis key; each keeps its own
+/// state, also when a request names only some of them (a limit turned off meanwhile).
+async fn a_numbers_limits_share_a_key_and_keep_each_others_state(b: Backend) {
+    let be = backends(b);
+    let t = tenant();
+    let minute = lim("number_per_minute", "n1", 2, 400);
+    let hour = lim("number_per_hour", "n1", 3, 60_000);
+    let both = [minute.clone(), hour.clone()];
+    let acquire = |l: Vec<Limit>| {
+        let be = be.clone();
+        let t = t.clone();
+        async move { be.limiter.acquire(&t, &l, now_millis()).await.unwrap() }
+    };
+    for i in 0..2 {
+        let d = acquire(both.to_vec()).await;
+        assert!(matches!(d, Decision::Allowed(_)), "{i}: {d:?}");
+    }
+    let d = acquire(both.to_vec()).await;
+    assert!(
+        matches!(&d, Decision::Denied { limit, .. } if limit.reason == "number_per_minute"),
+        "{d:?}"
+    );
+    // The hour alone: its own state (2 of 3 used), not the minute's.
+    let d = acquire(vec![hour.clone()]).await;
+    assert!(
+        matches!(d, Decision::Allowed(ref q) if q[0].remaining == 0),
+        "{d:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    // The minute has room again; the hour, charged 3 times, refuses.
+    let d = acquire(both.to_vec()).await;
+    assert!(
+        matches!(&d, Decision::Denied { limit, .. } if limit.reason == "number_per_hour"),
+        "{d:?}"
+    );
+    let d = acquire(vec![minute]).await;
+    assert!(
+        matches!(d, Decision::Allowed(_)),
+        "the minute kept its state: {d:?}"
+    );
+    if b == Backend::Redis {
+        let keys = support::redis::shared_redis().cli(&["KEYS", &format!("*{{rl:{t}}}:*")]);
+        assert_eq!(keys.lines().count(), 1, "one key for the number: {keys}");
+        assert!(keys.contains(&format!("{{rl:{t}}}:number:n1")), "{keys}");
+    }
 }

@@ -73,6 +73,20 @@ async fn status(app: &TestApp, id: &str) -> String {
         .to_string()
 }
 
+/// Starts a verification and waits until the provider accepted its message.
+async fn start_and_wait_sent(app: &TestApp) -> String {
+    let id = app.start(&number()).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = Instant::now();
+    while status(app, &id).await != "sent" {
+        assert!(t.elapsed() < Duration::from_secs(5), "never sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    id
+}
+
 async fn callback(app: &TestApp, params: &[(&str, &str)], signature: Option<String>) -> u16 {
     let body: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
@@ -91,15 +105,7 @@ async fn callback(app: &TestApp, params: &[(&str, &str)], signature: Option<Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_receipt_moves_the_delivery_status_and_bad_ones_change_nothing() {
     let app = gateway().await;
-    let id = app.start(&number()).await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let t = Instant::now();
-    while status(&app, &id).await != "sent" {
-        assert!(t.elapsed() < Duration::from_secs(5), "never sent");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let id = start_and_wait_sent(&app).await;
     let url = "https://otp.example.com/v1/receipts/tw";
     let sid = "SM00000000000000000000000000000001";
     let delivered = [
@@ -180,15 +186,7 @@ async fn a_signed_receipt_moves_the_delivery_status_and_bad_ones_change_nothing(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undelivered_receipt_gives_its_error_as_the_reason() {
     let app = gateway().await;
-    let id = app.start(&number()).await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let t = Instant::now();
-    while status(&app, &id).await != "sent" {
-        assert!(t.elapsed() < Duration::from_secs(5), "never sent");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let id = start_and_wait_sent(&app).await;
     let sent = app.fetch(&id).await.body;
     assert!(sent["delivery"].get("reason").is_none(), "{sent}");
     let url = "https://otp.example.com/v1/receipts/tw";

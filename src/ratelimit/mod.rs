@@ -25,7 +25,8 @@
 //!
 //! | key | type | TTL | holds |
 //! |---|---|---|---|
-//! | `P:v1:{rl:T}:<reason>:H` | string | until the TAT passes | GCRA TAT in ms |
+//! | `P:v1:{rl:T}:number:H` | string | until the last TAT passes | the number's minute, hour and day TATs in ms, space-separated |
+//! | `P:v1:{rl:T}:<reason>:H` | string | until the TAT passes | GCRA TAT in ms (every other limit) |
 //! | `P:v1:{pg:T}:s:H:<slot>` / `a:H:<slot>` | counter | 2 windows | sends / approvals to a prefix in one window slot |
 //! | `P:v1:{pg:T}:blocks` | hash | longest block | field H: `until|strikes|country|prefix|sends|approvals` |
 //! | `P:v1:{pg:T}:strikes:H` | counter | 30 days | how often the prefix was blocked |
@@ -138,6 +139,19 @@ pub fn gcra(tats: &[f64], limits: &[Limit], now: f64) -> (Decision, Vec<f64>) {
         .map(|(l, next)| quota_after(l, *next - now))
         .collect();
     (Decision::Allowed(quotas), new)
+}
+
+/// Where a limit's TAT is stored in Redis: the scope part of the key name and the
+/// position in that key. A number's minute, hour and day limits share one key
+/// (`number`, positions 1 to 3): one key per number instead of three, the biggest
+/// part of the limits' memory per pending verification.
+pub fn stored_as(reason: &'static str) -> (&'static str, usize) {
+    match reason {
+        "number_per_minute" => ("number", 1),
+        "number_per_hour" => ("number", 2),
+        "number_per_day" => ("number", 3),
+        other => (other, 1),
+    }
 }
 
 /// The quota of `l` when its TAT is `ahead_ms` past now.

@@ -37,12 +37,23 @@ fn int(v: &Value) -> Option<i64> {
     }
 }
 
-/// Keys and arguments of `gcra.lua` for `limits` of `tenant`, keys under `prefix`.
+/// Keys and arguments of `gcra.lua` for `limits` of `tenant`, keys under `prefix`:
+/// limits that share a stored key ([`super::stored_as`]) name it once.
 pub(crate) fn gcra_parts(prefix: &str, tenant: &str, limits: &[Limit], now: Millis) -> Parts {
     let mut p = Parts::default();
     p.arg(now);
     for l in limits {
-        p.key(format!("{prefix}:{{rl:{tenant}}}:{}:{}", l.reason, l.key))
+        let (scope, position) = super::stored_as(l.reason);
+        let key = format!("{prefix}:{{rl:{tenant}}}:{scope}:{}", l.key);
+        let index = match p.keys.iter().position(|k| *k == key) {
+            Some(i) => i + 1,
+            None => {
+                p.key(key);
+                p.keys.len()
+            }
+        };
+        p.arg(index)
+            .arg(position)
             .arg(l.window_ms)
             .arg(l.quota.max(1));
     }
