@@ -1770,9 +1770,7 @@ fn memory_breakdown(rig: &Rig) {
         (":v:", "record"),
         (":n:", "pending index"),
         (":ls:", "send counter"),
-        (":number_per_minute:", "limit number/min"),
-        (":number_per_hour:", "limit number/h"),
-        (":number_per_day:", "limit number/day"),
+        (":number:", "number's limits"),
         (":prefix:", "limit prefix/h"),
         ("}:s:", "pumping sends"),
     ];
