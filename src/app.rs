@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::providers::outbox::Outbox;
 use crate::service::{Service, Tenants};
 use crate::store;
+use axum::serve::ListenerExt as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -176,8 +177,15 @@ impl Application {
                 }
             })
         });
+        // Answers go out at once, not held back by Nagle's algorithm waiting for the
+        // client's delayed acknowledgement of an earlier segment.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+            }
+        });
         let server = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

@@ -237,7 +237,7 @@ pub async fn serve(
         .add_service(reflection)
         .add_service(api)
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener),
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             async move {
                 let _ = shutdown.wait_for(|v| *v).await;
             },
