@@ -1059,9 +1059,8 @@ struct Direct {
     store: Arc<dyn Store>,
     queue: Arc<dyn Queue>,
     keys: Keys,
-    tenant: otpgw::config::TenantConfig,
-    /// The tenant as the service sees it, for the requests' admissions.
-    who: otpgw::service::Tenant,
+    /// The tenant as the service sees it (settings, API key id), for the admissions.
+    who: Arc<otpgw::service::Tenant>,
     /// Limiter and guard state over the same store (used in turn on a cluster).
     gate: otpgw::ratelimit::Backends,
     shards: u16,
@@ -1079,18 +1078,15 @@ impl Direct {
             .await
             .expect("store builds");
         let keys = Keys::derive(&ServerSecret::new(SECRET.as_bytes().to_vec()));
-        let key_hash = otpgw::crypto::hash_api_key(DEMO_API_KEY);
+        let who = otpgw::service::Tenants::new(&cfg.tenants)
+            .authenticate(DEMO_API_KEY)
+            .expect("the demo key acts for the demo tenant");
         Direct {
             store,
             queue,
-            who: otpgw::service::Tenant {
-                id: TENANT.into(),
-                cfg: cfg.tenants[TENANT].clone(),
-                key_id: key_hash.chars().skip(7).take(16).collect(),
-            },
+            who,
             gate: otpgw::ratelimit::build(&cfg.store).expect("limiter builds"),
             keys,
-            tenant: cfg.tenants[TENANT].clone(),
             shards: cfg.store.redis.shards.max(1),
         }
     }
@@ -1099,7 +1095,7 @@ impl Direct {
     /// record, admission (limits and guard when on) and the store step: one script on
     /// one Redis node.
     async fn start(&self, to: &str) -> Result<Made, String> {
-        let cfg = &self.tenant;
+        let cfg = &self.who.cfg;
         let parsed = PhoneNumber::parse(to).map_err(|e| e.to_string())?;
         let adm = otpgw::service::start_admission(&self.keys, &self.who, &parsed, None);
         let (key, shard) = self.keys.number_key(TENANT, to, self.shards);
@@ -1163,7 +1159,7 @@ impl Direct {
     }
 
     async fn check(&self, made: Made) -> Result<(), String> {
-        let cfg = &self.tenant;
+        let cfg = &self.who.cfg;
         let spec = CheckSpec {
             target: CheckTarget::Number(made.number),
             code_mac: made.mac,
