@@ -447,6 +447,7 @@ impl Client {
                 let m = pb::CheckRequest {
                     target: Some(pb::check_request::Target::To(to.to_string())),
                     code: code.to_string(),
+                    ..Default::default()
                 };
                 match c.check(Self::grpc_req(m, auth)).await {
                     Ok(r) if r.get_ref().valid == Some(true) => Ok(()),
@@ -1164,6 +1165,8 @@ impl Direct {
             target: CheckTarget::Number(made.number),
             code_mac: made.mac,
             number_fail_limit: cfg.number_failed_checks_per_hour,
+            client_keys: Vec::new(),
+            client_fail_limit: cfg.client_failed_checks_per_hour,
             number_window_ms: 3_600_000,
             retention_ms: (cfg.retention_secs * 1000) as i64,
         };

@@ -65,6 +65,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let check = CheckRequest {
         target: Some(Target::Id(v.id)),
         code: code.trim().to_string(),
+        // A backend passes its end user's address here, so that wrong codes from
+        // someone else do not lock this user out (here: the loopback address).
+        client_ip: Some("127.0.0.1".into()),
+        client_session: None,
     };
     match client.check(authed(check, &key)).await {
         Ok(r) => {

@@ -57,6 +57,9 @@ impl Application {
         for w in crate::template::lint(&cfg) {
             tracing::warn!("{w}");
         }
+        for w in config::abuse_warnings(&cfg.tenants) {
+            tracing::warn!("{w}");
+        }
         let metrics = Metrics::new();
         let (store, queue) = store::build(&cfg.store, cfg.delivery.queue_capacity).await?;
         let store: Arc<dyn store::Store> =

@@ -202,6 +202,9 @@ fn check(path: Option<PathBuf>) -> ExitCode {
     for w in crate::template::lint(&cfg) {
         eprintln!("warning: {w}");
     }
+    for w in crate::config::abuse_warnings(&cfg.tenants) {
+        eprintln!("warning: {w}");
+    }
     let p = problems(&cfg);
     if p.is_empty() {
         println!(

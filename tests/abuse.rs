@@ -1,8 +1,12 @@
 //! Abuse control over HTTP on every backend: rate-limit answers and headers, geo
-//! permissions, the pumping guard and its admin API, local shedding.
+//! permissions, the pumping guard and its admin API, local shedding, and the failed-check
+//! limits per (number, client) and per number (`check_lockout.rs`).
 
+#[path = "abuse/check_lockout.rs"]
+mod check_lockout;
 mod support;
 
+use check_lockout::*;
 use serde_json::json;
 use support::app::{number, Backend};
 use support::spawn_app;
@@ -30,6 +34,10 @@ scenarios!(
     shadow_mode_only_counts,
     safe_list_is_never_blocked,
     approvals_keep_a_converting_prefix_open,
+    an_attackers_wrong_codes_do_not_lock_out_the_real_user,
+    many_clients_together_trip_the_numbers_ceiling,
+    without_a_client_the_numbers_limit_counts_every_failure,
+    a_client_counts_by_its_ipv6_64_and_by_its_session,
 );
 
 async fn number_limit_answers_429_with_reason_and_headers(b: Backend) {
@@ -290,7 +298,7 @@ async fn local_shedding_refuses_a_flood_without_a_store_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn limit_and_guard_keys_hold_no_number_prefix_or_ip() {
+async fn limit_and_guard_keys_hold_no_number_prefix_ip_or_session() {
     let app = spawn_app(Backend::Redis, |c| {
         let t = demo(c);
         t.limits = otpgw::config::LimitsConfig::default();
@@ -305,13 +313,28 @@ async fn limit_and_guard_keys_hold_no_number_prefix_or_ip() {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
+    let code = app.code_for(&to).await;
+    let check = json!({"to": to, "code": support::app::wrong(&code),
+        "client_ip": "2001:db8:77:1::5", "client_session": "sess-in-no-key"});
+    let r = app.post("/v1/verifications/check", check).await;
+    assert_eq!(r.body["valid"], false, "{}", r.text);
     let keys = support::redis::shared_redis().cli(&["KEYS", &format!("{}:*", app.prefix)]);
     assert!(
         keys.contains("{rl:demo}") && keys.contains("{pg:demo}"),
         "{keys}"
     );
+    assert!(
+        keys.contains(":cf:demo:") && keys.matches(":cc:demo:").count() == 2,
+        "the failed check counted per number and per client: {keys}"
+    );
     let digits = to.trim_start_matches('+');
-    for bad in [digits, &digits[..digits.len() - 3], "203.0.113.99"] {
+    for bad in [
+        digits,
+        &digits[..digits.len() - 3],
+        "203.0.113.99",
+        "2001:db8:77:1",
+        "sess-in-no-key",
+    ] {
         assert!(!keys.contains(bad), "`{bad}` appears in a key: {keys}");
     }
 }
@@ -366,7 +389,13 @@ async fn scripts_per_flow(limits_on: bool) -> (u64, serde_json::Value) {
     assert_eq!(r.status, 201, "{}", r.text);
     let code = app.code_for(&to).await;
     settle(&app, r.body["id"].as_str().unwrap()).await;
-    let checked = app.check(&to, &code).await;
+    let mut check = json!({"to": to, "code": code});
+    if limits_on {
+        // the failed-check limits per (number, client) are in the same script
+        check["client_ip"] = json!("2001:db8:5::1");
+        check["client_session"] = json!("sess-1");
+    }
+    let checked = app.post("/v1/verifications/check", check).await;
     assert_eq!(checked.body["status"], "approved", "{}", checked.text);
     let headers = serde_json::json!({
         "start": r.header("ratelimit-policy"),

@@ -268,6 +268,7 @@ impl<'a> Client<'a> {
                 let m = pb::CheckRequest {
                     target: Some(t),
                     code: code.into(),
+                    ..Default::default()
                 };
                 Self::from_grpc(self.grpc().await.check(self.req(m, None)).await)
             }
@@ -683,7 +684,10 @@ async fn proto_messages_mirror_the_json_contract_field_for_field() {
         start_fields,
         "StartRequest vs the start body"
     );
-    assert_eq!(proto_fields("CheckRequest"), ["code", "id", "to"]);
+    assert_eq!(
+        proto_fields("CheckRequest"),
+        ["client_ip", "client_session", "code", "id", "to"]
+    );
     assert_eq!(proto_fields("GetRequest"), ["id"]);
     assert!(s.ok.is_some());
 }

@@ -49,6 +49,10 @@ pub struct RawCheck {
     pub id: Option<String>,
     /// The code (must be a string of digits).
     pub code: Option<Value>,
+    /// End user's IP: failed checks are counted per (number, IP).
+    pub client_ip: Option<String>,
+    /// End user's session (opaque): failed checks are counted per (number, session).
+    pub client_session: Option<String>,
 }
 
 impl RawStart {
@@ -98,15 +102,7 @@ impl RawStart {
             code_length: self.code_length.map(CodeLength::new).transpose()?,
             template,
             app_hash: self.app_hash.as_deref().map(AppHash::parse).transpose()?,
-            client_ip: self
-                .client_ip
-                .as_deref()
-                .map(|s| {
-                    s.parse().map_err(|_| {
-                        Error::InvalidRequest("`client_ip` must be an IPv4 or IPv6 address".into())
-                    })
-                })
-                .transpose()?,
+            client_ip: self.client_ip.as_deref().map(parse_client_ip).transpose()?,
             metadata,
             request_id: request_id.filter(|s| !s.is_empty()),
         })
@@ -114,9 +110,9 @@ impl RawStart {
 }
 
 impl RawCheck {
-    /// Parses into a target and a code; the code's format is checked first, so a
-    /// malformed code never costs an attempt.
-    pub fn parse(self) -> Result<(CheckBy, OtpCode)> {
+    /// Parses into a target, a code and the client it comes from; the code's format is
+    /// checked first, so a malformed code never costs an attempt.
+    pub fn parse(self) -> Result<(CheckBy, OtpCode, CheckClient)> {
         let code = match &self.code {
             Some(Value::String(s)) => OtpCode::parse(s)?,
             Some(_) => {
@@ -135,7 +131,15 @@ impl RawCheck {
                 ))
             }
         };
-        Ok((by, code))
+        let client = CheckClient {
+            ip: self.client_ip.as_deref().map(parse_client_ip).transpose()?,
+            session: self
+                .client_session
+                .as_deref()
+                .map(ClientSession::parse)
+                .transpose()?,
+        };
+        Ok((by, code, client))
     }
 }
 
@@ -308,8 +312,8 @@ pub async fn check_rated(
     tenant: &Tenant,
     raw: RawCheck,
 ) -> Result<(VerificationView, RateInfo)> {
-    let (by, code) = raw.parse()?;
-    let ((v, valid), rate) = svc.check_rated(tenant, by, &code).await?;
+    let (by, code, client) = raw.parse()?;
+    let ((v, valid), rate) = svc.check_rated(tenant, by, &code, &client).await?;
     Ok((VerificationView::new(&v, now_millis(), Some(valid)), rate))
 }
 

@@ -2,8 +2,35 @@
 //!
 //! Every limit is a quota over a window, decided by GCRA (see [`crate::ratelimit`]);
 //! `0` turns a limit off. Sends (starts and resends) and checks are counted separately.
+//! (The failed-check limits, `number_failed_checks_per_hour` and
+//! `client_failed_checks_per_hour`, sit beside the tenant's attempts in
+//! [`super::TenantConfig`]; [`warnings`] flags settings that let one client lock a
+//! number out.)
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Settings that work but leave a weakness the operator should know about, one
+/// sentence each (printed by `otpgw config check` and logged at startup).
+pub fn warnings(tenants: &BTreeMap<String, super::TenantConfig>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (id, t) in tenants {
+        let (client, number) = (
+            t.client_failed_checks_per_hour,
+            t.number_failed_checks_per_hour,
+        );
+        if client == 0 {
+            out.push(format!(
+                "tenants.{id}: client_failed_checks_per_hour = 0, so anyone who knows a number can use up its {number} failed checks per hour and lock the real user out of checking"
+            ));
+        } else if client >= number {
+            out.push(format!(
+                "tenants.{id}: client_failed_checks_per_hour ({client}) is not below number_failed_checks_per_hour ({number}), so one client can use up the number's failed checks and lock the real user out of checking; keep it well below"
+            ));
+        }
+    }
+    out
+}
 
 /// Rate limits of one tenant (`[tenants.<id>.limits]`).
 #[derive(Debug, Clone, Deserialize)]
@@ -133,5 +160,29 @@ impl Default for PumpingConfig {
             max_block_secs: 7 * 24 * 3600,
             safe_list: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TenantConfig;
+
+    fn warned(number: u32, client: u32) -> Vec<String> {
+        let t = TenantConfig {
+            number_failed_checks_per_hour: number,
+            client_failed_checks_per_hour: client,
+            ..TenantConfig::default()
+        };
+        warnings(&BTreeMap::from([("t".to_string(), t)]))
+    }
+
+    #[test]
+    fn a_client_limit_that_cannot_protect_the_real_user_is_flagged() {
+        assert!(warned(50, 10).is_empty(), "the defaults");
+        let w = warned(10, 10);
+        assert!(w[0].contains("one client can use up"), "{w:?}");
+        let w = warned(50, 0);
+        assert!(w[0].contains("lock the real user out"), "{w:?}");
     }
 }

@@ -13,7 +13,7 @@ mod sections;
 mod tenant;
 mod validate;
 
-pub use abuse::{GeoConfig, LimitsConfig, PumpingConfig, PumpingMode};
+pub use abuse::{warnings as abuse_warnings, GeoConfig, LimitsConfig, PumpingConfig, PumpingMode};
 pub use delivery::{BreakerConfig, RouteConfig, RoutingConfig};
 pub use sections::*;
 pub use tenant::{TemplateSet, TenantConfig};

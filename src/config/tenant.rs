@@ -29,8 +29,17 @@ pub struct TenantConfig {
     pub retention_secs: u64,
     /// Sends per number per hour, across verifications (shared by all instances).
     pub number_sends_per_hour: u32,
-    /// Failed checks per number per hour, across verifications.
+    /// Failed checks per number per hour, across verifications and from every client
+    /// together (reason `number_check_limit`; at least 1). A sliding limit (GCRA): after
+    /// a burst of this many, one more failure per `3600 / n` s. The ceiling that bounds
+    /// a guesser with many clients: at most this many guesses per hour.
     pub number_failed_checks_per_hour: u32,
+    /// Failed checks per number per hour from one client, when the check names the end
+    /// user's `client_ip` (IPv6 by its /64) or `client_session` (reason
+    /// `client_check_limit`; 0 counts per number only). Keep it well below
+    /// `number_failed_checks_per_hour`: then one attacker's wrong codes use up its own
+    /// quota and the real user, from another client, can still check.
+    pub client_failed_checks_per_hour: u32,
     /// Locale used when the request names none (falls back to `en`).
     pub default_locale: String,
     /// WebOTP origin: when set, messages end with `@<domain> #<code>`.
@@ -59,7 +68,8 @@ impl Default for TenantConfig {
             resend_cooldown_secs: 30,
             retention_secs: 3600,
             number_sends_per_hour: 10,
-            number_failed_checks_per_hour: 15,
+            number_failed_checks_per_hour: 50,
+            client_failed_checks_per_hour: 10,
             default_locale: "en".into(),
             webotp_domain: None,
             templates: BTreeMap::new(),

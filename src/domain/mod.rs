@@ -2,12 +2,15 @@
 //!
 //! Handlers turn transport input into these types and the service layer only ever sees
 //! them: a [`PhoneNumber`] is normalised E.164 and valid, an [`OtpCode`] is 4..10 digits,
-//! a [`VerificationId`] has our shape and names its store shard.
+//! a [`VerificationId`] has our shape and names its store shard, a [`CheckClient`] names
+//! the end user a check comes from.
 
+mod client;
 mod code;
 mod phone;
 mod verification;
 
+pub use client::{ip_group, parse_client_ip, CheckClient, ClientSession, IPV6_GROUP_PREFIX};
 pub use code::{uniform_below, CodeLength, OtpCode};
 pub use phone::{country_of, mask_digit_runs, mask_number, PhoneNumber};
 pub use verification::{

@@ -1,11 +1,13 @@
 //! What a request is admitted by: the shared limits of a start or a check and the
 //! pumping guard's bucket, built from the tenant's settings (see [`crate::store::admit`]
-//! for how a store decides them), and the geo permissions decided before them.
+//! for how a store decides them), the geo permissions decided before them, and the
+//! client keys a check's failures are counted under (decided by the check itself, since
+//! only a wrong code is charged: see [`crate::store::CheckSpec`]).
 
 use super::Tenant;
 use crate::config::{PumpingMode, TenantConfig};
 use crate::crypto::Keys;
-use crate::domain::PhoneNumber;
+use crate::domain::{CheckClient, PhoneNumber};
 use crate::error::{Error, Result};
 use crate::ratelimit::pumping::{prefix_of, Bucket, PumpPolicy};
 use crate::ratelimit::Limit;
@@ -161,4 +163,19 @@ pub fn check_admission(keys: &Keys, tenant: &Tenant, to: Option<&PhoneNumber>) -
             .filter(|n| guarded(cfg, n.as_str()))
             .map(|n| (bucket(keys, &tenant.id, n), policy(cfg).window_ms)),
     }
+}
+
+/// Keyed hashes of the clients a check comes from (its IP group, its session), under
+/// which the store counts the check's failure per (number, client). Empty when the
+/// caller named no client or the tenant's per-client limit is off: then only the
+/// number's limit counts.
+pub fn client_check_keys(keys: &Keys, tenant: &Tenant, client: &CheckClient) -> Vec<String> {
+    if tenant.cfg.client_failed_checks_per_hour == 0 {
+        return Vec::new();
+    }
+    client
+        .keys()
+        .into_iter()
+        .map(|(scope, value)| keys.scope_key(&tenant.id, scope, &value))
+        .collect()
 }

@@ -13,7 +13,7 @@ mod tenants;
 
 pub use abuse::Abuse;
 pub use activity::{Activity, CountryHour};
-pub use admission::{check_admission, geo_check, limit_policy, start_admission};
+pub use admission::{check_admission, client_check_keys, geo_check, limit_policy, start_admission};
 
 pub use tenants::{Tenant, Tenants};
 
@@ -155,8 +155,11 @@ impl Service {
         tenant: &Tenant,
         by: CheckBy,
         code: &OtpCode,
+        client: &CheckClient,
     ) -> Result<(Verification, bool)> {
-        self.check_rated(tenant, by, code).await.map(|(v, _)| v)
+        self.check_rated(tenant, by, code, client)
+            .await
+            .map(|(v, _)| v)
     }
 
     /// [`Self::check`], with the state of the limits that applied.
@@ -165,8 +168,9 @@ impl Service {
         tenant: &Tenant,
         by: CheckBy,
         code: &OtpCode,
+        client: &CheckClient,
     ) -> Result<((Verification, bool), RateInfo)> {
-        let r = self.check_inner(tenant, by, code).await;
+        let r = self.check_inner(tenant, by, code, client).await;
         observe::checked(&self.inner.metrics, &tenant.id, r.as_ref().map(|(v, _)| v));
         if let Ok(((v, true), _)) = &r {
             let country = country_of(&v.to);
@@ -331,6 +335,7 @@ impl Service {
         tenant: &Tenant,
         by: CheckBy,
         code: &OtpCode,
+        client: &CheckClient,
     ) -> Result<((Verification, bool), RateInfo)> {
         let cfg = &tenant.cfg;
         let abuse = &self.inner.abuse;
@@ -354,6 +359,8 @@ impl Service {
             target,
             code_mac: self.inner.keys.code_mac(&tenant.id, &to, code),
             number_fail_limit: cfg.number_failed_checks_per_hour,
+            client_keys: client_check_keys(&self.inner.keys, tenant, client),
+            client_fail_limit: cfg.client_failed_checks_per_hour,
             number_window_ms: 3_600_000,
             retention_ms: ms(cfg.retention_secs),
         };
@@ -382,6 +389,14 @@ impl Service {
                 reason: "number_check_limit",
                 detail: format!(
                     "too many wrong codes for this number; try again in {} s",
+                    crate::error::retry_after_secs(dur(left))
+                ),
+                retry_after: dur(left),
+            }),
+            CheckOutcome::ClientLimited(left) => Err(Error::RateLimited {
+                reason: "client_check_limit",
+                detail: format!(
+                    "too many wrong codes for this number from this client; try again in {} s",
                     crate::error::retry_after_secs(dur(left))
                 ),
                 retry_after: dur(left),

@@ -6,6 +6,9 @@
 //! `purge_interval_ms`; it holds only a weak reference, so it ends with the store. The
 //! number of verifications is bounded by `max_entries`: inserting beyond it evicts the
 //! one that would expire soonest and counts it in [`MemoryStore::evictions`].
+//!
+//! Failed checks are counted with the limiter's GCRA ([`crate::ratelimit::gcra`]): one
+//! TAT per number and per (number, client) in `fail_tats`, as `check.lua` keeps them.
 
 use super::ttl_map::TtlMap;
 use super::*;
@@ -13,6 +16,7 @@ use crate::config::MemoryStoreConfig;
 use crate::domain::{now_millis, Delivery, DeliveryStatus, Status};
 use crate::queue::memory::QueueState;
 use crate::queue::QueuedMessage;
+use crate::ratelimit::{gcra, Decision, Limit};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Weak};
 use std::time::Duration;
@@ -34,6 +38,7 @@ struct Inner {
     records: TtlMap<Record>,
     index: TtlMap<String>,
     counters: TtlMap<u32>,
+    fail_tats: TtlMap<f64>,
     idem: TtlMap<Idem>,
     provider_messages: TtlMap<VerificationId>,
     queue: QueueState,
@@ -54,6 +59,29 @@ fn index_key(n: &NumberRef) -> String {
 
 fn counter_key(kind: &str, n: &NumberRef) -> String {
     format!("{kind}:{}:{}", n.tenant, n.key)
+}
+
+/// The failed-check limits of a check as GCRA limits, keyed as in `fail_tats`: the
+/// number's, then one per client key. Their reasons are the check's refusal reasons.
+fn fail_limits(spec: &CheckSpec, n: &NumberRef) -> Vec<Limit> {
+    let window_ms = spec.number_window_ms.max(1) as u64;
+    let number = Limit {
+        reason: "number_check_limit",
+        key: counter_key("cf", n),
+        quota: spec.number_fail_limit.max(1),
+        window_ms,
+    };
+    let clients = spec
+        .client_keys
+        .iter()
+        .filter(|_| spec.client_fail_limit > 0)
+        .map(|c| Limit {
+            reason: "client_check_limit",
+            key: format!("{}:{c}", counter_key("cc", n)),
+            quota: spec.client_fail_limit,
+            window_ms,
+        });
+    std::iter::once(number).chain(clients).collect()
 }
 
 impl Inner {
@@ -89,6 +117,7 @@ impl MemoryStore {
                     g.records.purge(now);
                     g.index.purge(now);
                     g.counters.purge(now);
+                    g.fail_tats.purge(now);
                     g.idem.purge(now);
                     g.provider_messages.purge(now);
                 }
@@ -210,8 +239,12 @@ impl Store for MemoryStore {
             },
             CheckTarget::Id(id, n) => (n, id.as_str().to_string()),
         };
-        let fails = counter_key("f", number);
-        let (failed, fail_ttl) = g.counter(&fails, now);
+        let limits = fail_limits(&spec, number);
+        let tats: Vec<f64> = limits
+            .iter()
+            .map(|l| g.fail_tats.get(&l.key, now).copied().unwrap_or(0.0))
+            .collect();
+        let (limited, charged) = gcra(&tats, &limits, now as f64);
         let Some(r) = g.records.get_mut(&id, now) else {
             return Ok(CheckOutcome::NotFound);
         };
@@ -225,8 +258,16 @@ impl Store for MemoryStore {
             Status::Pending => {}
             _ => return Ok(CheckOutcome::NotFound),
         }
-        if failed >= spec.number_fail_limit {
-            return Ok(CheckOutcome::NumberLimited(fail_ttl));
+        if let Decision::Denied {
+            limit,
+            retry_after_ms,
+        } = limited
+        {
+            let ms = retry_after_ms as i64;
+            return Ok(match limit.reason {
+                "client_check_limit" => CheckOutcome::ClientLimited(ms),
+                _ => CheckOutcome::NumberLimited(ms),
+            });
         }
         if crate::crypto::ct_eq(&r.mac, &spec.code_mac) {
             r.v.status = Status::Approved;
@@ -243,7 +284,9 @@ impl Store for MemoryStore {
             r.v.status = Status::MaxAttemptsReached;
         }
         let out = r.v.clone();
-        g.bump(fails, spec.number_window_ms, now);
+        for (l, tat) in limits.into_iter().zip(charged) {
+            g.fail_tats.insert(l.key, tat, tat.ceil() as Millis);
+        }
         Ok(CheckOutcome::Wrong(out))
     }
 

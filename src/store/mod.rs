@@ -106,9 +106,17 @@ pub struct CheckSpec {
     pub target: CheckTarget,
     /// MAC of the code the user typed.
     pub code_mac: [u8; 32],
-    /// Failed checks allowed per number per window.
+    /// Failed checks allowed per number per window, from every client together (at
+    /// least 1).
     pub number_fail_limit: u32,
-    /// Window of that limit, in ms.
+    /// Keyed hashes of the clients the check comes from (IP group, session; empty when
+    /// the caller named none): failed checks are also counted per (number, client).
+    pub client_keys: Vec<String>,
+    /// Failed checks allowed per (number, client) per window (0: not counted).
+    pub client_fail_limit: u32,
+    /// Window of both limits, in ms. Both are GCRA over the window (a TAT per key, see
+    /// [`crate::ratelimit`]): a check is refused, right code or not, while one more
+    /// failure would not be admitted; only a failure is charged.
     pub number_window_ms: i64,
     /// Retention after approval, in ms.
     pub retention_ms: i64,
@@ -125,8 +133,10 @@ pub enum CheckOutcome {
     NotFound,
     /// No attempts left; the verification expires in `ms`.
     MaxAttempts(i64),
-    /// The number's failed-check limit is used up for `ms`.
+    /// The number's failed-check limit (all clients together) is used up for `ms`.
     NumberLimited(i64),
+    /// This client's failed-check limit for the number is used up for `ms`.
+    ClientLimited(i64),
 }
 
 /// Outcome of an idempotency reservation.

@@ -91,6 +91,8 @@ impl From<pb::CheckRequest> for RawCheck {
             to,
             id,
             code: Some(Value::String(r.code)),
+            client_ip: r.client_ip,
+            client_session: r.client_session,
         }
     }
 }

@@ -92,15 +92,21 @@ impl RedisStore {
         };
         let mut p = Parts::default();
         p.key(self.index_key(number))
-            .key(self.counter_key("lf", number))
-            .arg(now)
+            .key(self.counter_key("cf", number));
+        if spec.client_fail_limit > 0 {
+            for c in &spec.client_keys {
+                p.key(format!("{}:{c}", self.counter_key("cc", number)));
+            }
+        }
+        p.arg(now)
             .arg(self.record_prefix(number.shard))
             .arg(&id)
             .arg(&number.tenant)
             .arg(&spec.code_mac[..])
-            .arg(spec.number_fail_limit)
-            .arg(spec.number_window_ms)
-            .arg(spec.retention_ms);
+            .arg(spec.number_fail_limit.max(1))
+            .arg(spec.number_window_ms.max(1))
+            .arg(spec.retention_ms)
+            .arg(spec.client_fail_limit.max(1));
         p
     }
 }
@@ -115,6 +121,7 @@ pub(super) fn check_outcome(v: Value) -> StoreResult<CheckOutcome> {
         "not_found" => CheckOutcome::NotFound,
         "max_attempts" => CheckOutcome::MaxAttempts(rest.first().and_then(int).unwrap_or(0)),
         "number_limited" => CheckOutcome::NumberLimited(rest.first().and_then(int).unwrap_or(0)),
+        "client_limited" => CheckOutcome::ClientLimited(rest.first().and_then(int).unwrap_or(0)),
         _ => return Err(bad_reply("check")),
     })
 }

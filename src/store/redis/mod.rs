@@ -11,7 +11,8 @@
 //! | `P:v1:{sS}:v:<id>` | hash | expiry + retention; retention after finishing | the record (fields in `record.rs`) |
 //! | `P:v1:{sS}:n:T:N:<channel>` | string | until expiry | id of the pending verification |
 //! | `P:v1:{sS}:ls:T:N` | counter | window | sends to the number in the window |
-//! | `P:v1:{sS}:lf:T:N` | counter | window | failed checks on the number in the window |
+//! | `P:v1:{sS}:cf:T:N` | string | until the TAT passes (≤ window) | GCRA TAT (ms) of the number's failed checks |
+//! | `P:v1:{sS}:cc:T:N:H` | string | until the TAT passes (≤ window) | GCRA TAT (ms) of the failed checks from one client (`H`: keyed hash of its IP group or session) |
 //! | `P:v1:{sS}:q` | stream | — (entries deleted on ack) | queued sends of the shard, consumer group `otpgw` |
 //! | `P:v1:{sS}:dead` | stream | capped at ~10 000 entries | dead-lettered sends with their reason |
 //! | `P:v1:{iT}:<key hash>` | string | 24 h | idempotency reservation or stored response |
