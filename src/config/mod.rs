@@ -6,21 +6,27 @@
 //! `OTPGW_TENANTS__DEMO__TTL_SECS=300`). The server secret may also come from the file
 //! named by `OTPGW_SECRET_FILE` (or `secret_file`). Every field is documented here and in
 //! `config/default.toml`; unknown keys are errors so typos do not pass silently.
+//! Environment values are kept as written (`env.rs`: a secret of digits stays that text,
+//! leading zeros included), and a config error never prints a secret, nor the TOML line
+//! it sits on.
 
 mod abuse;
 mod delivery;
+mod env;
+pub mod secret;
 mod sections;
 mod tenant;
 mod validate;
 
 pub use abuse::{warnings as abuse_warnings, GeoConfig, LimitsConfig, PumpingConfig, PumpingMode};
 pub use delivery::{BreakerConfig, RouteConfig, RoutingConfig};
+pub use secret::Secret;
 pub use sections::*;
 pub use tenant::{TemplateSet, TenantConfig};
 pub use validate::problems;
 
-use figment::providers::{Env, Format, Toml};
-use figment::Figment;
+use figment::providers::{Format, Toml};
+use figment::{Figment, Provider};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -100,29 +106,30 @@ pub fn ignored_env_vars() -> Vec<String> {
         .collect()
 }
 
+/// A config error without the source excerpt TOML parse errors carry (`2 | secret = …`):
+/// the line may hold a secret, and the line and column are already in the message.
+fn without_source_lines(e: &figment::Error) -> String {
+    e.to_string()
+        .lines()
+        .filter(|l| {
+            let rest = l
+                .trim_start()
+                .trim_start_matches(|c: char| c.is_ascii_digit());
+            !rest.trim_start().starts_with('|')
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn default_providers() -> BTreeMap<String, crate::providers::ProviderConfig> {
     let console = crate::providers::ProviderConfig::Console(Default::default());
     BTreeMap::from([("console".to_string(), console)])
 }
 
-/// A secret string whose `Debug` is redacted.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
 impl Config {
     /// Loads the embedded default, or `path` alone, then the environment.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let env = Env::prefixed("OTPGW_")
-            .split("__")
-            .filter(|k| env_key_is_config(&k.as_str().to_ascii_lowercase().replace("__", ".")));
-        Self::load_with_env(path, env)
+        Self::load_with_env(path, env::EnvLayer::new(env_key_is_config))
     }
 
     /// Loads from a TOML string (tests), then the environment.
@@ -130,7 +137,7 @@ impl Config {
         Self::extract(Figment::from(Toml::string(toml)))
     }
 
-    fn load_with_env(path: Option<&Path>, env: Env) -> anyhow::Result<Self> {
+    fn load_with_env(path: Option<&Path>, env: impl Provider) -> anyhow::Result<Self> {
         let base = match path {
             Some(p) => {
                 if !p.exists() {
@@ -145,7 +152,7 @@ impl Config {
 
     fn extract(f: Figment) -> anyhow::Result<Self> {
         f.extract::<Config>()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {}", without_source_lines(&e)))
     }
 
     /// The server secret bytes from `secret`, or the file `secret_file` names.

@@ -2,7 +2,9 @@
 //!
 //! Each kind's settings are its adapter's own `Config` (in its folder, with a redacting
 //! `Debug`); `kind = "…"` picks the variant. Adding an adapter means a folder under
-//! `providers/` and one variant here.
+//! `providers/` and one variant here. Fields holding credentials or sender ids read any
+//! scalar as text (`config::secret::text`), so a token of digits set in the environment
+//! is the string it was.
 
 use super::*;
 use serde::Deserialize;

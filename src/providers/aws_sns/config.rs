@@ -14,18 +14,23 @@ pub struct Config {
     /// China regions). Set it for a VPC endpoint or a test double.
     pub base_url: Option<String>,
     /// Access key ID of an IAM identity allowed `sns:Publish`.
+    #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub access_key_id: String,
     /// Its secret access key.
+    #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub secret_access_key: String,
     /// Session token, for temporary credentials.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub session_token: Option<String>,
     /// `AWS.SNS.SMS.SMSType`: `Transactional` (default: highest reliability, what
     /// one-time codes are) or `Promotional`.
     pub sms_type: String,
     /// `AWS.SNS.SMS.SenderID`: an alphanumeric sender ID, where the destination country
     /// supports them (1-11 letters and digits, at least one letter).
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub sender_id: Option<String>,
     /// `AWS.MM.SMS.OriginationNumber`: an origination number of the account, E.164.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub origination_number: Option<String>,
     /// Per-attempt timeout, in milliseconds.
     pub timeout_ms: u64,

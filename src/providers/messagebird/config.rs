@@ -10,14 +10,17 @@ pub struct Config {
     /// API origin; `/messages` is appended. Change it only for a test double.
     pub base_url: String,
     /// Live access key, sent as `Authorization: AccessKey <access_key>`.
+    #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub access_key: String,
     /// Sender: a number with its country code, or up to 11 letters and digits.
+    #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub originator: String,
     /// Where MessageBird sends status reports for each message (`reportUrl`): the public
     /// URL of this instance's `/v1/receipts/<name>`. Unset: the account's report URL.
     pub report_url: Option<String>,
     /// The account's signing key, for checking the `MessageBird-Signature-JWT` of status
     /// reports. Unset: receipts are refused (404).
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub signing_key: Option<String>,
     /// Per-attempt timeout, in milliseconds.
     pub timeout_ms: u64,

@@ -11,11 +11,14 @@ pub struct Config {
     /// test double.
     pub base_url: String,
     /// Auth ID: the account in the path and the Basic-auth user name.
+    #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub auth_id: String,
     /// Auth Token: the Basic-auth password, and the key of callback signatures.
+    #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub auth_token: String,
     /// Sender (`src`): a Plivo number (E.164, the `+` is optional), a short code or an
     /// alphanumeric sender ID. Exactly one of `src` and `powerpack_uuid`.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub src: Option<String>,
     /// Powerpack (number pool) to send from, instead of `src`.
     pub powerpack_uuid: Option<String>,

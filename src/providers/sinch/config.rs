@@ -20,11 +20,14 @@ pub struct Config {
     /// Sends per second this instance may make through this provider (none: no cap).
     pub max_tps: Option<u32>,
     /// Service plan ID (part of every path).
+    #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub service_plan_id: String,
     /// API token of that service plan (`Authorization: Bearer …`).
+    #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub api_token: String,
     /// Sender: a number in E.164, a short code or an alphanumeric sender ID. Unset: the
     /// service plan's default originator.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub from: Option<String>,
     /// Public URL of this gateway's receipts endpoint for this instance
     /// (`https://…/v1/receipts/<name>`), sent as `callback_url` with `token=…` appended.
@@ -33,6 +36,7 @@ pub struct Config {
     /// A random value the callback URL carries as `?token=…` (Sinch does not sign SMS
     /// callbacks); receipts without it are refused. Setting it asks for a delivery report
     /// per message. At least 16 characters.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub receipt_token: Option<String>,
 }
 

@@ -10,9 +10,11 @@ pub struct Config {
     /// API origin; `/v2/messages` is appended. Change it only for a test double.
     pub base_url: String,
     /// API key (V2), sent as `Authorization: Bearer <api_key>`.
+    #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub api_key: String,
     /// Sender: a `+E.164` Telnyx number, an alphanumeric sender ID or a short code.
     /// Needed unless `messaging_profile_id` is set; alphanumeric senders need both.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub from: Option<String>,
     /// Messaging profile to send through (number pool, alphanumeric sender ID).
     pub messaging_profile_id: Option<String>,
@@ -21,6 +23,7 @@ pub struct Config {
     pub webhook_url: Option<String>,
     /// The account's webhook public key (base64, from the portal), for checking the
     /// `telnyx-signature-ed25519` of receipts. Unset: receipts are refused (404).
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub public_key: Option<String>,
     /// Oldest accepted `telnyx-timestamp` (and furthest in the future), in seconds.
     pub signature_tolerance_s: u64,

@@ -26,13 +26,17 @@ pub struct Config {
     pub account_sid: String,
     /// Account auth token: Basic-auth password with `account_sid`, and the key of the
     /// `X-Twilio-Signature` HMAC on status callbacks.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub auth_token: Option<String>,
     /// API key SID (`SK…`), used with `api_key_secret` instead of the auth token to send.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub api_key_sid: Option<String>,
     /// API key secret.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub api_key_secret: Option<String>,
     /// Sender: a Twilio number in E.164, a short code or an alphanumeric sender ID.
     /// Exactly one of `from` and `messaging_service_sid`.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub from: Option<String>,
     /// Messaging Service SID (`MG` + 32 hex digits) that picks the sender from its pool.
     pub messaging_service_sid: Option<String>,

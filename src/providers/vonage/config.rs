@@ -40,10 +40,13 @@ pub struct Config {
     /// Sends per second this instance may make through this provider (none: no cap).
     pub max_tps: Option<u32>,
     /// API key (`api_key`).
+    #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub api_key: String,
     /// API secret (`api_secret`).
+    #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub api_secret: String,
     /// Sender: a virtual number (E.164, with or without `+`) or an alphanumeric sender ID.
+    #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub from: String,
     /// Public URL of this gateway's receipts endpoint for this instance
     /// (`https://…/v1/receipts/<name>`), sent as `callback` on each message (with
@@ -52,11 +55,13 @@ pub struct Config {
     pub callback_url: Option<String>,
     /// Signature secret from the Vonage dashboard, once signed webhooks are enabled on the
     /// account: each receipt's `sig` is then verified.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub signature_secret: Option<String>,
     /// Signing method chosen for that secret in the dashboard.
     pub signature_method: SignatureMethod,
     /// Without `signature_secret`: a random value the callback URL carries as
     /// `?token=…`; receipts without it are refused. At least 16 characters.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub receipt_token: Option<String>,
 }
 

@@ -14,6 +14,7 @@ pub struct Config {
     pub max_tps: Option<u32>,
     /// If set, each request carries `X-Otpgw-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
     /// "<t>.<body>">` under this secret.
+    #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub signing_secret: Option<String>,
 }
 
