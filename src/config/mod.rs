@@ -13,6 +13,7 @@
 mod abuse;
 mod delivery;
 mod env;
+mod keys;
 pub mod secret;
 mod sections;
 mod tenant;

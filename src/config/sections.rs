@@ -5,7 +5,8 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 
 /// The demo tenant's API key, shown in the README. Only `config/default.toml` uses it;
-/// the gateway warns loudly if it is accepted on a non-loopback address.
+/// `mode = "production"` refuses it, and in dev mode the gateway warns loudly if it is
+/// accepted on a non-loopback address.
 pub const DEMO_API_KEY: &str = "otpgw_demo_key_for_local_development_only";
 
 /// Deployment mode.

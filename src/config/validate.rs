@@ -78,6 +78,7 @@ pub fn problems(c: &Config) -> Vec<String> {
         }
     }
     p.extend(routing_problems(c));
+    p.extend(super::keys::problems(c));
     if c.tenants.is_empty() {
         p.push("no tenants are configured: add a [tenants.<id>] section with api_keys".into());
     }
@@ -94,13 +95,8 @@ pub fn problems(c: &Config) -> Vec<String> {
         if t.api_keys.is_empty() {
             p.push(at("api_keys is empty, so no one can call as this tenant"));
         }
-        for k in &t.api_keys {
-            let ok = k.len() == 71
-                && k.starts_with("sha256:")
-                && k[7..].bytes().all(|b| b.is_ascii_hexdigit());
-            if !ok {
-                p.push(at("api_keys must hold `sha256:<64 hex>` hashes (see `otpgw api-key new`), never raw keys"));
-            }
+        if t.api_keys.iter().any(|k| !super::keys::is_key_hash(k)) {
+            p.push(at("api_keys must hold `sha256:<64 hex>` hashes (see `otpgw api-key new`), never raw keys"));
         }
         if !(4..=10).contains(&t.code_length) {
             p.push(at("code_length must be 4..10"));
