@@ -122,7 +122,11 @@ impl Application {
             public_base_url: cfg.receipts.public_base_url.clone(),
             metrics: metrics.clone(),
             queue,
-            admin_keys: cfg.admin.api_keys.clone(),
+            access: Arc::new(http::Access::new(
+                crate::service::AdminKeys::new(&cfg.admin.api_keys),
+                cfg.server.trusted_proxies.clone(),
+                cfg.mode,
+            )),
         };
         Ok(Application {
             router: http::router(state, &cfg.server),

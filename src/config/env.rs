@@ -183,6 +183,15 @@ mod tests {
             assert_eq!(c.delivery.breaker.error_ratio, 0.25);
             assert!(!c.dev.outbox);
             assert_eq!(c.routing.default, ["hook", "console"]);
+            jail.set_env(
+                "OTPGW_SERVER__TRUSTED_PROXIES",
+                "[127.0.0.1, 10.0.0.0/8, ::1]",
+            );
+            assert_eq!(load()?.server.trusted_proxies.0.len(), 3);
+            jail.set_env("OTPGW_SERVER__TRUSTED_PROXIES", "[localhost]");
+            let err = load().unwrap_err();
+            assert!(err.contains("`localhost` is not an IP address"), "{err}");
+            assert!(err.contains("TRUSTED_PROXIES"), "{err}");
             Ok(())
         });
     }

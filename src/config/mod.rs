@@ -14,6 +14,7 @@ mod abuse;
 mod delivery;
 mod env;
 mod keys;
+mod proxies;
 pub mod secret;
 mod sections;
 mod tenant;
@@ -21,6 +22,7 @@ mod validate;
 
 pub use abuse::{warnings as abuse_warnings, GeoConfig, LimitsConfig, PumpingConfig, PumpingMode};
 pub use delivery::{BreakerConfig, RouteConfig, RoutingConfig};
+pub use proxies::{IpBlock, TrustedProxies};
 pub use secret::Secret;
 pub use sections::*;
 pub use tenant::{TemplateSet, TenantConfig};

@@ -13,9 +13,11 @@ pub const DEMO_API_KEY: &str = "otpgw_demo_key_for_local_development_only";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// Development: a missing secret is replaced by a random one at startup.
+    /// Development: a missing secret is replaced by a random one at startup, and a
+    /// local caller opens `/ops` without an admin key.
     Dev,
-    /// Production: a missing or short secret stops startup.
+    /// Production: a missing or short secret, the dev outbox or the public demo key
+    /// stops startup, and `/ops` always needs an admin key.
     #[default]
     Production,
 }
@@ -34,6 +36,10 @@ pub struct ServerConfig {
     pub max_concurrent_requests: usize,
     /// On shutdown, how long in-flight requests may take to finish, in milliseconds.
     pub shutdown_grace_ms: u64,
+    /// Reverse proxies (addresses or CIDR blocks) whose `Forwarded` / `X-Forwarded-For`
+    /// give the client address. A request through one is never local (`/dev/outbox`,
+    /// `/ops` in dev mode). Empty: forwarding headers are ignored.
+    pub trusted_proxies: super::TrustedProxies,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +50,7 @@ impl Default for ServerConfig {
             request_timeout_ms: 10_000,
             max_concurrent_requests: 4096,
             shutdown_grace_ms: 10_000,
+            trusted_proxies: Default::default(),
         }
     }
 }
@@ -187,8 +194,9 @@ impl Default for DeliveryConfig {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminConfig {
-    /// Hashes (`sha256:<hex>`, from `otpgw api-key new`) of keys that may open `/ops`
-    /// from other hosts; loopback peers need none.
+    /// Hashes (`sha256:<hex>`, from `otpgw api-key new`) of the keys of the admin API and
+    /// `/ops`. In dev mode a local caller opens `/ops` without one; in production `/ops`
+    /// always needs one. An admin key may not also be a tenant key.
     pub api_keys: Vec<String>,
 }
 
@@ -205,8 +213,8 @@ pub struct ReceiptsConfig {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct DevConfig {
-    /// Serve `GET /dev/outbox` with the last 100 messages (codes included). Never in
-    /// production.
+    /// Serve `GET /dev/outbox` with the last 100 messages (codes included), each caller
+    /// seeing its own tenant's. Refused in `mode = "production"`.
     pub outbox: bool,
 }
 

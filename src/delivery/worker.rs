@@ -259,7 +259,7 @@ async fn process(ctx: &Ctx, lease: Lease) {
         now,
     );
     if let Some(o) = &ctx.outbox {
-        o.record(&v.to, &body, now);
+        o.record(&v.tenant, &v.to, &body, now);
     }
     let encoding = match crate::template::encoding_of(&body) {
         crate::template::Encoding::Gsm7 => "gsm7",

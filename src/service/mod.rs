@@ -15,7 +15,7 @@ pub use abuse::Abuse;
 pub use activity::{Activity, CountryHour};
 pub use admission::{check_admission, client_check_keys, geo_check, limit_policy, start_admission};
 
-pub use tenants::{Tenant, Tenants};
+pub use tenants::{AdminKeys, Tenant, Tenants};
 
 use crate::crypto::{random_bytes, Keys};
 use crate::domain::*;

@@ -1,8 +1,10 @@
-//! Tenants and API-key authentication.
+//! Tenants, admin keys and API-key authentication.
 //!
-//! Config holds `sha256:<hex>` of each key. A presented key is hashed and compared with
-//! every configured hash in constant time, so neither timing nor early exit tells which
-//! tenant, if any, was close.
+//! Config holds `sha256:<hex>` of each key, lower-cased here once. A presented key is
+//! hashed and compared with every configured hash in constant time, so neither timing
+//! nor early exit tells which tenant, if any, was close. The config check refuses a hash
+//! listed under two tenants or under a tenant and `admin.api_keys`, so a key has one
+//! owner.
 
 use crate::config::TenantConfig;
 use crate::crypto::{ct_eq, hash_api_key};
@@ -75,8 +77,45 @@ impl Tenants {
         found
     }
 
-    /// True if any tenant accepts this key hash.
+    /// True if any tenant accepts this key hash (lower-case hex).
     pub fn accepts_hash(&self, hash: &str) -> bool {
         self.keys.iter().any(|(h, _)| h == hash)
+    }
+}
+
+/// The admin keys' hashes: the one check behind `/ops` and the admin API.
+#[derive(Debug, Clone, Default)]
+pub struct AdminKeys(Vec<String>);
+
+impl AdminKeys {
+    /// From `admin.api_keys`.
+    pub fn new(hashes: &[String]) -> Self {
+        AdminKeys(hashes.iter().map(|h| h.to_ascii_lowercase()).collect())
+    }
+
+    /// Whether a presented key is an admin key (compared with every hash, constant time).
+    pub fn accepts(&self, key: &str) -> bool {
+        let h = hash_api_key(key);
+        let mut ok = false;
+        for a in &self.0 {
+            ok |= ct_eq(a.as_bytes(), h.as_bytes());
+        }
+        ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_hashes_match_whatever_their_case() {
+        let upper = hash_api_key("k")
+            .to_ascii_uppercase()
+            .replace("SHA256:", "sha256:");
+        let keys = AdminKeys::new(&[upper]);
+        assert!(keys.accepts("k"));
+        assert!(!keys.accepts("other"));
+        assert!(!AdminKeys::default().accepts("k"));
     }
 }

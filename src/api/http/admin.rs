@@ -7,39 +7,22 @@
 //!
 //! Every call needs `Authorization: Bearer <admin key>` whose hash is in
 //! `admin.api_keys` (from loopback too: this API changes state). A missing key is
-//! `401`, a key that is not an admin key `403`.
+//! `401`, a key that is not an admin key `403`; the check is `access.rs`'s, shared with
+//! `/ops`.
 
 use super::AppState;
 use crate::domain::rfc3339;
 use crate::error::Error;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-/// Checks the admin key.
+/// Checks the admin key (the same check as `/ops`).
 pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), Error> {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            Error::Unauthorized("the admin API needs `Authorization: Bearer <admin key>`".into())
-        })?;
-    let h = crate::crypto::hash_api_key(key);
-    let mut ok = false;
-    for a in &state.admin_keys {
-        ok |= crate::crypto::ct_eq(a.to_ascii_lowercase().as_bytes(), h.as_bytes());
-    }
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Forbidden("this key is not an admin key".into()))
-    }
+    state.access.require_admin(headers, "the admin API")
 }
 
 /// Query of the list.

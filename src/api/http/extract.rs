@@ -1,11 +1,12 @@
-//! Request extractors: API-key auth, request id, and strict JSON bodies.
+//! Request extractors: API-key auth (and the bearer key it reads), request id, and
+//! strict JSON bodies.
 
 use super::AppState;
 use crate::error::Error;
 use crate::service::Tenant;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{header, request::Parts};
+use axum::http::{header, request::Parts, HeaderMap};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
@@ -19,22 +20,9 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let raw = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        let key = bearer(&parts.headers)?.ok_or_else(|| {
             Error::Unauthorized("missing `Authorization: Bearer <api key>`".into())
         })?;
-        let value = raw
-            .to_str()
-            .ok()
-            .filter(|v| v.len() <= MAX_AUTH_LEN)
-            .ok_or_else(|| Error::Unauthorized("malformed Authorization header".into()))?;
-        let key = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                Error::Unauthorized("Authorization must be `Bearer <api key>`".into())
-            })?;
         state
             .service
             .tenants()
@@ -42,6 +30,25 @@ impl FromRequestParts<AppState> for Auth {
             .map(Auth)
             .ok_or_else(|| Error::Unauthorized("invalid API key".into()))
     }
+}
+
+/// The key of an `Authorization: Bearer <key>` header; `None` when there is no header.
+pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Error> {
+    let Some(raw) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = raw
+        .to_str()
+        .ok()
+        .filter(|v| v.len() <= MAX_AUTH_LEN)
+        .ok_or_else(|| Error::Unauthorized("malformed Authorization header".into()))?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(Some)
+        .ok_or_else(|| Error::Unauthorized("Authorization must be `Bearer <api key>`".into()))
 }
 
 /// The request id (`x-request-id`), taken from the caller when well-formed, else made.

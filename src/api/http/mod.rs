@@ -11,6 +11,7 @@
 //!
 //! Body size is enforced by the JSON extractor, which answers `413 payload_too_large`.
 
+mod access;
 mod admin;
 mod extract;
 mod ops;
@@ -19,6 +20,7 @@ mod problem;
 mod receipts;
 pub mod verifications;
 
+pub use access::{Access, Client};
 pub use extract::RequestId;
 
 use crate::config::ServerConfig;
@@ -54,8 +56,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// The send queue (depth for `/metrics`).
     pub queue: std::sync::Arc<dyn crate::queue::Queue>,
-    /// Hashes of admin keys (`/ops` from non-loopback peers).
-    pub admin_keys: Vec<String>,
+    /// Admin keys, trusted proxies, and who counts as local (`/ops`, `/dev/outbox`).
+    pub access: std::sync::Arc<Access>,
 }
 
 /// Every route, for the OpenAPI drift test: (method, path template).

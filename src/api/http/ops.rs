@@ -4,11 +4,11 @@
 use super::extract::Auth;
 use super::AppState;
 use crate::error::Error;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use std::net::SocketAddr;
 
 /// `GET /healthz`: the process is alive.
 pub async fn healthz() -> Response {
@@ -23,23 +23,21 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /dev/outbox`: open to loopback peers; others need an API key.
+/// `GET /dev/outbox`: with an API key, that tenant's messages; without one, every
+/// tenant's, to local callers only (`access.rs`).
 pub async fn outbox(State(state): State<AppState>, req: Request) -> Response {
+    let Some(outbox) = &state.outbox else {
+        return Error::RouteNotFound("no such endpoint".into()).into_response();
+    };
     let (mut parts, _) = req.into_parts();
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    let loopback =
-        peer.is_some_and(|p| p.ip().is_loopback() || p.ip().to_canonical().is_loopback());
-    if !loopback {
-        if let Err(e) = Auth::from_request_parts(&mut parts, &state).await {
-            return e.into_response();
-        }
+    let keyless_local = !parts.headers.contains_key(header::AUTHORIZATION)
+        && state.access.client_of(&parts).is_local();
+    if keyless_local {
+        return Json(outbox.list()).into_response();
     }
-    match &state.outbox {
-        Some(o) => Json(o.list()).into_response(),
-        None => Error::RouteNotFound("no such endpoint".into()).into_response(),
+    match Auth::from_request_parts(&mut parts, &state).await {
+        Ok(Auth(tenant)) => Json(outbox.list_for(&tenant.id)).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

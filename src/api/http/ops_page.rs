@@ -2,17 +2,17 @@
 //!
 //! Providers with their breaker state, the send queue, starts and conversion per country
 //! over the last hour (this process), and the SMS-pumping guard's active prefix blocks
-//! (shared by all instances). Open to loopback peers; others need an admin key (`admin.api_keys`).
+//! (shared by all instances). Needs an admin key (`admin.api_keys`: `401` without one,
+//! `403` with another key), except from a local caller in dev mode (`access.rs`).
 
 use super::AppState;
 use crate::delivery::breaker::BreakerState;
 use crate::domain::now_millis;
 use crate::error::Error;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write;
-use std::net::SocketAddr;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -21,38 +21,11 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn admin_allowed(state: &AppState, req: &Request) -> bool {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_canonical());
-    if peer.is_some_and(|ip| ip.is_loopback()) {
-        return true;
-    }
-    let key = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match key {
-        Some(k) => {
-            let h = crate::crypto::hash_api_key(k);
-            state
-                .admin_keys
-                .iter()
-                .any(|a| crate::crypto::ct_eq(a.as_bytes(), h.as_bytes()))
-        }
-        None => false,
-    }
-}
-
 /// Renders the page.
 pub async fn page(State(state): State<AppState>, req: Request) -> Result<Response, Error> {
-    if !admin_allowed(&state, &req) {
-        return Err(Error::Unauthorized(
-            "the ops page needs an admin key".into(),
-        ));
+    let (parts, _) = req.into_parts();
+    if !state.access.ops_open(&parts) {
+        state.access.require_admin(&parts.headers, "the ops page")?;
     }
     let mut h = String::with_capacity(4096);
     h.push_str(concat!(
