@@ -150,6 +150,9 @@ pub fn problems(c: &Config) -> Vec<String> {
                 "pumping: min_conversion in 0..1; min_sends, window_secs and block_secs at least 1",
             ));
         }
+        if !(1..=128).contains(&t.limits.ipv6_prefix_len) {
+            p.push(at("limits.ipv6_prefix_len must be 1..128"));
+        }
         for e in &pg.safe_list {
             let ok = e.len() >= 2
                 && e.len() <= 16

@@ -4,10 +4,12 @@
 //! them: a [`PhoneNumber`] is normalised E.164 and valid, an [`OtpCode`] is 4..10 digits,
 //! a [`VerificationId`] has our shape and names its store shard.
 
+mod client_net;
 mod code;
 mod phone;
 mod verification;
 
+pub use client_net::ClientNet;
 pub use code::{uniform_below, CodeLength, OtpCode};
 pub use phone::{country_of, mask_digit_runs, mask_number, PhoneNumber};
 pub use verification::{

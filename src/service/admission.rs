@@ -5,7 +5,7 @@
 use super::Tenant;
 use crate::config::{PumpingMode, TenantConfig};
 use crate::crypto::Keys;
-use crate::domain::PhoneNumber;
+use crate::domain::{ClientNet, PhoneNumber};
 use crate::error::{Error, Result};
 use crate::ratelimit::pumping::{prefix_of, Bucket, PumpPolicy};
 use crate::ratelimit::Limit;
@@ -104,7 +104,7 @@ fn bucket(keys: &Keys, tenant: &str, to: &PhoneNumber) -> Bucket {
 }
 
 /// The shared limits and guard bucket of a send to `to` (the load harness builds its
-/// ceiling from this too).
+/// ceiling from this too). `ip` counts as its [`ClientNet`].
 pub fn start_admission(
     keys: &Keys,
     tenant: &Tenant,
@@ -121,11 +121,8 @@ pub fn start_admission(
         limit(cfg, "number_per_hour", num.clone()),
         limit(cfg, "number_per_day", num),
         ip.and_then(|ip| {
-            limit(
-                cfg,
-                "client_ip",
-                keys.scope_key(t, "ip", &ip.to_canonical().to_string()),
-            )
+            let net = ClientNet::of(ip, cfg.limits.ipv6_prefix_len);
+            limit(cfg, "client_ip", keys.scope_key(t, "ip", &net.to_string()))
         }),
         limit(cfg, "tenant_sends", String::new()),
         limit(cfg, "api_key_sends", tenant.key_id.clone()),
