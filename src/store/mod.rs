@@ -290,10 +290,12 @@ pub fn due_for_sending(v: &Verification, seq: u32, redelivered: bool, now: Milli
 }
 
 /// Builds the configured store and its send queue (one backend: a start and its message
-/// are written in one atomic step). The one place a backend is chosen.
+/// are written in one atomic step). The one place a backend is chosen. `keys` seal the
+/// personal data a store keeps outside the process (Redis).
 pub async fn build(
     cfg: &StoreConfig,
     queue_capacity: usize,
+    keys: &crate::crypto::Keys,
 ) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Queue>)> {
     Ok(match cfg.kind {
         StoreKind::Memory => {
@@ -302,7 +304,7 @@ pub async fn build(
             (store, queue)
         }
         StoreKind::Redis => {
-            let store = redis::RedisStore::new(&cfg.redis)?;
+            let store = redis::RedisStore::new(&cfg.redis, keys.sealer().clone())?;
             let queue = Arc::new(store.queue());
             (Arc::new(store), queue)
         }

@@ -56,6 +56,7 @@ static IDEMPOTENCY: &str = include_str!("idempotency.lua");
 /// Redis-backed store.
 pub struct RedisStore {
     conn: std::sync::Arc<Conn>,
+    sealer: crate::crypto::Sealer,
     prefix: String,
     shards: u16,
     scripts: Scripts,
@@ -74,10 +75,12 @@ struct Scripts {
 }
 
 impl RedisStore {
-    /// Prepares the store; connecting happens on first use.
-    pub fn new(cfg: &RedisStoreConfig) -> anyhow::Result<Self> {
+    /// Prepares the store; connecting happens on first use. `sealer` seals the
+    /// records' personal data.
+    pub fn new(cfg: &RedisStoreConfig, sealer: crate::crypto::Sealer) -> anyhow::Result<Self> {
         Ok(RedisStore {
             conn: std::sync::Arc::new(Conn::new(cfg)?),
+            sealer,
             prefix: format!("{}:v1", cfg.key_prefix),
             shards: cfg.shards.max(1),
             scripts: Scripts {
@@ -145,7 +148,7 @@ impl Store for RedisStore {
     async fn check(&self, spec: CheckSpec, now: Millis) -> StoreResult<CheckOutcome> {
         let mut inv = self.scripts.check.prepare_invoke();
         self.check_parts(&spec, now).apply(&mut inv);
-        check_outcome(self.conn.invoke(&inv).await?)
+        check_outcome(self.conn.invoke(&inv).await?, &self.sealer)
     }
 
     async fn admit_start(
@@ -178,7 +181,7 @@ impl Store for RedisStore {
         let mut cmd = ::redis::cmd("HGETALL");
         cmd.arg(self.record_key(id));
         let v = self.conn.query(&cmd).await?;
-        Ok(decode(id, &v))
+        Ok(decode(id, &v, &self.sealer))
     }
 
     async fn link_provider_message(
@@ -225,7 +228,7 @@ impl Store for RedisStore {
         let (head, rest) = reply(self.conn.invoke(&inv).await?);
         match head.as_str() {
             "not_found" => Ok(None),
-            "ok" => Ok(rest.first().and_then(|r| decode(id, r))),
+            "ok" => Ok(rest.first().and_then(|r| decode(id, r, &self.sealer))),
             _ => Err(bad_reply("cancel")),
         }
     }
@@ -259,7 +262,7 @@ impl Store for RedisStore {
             .arg(now)
             .arg(seq)
             .arg(if redelivered { "1" } else { "0" });
-        Ok(decode(id, &self.conn.invoke(&inv).await?))
+        Ok(decode(id, &self.conn.invoke(&inv).await?, &self.sealer))
     }
 
     async fn delivered(
