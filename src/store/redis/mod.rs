@@ -4,7 +4,9 @@
 //! # Key layout (version `v1`)
 //! `P` is `store.redis.key_prefix`, `S` the number's shard (`0..shards`, 4 hex digits,
 //! from the keyed number hash), `N` the keyed number hash (no phone number appears in a
-//! key name), `T` the tenant id.
+//! key name), `T` the tenant id. No value holds a number or metadata in plain text: the
+//! record seals them (`record.rs`), idempotency entries hold neither, and the key hash
+//! and fingerprint are keyed (see [`crate::crypto`]).
 //!
 //! | key | type | TTL | holds |
 //! |---|---|---|---|
@@ -14,7 +16,7 @@
 //! | `P:v1:{sS}:lf:T:N` | counter | window | failed checks on the number in the window |
 //! | `P:v1:{sS}:q` | stream | — (entries deleted on ack) | queued sends of the shard, consumer group `otpgw` |
 //! | `P:v1:{sS}:dead` | stream | capped at ~10 000 entries | dead-lettered sends with their reason |
-//! | `P:v1:{iT}:<key hash>` | string | 24 h | idempotency reservation or stored response |
+//! | `P:v1:{iT}:<key hash>` | string | reservation: TTL + retention; response: until the verification's expiry + retention | idempotency reservation (`p|<fingerprint>`) or stored response (`d|<fingerprint>|<status>|<body without number or metadata>`) |
 //! | `P:v1:pm:<provider>:<message id>` | string | retention | verification id of a provider's message (receipts) |
 //!
 //! The hash tag `{sS}` puts a number's record, index and counters in one cluster slot,
@@ -331,13 +333,13 @@ impl Store for RedisStore {
         fp: &str,
         status: u16,
         body: &str,
-        ttl_ms: i64,
+        until: Millis,
     ) -> StoreResult<()> {
         let mut cmd = ::redis::cmd("SET");
         cmd.arg(self.idem_key(tenant, key))
             .arg(format!("d|{fp}|{status}|{body}"))
-            .arg("PX")
-            .arg(ttl_ms);
+            .arg("PXAT")
+            .arg(until.max(1));
         self.conn.query(&cmd).await.map(|_| ())
     }
 
