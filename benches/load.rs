@@ -1075,10 +1075,10 @@ struct Made {
 
 impl Direct {
     async fn new(cfg: &Config) -> Direct {
-        let (store, queue) = otpgw::store::build(&cfg.store, 10_000_000)
+        let keys = Keys::derive(&ServerSecret::new(SECRET.as_bytes().to_vec()));
+        let (store, queue) = otpgw::store::build(&cfg.store, 10_000_000, &keys)
             .await
             .expect("store builds");
-        let keys = Keys::derive(&ServerSecret::new(SECRET.as_bytes().to_vec()));
         let who = otpgw::service::Tenants::new(&cfg.tenants)
             .authenticate(DEMO_API_KEY)
             .expect("the demo key acts for the demo tenant");

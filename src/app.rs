@@ -61,13 +61,13 @@ impl Application {
             tracing::warn!("{w}");
         }
         let metrics = Metrics::new();
-        let (store, queue) = store::build(&cfg.store, cfg.delivery.queue_capacity).await?;
+        let keys = Keys::derive(&secret);
+        let (store, queue) = store::build(&cfg.store, cfg.delivery.queue_capacity, &keys).await?;
         let store: Arc<dyn store::Store> =
             Arc::new(store::MeteredStore::new(store, metrics.clone()));
         let outbox = cfg.dev.outbox.then(Outbox::default);
         let router = Arc::new(Router::from_config(&cfg, metrics.clone())?);
         let tenants = Tenants::new(&cfg.tenants);
-        let keys = Keys::derive(&secret);
         let workers = delivery::start(delivery::Ctx {
             store: store.clone(),
             queue: queue.clone(),

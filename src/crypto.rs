@@ -14,6 +14,16 @@
 //! - **number key** = HMAC(k_num, tenant ‖ number), hex: names a number's store keys so
 //!   that phone numbers never appear in key names; its first two bytes pick the shard.
 //! - **API keys** are random `otpgw_…` strings; config holds only `sha256:<hex>` of each.
+//! - **personal data at rest** (a record's number and metadata in Redis) is sealed with
+//!   ChaCha20-Poly1305 under k_seal (see [`seal`]).
+//! - **idempotency**: the key a client sends and the request it came with are stored
+//!   only as HMAC(k_idem, tenant ‖ …), so neither a client's key (which may hold an
+//!   email address) nor a guessable request (a number) can be confirmed from a copy of
+//!   the store.
+
+mod seal;
+
+pub use seal::Sealer;
 
 use crate::domain::{CodeLength, OtpCode};
 use hmac::{Hmac, KeyInit, Mac};
@@ -82,6 +92,8 @@ pub struct Keys {
     k_mac: [u8; 32],
     k_gen: [u8; 32],
     k_num: [u8; 32],
+    k_idem: [u8; 32],
+    seal: Sealer,
 }
 
 impl fmt::Debug for Keys {
@@ -97,7 +109,28 @@ impl Keys {
             k_mac: mac_parts(&secret.0, &[b"otpgw/v1/code-mac"]),
             k_gen: mac_parts(&secret.0, &[b"otpgw/v1/code-gen"]),
             k_num: mac_parts(&secret.0, &[b"otpgw/v1/number"]),
+            k_idem: mac_parts(&secret.0, &[b"otpgw/v1/idempotency"]),
+            seal: Sealer::new(&mac_parts(&secret.0, &[b"otpgw/v1/seal"])),
         }
+    }
+
+    /// Seals personal data at rest.
+    pub fn sealer(&self) -> &Sealer {
+        &self.seal
+    }
+
+    /// Hex name under which a tenant's `Idempotency-Key` is stored.
+    pub fn idempotency_key(&self, tenant: &str, key: &[u8]) -> String {
+        hex::encode(mac_parts(&self.k_idem, &[b"key", tenant.as_bytes(), key]))
+    }
+
+    /// Hex fingerprint of a request (its canonical form), stored with its
+    /// idempotency key to tell a retry from another request.
+    pub fn request_fingerprint(&self, tenant: &str, canonical: &[u8]) -> String {
+        hex::encode(mac_parts(
+            &self.k_idem,
+            &[b"request", tenant.as_bytes(), canonical],
+        ))
     }
 
     /// MAC of a code for (tenant, number).
@@ -164,7 +197,7 @@ pub fn hash_api_key(key: &str) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(key.as_bytes())))
 }
 
-/// SHA-256 of arbitrary bytes, hex (idempotency fingerprints).
+/// SHA-256 of arbitrary bytes, hex.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
@@ -253,6 +286,23 @@ mod tests {
         let s = ServerSecret::new(b"super-secret-value".to_vec());
         assert!(!format!("{s:?}").contains("super"));
         assert!(!format!("{:?}", Keys::derive(&s)).contains('['));
+    }
+
+    #[test]
+    fn idempotency_names_are_keyed_per_tenant() {
+        let k = keys();
+        let other = Keys::derive(&ServerSecret::new(vec![8u8; 32]));
+        let key = k.idempotency_key("t", b"signup:alice@example.com");
+        assert_ne!(key, sha256_hex(b"signup:alice@example.com"));
+        assert_ne!(key, k.idempotency_key("u", b"signup:alice@example.com"));
+        assert_ne!(key, other.idempotency_key("t", b"signup:alice@example.com"));
+        let fp = k.request_fingerprint("t", br#"{"to":"+14155550123"}"#);
+        assert_ne!(fp, sha256_hex(br#"{"to":"+14155550123"}"#));
+        assert_ne!(
+            fp,
+            other.request_fingerprint("t", br#"{"to":"+14155550123"}"#)
+        );
+        assert_eq!(fp, k.request_fingerprint("t", br#"{"to":"+14155550123"}"#));
     }
 
     #[test]

@@ -181,6 +181,14 @@ impl Error {
             retry_after: Duration::from_secs(1),
         }
     }
+
+    /// The memory store at its cap: room comes back as entries expire.
+    pub fn store_full(retry_after: Duration) -> Self {
+        Error::StoreUnavailable {
+            detail: "the verification store is full; try again later".into(),
+            retry_after,
+        }
+    }
 }
 
 /// Whole seconds for a `Retry-After` header: rounded up, at least 1.

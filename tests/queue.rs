@@ -30,7 +30,8 @@ async fn backend(kind: &str) -> (Arc<dyn Store>, Arc<dyn Queue>) {
                 .collect();
         }
     }
-    otpgw::store::build(&cfg, 1000).await.unwrap()
+    let keys = otpgw::crypto::Keys::derive(&otpgw::crypto::ServerSecret::new(vec![7u8; 32]));
+    otpgw::store::build(&cfg, 1000, &keys).await.unwrap()
 }
 
 fn spec(cooldown_ms: i64) -> StartSpec {

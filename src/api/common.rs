@@ -2,20 +2,22 @@
 //! the verification view both render, and the idempotent start.
 //!
 //! HTTP and gRPC differ only in framing; putting the rest here keeps them from drifting
-//! (the same validation messages, the same idempotency semantics, the same view).
+//! (the same validation messages, the same idempotency semantics, the same view). The
+//! start, with its idempotency, is in [`idempotent`].
+
+mod idempotent;
+
+pub use idempotent::start;
 
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::ratelimit::headers::RateInfo;
-use crate::service::{CheckBy, Service, StartInput, Started, Tenant};
-use crate::store::IdempotencyBegin;
+use crate::service::{CheckBy, Service, StartInput, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Largest `metadata` object, serialized.
 pub const MAX_METADATA_BYTES: usize = 1024;
-/// How long an idempotency key is remembered.
-pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// Start request fields as received. Unknown JSON fields are rejected.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -56,10 +58,10 @@ pub struct RawCheck {
 }
 
 impl RawStart {
-    /// Canonical fingerprint for idempotency: the same request over either transport,
-    /// whatever its whitespace or field order, has the same fingerprint.
-    pub fn fingerprint(&self) -> String {
-        crate::crypto::sha256_hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
+    /// Canonical form for the idempotency fingerprint: the same request over either
+    /// transport, whatever its whitespace or field order, has the same form.
+    pub fn canonical(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
     }
 
     /// Parses into domain types.
@@ -143,7 +145,8 @@ impl RawCheck {
     }
 }
 
-/// Validates an `Idempotency-Key` and returns its hash (the store never sees the key).
+/// Validates an `Idempotency-Key`. The store only ever sees its keyed hash
+/// ([`Service::idempotency_names`]).
 pub fn idempotency_key(raw: Option<&[u8]>) -> Result<Option<String>> {
     let Some(v) = raw else { return Ok(None) };
     let ok = (1..=255).contains(&v.len()) && v.iter().all(|b| (0x21..=0x7e).contains(b));
@@ -152,7 +155,7 @@ pub fn idempotency_key(raw: Option<&[u8]>) -> Result<Option<String>> {
             "Idempotency-Key must be 1..255 visible ASCII characters".into(),
         ));
     }
-    Ok(Some(crate::crypto::sha256_hex(v)))
+    Ok(Some(String::from_utf8_lossy(v).into_owned()))
 }
 
 /// The verification resource as both APIs show it.
@@ -207,15 +210,19 @@ impl VerificationView {
                 updated_at: rfc3339(v.delivery.updated_at),
                 reason: v.delivery.reason.clone(),
             },
-            metadata: v
-                .metadata
-                .as_deref()
-                .and_then(|m| serde_json::from_str(m).ok())
-                .unwrap_or_else(|| Value::Object(Default::default())),
+            metadata: metadata_view(v),
             locale: v.locale.clone(),
             valid,
         }
     }
+}
+
+/// The `metadata` of the view: the stored object, or `{}`.
+fn metadata_view(v: &Verification) -> Value {
+    v.metadata
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_else(|| Value::Object(Default::default()))
 }
 
 /// Outcome of a start as both APIs report it.
@@ -229,76 +236,6 @@ pub struct StartResult {
     pub replayed: bool,
     /// The limits that applied (none for a replay).
     pub rate: RateInfo,
-}
-
-/// Starts a verification, honouring an idempotency key (already hashed) if given.
-pub async fn start(
-    svc: &Service,
-    tenant: &Tenant,
-    raw: RawStart,
-    idempotency_key: Option<String>,
-    request_id: Option<String>,
-) -> Result<StartResult> {
-    let fp = raw.fingerprint();
-    let input = raw.parse(request_id)?;
-    let Some(key) = idempotency_key else {
-        return run_start(svc, tenant, input).await;
-    };
-    match svc
-        .idempotency_begin(tenant, &key, &fp, IDEMPOTENCY_TTL_MS)
-        .await?
-    {
-        IdempotencyBegin::Reserved => {}
-        IdempotencyBegin::Replay(status, body) => {
-            let view = serde_json::from_str(&body)
-                .map_err(|e| Error::Internal(format!("stored idempotent response: {e}")))?;
-            return Ok(StartResult {
-                created: status == 201,
-                view,
-                replayed: true,
-                rate: RateInfo::default(),
-            });
-        }
-        IdempotencyBegin::Mismatch => {
-            return Err(Error::IdempotencyConflict(
-                "this Idempotency-Key was used with a different request".into(),
-            ))
-        }
-        IdempotencyBegin::InProgress => {
-            return Err(Error::IdempotencyConflict(
-                "a request with this Idempotency-Key is still being processed".into(),
-            ))
-        }
-    }
-    match run_start(svc, tenant, input).await {
-        Ok(r) => {
-            let body =
-                serde_json::to_string(&r.view).map_err(|e| Error::Internal(e.to_string()))?;
-            let status = if r.created { 201 } else { 200 };
-            svc.idempotency_finish(tenant, &key, &fp, status, &body, IDEMPOTENCY_TTL_MS)
-                .await;
-            Ok(r)
-        }
-        Err(e) => {
-            svc.idempotency_abort(tenant, &key).await;
-            Err(e)
-        }
-    }
-}
-
-async fn run_start(svc: &Service, tenant: &Tenant, input: StartInput) -> Result<StartResult> {
-    let now = now_millis();
-    let (started, rate) = svc.start_rated(tenant, input).await?;
-    let (created, v) = match started {
-        Started::Created(v) => (true, v),
-        Started::Resent(v) => (false, v),
-    };
-    Ok(StartResult {
-        created,
-        view: VerificationView::new(&v, now, None),
-        replayed: false,
-        rate,
-    })
 }
 
 /// Checks a code.

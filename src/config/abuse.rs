@@ -46,8 +46,12 @@ pub struct LimitsConfig {
     /// Sends to one number per day (reason `number_per_day`).
     pub number_per_day: u32,
     /// Sends per end-user IP per hour, when the request gives `client_ip` (reason
-    /// `client_ip`).
+    /// `client_ip`). An IPv6 address counts as its network (`ipv6_prefix_len`).
     pub client_ip_per_hour: u32,
+    /// Prefix length (1..128) of the IPv6 network a `client_ip` is counted as, by
+    /// `client_ip_per_hour` and `local_ip_per_sec`: one host usually holds a whole /64.
+    /// IPv4 addresses (and IPv4-mapped IPv6) count one by one.
+    pub ipv6_prefix_len: u8,
     /// Sends per second for the whole tenant (reason `tenant_sends`).
     pub tenant_sends_per_sec: u32,
     /// Checks per second for the whole tenant (reason `tenant_checks`).
@@ -61,7 +65,8 @@ pub struct LimitsConfig {
     /// Sends per number prefix (E.164 minus its last 3 digits) per hour (reason `prefix`).
     pub prefix_per_hour: u32,
     /// Local shedding, per instance and without any Redis call: requests per second
-    /// from one `client_ip` before this instance answers `429 client_ip` by itself.
+    /// from one `client_ip` (IPv6: its network) before this instance answers
+    /// `429 client_ip` by itself.
     pub local_ip_per_sec: u32,
     /// Local shedding: requests per second for the tenant on one instance before it
     /// answers `429 tenant_sends` / `tenant_checks` by itself.
@@ -76,6 +81,7 @@ impl Default for LimitsConfig {
             number_per_hour: 10,
             number_per_day: 20,
             client_ip_per_hour: 30,
+            ipv6_prefix_len: 64,
             tenant_sends_per_sec: 100,
             tenant_checks_per_sec: 200,
             api_key_sends_per_sec: 100,

@@ -101,8 +101,13 @@ pub struct StoreConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MemoryStoreConfig {
-    /// Most verifications held at once; beyond it the soonest-to-expire is evicted.
+    /// Most entries held at once: verifications and stored idempotent answers, of all
+    /// tenants. At this cap a start that would need another tenant's entry evicted is
+    /// refused with `503 store_unavailable` instead.
     pub max_entries: usize,
+    /// Most entries one tenant holds (`None`: `max_entries`); beyond it the tenant's own
+    /// soonest-to-expire entry is evicted (and counted in the evictions metric).
+    pub max_entries_per_tenant: Option<usize>,
     /// How often expired entries are purged, in milliseconds.
     pub purge_interval_ms: u64,
 }
@@ -111,6 +116,7 @@ impl Default for MemoryStoreConfig {
     fn default() -> Self {
         MemoryStoreConfig {
             max_entries: 1_000_000,
+            max_entries_per_tenant: None,
             purge_interval_ms: 1_000,
         }
     }

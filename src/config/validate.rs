@@ -62,8 +62,8 @@ pub fn problems(c: &Config) -> Vec<String> {
             p.push("store.redis.key_prefix must be non-empty without braces or spaces".into());
         }
     }
-    if c.store.memory.max_entries == 0 {
-        p.push("store.memory.max_entries must be at least 1".into());
+    if c.store.memory.max_entries == 0 || c.store.memory.max_entries_per_tenant == Some(0) {
+        p.push("store.memory.max_entries and max_entries_per_tenant must be at least 1".into());
     }
     let d = &c.delivery;
     if d.concurrency == 0 || d.queue_capacity == 0 {
@@ -145,6 +145,9 @@ pub fn problems(c: &Config) -> Vec<String> {
             p.push(at(
                 "pumping: min_conversion in 0..1; min_sends, window_secs and block_secs at least 1",
             ));
+        }
+        if !(1..=128).contains(&t.limits.ipv6_prefix_len) {
+            p.push(at("limits.ipv6_prefix_len must be 1..128"));
         }
         for e in &pg.safe_list {
             let ok = e.len() >= 2

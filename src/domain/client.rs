@@ -3,30 +3,15 @@
 //! (see `crate::service::admission::client_check_keys`), so an attacker's wrong codes
 //! use up the attacker's quota, not the real user's.
 //!
-//! An IPv6 address counts by its network ([`IPV6_GROUP_PREFIX`] bits, a /64): one host
-//! usually holds a whole /64 and can pick a new address in it per request, so keying by
-//! the full address would give it 2^64 fresh quotas. IPv4 addresses (and IPv4-mapped
-//! IPv6 ones) count by the address. [`ip_group`] is the one place that grouping is done.
+//! An IP address counts as its [`ClientNet`] (an IPv6 address by its network, the
+//! tenant's `limits.ipv6_prefix_len`, a /64 by default), the same grouping the per-IP
+//! send limit uses: one host usually holds a whole /64 and can pick a new address in it
+//! per request, so keying by the full address would give it 2^64 fresh quotas.
 
 use crate::error::{Error, Result};
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
-
-/// Prefix length an IPv6 client address is grouped by.
-pub const IPV6_GROUP_PREFIX: u8 = 64;
-
-/// The group an address counts in, as text: the IPv4 address itself, or the IPv6
-/// network of `v6_prefix` bits (`2001:db8:1:2::/64`).
-pub fn ip_group(ip: IpAddr, v6_prefix: u8) -> String {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let bits = u32::from(v6_prefix.min(128));
-            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-            format!("{}/{bits}", Ipv6Addr::from(u128::from(v6) & mask))
-        }
-    }
-}
+use super::ClientNet;
+use std::net::IpAddr;
 
 /// Parses the `client_ip` of a request.
 pub fn parse_client_ip(s: &str) -> Result<IpAddr> {
@@ -74,9 +59,12 @@ pub struct CheckClient {
 
 impl CheckClient {
     /// The (scope, value) of each key this client's failed checks count under: the IP's
-    /// group (`ip`) and the session (`session`), whichever were given.
-    pub fn keys(&self) -> Vec<(&'static str, String)> {
-        let ip = self.ip.map(|ip| ("ip", ip_group(ip, IPV6_GROUP_PREFIX)));
+    /// network (`ip`, IPv6 cut to `v6_prefix_len` bits) and the session (`session`),
+    /// whichever were given.
+    pub fn keys(&self, v6_prefix_len: u8) -> Vec<(&'static str, String)> {
+        let ip = self
+            .ip
+            .map(|ip| ("ip", ClientNet::of(ip, v6_prefix_len).to_string()));
         let session = self
             .session
             .as_ref()
@@ -90,7 +78,11 @@ mod tests {
     use super::*;
 
     fn group(s: &str) -> String {
-        ip_group(s.parse().unwrap(), IPV6_GROUP_PREFIX)
+        let c = CheckClient {
+            ip: Some(s.parse().unwrap()),
+            session: None,
+        };
+        c.keys(64).remove(0).1
     }
 
     #[test]
@@ -104,9 +96,6 @@ mod tests {
         assert_eq!(group("203.0.113.7"), "203.0.113.7");
         assert_ne!(group("203.0.113.7"), group("203.0.113.8"));
         assert_eq!(group("::ffff:203.0.113.7"), "203.0.113.7", "mapped IPv4");
-        let ip = "2001:db8::1".parse().unwrap();
-        assert_eq!(ip_group(ip, 128), "2001:db8::1/128");
-        assert_eq!(ip_group(ip, 0), "::/0");
     }
 
     #[test]
@@ -121,13 +110,13 @@ mod tests {
 
     #[test]
     fn keys_name_what_was_given() {
-        assert!(CheckClient::default().keys().is_empty());
+        assert!(CheckClient::default().keys(64).is_empty());
         let c = CheckClient {
             ip: Some("2001:db8::5".parse().unwrap()),
             session: Some(ClientSession::parse("s1").unwrap()),
         };
         assert_eq!(
-            c.keys(),
+            c.keys(64),
             [("ip", "2001:db8::/64".into()), ("session", "s1".into())]
         );
     }

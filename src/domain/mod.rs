@@ -6,11 +6,13 @@
 //! the end user a check comes from.
 
 mod client;
+mod client_net;
 mod code;
 mod phone;
 mod verification;
 
-pub use client::{ip_group, parse_client_ip, CheckClient, ClientSession, IPV6_GROUP_PREFIX};
+pub use client::{parse_client_ip, CheckClient, ClientSession};
+pub use client_net::ClientNet;
 pub use code::{uniform_below, CodeLength, OtpCode};
 pub use phone::{country_of, mask_digit_runs, mask_number, PhoneNumber};
 pub use verification::{

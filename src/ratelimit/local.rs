@@ -48,7 +48,8 @@ impl LocalShed {
     }
 
     /// `Err(reason)` when this instance sheds the request: `client_ip` for an IP flood,
-    /// `tenant` for a tenant flood.
+    /// `tenant` for a tenant flood. `ip` is the client's network
+    /// ([`crate::domain::ClientNet::addr`]), so an IPv6 host counts once.
     pub fn check(&self, tenant: &str, ip: Option<IpAddr>) -> Result<(), &'static str> {
         let Some(t) = self.tenants.get(tenant) else {
             return Ok(());

@@ -10,7 +10,7 @@
 use super::admission::{check_admission, geo_check, start_admission};
 use super::Tenant;
 use crate::crypto::Keys;
-use crate::domain::{now_millis, PhoneNumber};
+use crate::domain::{now_millis, ClientNet, PhoneNumber};
 use crate::error::{retry_after_secs, Error, Result};
 use crate::metrics::Metrics;
 use crate::ratelimit::headers::RateInfo;
@@ -79,7 +79,8 @@ impl Abuse {
     ) -> Result<Admission> {
         let cfg = &tenant.cfg;
         geo_check(cfg, to).inspect_err(|e| self.blocked(tenant, e))?;
-        if let Err(scope) = self.local.check(&tenant.id, ip) {
+        let net = ip.map(|ip| ClientNet::of(ip, cfg.limits.ipv6_prefix_len).addr());
+        if let Err(scope) = self.local.check(&tenant.id, net) {
             let reason = if scope == "client_ip" {
                 "client_ip"
             } else {

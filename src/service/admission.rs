@@ -7,7 +7,7 @@
 use super::Tenant;
 use crate::config::{PumpingMode, TenantConfig};
 use crate::crypto::Keys;
-use crate::domain::{CheckClient, PhoneNumber};
+use crate::domain::{CheckClient, ClientNet, PhoneNumber};
 use crate::error::{Error, Result};
 use crate::ratelimit::pumping::{prefix_of, Bucket, PumpPolicy};
 use crate::ratelimit::Limit;
@@ -106,7 +106,7 @@ fn bucket(keys: &Keys, tenant: &str, to: &PhoneNumber) -> Bucket {
 }
 
 /// The shared limits and guard bucket of a send to `to` (the load harness builds its
-/// ceiling from this too).
+/// ceiling from this too). `ip` counts as its [`ClientNet`].
 pub fn start_admission(
     keys: &Keys,
     tenant: &Tenant,
@@ -123,11 +123,8 @@ pub fn start_admission(
         limit(cfg, "number_per_hour", num.clone()),
         limit(cfg, "number_per_day", num),
         ip.and_then(|ip| {
-            limit(
-                cfg,
-                "client_ip",
-                keys.scope_key(t, "ip", &ip.to_canonical().to_string()),
-            )
+            let net = ClientNet::of(ip, cfg.limits.ipv6_prefix_len);
+            limit(cfg, "client_ip", keys.scope_key(t, "ip", &net.to_string()))
         }),
         limit(cfg, "tenant_sends", String::new()),
         limit(cfg, "api_key_sends", tenant.key_id.clone()),
@@ -174,7 +171,7 @@ pub fn client_check_keys(keys: &Keys, tenant: &Tenant, client: &CheckClient) -> 
         return Vec::new();
     }
     client
-        .keys()
+        .keys(tenant.cfg.limits.ipv6_prefix_len)
         .into_iter()
         .map(|(scope, value)| keys.scope_key(&tenant.id, scope, &value))
         .collect()

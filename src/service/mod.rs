@@ -8,6 +8,7 @@
 mod abuse;
 mod activity;
 mod admission;
+mod idempotency;
 mod observe;
 mod tenants;
 
@@ -305,6 +306,7 @@ impl Service {
                     "the send queue is full; try again shortly",
                 ))
             }
+            StartOutcome::StoreFull(left) => return Err(Error::store_full(dur(left))),
             StartOutcome::NumberLimited(left) => {
                 return Err(Error::RateLimited {
                     reason: "number_send_limit",
@@ -437,49 +439,6 @@ impl Service {
     /// Ready when the store (which also holds the send queue) answers.
     pub async fn ready(&self) -> Result<()> {
         self.inner.store.ping().await.map_err(unavailable)
-    }
-
-    /// Reserves an idempotency key (hash) with the body fingerprint.
-    pub async fn idempotency_begin(
-        &self,
-        tenant: &Tenant,
-        key: &str,
-        fp: &str,
-        ttl_ms: i64,
-    ) -> Result<IdempotencyBegin> {
-        self.inner
-            .store
-            .idempotency_begin(&tenant.id, key, fp, ttl_ms)
-            .await
-            .map_err(unavailable)
-    }
-
-    /// Stores the response for a reserved key. A failure here is logged: the request
-    /// itself succeeded, and a retry would then run again rather than replay.
-    pub async fn idempotency_finish(
-        &self,
-        tenant: &Tenant,
-        key: &str,
-        fp: &str,
-        status: u16,
-        body: &str,
-        ttl_ms: i64,
-    ) {
-        if let Err(e) = self
-            .inner
-            .store
-            .idempotency_finish(&tenant.id, key, fp, status, body, ttl_ms)
-            .await
-        {
-            tracing::warn!(error = %e, "could not store the idempotent response");
-        }
-    }
-
-    /// Releases a reservation after a failed request, so a retry runs again.
-    pub async fn idempotency_abort(&self, tenant: &Tenant, key: &str) {
-        if let Err(e) = self.inner.store.idempotency_abort(&tenant.id, key).await {
-            tracing::warn!(error = %e, "could not release the idempotency key");
-        }
     }
 
     /// Last-hour activity per country (this process).

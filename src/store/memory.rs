@@ -3,12 +3,19 @@
 //! The default backend for development and single-instance use. Each operation takes the
 //! lock once and does all its reads and writes inside, which gives the same atomicity the
 //! Redis scripts give. A background task purges expired entries every
-//! `purge_interval_ms`; it holds only a weak reference, so it ends with the store. The
-//! number of verifications is bounded by `max_entries`: inserting beyond it evicts the
-//! one that would expire soonest and counts it in [`MemoryStore::evictions`].
+//! `purge_interval_ms`; it holds only a weak reference, so it ends with the store.
+//! Verifications and idempotency entries are bounded per tenant and in all
+//! (`max_entries_per_tenant`, `max_entries`; see [`room`]): a tenant past its share loses
+//! its own soonest-to-expire entry, counted in [`MemoryStore::evictions`]; at the
+//! store's cap a start is refused rather than evict another tenant's entries.
 //!
 //! Failed checks are counted with the limiter's GCRA ([`crate::ratelimit::gcra`]): one
 //! TAT per number and per (number, client) in `fail_tats`, as `check.lua` keeps them.
+
+#[cfg(test)]
+mod caps_tests;
+mod idem;
+mod room;
 
 use super::ttl_map::TtlMap;
 use super::*;
@@ -17,6 +24,8 @@ use crate::domain::{now_millis, Delivery, DeliveryStatus, Status};
 use crate::queue::memory::QueueState;
 use crate::queue::QueuedMessage;
 use crate::ratelimit::{gcra, Decision, Limit};
+use idem::Idem;
+use room::{Caps, Full};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Weak};
 use std::time::Duration;
@@ -25,12 +34,6 @@ use std::time::Duration;
 struct Record {
     v: Verification,
     mac: [u8; 32],
-}
-
-#[derive(Debug, Clone)]
-enum Idem {
-    InProgress(String),
-    Done(String, u16, String),
 }
 
 #[derive(Debug, Default)]
@@ -47,7 +50,7 @@ struct Inner {
 /// In-process store.
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
-    max_entries: usize,
+    caps: Caps,
     queue_capacity: usize,
     evictions: Arc<AtomicU64>,
     doorbell: crate::queue::Doorbell,
@@ -125,7 +128,7 @@ impl MemoryStore {
         }
         MemoryStore {
             inner,
-            max_entries: cfg.max_entries.max(1),
+            caps: Caps::new(cfg),
             queue_capacity: queue_capacity.max(1),
             evictions: Arc::new(AtomicU64::new(0)),
             doorbell: crate::queue::Doorbell::default(),
@@ -137,9 +140,22 @@ impl MemoryStore {
         &self.doorbell
     }
 
-    /// Verifications evicted because the store was full.
+    /// Entries evicted because their tenant's share was full.
     pub fn evictions(&self) -> u64 {
         self.evictions.load(Ordering::Relaxed)
+    }
+
+    fn evicted(&self, n: u64) {
+        if n > 0 {
+            self.evictions.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Entries held (verifications and idempotency entries, including expired ones not
+    /// yet purged): all, and of one tenant.
+    pub fn held(&self, tenant: &str) -> (usize, usize) {
+        let g = self.lock();
+        (g.held(), g.held_by(tenant))
     }
 
     /// Verifications held (including expired ones not yet purged).
@@ -207,16 +223,15 @@ impl Store for MemoryStore {
         if sent >= spec.number_send_limit {
             return Ok(StartOutcome::NumberLimited(lim_ttl));
         }
-        while g.records.len() >= self.max_entries {
-            if g.records.evict_soonest().is_none() {
-                break;
-            }
-            self.evictions.fetch_add(1, Ordering::Relaxed);
+        match g.make_room(&spec.number.tenant, self.caps, now) {
+            Ok(evicted) => self.evicted(evicted),
+            Err(Full(ms)) => return Ok(StartOutcome::StoreFull(ms)),
         }
         let v = spec.fresh;
         let id = v.id.as_str().to_string();
         g.index.insert(idx, id.clone(), v.expires_at);
-        g.records.insert(
+        g.records.insert_in(
+            Some(&v.tenant),
             id,
             Record {
                 v: v.clone(),
@@ -386,21 +401,12 @@ impl Store for MemoryStore {
         fp: &str,
         ttl_ms: i64,
     ) -> StoreResult<IdempotencyBegin> {
-        let mut g = self.lock();
         let now = now_millis();
-        let k = format!("{tenant}:{key}");
-        Ok(match g.idem.get(&k, now) {
-            None => {
-                g.idem
-                    .insert(k, Idem::InProgress(fp.to_string()), now + ttl_ms);
-                IdempotencyBegin::Reserved
-            }
-            Some(Idem::InProgress(f)) if f == fp => IdempotencyBegin::InProgress,
-            Some(Idem::Done(f, status, body)) if f == fp => {
-                IdempotencyBegin::Replay(*status, body.clone())
-            }
-            Some(_) => IdempotencyBegin::Mismatch,
-        })
+        let (answer, evicted) =
+            self.lock()
+                .idem_begin(tenant, key, fp, now + ttl_ms, self.caps, now);
+        self.evicted(evicted);
+        Ok(answer)
     }
 
     async fn idempotency_finish(
@@ -410,20 +416,15 @@ impl Store for MemoryStore {
         fp: &str,
         status: u16,
         body: &str,
-        ttl_ms: i64,
+        until: Millis,
     ) -> StoreResult<()> {
-        let mut g = self.lock();
-        let now = now_millis();
-        g.idem.insert(
-            format!("{tenant}:{key}"),
-            Idem::Done(fp.to_string(), status, body.to_string()),
-            now + ttl_ms,
-        );
+        self.lock()
+            .idem_finish(tenant, key, fp, (status, body), until, now_millis());
         Ok(())
     }
 
     async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()> {
-        self.lock().idem.remove(&format!("{tenant}:{key}"));
+        self.lock().idem_abort(tenant, key);
         Ok(())
     }
 
@@ -510,6 +511,7 @@ mod tests {
         let store = MemoryStore::new(
             &MemoryStoreConfig {
                 max_entries: 2,
+                max_entries_per_tenant: None,
                 purge_interval_ms: 60_000,
             },
             100,
@@ -536,6 +538,7 @@ mod tests {
         let store = MemoryStore::new(
             &MemoryStoreConfig {
                 max_entries: 100,
+                max_entries_per_tenant: None,
                 purge_interval_ms: 10,
             },
             100,

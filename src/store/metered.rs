@@ -167,12 +167,12 @@ impl Store for MeteredStore {
         fp: &str,
         status: u16,
         body: &str,
-        ttl_ms: i64,
+        until: Millis,
     ) -> StoreResult<()> {
         self.timed(
             "idempotency",
             self.inner
-                .idempotency_finish(tenant, key, fp, status, body, ttl_ms),
+                .idempotency_finish(tenant, key, fp, status, body, until),
         )
         .await
     }

@@ -88,6 +88,9 @@ pub enum StartOutcome {
     NumberLimited(i64),
     /// The send queue is full (memory backend): nothing was written.
     QueueFull,
+    /// The store is at its cap (memory backend) and evicting would take another
+    /// tenant's entries: nothing was written; the soonest entry expires in `ms`.
+    StoreFull(i64),
 }
 
 /// Which verification a check targets.
@@ -150,6 +153,9 @@ pub enum IdempotencyBegin {
     Mismatch,
     /// The same key is being processed right now.
     InProgress,
+    /// The store is at its cap (memory backend): nothing was reserved; the soonest
+    /// entry expires in `ms`.
+    StoreFull(i64),
 }
 
 /// The store contract.
@@ -258,7 +264,8 @@ pub trait Store: Send + Sync + 'static {
         self.link_provider_message(provider, message_id, id, link_ttl_ms)
             .await
     }
-    /// Reserves an idempotency key (`key` and `fingerprint` are hashes) for `ttl_ms`.
+    /// Reserves an idempotency key (`key` and `fingerprint` are keyed hashes) for
+    /// `ttl_ms`.
     async fn idempotency_begin(
         &self,
         tenant: &str,
@@ -266,7 +273,9 @@ pub trait Store: Send + Sync + 'static {
         fingerprint: &str,
         ttl_ms: i64,
     ) -> StoreResult<IdempotencyBegin>;
-    /// Stores the response of a reserved key.
+    /// Stores the response of a reserved key, kept until `until` (the end of the
+    /// verification's retention). The response holds no personal data (see
+    /// `crate::api::common`).
     async fn idempotency_finish(
         &self,
         tenant: &str,
@@ -274,7 +283,7 @@ pub trait Store: Send + Sync + 'static {
         fingerprint: &str,
         status: u16,
         body: &str,
-        ttl_ms: i64,
+        until: Millis,
     ) -> StoreResult<()>;
     /// Releases a reservation whose request failed, so a retry runs again.
     async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()>;
@@ -300,10 +309,12 @@ pub fn due_for_sending(v: &Verification, seq: u32, redelivered: bool, now: Milli
 }
 
 /// Builds the configured store and its send queue (one backend: a start and its message
-/// are written in one atomic step). The one place a backend is chosen.
+/// are written in one atomic step). The one place a backend is chosen. `keys` seal the
+/// personal data a store keeps outside the process (Redis).
 pub async fn build(
     cfg: &StoreConfig,
     queue_capacity: usize,
+    keys: &crate::crypto::Keys,
 ) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Queue>)> {
     Ok(match cfg.kind {
         StoreKind::Memory => {
@@ -312,7 +323,7 @@ pub async fn build(
             (store, queue)
         }
         StoreKind::Redis => {
-            let store = redis::RedisStore::new(&cfg.redis)?;
+            let store = redis::RedisStore::new(&cfg.redis, keys.sealer().clone())?;
             let queue = Arc::new(store.queue());
             (Arc::new(store), queue)
         }

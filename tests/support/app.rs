@@ -97,6 +97,7 @@ pub fn abuse_off() -> otpgw::config::LimitsConfig {
         number_per_hour: 0,
         number_per_day: 0,
         client_ip_per_hour: 0,
+        ipv6_prefix_len: 64,
         tenant_sends_per_sec: 0,
         tenant_checks_per_sec: 0,
         api_key_sends_per_sec: 0,

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod redis;
+pub mod scan;
 pub mod sink;
 
 #[allow(unused_imports)]

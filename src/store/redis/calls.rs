@@ -59,7 +59,7 @@ impl RedisStore {
             .arg(&v.tenant)
             .arg(spec.enqueue.app_hash.as_deref().unwrap_or(""))
             .arg(spec.enqueue.request_id.as_deref().unwrap_or(""));
-        for f in record::encode(v, &spec.code_mac) {
+        for f in record::encode(v, &spec.code_mac, &self.sealer) {
             p.arg(f);
         }
         p
@@ -74,9 +74,9 @@ impl RedisStore {
         let num = |i: usize| rest.get(i).and_then(int).ok_or_else(|| bad_reply("start"));
         Ok(match head.as_str() {
             "created" => StartOutcome::Created(spec.fresh),
-            "resent" => {
-                StartOutcome::Resent(id_and_record(&rest).ok_or_else(|| bad_reply("start"))?)
-            }
+            "resent" => StartOutcome::Resent(
+                id_and_record(&rest, &self.sealer).ok_or_else(|| bad_reply("start"))?,
+            ),
             "cooldown" => StartOutcome::Cooldown(num(0)?),
             "max_sends" => StartOutcome::MaxSends(num(0)?),
             "number_limited" => StartOutcome::NumberLimited(num(0)?),
@@ -112,9 +112,9 @@ impl RedisStore {
 }
 
 /// Reads `check.lua`'s reply.
-pub(super) fn check_outcome(v: Value) -> StoreResult<CheckOutcome> {
+pub(super) fn check_outcome(v: Value, sealer: &crate::crypto::Sealer) -> StoreResult<CheckOutcome> {
     let (head, rest) = reply(v);
-    let record = || id_and_record(&rest);
+    let record = || id_and_record(&rest, sealer);
     Ok(match head.as_str() {
         "approved" => CheckOutcome::Approved(record().ok_or_else(|| bad_reply("check"))?),
         "wrong" => CheckOutcome::Wrong(record().ok_or_else(|| bad_reply("check"))?),
@@ -141,7 +141,7 @@ pub(super) fn bad_reply(what: &str) -> StoreError {
 }
 
 /// Decodes the `id, fields` tail of a script reply.
-fn id_and_record(rest: &[Value]) -> Option<Verification> {
+fn id_and_record(rest: &[Value], sealer: &crate::crypto::Sealer) -> Option<Verification> {
     let id = VerificationId::parse(&text(rest.first()?)?).ok()?;
-    decode(&id, rest.get(1)?)
+    decode(&id, rest.get(1)?, sealer)
 }

@@ -143,7 +143,7 @@ impl RedisStore {
             pump: None,
             outcome: match out {
                 Value::Nil => None,
-                v => Some(check_outcome(v)?),
+                v => Some(check_outcome(v, &self.sealer)?),
             },
         })
     }

@@ -4,7 +4,9 @@
 //! # Key layout (version `v1`)
 //! `P` is `store.redis.key_prefix`, `S` the number's shard (`0..shards`, 4 hex digits,
 //! from the keyed number hash), `N` the keyed number hash (no phone number appears in a
-//! key name), `T` the tenant id.
+//! key name), `T` the tenant id. No value holds a number or metadata in plain text: the
+//! record seals them (`record.rs`), idempotency entries hold neither, and the key hash
+//! and fingerprint are keyed (see [`crate::crypto`]).
 //!
 //! | key | type | TTL | holds |
 //! |---|---|---|---|
@@ -15,7 +17,7 @@
 //! | `P:v1:{sS}:cc:T:N:H` | string | until the TAT passes (≤ window) | GCRA TAT (ms) of the failed checks from one client (`H`: keyed hash of its IP group or session) |
 //! | `P:v1:{sS}:q` | stream | — (entries deleted on ack) | queued sends of the shard, consumer group `otpgw` |
 //! | `P:v1:{sS}:dead` | stream | capped at ~10 000 entries | dead-lettered sends with their reason |
-//! | `P:v1:{iT}:<key hash>` | string | 24 h | idempotency reservation or stored response |
+//! | `P:v1:{iT}:<key hash>` | string | reservation: TTL + retention; response: until the verification's expiry + retention | idempotency reservation (`p|<fingerprint>`) or stored response (`d|<fingerprint>|<status>|<body without number or metadata>`) |
 //! | `P:v1:pm:<provider>:<message id>` | string | retention | verification id of a provider's message (receipts) |
 //!
 //! The hash tag `{sS}` puts a number's record, index and counters in one cluster slot,
@@ -57,6 +59,7 @@ static IDEMPOTENCY: &str = include_str!("idempotency.lua");
 /// Redis-backed store.
 pub struct RedisStore {
     conn: std::sync::Arc<Conn>,
+    sealer: crate::crypto::Sealer,
     prefix: String,
     shards: u16,
     scripts: Scripts,
@@ -75,10 +78,12 @@ struct Scripts {
 }
 
 impl RedisStore {
-    /// Prepares the store; connecting happens on first use.
-    pub fn new(cfg: &RedisStoreConfig) -> anyhow::Result<Self> {
+    /// Prepares the store; connecting happens on first use. `sealer` seals the
+    /// records' personal data.
+    pub fn new(cfg: &RedisStoreConfig, sealer: crate::crypto::Sealer) -> anyhow::Result<Self> {
         Ok(RedisStore {
             conn: std::sync::Arc::new(Conn::new(cfg)?),
+            sealer,
             prefix: format!("{}:v1", cfg.key_prefix),
             shards: cfg.shards.max(1),
             scripts: Scripts {
@@ -146,7 +151,7 @@ impl Store for RedisStore {
     async fn check(&self, spec: CheckSpec, now: Millis) -> StoreResult<CheckOutcome> {
         let mut inv = self.scripts.check.prepare_invoke();
         self.check_parts(&spec, now).apply(&mut inv);
-        check_outcome(self.conn.invoke(&inv).await?)
+        check_outcome(self.conn.invoke(&inv).await?, &self.sealer)
     }
 
     async fn admit_start(
@@ -179,7 +184,7 @@ impl Store for RedisStore {
         let mut cmd = ::redis::cmd("HGETALL");
         cmd.arg(self.record_key(id));
         let v = self.conn.query(&cmd).await?;
-        Ok(decode(id, &v))
+        Ok(decode(id, &v, &self.sealer))
     }
 
     async fn link_provider_message(
@@ -226,7 +231,7 @@ impl Store for RedisStore {
         let (head, rest) = reply(self.conn.invoke(&inv).await?);
         match head.as_str() {
             "not_found" => Ok(None),
-            "ok" => Ok(rest.first().and_then(|r| decode(id, r))),
+            "ok" => Ok(rest.first().and_then(|r| decode(id, r, &self.sealer))),
             _ => Err(bad_reply("cancel")),
         }
     }
@@ -260,7 +265,7 @@ impl Store for RedisStore {
             .arg(now)
             .arg(seq)
             .arg(if redelivered { "1" } else { "0" });
-        Ok(decode(id, &self.conn.invoke(&inv).await?))
+        Ok(decode(id, &self.conn.invoke(&inv).await?, &self.sealer))
     }
 
     async fn delivered(
@@ -329,13 +334,13 @@ impl Store for RedisStore {
         fp: &str,
         status: u16,
         body: &str,
-        ttl_ms: i64,
+        until: Millis,
     ) -> StoreResult<()> {
         let mut cmd = ::redis::cmd("SET");
         cmd.arg(self.idem_key(tenant, key))
             .arg(format!("d|{fp}|{status}|{body}"))
-            .arg("PX")
-            .arg(ttl_ms);
+            .arg("PXAT")
+            .arg(until.max(1));
         self.conn.query(&cmd).await.map(|_| ())
     }
 

@@ -1,21 +1,62 @@
 //! Encoding of a verification record as a Redis hash, and decoding of script replies.
 //!
 //! Field names are two letters to keep a pending verification small in Redis.
-//! `t` tenant, `to` number, `ch` channel, `st` status, `ca` created, `ex` expires,
-//! `sc` sends, `ms` max sends, `nr` next resend, `al` attempts left, `ds`/`dp`/`du`
-//! delivery status/provider/updated, `md` metadata, `lo` locale, `tp` template,
+//! `t` tenant, `pe` personal data sealed, `ch` channel, `st` status, `ca` created,
+//! `ex` expires, `sc` sends, `ms` max sends, `nr` next resend, `al` attempts left,
+//! `ds`/`dp`/`du` delivery status/provider/updated, `lo` locale, `tp` template,
 //! `cl` code length, `sd` code seed (16 bytes), `cm` code MAC (32 bytes). Instants are
 //! integer milliseconds.
+//!
+//! The number and the caller's metadata are the record's personal data: they are
+//! stored only in `pe`, sealed ([`crate::crypto::Sealer`]) for this verification id and
+//! tenant, so a copy of Redis holds neither. `pe` opens to a length byte, the number,
+//! then the metadata text (empty when none). Records written before sealing (plain
+//! `to` and `md` fields) still decode until they expire. No script reads `pe`.
 
+use crate::crypto::Sealer;
 use crate::domain::{Channel, Delivery, DeliveryStatus, Status, Verification, VerificationId};
 use ::redis::Value;
 use std::borrow::Cow;
 
-/// Field/value pairs of a fresh record, binary-safe.
-pub fn encode(v: &Verification, mac: &[u8; 32]) -> Vec<Vec<u8>> {
+fn place<'a>(id: &'a VerificationId, tenant: &'a str) -> [&'a [u8]; 2] {
+    [id.as_str().as_bytes(), tenant.as_bytes()]
+}
+
+/// The sealed `pe` field of a record.
+fn seal_personal(v: &Verification, sealer: &Sealer) -> Vec<u8> {
+    let to = v.to.as_bytes();
+    let mut plain = Vec::with_capacity(1 + to.len() + v.metadata.as_ref().map_or(0, String::len));
+    plain.push(to.len().min(255) as u8);
+    plain.extend_from_slice(&to[..to.len().min(255)]);
+    plain.extend_from_slice(v.metadata.as_deref().unwrap_or("").as_bytes());
+    sealer.seal(&place(&v.id, &v.tenant), &plain)
+}
+
+/// Number and metadata from a sealed `pe` field.
+fn open_personal(
+    sealer: &Sealer,
+    id: &VerificationId,
+    tenant: &str,
+    pe: &[u8],
+) -> Option<(String, Option<String>)> {
+    let Some(plain) = sealer.open(&place(id, tenant), pe) else {
+        tracing::warn!(
+            id = id.as_str(),
+            "a record's personal data does not open under this server secret"
+        );
+        return None;
+    };
+    let n = *plain.first()? as usize;
+    let to = std::str::from_utf8(plain.get(1..1 + n)?).ok()?.to_string();
+    let md = std::str::from_utf8(plain.get(1 + n..)?).ok()?;
+    Some((to, (!md.is_empty()).then(|| md.to_string())))
+}
+
+/// Field/value pairs of a fresh record, binary-safe, personal data sealed.
+pub fn encode(v: &Verification, mac: &[u8; 32], sealer: &Sealer) -> Vec<Vec<u8>> {
     let mut f: Vec<(&str, Vec<u8>)> = vec![
         ("t", v.tenant.clone().into_bytes()),
-        ("to", v.to.clone().into_bytes()),
+        ("pe", seal_personal(v, sealer)),
         ("ch", v.channel.as_str().into()),
         ("st", v.status.as_str().into()),
         ("ca", v.created_at.to_string().into_bytes()),
@@ -30,9 +71,6 @@ pub fn encode(v: &Verification, mac: &[u8; 32]) -> Vec<Vec<u8>> {
         ("sd", v.seed.clone()),
         ("cm", mac.to_vec()),
     ];
-    if let Some(m) = &v.metadata {
-        f.push(("md", m.clone().into_bytes()));
-    }
     if let Some(l) = &v.locale {
         f.push(("lo", l.clone().into_bytes()));
     }
@@ -79,8 +117,9 @@ fn raw(v: &Value) -> Option<Cow<'_, [u8]>> {
 /// One field/value pair of a reply, borrowed where the reply allows.
 type Pair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 
-/// Decodes an HGETALL reply (flat pairs or a RESP3 map) into a record.
-pub fn decode(id: &VerificationId, v: &Value) -> Option<Verification> {
+/// Decodes an HGETALL reply (flat pairs or a RESP3 map) into a record; `None` also
+/// when its personal data does not open.
+pub fn decode(id: &VerificationId, v: &Value, sealer: &Sealer) -> Option<Verification> {
     // A record has under twenty fields: a linear search beats building a map.
     let pairs: Vec<Pair<'_>> = match v {
         Value::Array(items) => items
@@ -105,10 +144,15 @@ pub fn decode(id: &VerificationId, v: &Value) -> Option<Verification> {
     let s = |k: &str| get(k).and_then(|b| std::str::from_utf8(b).ok());
     let n = |k: &str| s(k).and_then(|x| x.parse::<i64>().ok());
     let opt = |k: &str| s(k).filter(|x| !x.is_empty()).map(str::to_string);
+    let tenant = s("t")?;
+    let (to, metadata) = match get("pe") {
+        Some(pe) => open_personal(sealer, id, tenant, pe)?,
+        None => (s("to")?.to_string(), opt("md")),
+    };
     Some(Verification {
         id: id.clone(),
-        tenant: s("t")?.to_string(),
-        to: s("to")?.to_string(),
+        tenant: tenant.to_string(),
+        to,
         channel: Channel::parse(s("ch")?).ok()?,
         status: Status::from_name(s("st")?)?,
         created_at: n("ca")?,
@@ -123,10 +167,79 @@ pub fn decode(id: &VerificationId, v: &Value) -> Option<Verification> {
             updated_at: n("du")?,
             reason: opt("dr"),
         },
-        metadata: opt("md"),
+        metadata,
         locale: opt("lo"),
         template: opt("tp"),
         code_length: n("cl")? as u8,
         seed: get("sd")?.to_vec(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(metadata: Option<&str>) -> Verification {
+        Verification {
+            id: VerificationId::generate(3).unwrap(),
+            tenant: "t".into(),
+            to: "+14155550123".into(),
+            channel: Channel::Sms,
+            status: Status::Pending,
+            created_at: 1,
+            expires_at: 2,
+            send_count: 1,
+            max_sends: 5,
+            next_resend_at: 1,
+            attempts_left: 5,
+            delivery: Delivery {
+                status: DeliveryStatus::Queued,
+                provider: None,
+                updated_at: 1,
+                reason: None,
+            },
+            metadata: metadata.map(str::to_string),
+            locale: None,
+            template: None,
+            code_length: 6,
+            seed: vec![9; 16],
+        }
+    }
+
+    fn reply(fields: Vec<Vec<u8>>) -> Value {
+        Value::Array(fields.into_iter().map(Value::BulkString).collect())
+    }
+
+    #[test]
+    fn personal_data_is_sealed_to_its_record() {
+        let sealer = Sealer::new(&[4; 32]);
+        for md in [None, Some(r#"{"email":"a@example.com"}"#)] {
+            let v = record(md);
+            let fields = encode(&v, &[0; 32], &sealer);
+            let all: Vec<u8> = fields.concat();
+            assert!(!all.windows(10).any(|w| w == b"4155550123"));
+            assert!(!all.windows(7).any(|w| w == b"example"));
+            let back = decode(&v.id, &reply(fields.clone()), &sealer).unwrap();
+            assert_eq!((back.to, back.metadata), (v.to.clone(), v.metadata.clone()));
+            let other = VerificationId::generate(3).unwrap();
+            assert!(decode(&other, &reply(fields.clone()), &sealer).is_none());
+            assert!(decode(&v.id, &reply(fields), &Sealer::new(&[5; 32])).is_none());
+        }
+    }
+
+    #[test]
+    fn records_written_before_sealing_still_decode() {
+        let sealer = Sealer::new(&[4; 32]);
+        let v = record(Some(r#"{"a":1}"#));
+        let mut fields: Vec<Vec<u8>> = encode(&v, &[0; 32], &sealer)
+            .chunks(2)
+            .filter(|p| p[0] != b"pe")
+            .flat_map(|p| p.to_vec())
+            .collect();
+        for (k, val) in [("to", "+14155550123"), ("md", r#"{"a":1}"#)] {
+            fields.extend([k.as_bytes().to_vec(), val.as_bytes().to_vec()]);
+        }
+        let back = decode(&v.id, &reply(fields), &sealer).unwrap();
+        assert_eq!((back.to, back.metadata), (v.to, v.metadata));
+    }
 }

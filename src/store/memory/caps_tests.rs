@@ -1,0 +1,129 @@
+//! The memory store's caps: idempotency entries count, a tenant's share evicts only its
+//! own entries, and the store's cap refuses instead of evicting another tenant's.
+
+use super::*;
+use crate::domain::Channel;
+
+fn store(total: usize, per_tenant: Option<usize>) -> MemoryStore {
+    let cfg = MemoryStoreConfig {
+        max_entries: total,
+        max_entries_per_tenant: per_tenant,
+        purge_interval_ms: 60_000,
+    };
+    MemoryStore::new(&cfg, 1_000)
+}
+
+fn spec(tenant: &str, n: u32, now: Millis, ttl: i64) -> StartSpec {
+    let id = VerificationId::generate(0).unwrap();
+    StartSpec {
+        fresh: Verification {
+            id,
+            tenant: tenant.into(),
+            to: format!("+1415555{n:04}"),
+            channel: Channel::Sms,
+            status: Status::Pending,
+            created_at: now,
+            expires_at: now + ttl,
+            send_count: 1,
+            max_sends: 5,
+            next_resend_at: now,
+            attempts_left: 5,
+            delivery: Delivery {
+                status: DeliveryStatus::Queued,
+                provider: None,
+                updated_at: now,
+                reason: None,
+            },
+            metadata: None,
+            locale: None,
+            template: None,
+            code_length: 6,
+            seed: vec![0; 16],
+        },
+        code_mac: [0; 32],
+        number: NumberRef {
+            tenant: tenant.into(),
+            key: format!("{tenant}{n}"),
+            shard: 0,
+            channel: Channel::Sms,
+        },
+        cooldown_ms: 0,
+        retention_ms: 0,
+        number_send_limit: 10,
+        number_window_ms: 3_600_000,
+        enqueue: EnqueueSpec::default(),
+    }
+}
+
+async fn created(s: &MemoryStore, spec: StartSpec, now: Millis) -> VerificationId {
+    let id = spec.fresh.id.clone();
+    assert!(matches!(
+        s.start(spec, now).await.unwrap(),
+        StartOutcome::Created(_)
+    ));
+    id
+}
+
+#[tokio::test]
+async fn idempotency_entries_take_places_like_verifications() {
+    let s = store(3, None);
+    let now = now_millis();
+    let begin = s.idempotency_begin("a", "k", "fp", 60_000).await.unwrap();
+    assert_eq!(begin, IdempotencyBegin::Reserved);
+    let first = created(&s, spec("a", 1, now, 5_000), now).await;
+    s.idempotency_finish("a", "k", "fp", 201, "{}", now + 6_000)
+        .await
+        .unwrap();
+    assert_eq!(s.held("a"), (2, 2));
+    created(&s, spec("a", 2, now, 9_000), now).await;
+    created(&s, spec("a", 3, now, 9_000), now).await;
+    assert_eq!((s.held("a"), s.evictions()), ((3, 3), 1));
+    assert!(
+        s.get("a", &first).await.unwrap().is_none(),
+        "the soonest went"
+    );
+    created(&s, spec("a", 4, now, 9_000), now).await;
+    assert_eq!(s.evictions(), 2);
+    let gone = s.idempotency_begin("a", "k", "fp", 60_000).await.unwrap();
+    assert_eq!(
+        gone,
+        IdempotencyBegin::Reserved,
+        "the stored answer was evicted"
+    );
+}
+
+#[tokio::test]
+async fn a_tenants_share_evicts_only_its_own_entries() {
+    let s = store(10, Some(3));
+    let now = now_millis();
+    let theirs = created(&s, spec("b", 0, now, 1_000), now).await;
+    for n in 1..=20 {
+        created(&s, spec("a", n, now, 5_000 + n as i64), now).await;
+    }
+    assert_eq!(s.held("a"), (4, 3));
+    assert_eq!(s.evictions(), 17);
+    assert!(s.get("b", &theirs).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn the_stores_cap_refuses_rather_than_evict_another_tenant() {
+    let s = store(4, None);
+    let now = now_millis();
+    let theirs = created(&s, spec("b", 0, now, 7_000), now).await;
+    for n in 1..=3 {
+        created(&s, spec("a", n, now, 5_000), now).await;
+    }
+    let out = s.start(spec("a", 4, now, 5_000), now).await.unwrap();
+    assert_eq!(
+        out,
+        StartOutcome::StoreFull(5_000),
+        "the soonest expires in 5 s"
+    );
+    let full = s.idempotency_begin("a", "k", "fp", 60_000).await.unwrap();
+    assert_eq!(full, IdempotencyBegin::StoreFull(5_000));
+    assert_eq!((s.held("b"), s.evictions()), ((4, 1), 0));
+    assert!(s.get("b", &theirs).await.unwrap().is_some());
+    let later = now + 5_000;
+    created(&s, spec("a", 5, later, 5_000), later).await;
+    assert_eq!(s.held("a"), (2, 1), "expired entries made room");
+}
