@@ -4,9 +4,11 @@
 //! service, and binds the listener (port 0 works, which is how tests run many gateways).
 //! [`Application::run_until`] serves until the shutdown future completes, then stops
 //! accepting, gives in-flight requests `shutdown_grace_ms`, and gives queued messages
-//! `shutdown_deadline_ms` before returning.
+//! `shutdown_deadline_ms` before returning. Every listener (HTTP, gRPC) is
+//! served by [`crate::api::serve`], with its connection limits.
 
 use crate::api::http::{self, AppState};
+use crate::api::serve::{self, Limits, Protocols};
 use crate::config::{self, Config, Mode, DEMO_API_KEY};
 use crate::crypto::{hash_api_key, Keys, ServerSecret};
 use crate::delivery::{self, Router, Workers};
@@ -15,11 +17,9 @@ use crate::metrics::Metrics;
 use crate::providers::outbox::Outbox;
 use crate::service::{Service, Tenants};
 use crate::store;
-use axum::serve::ListenerExt as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// A built, bound, not yet serving gateway.
@@ -29,9 +29,9 @@ pub struct Application {
     workers: Workers,
     service: Service,
     outbox: Option<Outbox>,
-    grace: Duration,
     grpc: Option<(TcpListener, crate::config::ServerConfig)>,
     metrics: Metrics,
+    limits: Limits,
 }
 
 impl Application {
@@ -127,9 +127,9 @@ impl Application {
             workers,
             service,
             outbox,
-            grace: Duration::from_millis(cfg.server.shutdown_grace_ms),
             grpc,
             metrics,
+            limits: Limits::from_config(&cfg.server),
         })
     }
 
@@ -161,50 +161,26 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (tx, rx) = tokio::sync::watch::channel(false);
-        let signal = async move {
-            shutdown.await;
-            let _ = tx.send(true);
-        };
-        let grpc = self.grpc.map(|(listener, server_cfg)| {
-            let service = self.service.clone();
-            let metrics = self.metrics.clone();
-            let rx = rx.clone();
-            tokio::spawn(async move {
-                if let Err(e) =
-                    crate::api::grpc::serve(listener, service, metrics, &server_cfg, rx).await
-                {
-                    tracing::error!(error = %e, "gRPC server failed");
-                }
-            })
-        });
-        // Answers go out at once, not held back by Nagle's algorithm waiting for the
-        // client's delayed acknowledgement of an earlier segment.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
-            }
-        });
-        let server = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal);
-        let grace = self.grace;
-        let mut rx2 = rx.clone();
-        let deadline = async move {
-            let _ = rx2.wait_for(|v| *v).await;
-            tokio::time::sleep(grace).await;
-        };
-        tokio::select! {
-            r = server => r?,
-            _ = deadline => tracing::warn!("in-flight requests did not finish within the shutdown grace period"),
+        let mut servers = Vec::new();
+        servers.push(tokio::spawn(serve::serve(
+            self.listener,
+            self.router,
+            self.limits.clone(),
+            Protocols::Http1And2,
+            rx.clone(),
+            "HTTP",
+        )));
+        if let Some((listener, server_cfg)) = self.grpc {
+            let (service, metrics, rx) = (self.service.clone(), self.metrics.clone(), rx.clone());
+            servers.push(tokio::spawn(async move {
+                crate::api::grpc::serve(listener, service, metrics, &server_cfg, rx).await
+            }));
         }
-        if let Some(g) = grpc {
-            if tokio::time::timeout(grace, g).await.is_err() {
-                tracing::warn!(
-                    "in-flight gRPC calls did not finish within the shutdown grace period"
-                );
+        shutdown.await;
+        let _ = tx.send(true);
+        for s in servers {
+            if let Err(e) = s.await {
+                tracing::error!(error = %e, "a listener task failed");
             }
         }
         tracing::info!("stopped accepting requests; draining the delivery queue");

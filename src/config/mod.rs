@@ -9,6 +9,7 @@
 
 mod abuse;
 mod delivery;
+mod listeners;
 mod sections;
 mod tenant;
 mod validate;
