@@ -4,7 +4,7 @@
 //! service, and binds the listener (port 0 works, which is how tests run many gateways).
 //! [`Application::run_until`] serves until the shutdown future completes, then stops
 //! accepting, gives in-flight requests `shutdown_grace_ms`, and gives queued messages
-//! `shutdown_deadline_ms` before returning. Every listener (HTTP, gRPC) is
+//! `shutdown_deadline_ms` before returning. Every listener (HTTP, gRPC, metrics) is
 //! served by [`crate::api::serve`], with its connection limits.
 
 use crate::api::http::{self, AppState};
@@ -20,6 +20,7 @@ use crate::store;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// A built, bound, not yet serving gateway.
@@ -31,7 +32,12 @@ pub struct Application {
     outbox: Option<Outbox>,
     grpc: Option<(TcpListener, crate::config::ServerConfig)>,
     metrics: Metrics,
+    /// The listener of `metrics.listen`, when set.
+    metrics_listener: Option<TcpListener>,
+    /// Handler state, for the metrics listener and the gauge refresher.
+    state: AppState,
     limits: Limits,
+    metrics_refresh: Duration,
 }
 
 impl Application {
@@ -111,6 +117,25 @@ impl Application {
         } else {
             None
         };
+        let metrics_listener = match cfg.metrics.listen {
+            Some(a) => Some(
+                TcpListener::bind(a)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {a}: {e}"))?,
+            ),
+            None => None,
+        };
+        // With a listener of its own, where it may be reached is the operator's choice.
+        if cfg.metrics.bearer_token_hash.is_none()
+            && metrics_listener.is_none()
+            && !addr.ip().is_loopback()
+        {
+            tracing::warn!(
+                "/metrics (tenant ids, volumes per country) is open to anyone who reaches the \
+                 API on {addr}: set metrics.bearer_token_hash, or metrics.listen on an \
+                 internal address"
+            );
+        }
         let state = AppState {
             service: service.clone(),
             outbox: outbox.clone(),
@@ -120,16 +145,20 @@ impl Application {
             metrics: metrics.clone(),
             queue,
             admin_keys: cfg.admin.api_keys.clone(),
+            scrape: http::metrics::Scrape::from_config(&cfg.metrics),
         };
         Ok(Application {
-            router: http::router(state, &cfg.server),
+            router: http::router(state.clone(), &cfg.server),
             listener,
             workers,
             service,
             outbox,
             grpc,
             metrics,
+            metrics_listener,
+            state,
             limits: Limits::from_config(&cfg.server),
+            metrics_refresh: Duration::from_millis(cfg.metrics.refresh_interval_ms.max(100)),
         })
     }
 
@@ -143,6 +172,13 @@ impl Application {
     /// The bound gRPC address, when gRPC is enabled.
     pub fn grpc_addr(&self) -> Option<SocketAddr> {
         self.grpc.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// The bound metrics address, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The service (tests and embedders).
@@ -161,6 +197,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let refresher =
+            http::metrics::spawn_refresh(self.state.clone(), self.metrics_refresh, rx.clone());
         let mut servers = Vec::new();
         servers.push(tokio::spawn(serve::serve(
             self.listener,
@@ -176,6 +214,16 @@ impl Application {
                 crate::api::grpc::serve(listener, service, metrics, &server_cfg, rx).await
             }));
         }
+        if let Some(listener) = self.metrics_listener {
+            servers.push(tokio::spawn(serve::serve(
+                listener,
+                http::metrics::router(self.state.clone()),
+                self.limits.clone(),
+                Protocols::Http1And2,
+                rx.clone(),
+                "metrics",
+            )));
+        }
         shutdown.await;
         let _ = tx.send(true);
         for s in servers {
@@ -183,6 +231,8 @@ impl Application {
                 tracing::error!(error = %e, "a listener task failed");
             }
         }
+        // A refresh under way may be waiting on a store that is gone: do not wait for it.
+        refresher.abort();
         tracing::info!("stopped accepting requests; draining the delivery queue");
         let drained = self.workers.shutdown().await;
         tracing::info!(drained, "shutdown complete");

@@ -16,6 +16,7 @@ mod validate;
 
 pub use abuse::{GeoConfig, LimitsConfig, PumpingConfig, PumpingMode};
 pub use delivery::{BreakerConfig, RouteConfig, RoutingConfig};
+pub use listeners::MetricsConfig;
 pub use sections::*;
 pub use tenant::{TemplateSet, TenantConfig};
 pub use validate::problems;
@@ -67,6 +68,9 @@ pub struct Config {
     /// Operator access.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// Who may read `/metrics`, and where.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// Development aids.
     #[serde(default)]
     pub dev: DevConfig,

@@ -13,6 +13,7 @@
 
 mod admin;
 mod extract;
+pub mod metrics;
 mod ops;
 mod ops_page;
 mod problem;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub queue: std::sync::Arc<dyn crate::queue::Queue>,
     /// Hashes of admin keys (`/ops` from non-loopback peers).
     pub admin_keys: Vec<String>,
+    /// Who may read `/metrics`, and whether this port serves it.
+    pub scrape: metrics::Scrape,
 }
 
 /// Every route, for the OpenAPI drift test: (method, path template).
@@ -88,13 +91,15 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
         .route("/ops", get(ops_page::page))
         .route("/v1/admin/blocks", get(admin::list))
         .route(
             "/v1/admin/blocks/{tenant}/{prefix}",
             axum::routing::delete(admin::lift),
         );
+    if state.scrape.on_api_port {
+        r = r.route("/metrics", get(metrics::scrape));
+    }
     if state.outbox.is_some() {
         r = r.route("/dev/outbox", get(ops::outbox));
     }
