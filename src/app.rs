@@ -4,9 +4,11 @@
 //! service, and binds the listener (port 0 works, which is how tests run many gateways).
 //! [`Application::run_until`] serves until the shutdown future completes, then stops
 //! accepting, gives in-flight requests `shutdown_grace_ms`, and gives queued messages
-//! `shutdown_deadline_ms` before returning.
+//! `shutdown_deadline_ms` before returning. Every listener (HTTP, gRPC, metrics) is
+//! served by [`crate::api::serve`], with its connection limits.
 
 use crate::api::http::{self, AppState};
+use crate::api::serve::{self, Limits, Protocols};
 use crate::config::{self, Config, Mode, DEMO_API_KEY};
 use crate::crypto::{hash_api_key, Keys, ServerSecret};
 use crate::delivery::{self, Router, Workers};
@@ -15,7 +17,6 @@ use crate::metrics::Metrics;
 use crate::providers::outbox::Outbox;
 use crate::service::{Service, Tenants};
 use crate::store;
-use axum::serve::ListenerExt as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,9 +30,14 @@ pub struct Application {
     workers: Workers,
     service: Service,
     outbox: Option<Outbox>,
-    grace: Duration,
     grpc: Option<(TcpListener, crate::config::ServerConfig)>,
     metrics: Metrics,
+    /// The listener of `metrics.listen`, when set.
+    metrics_listener: Option<TcpListener>,
+    /// Handler state, for the metrics listener and the gauge refresher.
+    state: AppState,
+    limits: Limits,
+    metrics_refresh: Duration,
 }
 
 impl Application {
@@ -114,6 +120,25 @@ impl Application {
         } else {
             None
         };
+        let metrics_listener = match cfg.metrics.listen {
+            Some(a) => Some(
+                TcpListener::bind(a)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {a}: {e}"))?,
+            ),
+            None => None,
+        };
+        // With a listener of its own, where it may be reached is the operator's choice.
+        if cfg.metrics.bearer_token_hash.is_none()
+            && metrics_listener.is_none()
+            && !addr.ip().is_loopback()
+        {
+            tracing::warn!(
+                "/metrics (tenant ids, volumes per country) is open to anyone who reaches the \
+                 API on {addr}: set metrics.bearer_token_hash, or metrics.listen on an \
+                 internal address"
+            );
+        }
         let state = AppState {
             service: service.clone(),
             outbox: outbox.clone(),
@@ -127,16 +152,20 @@ impl Application {
                 cfg.server.trusted_proxies.clone(),
                 cfg.mode,
             )),
+            scrape: http::metrics::Scrape::from_config(&cfg.metrics),
         };
         Ok(Application {
-            router: http::router(state, &cfg.server),
+            router: http::router(state.clone(), &cfg.server),
             listener,
             workers,
             service,
             outbox,
-            grace: Duration::from_millis(cfg.server.shutdown_grace_ms),
             grpc,
             metrics,
+            metrics_listener,
+            state,
+            limits: Limits::from_config(&cfg.server),
+            metrics_refresh: Duration::from_millis(cfg.metrics.refresh_interval_ms.max(100)),
         })
     }
 
@@ -150,6 +179,13 @@ impl Application {
     /// The bound gRPC address, when gRPC is enabled.
     pub fn grpc_addr(&self) -> Option<SocketAddr> {
         self.grpc.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// The bound metrics address, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The service (tests and embedders).
@@ -168,52 +204,42 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (tx, rx) = tokio::sync::watch::channel(false);
-        let signal = async move {
-            shutdown.await;
-            let _ = tx.send(true);
-        };
-        let grpc = self.grpc.map(|(listener, server_cfg)| {
-            let service = self.service.clone();
-            let metrics = self.metrics.clone();
-            let rx = rx.clone();
-            tokio::spawn(async move {
-                if let Err(e) =
-                    crate::api::grpc::serve(listener, service, metrics, &server_cfg, rx).await
-                {
-                    tracing::error!(error = %e, "gRPC server failed");
-                }
-            })
-        });
-        // Answers go out at once, not held back by Nagle's algorithm waiting for the
-        // client's delayed acknowledgement of an earlier segment.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
-            }
-        });
-        let server = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal);
-        let grace = self.grace;
-        let mut rx2 = rx.clone();
-        let deadline = async move {
-            let _ = rx2.wait_for(|v| *v).await;
-            tokio::time::sleep(grace).await;
-        };
-        tokio::select! {
-            r = server => r?,
-            _ = deadline => tracing::warn!("in-flight requests did not finish within the shutdown grace period"),
+        let refresher =
+            http::metrics::spawn_refresh(self.state.clone(), self.metrics_refresh, rx.clone());
+        let mut servers = Vec::new();
+        servers.push(tokio::spawn(serve::serve(
+            self.listener,
+            self.router,
+            self.limits.clone(),
+            Protocols::Http1And2,
+            rx.clone(),
+            "HTTP",
+        )));
+        if let Some((listener, server_cfg)) = self.grpc {
+            let (service, metrics, rx) = (self.service.clone(), self.metrics.clone(), rx.clone());
+            servers.push(tokio::spawn(async move {
+                crate::api::grpc::serve(listener, service, metrics, &server_cfg, rx).await
+            }));
         }
-        if let Some(g) = grpc {
-            if tokio::time::timeout(grace, g).await.is_err() {
-                tracing::warn!(
-                    "in-flight gRPC calls did not finish within the shutdown grace period"
-                );
+        if let Some(listener) = self.metrics_listener {
+            servers.push(tokio::spawn(serve::serve(
+                listener,
+                http::metrics::router(self.state.clone()),
+                self.limits.clone(),
+                Protocols::Http1And2,
+                rx.clone(),
+                "metrics",
+            )));
+        }
+        shutdown.await;
+        let _ = tx.send(true);
+        for s in servers {
+            if let Err(e) = s.await {
+                tracing::error!(error = %e, "a listener task failed");
             }
         }
+        // A refresh under way may be waiting on a store that is gone: do not wait for it.
+        refresher.abort();
         tracing::info!("stopped accepting requests; draining the delivery queue");
         let drained = self.workers.shutdown().await;
         tracing::info!(drained, "shutdown complete");

@@ -254,7 +254,11 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         };
         let addr = app.local_addr();
         let grpc = app.grpc_addr().map(|a| a.to_string()).unwrap_or_else(|| "off".into());
-        tracing::info!(%addr, %grpc, "otpgw listening");
+        let metrics = app
+            .metrics_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "on the HTTP port".into());
+        tracing::info!(%addr, %grpc, %metrics, "otpgw listening");
         if demo {
             tracing::info!("demo tenant active: try  curl -H 'Authorization: Bearer {DEMO_API_KEY}' http://{addr}/readyz");
         }

@@ -212,3 +212,145 @@ impl Pending for TestApp {
         r.body["id"].as_str().unwrap().to_string()
     }
 }
+
+const METRICS_TOKEN: &str = "otpgw_metrics_scraper_token";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_hash_set_metrics_need_the_token() {
+    let app = spawn_app(Backend::Memory, |c| {
+        c.metrics.bearer_token_hash = Some(otpgw::crypto::hash_api_key(METRICS_TOKEN));
+    })
+    .await;
+    let scrape = |token: Option<&str>| {
+        let mut r = app.http.get(app.url("/metrics"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        app.send(r)
+    };
+    for (token, why) in [
+        (None, "no token"),
+        (Some(app.key.as_str()), "a tenant's key"),
+    ] {
+        let r = scrape(token).await;
+        assert_eq!(r.status, 401, "{why}: {}", r.text);
+        assert_eq!(r.code(), "unauthorized", "{why}");
+        assert!(r
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/problem+json"));
+        assert_eq!(r.header("www-authenticate").as_deref(), Some("Bearer"));
+        assert!(!r.text.contains("otpgw_"), "{why}: series leaked");
+    }
+    let r = scrape(Some(METRICS_TOKEN)).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("otpgw_build_info"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_metrics_listen_set_metrics_move_off_the_api_port() {
+    let app = spawn_app(Backend::Memory, |c| {
+        c.metrics.listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let on_api = app.send(app.http.get(app.url("/metrics"))).await;
+    assert_eq!(on_api.status, 404, "{}", on_api.text);
+    let metrics = app.metrics_addr.expect("a metrics listener");
+    let r = app
+        .send(app.http.get(format!("http://{metrics}/metrics")))
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("otpgw_build_info"));
+    let r = app
+        .send(app.http.get(format!("http://{metrics}/healthz")))
+        .await;
+    assert_eq!(r.status, 404, "only /metrics is served there");
+    let r = app
+        .send(app.http.get(format!("http://{metrics}/v1/verifications/x")))
+        .await;
+    assert_eq!(r.status, 404, "the API is not served there");
+}
+
+/// Calls of the commands a refresh of the store-backed gauges makes, from
+/// `INFO commandstats` of a private Redis.
+fn gauge_commands(redis: &support::redis::RedisServer) -> u64 {
+    redis
+        .cli(&["INFO", "commandstats"])
+        .lines()
+        .filter(|l| {
+            ["cmdstat_xlen:", "cmdstat_xrange:", "cmdstat_hgetall:"]
+                .iter()
+                .any(|c| l.starts_with(c))
+        })
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_makes_no_store_calls() {
+    let redis = support::redis::RedisServer::start();
+    let url = redis.url();
+    let app = spawn_app(Backend::Memory, move |c| {
+        c.store.kind = otpgw::config::StoreKind::Redis;
+        c.store.redis.url = otpgw::config::Secret(url);
+        c.metrics.refresh_interval_ms = 3_600_000;
+    })
+    .await;
+    // Serving, so the refresh at startup has begun; wait until it is over.
+    scrape(&app).await;
+    let mut last = u64::MAX;
+    while gauge_commands(&redis) != last {
+        last = gauge_commands(&redis);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let before = gauge_commands(&redis);
+    for _ in 0..50 {
+        scrape(&app).await;
+    }
+    let after = gauge_commands(&redis);
+    assert_eq!(
+        after - before,
+        0,
+        "50 scrapes made {} store calls",
+        after - before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_backed_gauges_follow_the_queue_on_their_interval() {
+    use support::sink::{Behaviour, Sink};
+    let sink = Sink::start(Behaviour::Delay(std::time::Duration::from_millis(1_500))).await;
+    let url = sink.url();
+    let app = spawn_app(Backend::Memory, move |c| {
+        let hook = otpgw::providers::webhook::Config {
+            url,
+            timeout_ms: 5_000,
+            ..Default::default()
+        };
+        let hook = otpgw::providers::ProviderConfig::Webhook(hook);
+        c.providers.insert("hook".into(), hook);
+        c.routing.default = vec!["hook".into()];
+        c.delivery.concurrency = 1;
+        c.metrics.refresh_interval_ms = 100;
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(app.start(&number()).await.status, 201);
+    }
+    let depth = async |want: fn(f64) -> bool| {
+        let t = std::time::Instant::now();
+        while !want(get(&scrape(&app).await, "otpgw_queue_depth")) {
+            assert!(t.elapsed().as_secs() < 10, "otpgw_queue_depth never moved");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    depth(|d| d >= 2.0).await;
+    depth(|d| d == 0.0).await;
+}

@@ -340,6 +340,22 @@ async fn demo_key_on_a_non_loopback_address_is_warned_about() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_metrics_on_a_non_loopback_address_are_warned_about_unless_protected() {
+    let hash = otpgw::crypto::hash_api_key("a-metrics-token");
+    for (token, warned) in [(None, true), (Some(hash.as_str()), false)] {
+        let mut env = vec![("OTPGW_SERVER__LISTEN", "0.0.0.0:0")];
+        env.extend(token.map(|h| ("OTPGW_METRICS__BEARER_TOKEN_HASH", h)));
+        let gw = gateway(&env);
+        gw.sigterm();
+        let (code, logs, _) = tokio::task::spawn_blocking(move || gw.wait(10))
+            .await
+            .unwrap();
+        assert_eq!(code, 0);
+        assert_eq!(logs.contains("/metrics (tenant ids"), warned, "{logs}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_instance_s_sends_are_delivered_by_the_other_none_lost() {
     let redis = support::redis::RedisServer::start();
     // Instance A's provider never answers, so whatever A holds is stuck in flight when it

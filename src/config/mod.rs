@@ -16,6 +16,7 @@ mod env;
 mod keys;
 mod proxies;
 pub mod secret;
+mod listeners;
 mod sections;
 mod tenant;
 mod validate;
@@ -24,6 +25,7 @@ pub use abuse::{warnings as abuse_warnings, GeoConfig, LimitsConfig, PumpingConf
 pub use delivery::{BreakerConfig, RouteConfig, RoutingConfig};
 pub use proxies::{IpBlock, TrustedProxies};
 pub use secret::Secret;
+pub use listeners::MetricsConfig;
 pub use sections::*;
 pub use tenant::{TemplateSet, TenantConfig};
 pub use validate::problems;
@@ -75,6 +77,9 @@ pub struct Config {
     /// Operator access.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// Who may read `/metrics`, and where.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// Development aids.
     #[serde(default)]
     pub dev: DevConfig,

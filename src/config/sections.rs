@@ -32,7 +32,8 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// Whole-request deadline in milliseconds; a request past it gets `503`.
     pub request_timeout_ms: u64,
-    /// Requests handled at once before new ones are shed with `503`.
+    /// Requests handled at once before new ones are shed with `503` (gRPC:
+    /// `UNAVAILABLE`); the HTTP and gRPC listeners each have this many.
     pub max_concurrent_requests: usize,
     /// On shutdown, how long in-flight requests may take to finish, in milliseconds.
     pub shutdown_grace_ms: u64,
@@ -40,6 +41,28 @@ pub struct ServerConfig {
     /// give the client address. A request through one is never local (`/dev/outbox`,
     /// `/ops` in dev mode). Empty: forwarding headers are ignored.
     pub trusted_proxies: super::TrustedProxies,
+    /// How long a new connection has to deliver its first request (the HTTP/2 preface
+    /// included), and an HTTP/1.1 request head to arrive whole once its first byte
+    /// came, in milliseconds; past it the connection is closed. Applies to every
+    /// listener.
+    pub header_read_timeout_ms: u64,
+    /// A connection with no request in flight for this long is closed (HTTP/2 with a
+    /// GOAWAY), in milliseconds: the keep-alive timeout. Keep it above the idle timeout
+    /// of a load balancer in front. Applies to every listener.
+    pub idle_timeout_ms: u64,
+    /// Open connections per listener. At the cap a new connection closes the one idle
+    /// the longest; when every connection has a request in flight, new ones wait in
+    /// the accept backlog.
+    pub max_connections: usize,
+    /// How often an HTTP/2 connection is pinged to check that the peer is still there,
+    /// in milliseconds; 0 turns pings off.
+    pub http2_keepalive_interval_ms: u64,
+    /// How long an HTTP/2 ping may go unanswered before the connection is closed, in
+    /// milliseconds.
+    pub http2_keepalive_timeout_ms: u64,
+    /// Requests (streams) one HTTP/2 connection may have open at once; the client is told
+    /// and further streams are refused.
+    pub http2_max_concurrent_streams: u32,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +74,12 @@ impl Default for ServerConfig {
             max_concurrent_requests: 4096,
             shutdown_grace_ms: 10_000,
             trusted_proxies: Default::default(),
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 75_000,
+            max_connections: 1_000,
+            http2_keepalive_interval_ms: 20_000,
+            http2_keepalive_timeout_ms: 20_000,
+            http2_max_concurrent_streams: 256,
         }
     }
 }

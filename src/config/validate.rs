@@ -79,6 +79,7 @@ pub fn problems(c: &Config) -> Vec<String> {
     }
     p.extend(routing_problems(c));
     p.extend(super::keys::problems(c));
+    p.extend(super::listeners::problems(c));
     if c.tenants.is_empty() {
         p.push("no tenants are configured: add a [tenants.<id>] section with api_keys".into());
     }

@@ -19,6 +19,8 @@ pub enum Backend {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub grpc_addr: Option<SocketAddr>,
+    /// The metrics listener, when `metrics.listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub http: reqwest::Client,
     pub key: String,
     pub prefix: String,
@@ -122,6 +124,7 @@ pub async fn spawn_with(cfg: Config, prefix: String, backend: Backend) -> TestAp
     let app = Application::build(cfg).await.expect("gateway builds");
     let addr = app.local_addr();
     let grpc_addr = app.grpc_addr();
+    let metrics_addr = app.metrics_addr();
     let (tx, rx) = oneshot::channel();
     let done = tokio::spawn(async move {
         app.run_until(async {
@@ -133,6 +136,7 @@ pub async fn spawn_with(cfg: Config, prefix: String, backend: Backend) -> TestAp
     TestApp {
         addr,
         grpc_addr,
+        metrics_addr,
         http: reqwest::Client::new(),
         key: DEMO_API_KEY.to_string(),
         prefix,

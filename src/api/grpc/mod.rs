@@ -9,9 +9,11 @@
 //! Same auth (`authorization: Bearer` metadata), same parsing, limits and idempotency
 //! (`idempotency-key` metadata) through [`crate::api::common`]; errors render from the one
 //! mapping in [`crate::error`]. Alongside: `grpc.health.v1` (SERVING while the store
-//! answers, checked every second) and server reflection.
+//! answers, checked every second) and server reflection. How the listener is served
+//! (connection limits, the global concurrency cap, deadlines) is in [`serve()`].
 
 mod convert;
+mod serve;
 mod status;
 
 /// Generated protobuf types, client and server.
@@ -23,15 +25,13 @@ pub mod pb {
 }
 
 pub use convert::{json_to_struct, struct_to_json};
+pub use serve::{serve, SMALL_MESSAGE_LIMIT};
 
 use crate::api::common::{self, RawCheck, RawStart};
-use crate::config::ServerConfig;
 use crate::error::Error;
 use crate::service::{Service, Tenant};
-use pb::verifications_server::{Verifications, VerificationsServer};
+use pb::verifications_server::Verifications;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::TcpListener;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
@@ -187,60 +187,4 @@ impl GrpcApi {
         let view = common::cancel(&self.service, &tenant, &req.into_inner().id).await?;
         Ok(Response::new(view.into()))
     }
-}
-
-/// Serves gRPC on `listener` until `shutdown` flips to true, then drains in-flight calls.
-pub async fn serve(
-    listener: TcpListener,
-    service: Service,
-    metrics: crate::metrics::Metrics,
-    cfg: &ServerConfig,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) -> Result<(), tonic::transport::Error> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .expect("the compiled descriptor set is valid");
-    // Known from the first moment (as not serving until the first probe), so a health
-    // check never gets NOT_FOUND for our service while the server starts.
-    for name in ["", "otpgw.v1.Verifications"] {
-        health
-            .set_service_status(name, tonic_health::ServingStatus::NotServing)
-            .await;
-    }
-    let probe = service.clone();
-    let mut stop_probe = shutdown.clone();
-    tokio::spawn(async move {
-        loop {
-            let status = if probe.ready().await.is_ok() {
-                tonic_health::ServingStatus::Serving
-            } else {
-                tonic_health::ServingStatus::NotServing
-            };
-            health.set_service_status("", status).await;
-            health
-                .set_service_status("otpgw.v1.Verifications", status)
-                .await;
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = stop_probe.wait_for(|v| *v) => break,
-            }
-        }
-    });
-    let api = VerificationsServer::new(GrpcApi { service, metrics })
-        .max_decoding_message_size(cfg.body_limit_bytes.max(1024));
-    tonic::transport::Server::builder()
-        .timeout(Duration::from_millis(cfg.request_timeout_ms.max(1)))
-        .concurrency_limit_per_connection(256)
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(api)
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            async move {
-                let _ = shutdown.wait_for(|v| *v).await;
-            },
-        )
-        .await
 }

@@ -14,6 +14,7 @@
 mod access;
 mod admin;
 mod extract;
+pub mod metrics;
 mod ops;
 mod ops_page;
 mod problem;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub queue: std::sync::Arc<dyn crate::queue::Queue>,
     /// Admin keys, trusted proxies, and who counts as local (`/ops`, `/dev/outbox`).
     pub access: std::sync::Arc<Access>,
+    /// Who may read `/metrics`, and whether this port serves it.
+    pub scrape: metrics::Scrape,
 }
 
 /// Every route, for the OpenAPI drift test: (method, path template).
@@ -90,13 +93,15 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
         .route("/ops", get(ops_page::page))
         .route("/v1/admin/blocks", get(admin::list))
         .route(
             "/v1/admin/blocks/{tenant}/{prefix}",
             axum::routing::delete(admin::lift),
         );
+    if state.scrape.on_api_port {
+        r = r.route("/metrics", get(metrics::scrape));
+    }
     if state.outbox.is_some() {
         r = r.route("/dev/outbox", get(ops::outbox));
     }

@@ -1,5 +1,6 @@
-//! Operations and development endpoints: `/healthz`, `/readyz`, `/dev/outbox`, and the
-//! answers for unknown routes and methods.
+//! Operations and development endpoints: `/healthz`, `/readyz`, `/dev/outbox`, the
+//! answers for unknown routes and methods, and request metrics (`/metrics` itself is in
+//! [`super::metrics`]).
 
 use super::extract::Auth;
 use super::AppState;
@@ -49,40 +50,6 @@ pub async fn not_found() -> Error {
 /// Known route, wrong method.
 pub async fn method_not_allowed() -> Error {
     Error::MethodNotAllowed
-}
-
-/// `GET /metrics`: Prometheus text format. Gauges that mirror state elsewhere (queue
-/// depth, breakers, evictions) are refreshed at scrape time.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let m = &state.metrics;
-    if let Ok(d) = state.queue.depth().await {
-        m.queue_depth.set(d.pending as i64);
-        m.queue_dead.set(d.dead as i64);
-        m.queue_oldest_age
-            .set(d.oldest_age_ms.unwrap_or(0) as f64 / 1000.0);
-    }
-    for slot in state.router.slots() {
-        let v = match slot.breaker.state() {
-            crate::delivery::breaker::BreakerState::Closed => 0.0,
-            crate::delivery::breaker::BreakerState::HalfOpen => 1.0,
-            crate::delivery::breaker::BreakerState::Open => 2.0,
-        };
-        m.breaker.with_label_values(&[&slot.name]).set(v);
-    }
-    m.evictions.set(state.service.store().evictions() as i64);
-    for t in state.service.tenants().ids() {
-        if let Ok(b) = state.service.abuse().blocks(std::slice::from_ref(&t)).await {
-            m.pumping_blocks
-                .with_label_values(&[&t])
-                .set(b.len() as i64);
-        }
-    }
-    let mut r = m.render().into_response();
-    r.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    r
 }
 
 /// Counts and times every request by matched route (never the raw path).
