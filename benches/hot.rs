@@ -1,7 +1,7 @@
 //! Criterion benches of the hot functions of a start and a check: code generation,
 //! the code MAC, the number key, phone parsing and message rendering.
 //!
-//! Run: `cargo bench --bench hot`. Figures go in the README's performance section.
+//! Run: `cargo bench --bench hot`. Figures go in docs/performance.md.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use otpgw::config::TenantConfig;

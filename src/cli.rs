@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `config check`, `api-key new`, `secret new`.
+//! The command line: `serve` (the default), `config check`, `api-key new`, `secret new`,
+//! `template preview` and `healthcheck`.
 
 use crate::app::{shutdown_signal, Application};
 use crate::config::{problems, Config, DEMO_API_KEY};

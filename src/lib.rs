@@ -4,6 +4,8 @@
 //! types back. Map of the crate, in the order a request meets it:
 //!
 //! - [`api::http`]: the HTTP API v1 (routes, auth, strict JSON, problem documents);
+//!   [`api::grpc`]: the same service over gRPC; [`api::common`]: what both share;
+//!   [`api::serve`]: the accept loop with connection deadlines and caps;
 //! - [`domain`]: parsed inputs ([`domain::PhoneNumber`], [`domain::OtpCode`], …) and the
 //!   verification record;
 //! - [`service`]: transport-free start / check / get / cancel, tenants and API keys;
@@ -16,7 +18,8 @@
 //! - [`queue`]: the durable send queue (memory, Redis Streams);
 //! - [`delivery`]: workers, routing with failover, circuit breakers, rate caps, retries;
 //! - [`providers`]: SMS provider adapters, one folder each, and the dev outbox;
-//! - [`config`], [`telemetry`], [`error`] (the one mapping of errors to HTTP and gRPC);
+//! - [`config`], [`telemetry`], [`metrics`], [`error`] (the one mapping of errors to HTTP
+//!   and gRPC);
 //! - [`app`] builds all of it from config; [`cli`] is the command line.
 
 pub mod api;

@@ -2,7 +2,7 @@
 
 /// mimalloc instead of the system allocator: under load the gateway allocates small,
 /// short-lived buffers on many threads, where the system allocator spent about a sixth
-/// of the process's time (see the README's performance section).
+/// of the process's time (see docs/performance.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

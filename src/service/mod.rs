@@ -1,9 +1,10 @@
 //! The verification service: start, check, get and cancel, free of any transport.
 //!
-//! Handlers parse requests into domain types and call these methods; the gRPC ingress
-//! will call the same ones. This layer owns the policy (tenant settings), the keyed
-//! hashing of numbers and codes, message rendering and queueing; the store owns
-//! atomicity.
+//! HTTP and gRPC handlers parse requests into domain types and call these methods. This
+//! layer owns the policy (tenant settings, admission: limits, geo, the pumping guard),
+//! the keyed hashing of numbers and codes, and idempotent starts; the store owns
+//! atomicity (a start and its queued send are one store step), and `delivery` renders
+//! and sends the message.
 
 mod abuse;
 mod activity;

@@ -1,10 +1,11 @@
-//! The verification store: one small trait, a memory and a Redis implementation, picked
+//! The verification store: the `Store` trait, a memory and a Redis implementation, picked
 //! from config in [`build`] and nowhere else.
 //!
 //! Every operation that touches more than one value is atomic in both implementations
 //! (a mutex section in memory, one Lua script in Redis), so N instances over one Redis
 //! behave like one. The caller passes `now`; stores never read the clock for semantics.
-//! The shared behaviour suite in `tests/it/` runs against memory, Redis and Redis Cluster.
+//! The shared behaviour suites (`tests/behaviour.rs`, `tests/queue.rs`) run against
+//! memory, Redis and Redis Cluster.
 
 pub mod admit;
 pub mod memory;
