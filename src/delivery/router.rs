@@ -8,9 +8,10 @@
 //!
 //! One round tries the plan's providers in order: a provider whose breaker is open is
 //! skipped; one whose send-rate cap would make the message wait more than 250 ms is
-//! skipped; a retryable failure, or a refusal of the account itself (credentials,
-//! balance, sender: `ErrorKind::Auth`), moves on to the next provider (failover) and
-//! counts against that provider's breaker; a permanent rejection of the message (invalid
+//! skipped; a retryable failure, a refusal of the account itself (credentials,
+//! balance, sender: `ErrorKind::Auth`) or a redirect (never followed:
+//! `ErrorKind::Redirected`) moves on to the next provider (failover) and counts against
+//! that provider's breaker; a permanent rejection of the message (invalid
 //! number, refused content) ends the send at once (no other provider would do better, and
 //! it must not be sent twice); an acceptance ends it. When a round ends without acceptance the next one
 //! starts after an exponential, jittered backoff, unless the code expires first.
@@ -274,12 +275,19 @@ impl Router {
                             message_id,
                         };
                     }
-                    // A refused account (credentials, balance, sender) is this provider's
-                    // problem, not the message's: another provider may deliver it.
-                    Err(e) if e.retryable || e.kind == ErrorKind::Auth => {
+                    // A refused account (credentials, balance, sender) or a redirect is
+                    // this provider's problem, not the message's: another provider may
+                    // deliver it.
+                    Err(e)
+                        if e.retryable
+                            || matches!(e.kind, ErrorKind::Auth | ErrorKind::Redirected) =>
+                    {
                         let unwell = matches!(
                             e.kind,
-                            ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Auth
+                            ErrorKind::Unavailable
+                                | ErrorKind::Timeout
+                                | ErrorKind::Auth
+                                | ErrorKind::Redirected
                         );
                         slot.breaker.record(!unwell);
                         tracing::warn!(id = msg.id.as_str(), to = %to, provider = %slot.name, round, error = %e, "send failed; trying the next provider");

@@ -1,7 +1,8 @@
-//! What every HTTP adapter shares: a pooled rustls client; the mapping of transport
-//! failures (timeouts, refused connections) and `Retry-After` to provider errors; an
-//! answer read whole and the order in which a failed one is judged (429 and 5xx first,
-//! then the vendor's documented code, then the status); what an accepted answer without
+//! What every HTTP adapter shares: a pooled rustls client that never follows redirects;
+//! the mapping of transport failures (timeouts, refused connections), redirects and
+//! `Retry-After` to provider errors; an answer read whole and the order in which a
+//! failed one is judged (429 and 5xx first, then the vendor's documented code, then the
+//! status); what an accepted answer without
 //! a readable message id means ([`accepted_id`]: sent all the same); `scrub` for vendor
 //! text that may echo a number; and small helpers for receipts (headers, the clock) and
 //! `problems()`.
@@ -14,11 +15,15 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// A pooled client for one provider: per-request `timeout`, rustls with the OS roots.
+/// A pooled client for one provider: per-request `timeout`, rustls with the OS roots,
+/// and no redirects followed. A followed redirect would send the whole request (the
+/// code, the number, the vendor's credentials, the webhook signature) to whatever host
+/// the `Location` names; a 3xx answer is a failed attempt instead ([`redirect_error`]).
 pub fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     install_tls_provider();
     let timeout = timeout.max(Duration::from_millis(1));
     Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .pool_max_idle_per_host(64)
@@ -36,6 +41,42 @@ pub fn transport_error(e: reqwest::Error) -> ProviderError {
             ErrorKind::Unavailable,
             format!("unreachable: {}", e.without_url()),
         )
+    }
+}
+
+/// The error for a 3xx answer, `None` for any other status. A redirect is the
+/// provider's (or its configuration's) problem, not the message's: kind
+/// [`ErrorKind::Redirected`], not retryable on that provider, so the router fails over
+/// to the next one. The detail names the status and the origin the `Location` points
+/// at (scheme, host and port only: a path or query may carry tokens).
+pub fn redirect_error(status: u16, headers: &reqwest::header::HeaderMap) -> Option<ProviderError> {
+    if !(300..400).contains(&status) {
+        return None;
+    }
+    let target = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(location_origin)
+        .unwrap_or_else(|| "an unnamed location".into());
+    Some(ProviderError::new(
+        ErrorKind::Redirected,
+        format!("provider answered a redirect ({status}) to {target}; redirects are not followed"),
+    ))
+}
+
+/// Scheme, host and port of a `Location` value, for logs; a relative one stays
+/// "the same host".
+fn location_origin(loc: &str) -> String {
+    match reqwest::Url::parse(loc) {
+        Ok(u) => {
+            let origin = u.origin().ascii_serialization();
+            if origin == "null" {
+                "a location that is not http(s)".into()
+            } else {
+                origin
+            }
+        }
+        Err(_) => "another path on the same host".into(),
     }
 }
 
@@ -99,10 +140,13 @@ impl Answer {
 /// Sends `req` and reads the whole answer. No answer is a transport error, and so is a
 /// failed answer whose body is cut short; a 2xx whose body is cut short still counts as
 /// accepted (with an empty body): the provider took the message, and retrying would send
-/// the code twice.
+/// the code twice. A 3xx is [`redirect_error`], whatever the vendor.
 pub async fn send(req: reqwest::RequestBuilder) -> Result<Answer, ProviderError> {
     let resp = req.send().await.map_err(transport_error)?;
     let status = resp.status().as_u16();
+    if let Some(e) = redirect_error(status, resp.headers()) {
+        return Err(e);
+    }
     let retry_after = retry_after(resp.headers());
     let body = match resp.text().await {
         Ok(b) => b,
@@ -224,6 +268,31 @@ mod tests {
         );
         assert_eq!(scrub("error 42"), "error 42");
         assert_eq!(scrub(&"a".repeat(300)).len(), 200);
+    }
+
+    #[test]
+    fn a_redirect_names_the_target_origin_only() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::LOCATION,
+            "https://elsewhere.example:8443/steal?token=abc"
+                .parse()
+                .unwrap(),
+        );
+        let e = redirect_error(307, &h).unwrap();
+        assert_eq!((e.kind, e.retryable), (ErrorKind::Redirected, false));
+        assert_eq!(
+            e.detail,
+            "provider answered a redirect (307) to https://elsewhere.example:8443; redirects are not followed"
+        );
+        assert!(redirect_error(200, &h).is_none());
+        assert!(redirect_error(404, &h).is_none());
+        let relative = redirect_error(302, &reqwest::header::HeaderMap::new()).unwrap();
+        assert!(
+            relative.detail.contains("(302) to an unnamed location"),
+            "{}",
+            relative.detail
+        );
     }
 
     #[test]

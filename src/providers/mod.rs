@@ -84,6 +84,11 @@ pub enum ErrorKind {
     Unavailable,
     /// No answer in time.
     Timeout,
+    /// The provider answered with a redirect, which is never followed (it would carry
+    /// the message and the credentials to another host): a wrong base URL, or an
+    /// endpoint that sends requests elsewhere. Not retryable on that provider; the
+    /// router fails over as for [`ErrorKind::Auth`].
+    Redirected,
 }
 
 /// A failed send.

@@ -10,7 +10,9 @@
 //! the provider's message id). 408, 429, 5xx, timeouts and connection errors are
 //! retryable failures. Other 4xx mean the receiver refused this message for good
 //! (retrying the same request cannot help): 401/403 as `Auth`, the rest as
-//! `RejectedContent`.
+//! `RejectedContent`. A 3xx is never followed (it would re-send the code, the number,
+//! the metadata and the signature to another host): it fails the attempt as
+//! `Redirected`, and the router moves on to the next provider.
 
 mod config;
 
@@ -102,6 +104,9 @@ impl SmsProvider for WebhookProvider {
             }
         })?;
         let status = resp.status().as_u16();
+        if let Some(e) = super::http::redirect_error(status, resp.headers()) {
+            return Err(e);
+        }
         if (200..300).contains(&status) {
             let text = resp.text().await.unwrap_or_default();
             let id = serde_json::from_str::<serde_json::Value>(&text)

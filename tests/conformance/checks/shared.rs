@@ -8,6 +8,7 @@
 //! | 429, with or without `Retry-After`, whatever the body | a retryable `RateLimited`, the delay kept |
 //! | 5xx, JSON or an HTML page, with or without `Retry-After` | a retryable `Unavailable`, the delay kept |
 //! | a 2xx without a readable message id: an empty body, a body that is not JSON or XML, one cut short, and each vendor's own shapes without an id | sent, under the verification id, with one `warn` naming the vendor and the HTTP status |
+//! | a 307 (or 302) to a second server | a `Redirected` failure, not retryable on that provider, naming the redirect; the second server gets nothing (no credentials, no code) |
 //!
 //! Each answered case gets a fresh stand-in and must cost exactly one request.
 
@@ -42,12 +43,17 @@ enum Setup {
     Refused,
     /// The vendor's 2xx status line, then the connection closes mid-body.
     CutShort,
+    /// The stand-in answers this redirect status with a `Location` on a second server
+    /// that would accept the message.
+    Redirect(u16),
 }
 
 /// What the adapter must make of it.
 enum Expect {
     Error(ErrorKind, Option<Duration>),
     Sent,
+    /// A `Redirected` failure, and nothing sent to the redirect's target.
+    Redirected,
 }
 
 /// The table, for one vendor.
@@ -97,6 +103,8 @@ fn cases(v: &Vendor) -> Vec<(String, Setup, Expect)> {
             Expect::Sent,
         ),
         (format!("{ok} cut short"), Setup::CutShort, Expect::Sent),
+        ("307".into(), Setup::Redirect(307), Expect::Redirected),
+        ("302".into(), Setup::Redirect(302), Expect::Redirected),
     ];
     for (i, answer) in v.without_id.iter().enumerate() {
         t.push((
@@ -116,6 +124,7 @@ pub async fn check_shared(v: &Vendor) {
         let logs = Logs::default();
         let _guard = tracing::subscriber::set_default(logs.subscriber());
         let started = Instant::now();
+        let mut target = None;
         let (result, mock) = match setup {
             Setup::Answer(a) => {
                 let mock = MockProvider::start(vec![a]).await;
@@ -138,7 +147,25 @@ pub async fn check_shared(v: &Vendor) {
                 let base = cut_short(v.accepted.status, &v.accepted.body).await;
                 ((v.build)(&base, 2_000).send(&msg).await, None)
             }
+            Setup::Redirect(status) => {
+                let thief = MockProvider::start(vec![v.accepted.clone()]).await;
+                let location = format!("{}/elsewhere?x=1", thief.base_url());
+                let mock =
+                    MockProvider::start(
+                        vec![Canned::json(status, "").header("location", location)],
+                    )
+                    .await;
+                let r = (v.build)(&mock.base_url(), 2_000).send(&msg).await;
+                target = Some(thief);
+                (r, Some(mock))
+            }
         };
+        if let Some(thief) = target {
+            assert!(
+                thief.requests().is_empty(),
+                "{what}: the redirect was followed"
+            );
+        }
         if let Some(mock) = mock {
             assert_eq!(
                 mock.requests().len(),
@@ -165,6 +192,24 @@ pub async fn check_shared(v: &Vendor) {
                 assert!(warned[0].contains(v.kind), "{what}: {logged}");
                 let status = format!("status={}", v.accepted.status);
                 assert!(warned[0].contains(&status), "{what}: {logged}");
+            }
+            Expect::Redirected => {
+                let e: ProviderError = match result {
+                    Ok(id) => panic!("{what}: expected Redirected, sent as {id}"),
+                    Err(e) => e,
+                };
+                assert_eq!(
+                    (e.kind, e.retryable),
+                    (ErrorKind::Redirected, false),
+                    "{what}: {e:?}"
+                );
+                assert!(
+                    e.detail.contains("redirects are not followed"),
+                    "{what}: {}",
+                    e.detail
+                );
+                assert!(!e.detail.contains("x=1"), "{what}: {}", e.detail);
+                assert_clean(&what, &e.detail, v.to, v.text);
             }
             Expect::Error(kind, retry_after) => {
                 let e: ProviderError = match result {
