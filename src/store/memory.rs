@@ -34,6 +34,34 @@ use std::time::Duration;
 struct Record {
     v: Verification,
     mac: [u8; 32],
+    /// Receipts applied ([`super::receipt_mark`]), so a replay changes nothing.
+    receipts: Vec<String>,
+}
+
+impl Record {
+    /// Moves the delivery status by [`super::delivery_moves`]; true when it moved.
+    fn progress(
+        &mut self,
+        status: DeliveryStatus,
+        provider: Option<&str>,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> bool {
+        if !super::delivery_moves(self.v.delivery.status, status) {
+            return false;
+        }
+        self.v.delivery = Delivery {
+            status,
+            provider: provider
+                .map(str::to_string)
+                .or(self.v.delivery.provider.take()),
+            updated_at: now,
+            reason: reason
+                .filter(|r| !r.is_empty())
+                .map(super::redis::bounded_reason),
+        };
+        true
+    }
 }
 
 #[derive(Debug, Default)]
@@ -236,6 +264,7 @@ impl Store for MemoryStore {
             Record {
                 v: v.clone(),
                 mac: spec.code_mac,
+                receipts: Vec::new(),
             },
             v.expires_at + spec.retention_ms,
         );
@@ -378,20 +407,33 @@ impl Store for MemoryStore {
     ) -> StoreResult<()> {
         let mut g = self.lock();
         if let Some(r) = g.records.get_mut(id.as_str(), now) {
-            if delivery_rank(status) >= delivery_rank(r.v.delivery.status) {
-                r.v.delivery = Delivery {
-                    status,
-                    provider: provider
-                        .map(str::to_string)
-                        .or(r.v.delivery.provider.take()),
-                    updated_at: now,
-                    reason: reason
-                        .filter(|r| !r.is_empty())
-                        .map(super::redis::bounded_reason),
-                };
-            }
+            r.progress(status, provider, reason, now);
         }
         Ok(())
+    }
+
+    async fn apply_receipt(
+        &self,
+        id: &VerificationId,
+        mark: &str,
+        status: DeliveryStatus,
+        provider: &str,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<ReceiptApplied> {
+        let mut g = self.lock();
+        let Some(r) = g.records.get_mut(id.as_str(), now) else {
+            return Ok(ReceiptApplied::Unchanged);
+        };
+        if r.receipts.iter().any(|m| m == mark) {
+            return Ok(ReceiptApplied::Replayed);
+        }
+        r.receipts.push(mark.to_string());
+        Ok(if r.progress(status, Some(provider), reason, now) {
+            ReceiptApplied::Moved
+        } else {
+            ReceiptApplied::Unchanged
+        })
     }
 
     async fn idempotency_begin(
@@ -444,18 +486,6 @@ fn queued(v: &Verification, e: EnqueueSpec) -> QueuedMessage {
         seq: v.send_count,
         app_hash: e.app_hash,
         request_id: e.request_id,
-    }
-}
-
-/// Order of delivery states: an update never moves a message backwards (a late
-/// "sent" must not overwrite "delivered").
-pub fn delivery_rank(s: DeliveryStatus) -> u8 {
-    match s {
-        DeliveryStatus::Queued => 0,
-        DeliveryStatus::Sending => 1,
-        DeliveryStatus::Sent => 2,
-        DeliveryStatus::Failed | DeliveryStatus::Expired => 3,
-        DeliveryStatus::Delivered | DeliveryStatus::Undelivered => 4,
     }
 }
 

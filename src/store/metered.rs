@@ -119,6 +119,22 @@ impl Store for MeteredStore {
         )
         .await
     }
+    async fn apply_receipt(
+        &self,
+        id: &VerificationId,
+        mark: &str,
+        status: DeliveryStatus,
+        provider: &str,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<ReceiptApplied> {
+        self.timed(
+            "apply_receipt",
+            self.inner
+                .apply_receipt(id, mark, status, provider, reason, now),
+        )
+        .await
+    }
     async fn begin_delivery(
         &self,
         id: &VerificationId,

@@ -10,11 +10,13 @@
 pub mod admit;
 pub mod memory;
 mod metered;
+pub mod progress;
 pub mod redis;
 mod ttl_map;
 
 pub use admit::{Admission, Admitted};
 pub use metered::MeteredStore;
+pub use progress::{delivery_moves, receipt_mark, ReceiptApplied};
 
 use crate::config::{StoreConfig, StoreKind};
 use crate::domain::{Channel, Millis, Verification, VerificationId};
@@ -219,8 +221,8 @@ pub trait Store: Send + Sync + 'static {
         retention_ms: i64,
         now: Millis,
     ) -> StoreResult<Option<Verification>>;
-    /// Records delivery progress (never backwards) with the reason for a failure; a
-    /// no-op for unknown ids.
+    /// Records delivery progress ([`delivery_moves`]: never backwards, never out of a
+    /// final status) with the reason for a failure; a no-op for unknown ids.
     async fn set_delivery(
         &self,
         id: &VerificationId,
@@ -229,6 +231,18 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<&str>,
         now: Millis,
     ) -> StoreResult<()>;
+    /// Applies a provider's delivery receipt as [`Store::set_delivery`] does, at most
+    /// once per `mark` ([`receipt_mark`] of provider, message id and status): the mark
+    /// is kept on the record, in the same atomic step, whether the status moved or not.
+    async fn apply_receipt(
+        &self,
+        id: &VerificationId,
+        mark: &str,
+        status: crate::domain::DeliveryStatus,
+        provider: &str,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<ReceiptApplied>;
     /// Reads a verification for delivery and, when its send is due
     /// ([`due_for_sending`]), marks it `sending`, in one step where the backend can.
     /// Returns the record as it was before the mark.

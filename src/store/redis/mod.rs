@@ -253,6 +253,32 @@ impl Store for RedisStore {
         self.conn.invoke(&inv).await.map(|_| ())
     }
 
+    async fn apply_receipt(
+        &self,
+        id: &VerificationId,
+        mark: &str,
+        status: DeliveryStatus,
+        provider: &str,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<ReceiptApplied> {
+        let mut inv = self.scripts.delivery.prepare_invoke();
+        inv.key(self.record_key(id))
+            .arg(status.as_str())
+            .arg(provider)
+            .arg(now)
+            .arg(reason.map(bounded_reason).unwrap_or_default())
+            .arg("")
+            .arg("")
+            .arg(mark);
+        match record::int(&self.conn.invoke(&inv).await?) {
+            Some(1) => Ok(ReceiptApplied::Moved),
+            Some(2) => Ok(ReceiptApplied::Replayed),
+            Some(0) => Ok(ReceiptApplied::Unchanged),
+            _ => Err(bad_reply("delivery")),
+        }
+    }
+
     async fn begin_delivery(
         &self,
         id: &VerificationId,

@@ -4,8 +4,9 @@
 //! `t` tenant, `pe` personal data sealed, `ch` channel, `st` status, `ca` created,
 //! `ex` expires, `sc` sends, `ms` max sends, `nr` next resend, `al` attempts left,
 //! `ds`/`dp`/`du` delivery status/provider/updated, `lo` locale, `tp` template,
-//! `cl` code length, `sd` code seed (16 bytes), `cm` code MAC (32 bytes). Instants are
-//! integer milliseconds.
+//! `cl` code length, `sd` code seed (16 bytes), `cm` code MAC (32 bytes), and one
+//! `x:<16 hex>` field per delivery receipt applied (`store::progress::receipt_mark`; read
+//! only by `delivery.lua`). Instants are integer milliseconds.
 //!
 //! The number and the caller's metadata are the record's personal data: they are
 //! stored only in `pe`, sealed ([`crate::crypto::Sealer`]) for this verification id and

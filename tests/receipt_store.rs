@@ -1,0 +1,235 @@
+//! How delivery status moves, on memory, a single Redis and a Redis Cluster alike: final
+//! statuses (`delivered`, `undelivered`, `failed`) never move, nothing moves backwards,
+//! and a receipt is applied once per (provider, message id, status), so a replay changes
+//! nothing, not even after a resend put the message back to `queued`.
+
+mod support;
+
+use otpgw::config::{Secret, StoreConfig, StoreKind};
+use otpgw::domain::*;
+use otpgw::store::*;
+use std::sync::Arc;
+
+async fn backend(kind: &str) -> Arc<dyn Store> {
+    let mut cfg = StoreConfig::default();
+    cfg.redis.shards = 4;
+    cfg.redis.key_prefix = format!("r{}", hex::encode(otpgw::crypto::random_bytes::<5>()));
+    match kind {
+        "memory" => {}
+        "redis" => {
+            cfg.kind = StoreKind::Redis;
+            cfg.redis.url = Secret(support::redis::shared_redis().url());
+        }
+        _ => {
+            cfg.kind = StoreKind::Redis;
+            cfg.redis.cluster_nodes = support::redis::shared_cluster()
+                .urls()
+                .into_iter()
+                .map(Secret)
+                .collect();
+        }
+    }
+    let keys = otpgw::crypto::Keys::derive(&otpgw::crypto::ServerSecret::new(vec![7u8; 32]));
+    otpgw::store::build(&cfg, 1000, &keys).await.unwrap().0
+}
+
+fn spec(number: &NumberRef) -> StartSpec {
+    let now = now_millis();
+    StartSpec {
+        fresh: Verification {
+            id: VerificationId::generate(number.shard).unwrap(),
+            tenant: "t".into(),
+            to: "+14155550123".into(),
+            channel: Channel::Sms,
+            status: Status::Pending,
+            created_at: now,
+            expires_at: now + 60_000,
+            send_count: 1,
+            max_sends: 5,
+            next_resend_at: now,
+            attempts_left: 5,
+            delivery: Delivery {
+                status: DeliveryStatus::Queued,
+                provider: None,
+                updated_at: now,
+                reason: None,
+            },
+            metadata: None,
+            locale: None,
+            template: None,
+            code_length: 6,
+            seed: vec![1; 16],
+        },
+        code_mac: [2; 32],
+        number: number.clone(),
+        cooldown_ms: 0,
+        retention_ms: 60_000,
+        number_send_limit: 100,
+        number_window_ms: 3_600_000,
+        enqueue: EnqueueSpec {
+            app_hash: None,
+            request_id: None,
+        },
+    }
+}
+
+fn number() -> NumberRef {
+    NumberRef {
+        tenant: "t".into(),
+        key: hex::encode(otpgw::crypto::random_bytes::<16>()),
+        shard: u16::from_be_bytes(otpgw::crypto::random_bytes::<2>()) % 4,
+        channel: Channel::Sms,
+    }
+}
+
+/// A verification whose message provider `tw` accepted as `SM1`.
+async fn sent(store: &Arc<dyn Store>) -> (VerificationId, NumberRef) {
+    let n = number();
+    let s = spec(&n);
+    let id = s.fresh.id.clone();
+    let now = now_millis();
+    store.start(s, now).await.unwrap();
+    store.begin_delivery(&id, 1, false, now).await.unwrap();
+    store
+        .delivered(&id, "tw", "SM1", 60_000, now)
+        .await
+        .unwrap();
+    (id, n)
+}
+
+async fn receipt(
+    store: &Arc<dyn Store>,
+    id: &VerificationId,
+    status: DeliveryStatus,
+) -> ReceiptApplied {
+    let mark = receipt_mark("tw", "SM1", status);
+    store
+        .apply_receipt(
+            id,
+            &mark,
+            status,
+            "tw",
+            Some("reported by tw: x"),
+            now_millis(),
+        )
+        .await
+        .unwrap()
+}
+
+async fn status(store: &Arc<dyn Store>, id: &VerificationId) -> DeliveryStatus {
+    store.get_any(id).await.unwrap().unwrap().delivery.status
+}
+
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("memory").await } )* }
+        mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("redis").await } )* }
+        mod cluster { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("cluster").await } )* }
+    };
+}
+
+on_every_backend!(
+    delivered_and_undelivered_never_flip,
+    a_failed_delivery_is_final,
+    a_replayed_receipt_changes_nothing_even_after_a_resend,
+    a_receipt_for_a_gone_record_changes_nothing_and_creates_nothing,
+);
+
+async fn delivered_and_undelivered_never_flip(kind: &str) {
+    use DeliveryStatus::*;
+    let store = backend(kind).await;
+    let (id, _) = sent(&store).await;
+    assert_eq!(receipt(&store, &id, Delivered).await, ReceiptApplied::Moved);
+    assert_eq!(
+        receipt(&store, &id, Undelivered).await,
+        ReceiptApplied::Unchanged
+    );
+    assert_eq!(receipt(&store, &id, Sent).await, ReceiptApplied::Unchanged);
+    assert_eq!(status(&store, &id).await, Delivered);
+    let (other, _) = sent(&store).await;
+    assert_eq!(
+        receipt(&store, &other, Undelivered).await,
+        ReceiptApplied::Moved
+    );
+    assert_eq!(
+        receipt(&store, &other, Delivered).await,
+        ReceiptApplied::Unchanged
+    );
+    let v = store.get_any(&other).await.unwrap().unwrap();
+    assert_eq!(v.delivery.status, Undelivered);
+    assert_eq!(v.delivery.reason.as_deref(), Some("reported by tw: x"));
+    // The worker's updates follow the same rule.
+    store
+        .set_delivery(&id, Failed, Some("tw"), Some("late"), now_millis())
+        .await
+        .unwrap();
+    assert_eq!(status(&store, &id).await, Delivered);
+}
+
+async fn a_failed_delivery_is_final(kind: &str) {
+    use DeliveryStatus::*;
+    let store = backend(kind).await;
+    let n = number();
+    let s = spec(&n);
+    let id = s.fresh.id.clone();
+    store.start(s, now_millis()).await.unwrap();
+    store
+        .set_delivery(
+            &id,
+            Failed,
+            Some("tw"),
+            Some("every provider failed"),
+            now_millis(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        receipt(&store, &id, Delivered).await,
+        ReceiptApplied::Unchanged
+    );
+    store
+        .set_delivery(&id, Sent, Some("tw"), None, now_millis())
+        .await
+        .unwrap();
+    let v = store.get_any(&id).await.unwrap().unwrap();
+    assert_eq!(v.delivery.status, Failed);
+    assert_eq!(v.delivery.reason.as_deref(), Some("every provider failed"));
+}
+
+async fn a_replayed_receipt_changes_nothing_even_after_a_resend(kind: &str) {
+    use DeliveryStatus::*;
+    let store = backend(kind).await;
+    let (id, n) = sent(&store).await;
+    assert_eq!(receipt(&store, &id, Delivered).await, ReceiptApplied::Moved);
+    let first = store.get_any(&id).await.unwrap().unwrap().delivery;
+    assert_eq!(
+        receipt(&store, &id, Delivered).await,
+        ReceiptApplied::Replayed
+    );
+    assert_eq!(store.get_any(&id).await.unwrap().unwrap().delivery, first);
+    // A resend starts the message over; the old receipt replayed must not mark the new
+    // send delivered.
+    match store.start(spec(&n), now_millis()).await.unwrap() {
+        StartOutcome::Resent(v) => assert_eq!(v.id, id),
+        other => panic!("expected a resend, got {other:?}"),
+    }
+    assert_eq!(status(&store, &id).await, Queued);
+    assert_eq!(
+        receipt(&store, &id, Delivered).await,
+        ReceiptApplied::Replayed
+    );
+    assert_eq!(status(&store, &id).await, Queued);
+    // The record still decodes whole with its marks.
+    let v = store.get_any(&id).await.unwrap().unwrap();
+    assert_eq!(v.send_count, 2);
+}
+
+async fn a_receipt_for_a_gone_record_changes_nothing_and_creates_nothing(kind: &str) {
+    let store = backend(kind).await;
+    let id = VerificationId::generate(1).unwrap();
+    assert_eq!(
+        receipt(&store, &id, DeliveryStatus::Delivered).await,
+        ReceiptApplied::Unchanged
+    );
+    assert!(store.get_any(&id).await.unwrap().is_none());
+}
