@@ -145,6 +145,7 @@ impl Application {
             body_limit: cfg.server.body_limit_bytes,
             router: router.clone(),
             public_base_url: cfg.receipts.public_base_url.clone(),
+            receipt_body_limit: cfg.receipts.body_limit_bytes,
             metrics: metrics.clone(),
             queue,
             access: Arc::new(http::Access::new(

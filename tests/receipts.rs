@@ -1,7 +1,8 @@
 //! Delivery receipts end to end: a message sent through the Twilio adapter to a stand-in
 //! of Twilio's API, then status callbacks to `/v1/receipts/<name>`: a signed one moves
 //! `delivery.status`; unsigned, forged, malformed ones and unknown message ids are refused
-//! and change nothing.
+//! and change nothing; a replayed one is answered `200` and changes nothing, and a final
+//! status never moves (memory and Redis).
 
 mod support;
 
@@ -50,8 +51,12 @@ fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
 }
 
 async fn gateway() -> TestApp {
+    gateway_on(Backend::Memory).await
+}
+
+async fn gateway_on(backend: Backend) -> TestApp {
     let base = twilio_stand_in().await;
-    spawn_app(Backend::Memory, move |c| {
+    spawn_app(backend, move |c| {
         let tw = twilio::Config {
             base_url: base,
             account_sid: SID.into(),
@@ -88,6 +93,15 @@ async fn start_and_wait_sent(app: &TestApp) -> String {
 }
 
 async fn callback(app: &TestApp, params: &[(&str, &str)], signature: Option<String>) -> u16 {
+    callback_answer(app, params, signature).await.0
+}
+
+/// The status and JSON body of a receipt callback.
+async fn callback_answer(
+    app: &TestApp,
+    params: &[(&str, &str)],
+    signature: Option<String>,
+) -> (u16, serde_json::Value) {
     let body: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();
@@ -99,7 +113,9 @@ async fn callback(app: &TestApp, params: &[(&str, &str)], signature: Option<Stri
     if let Some(s) = signature {
         req = req.header("x-twilio-signature", s);
     }
-    req.send().await.unwrap().status().as_u16()
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,4 +216,43 @@ async fn an_undelivered_receipt_gives_its_error_as_the_reason() {
     let v = app.fetch(&id).await.body;
     assert_eq!(v["delivery"]["status"], "undelivered");
     assert_eq!(v["delivery"]["reason"], "reported by tw: 30003", "{v}");
+}
+
+async fn a_replayed_receipt_changes_nothing_and_final_statuses_do_not_move(backend: Backend) {
+    let app = gateway_on(backend).await;
+    let id = start_and_wait_sent(&app).await;
+    let url = "https://otp.example.com/v1/receipts/tw";
+    let sid = "SM00000000000000000000000000000001";
+    let signed = |p: &[(&str, &str)]| Some(twilio_signature(url, p));
+    let delivered = [("MessageSid", sid), ("MessageStatus", "delivered")];
+    let undelivered = [
+        ("MessageSid", sid),
+        ("MessageStatus", "undelivered"),
+        ("ErrorCode", "30003"),
+    ];
+
+    let first = callback_answer(&app, &delivered, signed(&delivered)).await;
+    assert_eq!(first, (200, json!({"updated": 1})));
+    let after_first = app.fetch(&id).await.body["delivery"].clone();
+    assert_eq!(after_first["status"], "delivered");
+
+    // The vendor retries, or someone replays the signed receipt: 200, nothing moves.
+    let replay = callback_answer(&app, &delivered, signed(&delivered)).await;
+    assert_eq!(replay, (200, json!({"updated": 0})));
+    assert_eq!(app.fetch(&id).await.body["delivery"], after_first);
+
+    // A signed `undelivered` for the same message cannot flip a final status.
+    let flip = callback_answer(&app, &undelivered, signed(&undelivered)).await;
+    assert_eq!(flip, (200, json!({"updated": 0})));
+    assert_eq!(app.fetch(&id).await.body["delivery"], after_first);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_receipt_changes_nothing_on_memory() {
+    a_replayed_receipt_changes_nothing_and_final_statuses_do_not_move(Backend::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_receipt_changes_nothing_on_redis() {
+    a_replayed_receipt_changes_nothing_and_final_statuses_do_not_move(Backend::Redis).await;
 }

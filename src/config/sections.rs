@@ -236,12 +236,26 @@ pub struct AdminConfig {
 }
 
 /// Delivery-receipt settings.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReceiptsConfig {
     /// This gateway's public base URL as providers call it (`https://otp.example.com`).
     /// Receipt signatures cover the full URL; without this the `Host` header is used.
     pub public_base_url: Option<String>,
+    /// Largest receipt body read, in bytes; larger gets `413 payload_too_large` before
+    /// anything is parsed (a declared `Content-Length` is refused before any byte is
+    /// read). Receipts are unauthenticated until their signature is checked, so this is
+    /// small: vendors' receipts are 2 KiB at most.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ReceiptsConfig {
+    fn default() -> Self {
+        ReceiptsConfig {
+            public_base_url: None,
+            body_limit_bytes: 8 * 1024,
+        }
+    }
 }
 
 /// Development aids.

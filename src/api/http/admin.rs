@@ -68,9 +68,14 @@ pub async fn list(
 pub async fn lift(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((tenant, prefix)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, Error> {
     require_admin(&state, &headers)?;
+    // Segments that do not even decode name no block (a problem document, not axum's
+    // plain-text rejection).
+    let Ok(Path((tenant, prefix))) = path else {
+        return Err(Error::RouteNotFound("no such block".into()));
+    };
     let digits = prefix.trim_start_matches('+');
     if state.service.tenants().get(&tenant).is_none()
         || digits.is_empty()

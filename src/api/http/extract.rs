@@ -1,5 +1,6 @@
-//! Request extractors: API-key auth (and the bearer key it reads), request id, and
-//! strict JSON bodies.
+//! Request extractors: API-key auth (and the bearer key it reads), request id, strict
+//! JSON bodies, and the bounded body read they and the receipts endpoint share
+//! ([`read_limited`]).
 
 use super::AppState;
 use crate::error::Error;
@@ -67,6 +68,27 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     }
 }
 
+/// The body, at most `limit` bytes, else `413 payload_too_large`: a declared
+/// `Content-Length` over the limit is refused before a byte is read, and a body without
+/// one (chunked) is cut off as soon as it passes the limit, so no more than `limit`
+/// bytes are ever held. A body whose stream breaks is refused the same way.
+pub async fn read_limited(
+    headers: &axum::http::HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, Error> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Error::PayloadTooLarge(limit));
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Error::PayloadTooLarge(limit))
+}
+
 /// A JSON body parsed strictly into `T`, with the raw bytes kept (idempotency).
 pub struct JsonBody<T>(pub T, pub Bytes);
 
@@ -86,17 +108,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 "Content-Type must be application/json".into(),
             ));
         }
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            return Err(Error::PayloadTooLarge(limit));
-        }
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|_| Error::PayloadTooLarge(limit))?;
+        let (parts, body) = req.into_parts();
+        let bytes = read_limited(&parts.headers, body, limit).await?;
         if bytes.is_empty() {
             return Err(Error::InvalidRequest(
                 "request body is empty; send a JSON object".into(),

@@ -9,7 +9,12 @@
 //!    bodies, query strings or headers, which may hold numbers, codes or keys);
 //! 4. catch panic: a bug answers `500 internal` instead of dropping the connection.
 //!
-//! Body size is enforced by the JSON extractor, which answers `413 payload_too_large`.
+//! Body size is enforced where bodies are read, never by axum's 2 MB default: the JSON
+//! extractor (`server.body_limit_bytes`) and the receipts endpoint
+//! (`receipts.body_limit_bytes`), both through `extract::read_limited`, answer `413
+//! payload_too_large`. No handler takes a `Bytes`, `String` or axum `Json` body, and
+//! every path and query extractor is taken as a `Result`, so every rejection is a
+//! problem document.
 
 mod access;
 mod admin;
@@ -53,6 +58,8 @@ pub struct AppState {
     pub router: std::sync::Arc<crate::delivery::Router>,
     /// Public base URL of this gateway as providers call it (receipt signatures cover it).
     pub public_base_url: Option<String>,
+    /// Largest receipt body read (`receipts.body_limit_bytes`).
+    pub receipt_body_limit: usize,
     /// Metrics.
     pub metrics: crate::metrics::Metrics,
     /// The send queue (depth for `/metrics`).

@@ -2,15 +2,31 @@
 //!
 //! Framing only: the named provider instance's adapter verifies the vendor's signature and
 //! parses the body; this handler maps its verdict to an answer and applies the updates.
+//!
+//! The endpoint is open to anyone until a signature is checked, so it spends as little
+//! as it can on strangers, in this order: the provider name is looked up first (an
+//! unknown one is `404` before any byte of the body is read); then the body is read up
+//! to `receipts.body_limit_bytes` ([`read_limited`]: a larger declared `Content-Length`
+//! is `413` at once, a chunked body is cut at the limit); only then does the adapter
+//! see it.
+//!
 //! Signatures cover the URL the vendor called, so the gateway must know its public base
-//! URL (`receipts.public_base_url`); without it the `Host` header is used, which is only
-//! right when nothing rewrites the request on the way in.
+//! URL (`receipts.public_base_url`); without it the URL is rebuilt as `http://<Host>`,
+//! which is only right when nothing terminates TLS or rewrites the request on the way in
+//! (`config::receipts` warns about that at startup).
+//!
+//! Each receipt is applied once per (provider, message id, status)
+//! ([`crate::store::progress`]): a vendor's retry or a replay is answered `200` and
+//! changes nothing, and a final status never moves.
 
+use super::extract::read_limited;
 use super::AppState;
 use crate::domain::now_millis;
 use crate::error::Error;
 use crate::providers::{ReceiptError, ReceiptRequest};
-use axum::body::Bytes;
+use crate::store::{receipt_mark, ReceiptApplied};
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
@@ -20,17 +36,18 @@ use serde_json::json;
 /// Handles one receipt callback.
 pub async fn receive(
     State(state): State<AppState>,
-    Path(provider): Path<String>,
+    provider: Result<Path<String>, PathRejection>,
     method: Method,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, Error> {
+    // A name that does not even decode cannot be a provider's.
+    let provider = provider.map(|Path(p)| p).unwrap_or_default();
     let slot = state.router.slot(&provider).ok_or_else(|| {
-        Error::RouteNotFound(format!(
-            "no provider named `{provider}` takes receipts here"
-        ))
+        Error::RouteNotFound("no provider of that name takes receipts here".into())
     })?;
+    let body = read_limited(&headers, body, state.receipt_body_limit).await?;
     let base = match &state.public_base_url {
         Some(b) => b.trim_end_matches('/').to_string(),
         None => {
@@ -67,7 +84,7 @@ pub async fn receive(
         tracing::warn!(error = %e, "store call failed");
         Error::store_unavailable("the verification store is unavailable; try again shortly")
     };
-    let mut updated = 0;
+    let (mut matched, mut updated) = (0, 0);
     for r in &receipts {
         let Some(id) = store
             .find_provider_message(&provider, &r.message_id)
@@ -77,24 +94,34 @@ pub async fn receive(
             tracing::info!(provider = %provider, "receipt for a message id this gateway does not know");
             continue;
         };
+        matched += 1;
         let reason = r
             .detail
             .as_deref()
             .map(|d| format!("reported by {provider}: {d}"));
-        store
-            .set_delivery(
+        let mark = receipt_mark(&provider, &r.message_id, r.status);
+        let applied = store
+            .apply_receipt(
                 &id,
+                &mark,
                 r.status,
-                Some(&provider),
+                &provider,
                 reason.as_deref(),
                 now_millis(),
             )
             .await
             .map_err(unavailable)?;
-        tracing::info!(id = id.as_str(), provider = %provider, status = r.status.as_str(), detail = r.detail.as_deref().unwrap_or(""), "delivery receipt");
-        updated += 1;
+        let outcome = match applied {
+            ReceiptApplied::Moved => {
+                updated += 1;
+                "applied"
+            }
+            ReceiptApplied::Unchanged => "no change",
+            ReceiptApplied::Replayed => "replay ignored",
+        };
+        tracing::info!(id = id.as_str(), provider = %provider, status = r.status.as_str(), detail = r.detail.as_deref().unwrap_or(""), outcome, "delivery receipt");
     }
-    if updated == 0 && !receipts.is_empty() {
+    if matched == 0 && !receipts.is_empty() {
         return Err(Error::NotFound(
             "no message of this gateway matches the receipt".into(),
         ));
