@@ -60,7 +60,10 @@ impl Application {
             }
         };
         PhoneNumber::warm_up();
-        for w in crate::template::lint(&cfg) {
+        for w in crate::template::lint(&cfg)
+            .into_iter()
+            .chain(config::receipts::warnings(&cfg))
+        {
             tracing::warn!("{w}");
         }
         for w in config::abuse_warnings(&cfg.tenants) {

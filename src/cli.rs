@@ -206,6 +206,9 @@ fn check(path: Option<PathBuf>) -> ExitCode {
     for w in crate::config::abuse_warnings(&cfg.tenants) {
         eprintln!("warning: {w}");
     }
+    for w in crate::config::receipts::warnings(&cfg) {
+        eprintln!("warning: {w}");
+    }
     let p = problems(&cfg);
     if p.is_empty() {
         println!(

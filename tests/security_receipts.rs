@@ -285,3 +285,66 @@ async fn path_and_query_rejections_are_problem_documents_on_every_route() {
     );
 }
 
+/// The binary under test: this build's, or `TEST_OTPGW_BIN` when set (for a checkout whose
+/// target directory is shared with other checkouts, which overwrite `target/debug/otpgw`).
+fn bin() -> String {
+    std::env::var("TEST_OTPGW_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_otpgw").to_string())
+}
+
+/// `otpgw config check` over the embedded default plus a Twilio instance whose receipts
+/// are signed over its callback URL, without `receipts.public_base_url`.
+fn check_twilio_without_base_url(extra: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["config", "check"])
+        .env_clear()
+        .env("OTPGW_PROVIDERS__TW__KIND", "twilio")
+        .env(
+            "OTPGW_PROVIDERS__TW__ACCOUNT_SID",
+            "AC0123456789abcdef0123456789abcdef",
+        )
+        .env("OTPGW_PROVIDERS__TW__AUTH_TOKEN", "twilio-auth-token")
+        .env("OTPGW_PROVIDERS__TW__FROM", "+15005550006")
+        .env(
+            "OTPGW_PROVIDERS__TW__STATUS_CALLBACK_URL",
+            "https://otp.example.com/v1/receipts/tw",
+        );
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn config_check_warns_in_dev_and_refuses_production_without_a_public_base_url() {
+    let dev = check_twilio_without_base_url(&[]);
+    let err = String::from_utf8_lossy(&dev.stderr);
+    assert!(dev.status.success(), "{err}");
+    assert!(
+        err.contains("warning: providers.tw: receipts are signed over the callback URL")
+            && err.contains("receipts.public_base_url"),
+        "{err}"
+    );
+
+    let prod = check_twilio_without_base_url(&[
+        ("OTPGW_MODE", "production"),
+        (
+            "OTPGW_SECRET",
+            "a-production-secret-of-at-least-32-bytes-0123",
+        ),
+        ("OTPGW_DEV__OUTBOX", "false"),
+    ]);
+    let err = String::from_utf8_lossy(&prod.stderr);
+    assert_eq!(prod.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("providers.tw: receipts are signed over the callback URL"),
+        "{err}"
+    );
+
+    let fixed = check_twilio_without_base_url(&[(
+        "OTPGW_RECEIPTS__PUBLIC_BASE_URL",
+        "https://otp.example.com",
+    )]);
+    let err = String::from_utf8_lossy(&fixed.stderr);
+    assert!(fixed.status.success(), "{err}");
+    assert!(!err.contains("public_base_url"), "{err}");
+}

@@ -15,6 +15,7 @@ mod delivery;
 mod env;
 mod keys;
 mod proxies;
+pub mod receipts;
 pub mod secret;
 mod listeners;
 mod sections;

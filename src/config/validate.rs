@@ -80,6 +80,7 @@ pub fn problems(c: &Config) -> Vec<String> {
     p.extend(routing_problems(c));
     p.extend(super::keys::problems(c));
     p.extend(super::listeners::problems(c));
+    p.extend(super::receipts::problems(c));
     if c.tenants.is_empty() {
         p.push("no tenants are configured: add a [tenants.<id>] section with api_keys".into());
     }

@@ -64,6 +64,24 @@ impl ProviderConfig {
         }
     }
 
+    /// The callback URL this instance asks the vendor to send receipts to, when the
+    /// vendor signs receipts over that URL and this instance verifies them (Twilio with
+    /// `auth_token`, Plivo, MessageBird with `signing_key`). Such receipts verify only if
+    /// the gateway rebuilds the URL exactly (`receipts.public_base_url`). Vendors that
+    /// sign the body or the parameters alone (Telnyx, Vonage) or take a token (Sinch,
+    /// Vonage) are `None`.
+    pub fn url_signed_receipts(&self) -> Option<&str> {
+        fn set(s: &Option<String>) -> Option<&str> {
+            s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        }
+        match self {
+            ProviderConfig::Twilio(c) => set(&c.auth_token).and(set(&c.status_callback_url)),
+            ProviderConfig::Plivo(c) => set(&c.status_url),
+            ProviderConfig::Messagebird(c) => set(&c.signing_key).and(set(&c.report_url)),
+            _ => None,
+        }
+    }
+
     /// The per-instance send-rate cap, if any.
     pub fn max_tps(&self) -> Option<u32> {
         match self {
