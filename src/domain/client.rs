@@ -8,9 +8,9 @@
 //! send limit uses: one host usually holds a whole /64 and can pick a new address in it
 //! per request, so keying by the full address would give it 2^64 fresh quotas.
 
+use super::ClientNet;
 use crate::error::{Error, Result};
 use std::fmt;
-use super::ClientNet;
 use std::net::IpAddr;
 
 /// Parses the `client_ip` of a request.
