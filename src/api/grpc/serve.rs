@@ -43,9 +43,17 @@ pub async fn serve(
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> bool {
     let (health, health_service) = tonic_health::server::health_reporter();
+    // Reflection in both versions: current clients ask `grpc.reflection.v1`, many others
+    // (Python's grpcio reflection client, older command-line tools, API workbenches)
+    // still ask `grpc.reflection.v1alpha`.
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .build_v1()
+        .expect("the compiled descriptor set is valid")
+        .max_decoding_message_size(SMALL_MESSAGE_LIMIT);
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
         .expect("the compiled descriptor set is valid")
         .max_decoding_message_size(SMALL_MESSAGE_LIMIT);
     // Known from the first moment (as not serving until the first probe), so a health
@@ -79,6 +87,7 @@ pub async fn serve(
     let routes =
         tonic::service::Routes::new(health_service.max_decoding_message_size(SMALL_MESSAGE_LIMIT))
             .add_service(reflection)
+            .add_service(reflection_v1alpha)
             .add_service(api)
             .prepare();
     let guarded = Guard {
