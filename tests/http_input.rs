@@ -1164,6 +1164,42 @@ async fn health_and_readiness_answer_200() {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
+/// A malformed `x-request-id` is replaced by a fresh id, never refused (the OpenAPI
+/// document says so); a well-formed one is echoed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_request_id_is_replaced_not_refused() {
+    let app = app().await;
+    let well_formed = |s: &str| {
+        (1..=128).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    let long = "a".repeat(129);
+    for bad in ["has spaces", "semi;colon", "quote\"", long.as_str(), ""] {
+        let r = app
+            .send(
+                app.http
+                    .post(app.url(START))
+                    .bearer_auth(&app.key)
+                    .header("x-request-id", bad)
+                    .json(&json!({ "to": number() })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{bad:?}: {}", r.text);
+        let got = r.headers["x-request-id"].to_str().unwrap();
+        assert_ne!(got, bad, "a malformed id is not echoed");
+        assert!(well_formed(got), "{bad:?} -> {got:?}");
+    }
+    let r = app
+        .send(
+            app.http
+                .get(app.url("/healthz"))
+                .header("x-request-id", "req-1.A_b"),
+        )
+        .await;
+    assert_eq!(r.headers["x-request-id"], "req-1.A_b");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_outbox_off_is_404() {
     let app = spawn_app(Backend::Memory, |c| c.dev.outbox = false).await;
