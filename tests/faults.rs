@@ -279,58 +279,7 @@ async fn full_queue_answers_503_and_marks_delivery_failed() {
     assert!(statuses[2..].iter().all(|s| *s == 503), "{statuses:?}");
 }
 
-fn scan_all(urls: &[String], prefix: &str) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for url in urls {
-        let client = redis::Client::open(url.as_str()).unwrap();
-        let mut con = client.get_connection().unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}:*"))
-            .query(&mut con)
-            .unwrap();
-        for k in keys {
-            let kind: String = redis::cmd("TYPE").arg(&k).query(&mut con).unwrap();
-            let mut value = Vec::new();
-            match kind.as_str() {
-                "string" => {
-                    value = redis::cmd("GET")
-                        .arg(&k)
-                        .query::<Vec<u8>>(&mut con)
-                        .unwrap()
-                }
-                "hash" => {
-                    for part in redis::cmd("HGETALL")
-                        .arg(&k)
-                        .query::<Vec<Vec<u8>>>(&mut con)
-                        .unwrap()
-                    {
-                        value.extend(part);
-                        value.push(0);
-                    }
-                }
-                "stream" => {
-                    let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
-                        .arg(&k)
-                        .arg("-")
-                        .arg("+")
-                        .query(&mut con)
-                        .unwrap();
-                    for (_, fields) in entries {
-                        for part in fields {
-                            value.extend(part);
-                            value.push(0);
-                        }
-                    }
-                }
-                other => panic!("unexpected key type {other} for {k}"),
-            }
-            out.push((k, value));
-        }
-    }
-    out
-}
-
-async fn no_plaintext_codes_at_rest(app: TestApp, urls: Vec<String>) {
+async fn no_plaintext_codes_or_numbers_at_rest(app: TestApp, urls: Vec<String>) {
     let mut codes = Vec::new();
     let mut numbers = Vec::new();
     for i in 0..20 {
@@ -348,34 +297,39 @@ async fn no_plaintext_codes_at_rest(app: TestApp, urls: Vec<String>) {
         codes.push(code);
         numbers.push(to);
     }
-    let all = scan_all(&urls, &app.prefix);
+    let all = support::scan::scan_all(&urls, &app.prefix);
     assert!(
         all.len() >= 40,
         "records, indexes and counters were written: {}",
         all.len()
     );
-    for (key, value) in &all {
+    for stored in &all {
+        let key = &stored.key;
+        let hay = String::from_utf8_lossy(&stored.value);
         for (code, to) in codes.iter().zip(&numbers) {
             assert!(!key.contains(code.as_str()), "code in key {key}");
             assert!(!key.contains(&to[1..]), "number in key {key}");
-            let hay = String::from_utf8_lossy(value);
             assert!(
                 !hay.contains(code.as_str()),
                 "plaintext code in the value of {key}"
+            );
+            assert!(
+                !hay.contains(&to[1..]),
+                "plaintext number in the value of {key}"
             );
         }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_holds_no_plaintext_code_and_no_number_in_key_names() {
+async fn redis_holds_no_plaintext_code_or_number() {
     let server = RedisServer::start();
     let app = on_redis(&server, |_| {}).await;
-    no_plaintext_codes_at_rest(app, vec![server.url()]).await;
+    no_plaintext_codes_or_numbers_at_rest(app, vec![server.url()]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_cluster_holds_no_plaintext_code() {
+async fn redis_cluster_holds_no_plaintext_code_or_number() {
     let cluster = RedisCluster::start();
     let urls = cluster.urls();
     let (mut cfg, prefix) = base_config(Backend::Memory);
@@ -383,5 +337,5 @@ async fn redis_cluster_holds_no_plaintext_code() {
     cfg.store.redis.cluster_nodes = urls.iter().cloned().map(Secret).collect();
     otpgw::providers::webhook::install_tls_provider();
     let app = spawn_with(cfg, prefix, Backend::Cluster).await;
-    no_plaintext_codes_at_rest(app, urls).await;
+    no_plaintext_codes_or_numbers_at_rest(app, urls).await;
 }

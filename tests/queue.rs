@@ -4,80 +4,13 @@
 
 mod support;
 
-use otpgw::config::{Secret, StoreConfig, StoreKind};
 use otpgw::domain::*;
-use otpgw::queue::Queue;
 use otpgw::store::*;
-use std::sync::Arc;
 use std::time::Duration;
-
-async fn backend(kind: &str) -> (Arc<dyn Store>, Arc<dyn Queue>) {
-    let mut cfg = StoreConfig::default();
-    cfg.redis.shards = 4;
-    cfg.redis.key_prefix = format!("q{}", hex::encode(otpgw::crypto::random_bytes::<5>()));
-    match kind {
-        "memory" => {}
-        "redis" => {
-            cfg.kind = StoreKind::Redis;
-            cfg.redis.url = Secret(support::redis::shared_redis().url());
-        }
-        _ => {
-            cfg.kind = StoreKind::Redis;
-            cfg.redis.cluster_nodes = support::redis::shared_cluster()
-                .urls()
-                .into_iter()
-                .map(Secret)
-                .collect();
-        }
-    }
-    let keys = otpgw::crypto::Keys::derive(&otpgw::crypto::ServerSecret::new(vec![7u8; 32]));
-    otpgw::store::build(&cfg, 1000, &keys).await.unwrap()
-}
+use support::store::backend;
 
 fn spec(cooldown_ms: i64) -> StartSpec {
-    let shard = u16::from_be_bytes(otpgw::crypto::random_bytes::<2>()) % 4;
-    let now = now_millis();
-    StartSpec {
-        fresh: Verification {
-            id: VerificationId::generate(shard).unwrap(),
-            tenant: "t".into(),
-            to: "+14155550123".into(),
-            channel: Channel::Sms,
-            status: Status::Pending,
-            created_at: now,
-            expires_at: now + 60_000,
-            send_count: 1,
-            max_sends: 5,
-            next_resend_at: now + cooldown_ms,
-            attempts_left: 5,
-            delivery: Delivery {
-                status: DeliveryStatus::Queued,
-                provider: None,
-                updated_at: now,
-                reason: None,
-            },
-            metadata: None,
-            locale: None,
-            template: None,
-            code_length: 6,
-            seed: vec![1; 16],
-        },
-        code_mac: [2; 32],
-        number: NumberRef {
-            tenant: "t".into(),
-            key: hex::encode(otpgw::crypto::random_bytes::<16>()),
-            shard,
-            channel: Channel::Sms,
-        },
-        cooldown_ms,
-        retention_ms: 60_000,
-        number_send_limit: 100,
-        number_window_ms: 3_600_000,
-        enqueue: EnqueueSpec {
-            app_hash: Some("FA+9qCX9VSu".into()),
-            request_id: Some("rid-1".into()),
-        },
-    }
+    support::store::start_spec(&support::store::number(), cooldown_ms)
 }
 
 macro_rules! on_every_backend {

@@ -5,86 +5,21 @@
 
 mod support;
 
-use otpgw::config::{Secret, StoreConfig, StoreKind};
 use otpgw::domain::*;
 use otpgw::store::*;
 use std::sync::Arc;
 
 async fn backend(kind: &str) -> Arc<dyn Store> {
-    let mut cfg = StoreConfig::default();
-    cfg.redis.shards = 4;
-    cfg.redis.key_prefix = format!("r{}", hex::encode(otpgw::crypto::random_bytes::<5>()));
-    match kind {
-        "memory" => {}
-        "redis" => {
-            cfg.kind = StoreKind::Redis;
-            cfg.redis.url = Secret(support::redis::shared_redis().url());
-        }
-        _ => {
-            cfg.kind = StoreKind::Redis;
-            cfg.redis.cluster_nodes = support::redis::shared_cluster()
-                .urls()
-                .into_iter()
-                .map(Secret)
-                .collect();
-        }
-    }
-    let keys = otpgw::crypto::Keys::derive(&otpgw::crypto::ServerSecret::new(vec![7u8; 32]));
-    otpgw::store::build(&cfg, 1000, &keys).await.unwrap().0
+    support::store::backend(kind).await.0
 }
 
 fn spec(number: &NumberRef) -> StartSpec {
-    let now = now_millis();
-    StartSpec {
-        fresh: Verification {
-            id: VerificationId::generate(number.shard).unwrap(),
-            tenant: "t".into(),
-            to: "+14155550123".into(),
-            channel: Channel::Sms,
-            status: Status::Pending,
-            created_at: now,
-            expires_at: now + 60_000,
-            send_count: 1,
-            max_sends: 5,
-            next_resend_at: now,
-            attempts_left: 5,
-            delivery: Delivery {
-                status: DeliveryStatus::Queued,
-                provider: None,
-                updated_at: now,
-                reason: None,
-            },
-            metadata: None,
-            locale: None,
-            template: None,
-            code_length: 6,
-            seed: vec![1; 16],
-        },
-        code_mac: [2; 32],
-        number: number.clone(),
-        cooldown_ms: 0,
-        retention_ms: 60_000,
-        number_send_limit: 100,
-        number_window_ms: 3_600_000,
-        enqueue: EnqueueSpec {
-            app_hash: None,
-            request_id: None,
-        },
-    }
-}
-
-fn number() -> NumberRef {
-    NumberRef {
-        tenant: "t".into(),
-        key: hex::encode(otpgw::crypto::random_bytes::<16>()),
-        shard: u16::from_be_bytes(otpgw::crypto::random_bytes::<2>()) % 4,
-        channel: Channel::Sms,
-    }
+    support::store::start_spec(number, 0)
 }
 
 /// A verification whose message provider `tw` accepted as `SM1`.
 async fn sent(store: &Arc<dyn Store>) -> (VerificationId, NumberRef) {
-    let n = number();
+    let n = support::store::number();
     let s = spec(&n);
     let id = s.fresh.id.clone();
     let now = now_millis();
@@ -169,7 +104,7 @@ async fn delivered_and_undelivered_never_flip(kind: &str) {
 async fn a_failed_delivery_is_final(kind: &str) {
     use DeliveryStatus::*;
     let store = backend(kind).await;
-    let n = number();
+    let n = support::store::number();
     let s = spec(&n);
     let id = s.fresh.id.clone();
     store.start(s, now_millis()).await.unwrap();

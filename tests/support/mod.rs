@@ -6,6 +6,7 @@ pub mod app;
 pub mod redis;
 pub mod scan;
 pub mod sink;
+pub mod store;
 
 #[allow(unused_imports)]
 pub use app::{spawn_app, Backend, TestApp};

@@ -1,0 +1,88 @@
+//! The store and queue built straight from config, without the gateway around them, on
+//! memory, one Redis or the shared Redis Cluster, and a fresh start to feed them: for the
+//! store-level suites (`tests/queue.rs`, `tests/receipt_store.rs`).
+
+use otpgw::config::{Secret, StoreConfig, StoreKind};
+use otpgw::domain::*;
+use otpgw::queue::Queue;
+use otpgw::store::*;
+use std::sync::Arc;
+
+/// Shards of the stores built here (small, so tests meet every shard).
+pub const SHARDS: u16 = 4;
+
+/// The store and queue of `kind` (`memory`, `redis`, anything else: the cluster), under
+/// a fresh key prefix so tests sharing a Redis never meet.
+pub async fn backend(kind: &str) -> (Arc<dyn Store>, Arc<dyn Queue>) {
+    let mut cfg = StoreConfig::default();
+    cfg.redis.shards = SHARDS;
+    cfg.redis.key_prefix = format!("s{}", hex::encode(otpgw::crypto::random_bytes::<5>()));
+    match kind {
+        "memory" => {}
+        "redis" => {
+            cfg.kind = StoreKind::Redis;
+            cfg.redis.url = Secret(super::redis::shared_redis().url());
+        }
+        _ => {
+            cfg.kind = StoreKind::Redis;
+            cfg.redis.cluster_nodes = super::redis::shared_cluster()
+                .urls()
+                .into_iter()
+                .map(Secret)
+                .collect();
+        }
+    }
+    let keys = otpgw::crypto::Keys::derive(&otpgw::crypto::ServerSecret::new(vec![7u8; 32]));
+    otpgw::store::build(&cfg, 1000, &keys).await.unwrap()
+}
+
+/// A number of tenant `t` on a random shard.
+pub fn number() -> NumberRef {
+    NumberRef {
+        tenant: "t".into(),
+        key: hex::encode(otpgw::crypto::random_bytes::<16>()),
+        shard: u16::from_be_bytes(otpgw::crypto::random_bytes::<2>()) % SHARDS,
+        channel: Channel::Sms,
+    }
+}
+
+/// A first send to `number`, pending for a minute, resendable after `cooldown_ms`.
+pub fn start_spec(number: &NumberRef, cooldown_ms: i64) -> StartSpec {
+    let now = now_millis();
+    StartSpec {
+        fresh: Verification {
+            id: VerificationId::generate(number.shard).unwrap(),
+            tenant: "t".into(),
+            to: "+14155550123".into(),
+            channel: Channel::Sms,
+            status: Status::Pending,
+            created_at: now,
+            expires_at: now + 60_000,
+            send_count: 1,
+            max_sends: 5,
+            next_resend_at: now + cooldown_ms,
+            attempts_left: 5,
+            delivery: Delivery {
+                status: DeliveryStatus::Queued,
+                provider: None,
+                updated_at: now,
+                reason: None,
+            },
+            metadata: None,
+            locale: None,
+            template: None,
+            code_length: 6,
+            seed: vec![1; 16],
+        },
+        code_mac: [2; 32],
+        number: number.clone(),
+        cooldown_ms,
+        retention_ms: 60_000,
+        number_send_limit: 100,
+        number_window_ms: 3_600_000,
+        enqueue: EnqueueSpec {
+            app_hash: Some("FA+9qCX9VSu".into()),
+            request_id: Some("rid-1".into()),
+        },
+    }
+}
