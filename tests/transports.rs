@@ -605,63 +605,43 @@ async fn grpc_health_follows_store_readiness() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn grpc_reflection_lists_the_service() {
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    let app = app(|_| {}).await;
-    let mut r = ServerReflectionClient::new(channel(&app).await);
-    let req = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
+/// A reflection test for one version of the protocol: the service list names ours.
+macro_rules! reflection_lists_the_service {
+    ($name:ident, $version:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+            use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+            use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
+            use tonic_reflection::pb::$version::ServerReflectionRequest;
+            let app = app(|_| {}).await;
+            let mut r = ServerReflectionClient::new(channel(&app).await);
+            let req = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut stream = r
+                .server_reflection_info(tokio_stream::iter(vec![req]))
+                .await
+                .expect("reflection is served in this version")
+                .into_inner();
+            let resp = stream.message().await.unwrap().unwrap();
+            let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+                panic!("{resp:?}")
+            };
+            let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+            assert!(
+                names.contains(&"otpgw.v1.Verifications".to_string()),
+                "{names:?}"
+            );
+        }
     };
-    let mut stream = r
-        .server_reflection_info(tokio_stream::iter(vec![req]))
-        .await
-        .unwrap()
-        .into_inner();
-    let resp = stream.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
-        panic!("{resp:?}")
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(
-        names.contains(&"otpgw.v1.Verifications".to_string()),
-        "{names:?}"
-    );
 }
 
-/// Clients that still speak `grpc.reflection.v1alpha` (Python's grpcio reflection,
-/// older command-line tools) get the same answer as v1 clients.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn grpc_reflection_v1alpha_lists_the_service_too() {
-    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-    let app = app(|_| {}).await;
-    let mut r = ServerReflectionClient::new(channel(&app).await);
-    let req = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = r
-        .server_reflection_info(tokio_stream::iter(vec![req]))
-        .await
-        .expect("v1alpha reflection is served")
-        .into_inner();
-    let resp = stream.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
-        panic!("{resp:?}")
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(
-        names.contains(&"otpgw.v1.Verifications".to_string()),
-        "{names:?}"
-    );
-}
+reflection_lists_the_service!(grpc_reflection_lists_the_service, v1);
+// Clients that still speak `grpc.reflection.v1alpha` (Python's grpcio reflection, older
+// command-line tools) get the same answer as v1 clients.
+reflection_lists_the_service!(grpc_reflection_v1alpha_lists_the_service_too, v1alpha);
 
 fn proto_fields(message: &str) -> Vec<String> {
     use prost::Message;
