@@ -17,6 +17,7 @@ mod keys;
 mod listeners;
 mod proxies;
 pub mod receipts;
+mod redis;
 pub mod secret;
 mod sections;
 mod tenant;
@@ -26,6 +27,7 @@ pub use abuse::{warnings as abuse_warnings, GeoConfig, LimitsConfig, PumpingConf
 pub use delivery::{BreakerConfig, RouteConfig, RoutingConfig};
 pub use listeners::MetricsConfig;
 pub use proxies::{IpBlock, TrustedProxies};
+pub use redis::{RedisStoreConfig, SentinelConfig};
 pub use secret::Secret;
 pub use sections::*;
 pub use tenant::{TemplateSet, TenantConfig};

@@ -1,6 +1,5 @@
 //! Configuration sections other than tenants, each with its defaults.
 
-use super::Secret;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -123,7 +122,7 @@ pub struct StoreConfig {
     /// Settings of the memory store.
     pub memory: MemoryStoreConfig,
     /// Settings of the Redis store.
-    pub redis: RedisStoreConfig,
+    pub redis: super::RedisStoreConfig,
 }
 
 /// Memory store settings.
@@ -147,39 +146,6 @@ impl Default for MemoryStoreConfig {
             max_entries: 1_000_000,
             max_entries_per_tenant: None,
             purge_interval_ms: 1_000,
-        }
-    }
-}
-
-/// Redis store settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RedisStoreConfig {
-    /// Single-node URL (`redis://host:6379/0`, `rediss://` for TLS); used when
-    /// `cluster_nodes` is empty. May hold a password: it never appears in logs.
-    pub url: Secret,
-    /// Seed nodes of a Redis Cluster (`redis://host:port`); non-empty selects cluster mode.
-    pub cluster_nodes: Vec<Secret>,
-    /// Prefix of every key; lets several deployments share one Redis.
-    pub key_prefix: String,
-    /// Number of shards a number hashes into. Part of every key name: do not change it
-    /// while verifications are live.
-    pub shards: u16,
-    /// Connect timeout, in milliseconds.
-    pub connect_timeout_ms: u64,
-    /// Deadline for one command or script, in milliseconds; past it the request gets 503.
-    pub command_timeout_ms: u64,
-}
-
-impl Default for RedisStoreConfig {
-    fn default() -> Self {
-        RedisStoreConfig {
-            url: Secret("redis://127.0.0.1:6379/0".into()),
-            cluster_nodes: Vec::new(),
-            key_prefix: "otpgw".into(),
-            shards: 64,
-            connect_timeout_ms: 1_000,
-            command_timeout_ms: 1_000,
         }
     }
 }

@@ -44,23 +44,7 @@ pub fn problems(c: &Config) -> Vec<String> {
         p.push("server.max_concurrent_requests must be at least 1".into());
     }
     if c.store.kind == StoreKind::Redis {
-        let r = &c.store.redis;
-        let urls: Vec<&str> = if r.cluster_nodes.is_empty() {
-            vec![r.url.0.as_str()]
-        } else {
-            r.cluster_nodes.iter().map(|s| s.0.as_str()).collect()
-        };
-        for u in urls {
-            if !(u.starts_with("redis://") || u.starts_with("rediss://")) {
-                p.push("store.redis URLs must start with redis:// or rediss://".into());
-            }
-        }
-        if r.shards == 0 || r.shards > 4096 {
-            p.push("store.redis.shards must be between 1 and 4096".into());
-        }
-        if r.key_prefix.is_empty() || r.key_prefix.contains(['{', '}', ' ']) {
-            p.push("store.redis.key_prefix must be non-empty without braces or spaces".into());
-        }
+        p.extend(super::redis::problems(&c.store.redis));
     }
     if c.store.memory.max_entries == 0 || c.store.memory.max_entries_per_tenant == Some(0) {
         p.push("store.memory.max_entries and max_entries_per_tenant must be at least 1".into());

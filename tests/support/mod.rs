@@ -1,10 +1,12 @@
-//! Test support shared by the integration test binaries: real Redis servers and
-//! clusters on free ports, the real gateway on port 0, and a recording webhook sink.
+//! Test support shared by the integration test binaries: real Redis servers, clusters
+//! and Sentinel sets on free ports, the real gateway on port 0, and a recording webhook
+//! sink.
 #![allow(dead_code)]
 
 pub mod app;
 pub mod redis;
 pub mod scan;
+pub mod sentinel;
 pub mod sink;
 pub mod store;
 

@@ -1,6 +1,7 @@
 //! Real `redis-server` processes for tests: single nodes and a 3-master cluster, each on
-//! free ports, never the machine's 6379. Each server runs under a small shell watchdog
-//! that kills it when the test process exits, so shared servers never outlive the run.
+//! free ports, never the machine's 6379 (Sentinel sets are in `sentinel.rs`). Each server
+//! runs under a small shell watchdog that kills it when the test process exits, so shared
+//! servers never outlive the run.
 
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -23,9 +24,20 @@ pub struct RedisServer {
     extra: Vec<String>,
 }
 
-fn cli(port: u16, args: &[&str]) -> Option<String> {
+/// Runs `redis-cli` against `port`; its output when it exits 0.
+pub fn cli(port: u16, args: &[&str]) -> Option<String> {
+    cli_as(port, None, args)
+}
+
+/// [`cli`] with a password (`AUTH` before the command).
+pub fn cli_as(port: u16, password: Option<&str>, args: &[&str]) -> Option<String> {
+    let auth = match password {
+        Some(p) => vec!["-a", p, "--no-auth-warning"],
+        None => vec![],
+    };
     let out = Command::new("redis-cli")
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(auth)
         .args(args)
         .stderr(Stdio::null())
         .output()
@@ -33,6 +45,65 @@ fn cli(port: u16, args: &[&str]) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Runs `redis-server ARGS` under a shell watchdog that kills it when the test process
+/// exits (or when it dies), and reaps the watchdog.
+pub fn spawn_watched(args: &[String]) {
+    let me = std::process::id();
+    let script = format!(
+        "redis-server \"$@\" >/dev/null 2>&1 & r=$!; \
+         while kill -0 {me} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.2; done; \
+         kill $r 2>/dev/null; wait $r"
+    );
+    let mut watchdog = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sh must be on PATH");
+    // Reap the watchdog when it ends so it never lingers as a zombie.
+    std::thread::spawn(move || watchdog.wait());
+}
+
+/// Waits until the server on `port` answers `PING` (10 s at most).
+pub fn wait_for_pong(port: u16, password: Option<&str>) {
+    let t = Instant::now();
+    while cli_as(port, password, &["PING"]).as_deref() != Some("PONG") {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "redis-server on {port} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends `signal` (`KILL`, `TERM`) to the server on `port` (its pid from `INFO server`)
+/// and waits until the port no longer answers.
+pub fn signal(port: u16, password: Option<&str>, sig: &str) {
+    let info = cli_as(port, password, &["INFO", "server"]).unwrap_or_default();
+    let Some(pid) = info_field(&info, "process_id") else {
+        return;
+    };
+    let _ = Command::new("kill")
+        .args([&format!("-{sig}"), &pid])
+        .status();
+    let t = Instant::now();
+    while cli_as(port, password, &["PING"]).is_some() {
+        assert!(t.elapsed() < Duration::from_secs(10), "redis did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The value of `field:` in an `INFO` reply.
+pub fn info_field(info: &str, field: &str) -> Option<String> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .map(|v| v.trim().to_string())
 }
 
 impl RedisServer {
@@ -53,7 +124,6 @@ impl RedisServer {
     }
 
     fn launch(&self) {
-        let me = std::process::id();
         let mut args = vec![
             "--port".to_string(),
             self.port.to_string(),
@@ -67,32 +137,8 @@ impl RedisServer {
             self.dir.path().display().to_string(),
         ];
         args.extend(self.extra.iter().cloned());
-        let script = format!(
-            "redis-server \"$@\" >/dev/null 2>&1 & r=$!; \
-             while kill -0 {me} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.2; done; \
-             kill $r 2>/dev/null; wait $r"
-        );
-        let mut watchdog = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg("sh")
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sh must be on PATH");
-        // Reap the watchdog when it ends so it never lingers as a zombie.
-        std::thread::spawn(move || watchdog.wait());
-        let t = Instant::now();
-        while cli(self.port, &["PING"]).as_deref() != Some("PONG") {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "redis-server on {} did not start",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        spawn_watched(&args);
+        wait_for_pong(self.port, None);
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -108,6 +154,11 @@ impl RedisServer {
             assert!(t.elapsed() < Duration::from_secs(10), "redis did not stop");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kills the server with SIGKILL (no shutdown, no goodbye to clients or replicas).
+    pub fn kill(&self) {
+        signal(self.port, None, "KILL");
     }
 
     /// Starts it again on the same port (empty: no persistence).

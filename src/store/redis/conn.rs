@@ -1,29 +1,39 @@
-//! The Redis connection: single node or cluster, connected lazily, every call bounded.
+//! The Redis connection: one node, a master found through Redis Sentinel, or a cluster;
+//! connected lazily, every call bounded, and connected anew when a reply shows that the
+//! master moved or (Sentinel) the sentinels name another one (see `sentinel.rs`).
 
+use super::sentinel::{lost_master, Sentinels};
 use super::{StoreError, StoreResult};
 use crate::config::RedisStoreConfig;
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::{Cmd, ScriptInvocation, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 enum Target {
     Single(redis::Client),
+    Sentinel(Box<Sentinels>),
     Cluster(Box<ClusterClient>),
 }
 
 #[derive(Clone)]
 enum Live {
     Single(ConnectionManager),
+    /// The connection and the master's address.
+    Sentinel(MultiplexedConnection, std::sync::Arc<str>),
     Cluster(ClusterConnection),
 }
 
 /// A lazily made, self-healing connection with a deadline on every call.
 pub struct Conn {
     target: Target,
-    live: RwLock<Option<Live>>,
+    /// The connection and its generation: a failed call drops the connection only if it
+    /// is still the one the call used, never a newer one another call just made.
+    live: RwLock<Option<(u64, Live)>>,
+    generation: AtomicU64,
     connecting: tokio::sync::Mutex<()>,
     last_failure: Mutex<Option<Instant>>,
     connect_timeout: Duration,
@@ -38,7 +48,9 @@ impl Conn {
     pub fn new(cfg: &RedisStoreConfig) -> anyhow::Result<Self> {
         let connect_timeout = Duration::from_millis(cfg.connect_timeout_ms.max(1));
         let command_timeout = Duration::from_millis(cfg.command_timeout_ms.max(1));
-        let target = if cfg.cluster_nodes.is_empty() {
+        let target = if let Some(s) = &cfg.sentinel {
+            Target::Sentinel(Box::new(Sentinels::new(s, &cfg.url.0)?))
+        } else if cfg.cluster_nodes.is_empty() {
             Target::Single(
                 ::redis::Client::open(cfg.url.0.as_str()).map_err(|e| {
                     anyhow::anyhow!("store.redis.url is not a valid Redis URL: {e}")
@@ -57,6 +69,7 @@ impl Conn {
         Ok(Conn {
             target,
             live: RwLock::new(None),
+            generation: AtomicU64::new(0),
             connecting: tokio::sync::Mutex::new(()),
             last_failure: Mutex::new(None),
             connect_timeout,
@@ -76,12 +89,30 @@ impl Conn {
                     ConnectionManager::new_with_config(client.clone(), cfg).await?,
                 ))
             }
+            Target::Sentinel(s) => {
+                let (conn, addr) = s
+                    .connect(self.connect_timeout, self.command_timeout)
+                    .await?;
+                Ok(Live::Sentinel(conn, addr))
+            }
             Target::Cluster(client) => Ok(Live::Cluster(client.get_async_connection().await?)),
         }
     }
 
-    async fn live(&self) -> StoreResult<Live> {
-        if let Some(l) = self.live.read().expect("conn lock").clone() {
+    /// The current connection, unless the sentinels now name another master.
+    fn current(&self) -> Option<(u64, Live)> {
+        let (g, l) = self.live.read().expect("conn lock").clone()?;
+        if let (Target::Sentinel(s), Live::Sentinel(_, addr)) = (&self.target, &l) {
+            if s.moved_from(addr, self.connect_timeout) {
+                self.forget(g, "the sentinels name another master");
+                return None;
+            }
+        }
+        Some((g, l))
+    }
+
+    async fn live(&self) -> StoreResult<(u64, Live)> {
+        if let Some(l) = self.current() {
             return Ok(l);
         }
         let _one_at_a_time = self.connecting.lock().await;
@@ -95,9 +126,10 @@ impl Conn {
         }
         match tokio::time::timeout(self.connect_timeout, self.connect()).await {
             Ok(Ok(l)) => {
-                *self.live.write().expect("conn lock") = Some(l.clone());
+                let g = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+                *self.live.write().expect("conn lock") = Some((g, l.clone()));
                 tracing::info!("connected to redis");
-                Ok(l)
+                Ok((g, l))
             }
             Ok(Err(e)) => {
                 *self.last_failure.lock().expect("conn lock") = Some(Instant::now());
@@ -112,7 +144,24 @@ impl Conn {
         }
     }
 
-    async fn bounded<F>(&self, what: &str, fut: F) -> StoreResult<Value>
+    /// Drops connection `generation` if it is still the current one; the next call
+    /// connects anew (with Sentinel: asks the sentinels again).
+    fn forget(&self, generation: u64, why: &str) {
+        let mut live = self.live.write().expect("conn lock");
+        if matches!(*live, Some((g, _)) if g == generation) {
+            *live = None;
+            tracing::warn!(
+                reason = why,
+                "redis master lost; reconnecting on the next call"
+            );
+        }
+    }
+
+    fn is_sentinel(&self) -> bool {
+        matches!(self.target, Target::Sentinel(_))
+    }
+
+    async fn bounded<F>(&self, what: &str, generation: u64, fut: F) -> StoreResult<Value>
     where
         F: std::future::Future<Output = ::redis::RedisResult<Value>>,
     {
@@ -120,10 +169,16 @@ impl Conn {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, op = what, "redis call failed");
+                if lost_master(&e, self.is_sentinel()) {
+                    self.forget(generation, &e.to_string());
+                }
                 Err(StoreError(format!("redis {what} failed: {e}")))
             }
             Err(_) => {
                 tracing::warn!(op = what, "redis call timed out");
+                if self.is_sentinel() {
+                    self.forget(generation, "a call timed out");
+                }
                 Err(StoreError(format!("redis {what} timed out")))
             }
         }
@@ -136,13 +191,18 @@ impl Conn {
 
     /// Runs a script (EVALSHA, loading it on NOSCRIPT).
     pub async fn invoke(&self, inv: &ScriptInvocation<'_>) -> StoreResult<Value> {
-        match self.live().await? {
+        let (g, live) = self.live().await?;
+        match live {
             Live::Single(mut c) => {
-                self.bounded("script", async move { inv.invoke_async(&mut c).await })
+                self.bounded("script", g, async move { inv.invoke_async(&mut c).await })
+                    .await
+            }
+            Live::Sentinel(mut c, _) => {
+                self.bounded("script", g, async move { inv.invoke_async(&mut c).await })
                     .await
             }
             Live::Cluster(mut c) => {
-                self.bounded("script", async move { inv.invoke_async(&mut c).await })
+                self.bounded("script", g, async move { inv.invoke_async(&mut c).await })
                     .await
             }
         }
@@ -150,13 +210,18 @@ impl Conn {
 
     /// Runs one command.
     pub async fn query(&self, cmd: &Cmd) -> StoreResult<Value> {
-        match self.live().await? {
+        let (g, live) = self.live().await?;
+        match live {
             Live::Single(mut c) => {
-                self.bounded("command", async move { cmd.query_async(&mut c).await })
+                self.bounded("command", g, async move { cmd.query_async(&mut c).await })
+                    .await
+            }
+            Live::Sentinel(mut c, _) => {
+                self.bounded("command", g, async move { cmd.query_async(&mut c).await })
                     .await
             }
             Live::Cluster(mut c) => {
-                self.bounded("command", async move { cmd.query_async(&mut c).await })
+                self.bounded("command", g, async move { cmd.query_async(&mut c).await })
                     .await
             }
         }

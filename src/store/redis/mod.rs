@@ -1,5 +1,6 @@
-//! The Redis store: one node through a reconnecting connection manager, or a Redis
-//! Cluster; every multi-key step is one Lua script, so one round trip and atomic.
+//! The Redis store: one node through a reconnecting connection manager, a primary found
+//! through Redis Sentinel (one node to the scripts), or a Redis Cluster; every multi-key
+//! step is one Lua script, so one round trip and atomic.
 //!
 //! # Key layout (version `v1`)
 //! `P` is `store.redis.key_prefix`, `S` the number's shard (`0..shards`, 4 hex digits,
@@ -30,13 +31,16 @@
 //! # Failure behaviour
 //! The connection is made lazily: the gateway starts with Redis down, answers
 //! `503 store_unavailable`, and connects on the first call after Redis is back. After
-//! that the connection manager (or the cluster client) reconnects by itself. Every call
-//! has a deadline (`command_timeout_ms`), so an unresponsive Redis gives 503, not a hang.
+//! that the connection manager (or the cluster client) reconnects by itself; under
+//! Sentinel the sentinels are asked for the master again when it moved (`sentinel.rs`).
+//! Every call has a deadline (`command_timeout_ms`), so an unresponsive Redis gives 503,
+//! not a hang.
 
 mod calls;
 mod conn;
 mod fused;
 mod record;
+mod sentinel;
 
 pub(crate) use calls::Parts;
 use calls::{bad_reply, check_outcome, reply};
