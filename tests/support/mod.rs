@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod pyvenv;
 pub mod redis;
 pub mod scan;
 pub mod sink;
