@@ -18,4 +18,6 @@ mod aws_sns;
 mod messagebird;
 mod moto;
 mod plivo;
+#[path = "../support/pyvenv.rs"]
+mod pyvenv;
 mod telnyx;

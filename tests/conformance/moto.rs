@@ -1,6 +1,7 @@
 //! A local Amazon SNS: `moto` (PyPI `moto[server]`) in a virtualenv under the target
-//! directory, installed on first use, started once per test binary on a free port under
-//! a shell watchdog that stops it when the test process exits.
+//! directory, installed on first use (`tests/support/pyvenv.rs`), started once per test
+//! binary on a free port under a shell watchdog that stops it when the test process
+//! exits.
 //!
 //! Set-up, once: while moto still takes unsigned requests, create an IAM user with an
 //! access key and an `sns:Publish` policy, then turn request authentication on
@@ -44,81 +45,9 @@ pub fn moto() -> Moto {
     }
 }
 
-fn venv_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("moto-venv")
-}
-
-fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{what}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-/// The virtualenv's python, installing moto into a fresh one first if needed. The venv
-/// is built under a temporary name and renamed into place, so an interrupted install is
-/// never mistaken for a finished one.
+/// The virtualenv's python, installing moto into a fresh one first if needed.
 fn python() -> Result<PathBuf, String> {
-    let dir = venv_dir();
-    let py = dir.join("bin").join("python");
-    if py.exists() {
-        return Ok(py);
-    }
-    let probe = Command::new("python3")
-        .arg("-c")
-        .arg("import venv, ensurepip")
-        .output();
-    match probe {
-        Err(e) => {
-            return Err(format!(
-                "python3 is needed to run moto and was not found ({e}); install python3"
-            ))
-        }
-        Ok(o) if !o.status.success() => {
-            return Err(format!(
-                "python3 cannot make virtualenvs (install python3-venv): {}",
-                String::from_utf8_lossy(&o.stderr)
-            ))
-        }
-        Ok(_) => {}
-    }
-    let tmp = dir.with_file_name(format!("moto-venv.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(tmp.parent().unwrap()).map_err(|e| e.to_string())?;
-    run(
-        Command::new("python3").arg("-m").arg("venv").arg(&tmp),
-        "python3 -m venv",
-    )?;
-    run(
-        Command::new(tmp.join("bin").join("python")).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            MOTO,
-        ]),
-        "pip install moto[server]",
-    )?;
-    match std::fs::rename(&tmp, &dir) {
-        Ok(()) => {}
-        // Another process finished first: use its venv.
-        Err(_) if py.exists() => {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-        Err(e) => return Err(format!("cannot move the virtualenv into place: {e}")),
-    }
-    Ok(py)
+    crate::pyvenv::python("moto-venv", MOTO)
 }
 
 fn free_port() -> u16 {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod pyvenv;
 pub mod redis;
 pub mod scan;
 pub mod sentinel;
