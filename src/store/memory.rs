@@ -12,10 +12,10 @@
 //! Failed checks are counted with the limiter's GCRA ([`crate::ratelimit::gcra`]): one
 //! TAT per number and per (number, client) in `fail_tats`, as `check.lua` keeps them.
 
-#[cfg(test)]
-mod caps_tests;
 mod idem;
 mod room;
+#[cfg(test)]
+mod tests;
 
 use super::ttl_map::TtlMap;
 use super::*;
@@ -486,107 +486,5 @@ fn queued(v: &Verification, e: EnqueueSpec) -> QueuedMessage {
         seq: v.send_count,
         app_hash: e.app_hash,
         request_id: e.request_id,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{Channel, VerificationId};
-
-    fn spec(n: u32, now: Millis, ttl: i64) -> StartSpec {
-        let id = VerificationId::generate(0).unwrap();
-        StartSpec {
-            fresh: Verification {
-                id,
-                tenant: "t".into(),
-                to: format!("+1415555{n:04}"),
-                channel: Channel::Sms,
-                status: Status::Pending,
-                created_at: now,
-                expires_at: now + ttl,
-                send_count: 1,
-                max_sends: 5,
-                next_resend_at: now,
-                attempts_left: 5,
-                delivery: Delivery {
-                    status: DeliveryStatus::Queued,
-                    provider: None,
-                    updated_at: now,
-                    reason: None,
-                },
-                metadata: None,
-                locale: None,
-                template: None,
-                code_length: 6,
-                seed: vec![0; 16],
-            },
-            code_mac: [0; 32],
-            number: NumberRef {
-                tenant: "t".into(),
-                key: format!("k{n}"),
-                shard: 0,
-                channel: Channel::Sms,
-            },
-            cooldown_ms: 0,
-            retention_ms: 0,
-            number_send_limit: 10,
-            number_window_ms: 3_600_000,
-            enqueue: EnqueueSpec::default(),
-        }
-    }
-
-    #[tokio::test]
-    async fn full_store_evicts_the_soonest_to_expire_and_counts_it() {
-        let store = MemoryStore::new(
-            &MemoryStoreConfig {
-                max_entries: 2,
-                max_entries_per_tenant: None,
-                purge_interval_ms: 60_000,
-            },
-            100,
-        );
-        let now = now_millis();
-        let soon = spec(1, now, 1_000);
-        let soon_id = soon.fresh.id.clone();
-        store.start(soon, now).await.unwrap();
-        let late = spec(2, now, 9_000);
-        let late_id = late.fresh.id.clone();
-        store.start(late, now).await.unwrap();
-        store.start(spec(3, now, 5_000), now).await.unwrap();
-        assert_eq!(store.len(), 2);
-        assert_eq!(store.evictions(), 1);
-        assert!(
-            store.get("t", &soon_id).await.unwrap().is_none(),
-            "the soonest to expire went"
-        );
-        assert!(store.get("t", &late_id).await.unwrap().is_some());
-    }
-
-    #[tokio::test]
-    async fn background_task_purges_expired_entries() {
-        let store = MemoryStore::new(
-            &MemoryStoreConfig {
-                max_entries: 100,
-                max_entries_per_tenant: None,
-                purge_interval_ms: 10,
-            },
-            100,
-        );
-        let now = now_millis();
-        for n in 0..5 {
-            store.start(spec(n, now, 30), now).await.unwrap();
-        }
-        assert_eq!(store.len(), 5);
-        let t = std::time::Instant::now();
-        while !store.is_empty() {
-            assert!(t.elapsed() < Duration::from_secs(2), "not purged");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert_eq!(
-            store.inner.lock().unwrap().index.len(),
-            0,
-            "indexes purged too"
-        );
     }
 }

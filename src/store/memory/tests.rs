@@ -1,5 +1,6 @@
-//! The memory store's caps: idempotency entries count, a tenant's share evicts only its
-//! own entries, and the store's cap refuses instead of evicting another tenant's.
+//! Unit tests of the memory store: its caps (idempotency entries count, a tenant's share
+//! evicts only its own entries, the store's cap refuses instead of evicting another
+//! tenant's) and its background purge.
 
 use super::*;
 use crate::domain::Channel;
@@ -126,4 +127,58 @@ async fn the_stores_cap_refuses_rather_than_evict_another_tenant() {
     let later = now + 5_000;
     created(&s, spec("a", 5, later, 5_000), later).await;
     assert_eq!(s.held("a"), (2, 1), "expired entries made room");
+}
+
+#[tokio::test]
+async fn full_store_evicts_the_soonest_to_expire_and_counts_it() {
+    let store = MemoryStore::new(
+        &MemoryStoreConfig {
+            max_entries: 2,
+            max_entries_per_tenant: None,
+            purge_interval_ms: 60_000,
+        },
+        100,
+    );
+    let now = now_millis();
+    let soon = spec("t", 1, now, 1_000);
+    let soon_id = soon.fresh.id.clone();
+    store.start(soon, now).await.unwrap();
+    let late = spec("t", 2, now, 9_000);
+    let late_id = late.fresh.id.clone();
+    store.start(late, now).await.unwrap();
+    store.start(spec("t", 3, now, 5_000), now).await.unwrap();
+    assert_eq!(store.len(), 2);
+    assert_eq!(store.evictions(), 1);
+    assert!(
+        store.get("t", &soon_id).await.unwrap().is_none(),
+        "the soonest to expire went"
+    );
+    assert!(store.get("t", &late_id).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn background_task_purges_expired_entries() {
+    let store = MemoryStore::new(
+        &MemoryStoreConfig {
+            max_entries: 100,
+            max_entries_per_tenant: None,
+            purge_interval_ms: 10,
+        },
+        100,
+    );
+    let now = now_millis();
+    for n in 0..5 {
+        store.start(spec("t", n, now, 30), now).await.unwrap();
+    }
+    assert_eq!(store.len(), 5);
+    let t = std::time::Instant::now();
+    while !store.is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(2), "not purged");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        store.inner.lock().unwrap().index.len(),
+        0,
+        "indexes purged too"
+    );
 }
