@@ -220,15 +220,15 @@ pub fn is_http_url(u: &str) -> bool {
 }
 
 /// An optional setting trimmed, or `None` when unset or only blanks.
-pub fn nonblank(s: &Option<String>) -> Option<String> {
-    s.as_deref()
-        .map(str::trim)
+pub fn nonblank<S: AsRef<str>>(s: &Option<S>) -> Option<String> {
+    s.as_ref()
+        .map(|s| s.as_ref().trim())
         .filter(|s| !s.is_empty())
         .map(str::to_string)
 }
 
 /// Whether an optional setting is unset or only blanks (for `problems()`).
-pub fn blank(s: &Option<String>) -> bool {
+pub fn blank<S: AsRef<str>>(s: &Option<S>) -> bool {
     nonblank(s).is_none()
 }
 

@@ -40,6 +40,7 @@ pub use config::Config;
 
 use super::http::{self, Answer};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use crate::config::Secret;
 use crate::domain::DeliveryStatus;
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -53,25 +54,16 @@ pub const SIGNATURE_HEADER: &str = "messagebird-signature-jwt";
 /// Clock leeway for `nbf` and `exp`, in seconds.
 pub const LEEWAY_S: i64 = 5;
 
-/// Sends through MessageBird.
+/// Sends through MessageBird. `auth` is a sensitive header value: its `Debug` is
+/// redacted.
+#[derive(Debug)]
 pub struct MessageBirdProvider {
     client: reqwest::Client,
     url: String,
     auth: reqwest::header::HeaderValue,
     originator: String,
     report_url: Option<String>,
-    signing_key: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for MessageBirdProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MessageBirdProvider")
-            .field("url", &self.url)
-            .field("auth", &"<redacted>")
-            .field("originator", &self.originator)
-            .field("receipts", &self.signing_key.is_some())
-            .finish()
-    }
+    signing_key: Option<Secret>,
 }
 
 #[derive(Serialize)]
@@ -249,11 +241,7 @@ impl MessageBirdProvider {
             auth,
             originator: cfg.originator.trim().to_string(),
             report_url: http::nonblank(&cfg.report_url),
-            signing_key: cfg
-                .signing_key
-                .as_ref()
-                .map(|k| k.as_bytes().to_vec())
-                .filter(|k| !k.is_empty()),
+            signing_key: cfg.signing_key.clone().filter(|k| !k.is_empty()),
         })
     }
 }
@@ -304,7 +292,7 @@ impl SmsProvider for MessageBirdProvider {
             .as_deref()
             .ok_or(ReceiptError::NotSupported)?;
         let jwt = http::header(req.headers, SIGNATURE_HEADER).ok_or(ReceiptError::Unsigned)?;
-        verify_signature_jwt(key, req.url, req.body, jwt, http::unix_now())?;
+        verify_signature_jwt(key.as_bytes(), req.url, req.body, jwt, http::unix_now())?;
         receipts(&report_fields(req.method, req.url, req.body))
     }
 }

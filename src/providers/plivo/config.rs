@@ -1,10 +1,11 @@
 //! Plivo provider settings.
 
+use crate::config::Secret;
 use crate::providers::http::{blank, is_http_url};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "plivo"`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// API origin; `/v1/Account/<auth_id>/Message/` is appended. Change it only for a
@@ -14,8 +15,7 @@ pub struct Config {
     #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub auth_id: String,
     /// Auth Token: the Basic-auth password, and the key of callback signatures.
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
-    pub auth_token: String,
+    pub auth_token: Secret,
     /// Sender (`src`): a Plivo number (E.164, the `+` is optional), a short code or an
     /// alphanumeric sender ID. Exactly one of `src` and `powerpack_uuid`.
     #[serde(deserialize_with = "crate::config::secret::text::option")]
@@ -46,7 +46,7 @@ impl Default for Config {
         Config {
             base_url: DEFAULT_BASE_URL.into(),
             auth_id: String::new(),
-            auth_token: String::new(),
+            auth_token: Secret::default(),
             src: None,
             powerpack_uuid: None,
             status_url: None,
@@ -55,23 +55,6 @@ impl Default for Config {
             timeout_ms: 5_000,
             max_tps: None,
         }
-    }
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("plivo::Config")
-            .field("base_url", &self.base_url)
-            .field("auth_id", &self.auth_id)
-            .field("auth_token", &"<redacted>")
-            .field("src", &self.src)
-            .field("powerpack_uuid", &self.powerpack_uuid)
-            .field("status_url", &self.status_url)
-            .field("log", &self.log)
-            .field("accept_v2_signatures", &self.accept_v2_signatures)
-            .field("timeout_ms", &self.timeout_ms)
-            .field("max_tps", &self.max_tps)
-            .finish()
     }
 }
 

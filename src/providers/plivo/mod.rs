@@ -44,6 +44,7 @@ pub use config::Config;
 
 use super::http::{self, Answer};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use crate::config::Secret;
 use crate::domain::DeliveryStatus;
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -52,27 +53,17 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Sends through Plivo.
+#[derive(Debug)]
 pub struct PlivoProvider {
     client: reqwest::Client,
     url: String,
     auth_id: String,
-    auth_token: String,
+    auth_token: Secret,
     src: Option<String>,
     powerpack_uuid: Option<String>,
     status_url: Option<String>,
     log: bool,
     accept_v2: bool,
-}
-
-impl std::fmt::Debug for PlivoProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlivoProvider")
-            .field("url", &self.url)
-            .field("auth_token", &"<redacted>")
-            .field("src", &self.src)
-            .field("powerpack_uuid", &self.powerpack_uuid)
-            .finish()
-    }
 }
 
 #[derive(Serialize)]
@@ -273,7 +264,7 @@ impl PlivoProvider {
                 cfg.base_url.trim_end_matches('/')
             ),
             auth_id,
-            auth_token: cfg.auth_token.trim().to_string(),
+            auth_token: Secret(cfg.auth_token.trim().to_string()),
             src: http::nonblank(&cfg.src),
             powerpack_uuid: http::nonblank(&cfg.powerpack_uuid),
             status_url: http::nonblank(&cfg.status_url),
@@ -311,7 +302,7 @@ impl SmsProvider for PlivoProvider {
         let req = self
             .client
             .post(&self.url)
-            .basic_auth(&self.auth_id, Some(&self.auth_token))
+            .basic_auth(&self.auth_id, Some(&*self.auth_token))
             .json(&body);
         let answer = http::send(req).await?;
         if !answer.is_success() {

@@ -44,28 +44,22 @@ pub use config::{Config, MIN_TOKEN_LEN, REGIONS};
 use super::callback::{check_token, with_token};
 use super::http::{self, client};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use crate::config::Secret;
 use crate::domain::DeliveryStatus;
 use async_trait::async_trait;
 use serde_json::Value;
 use std::time::Duration;
 
 /// Sends through Sinch's batches endpoint.
+#[derive(Debug)]
 pub struct SinchProvider {
     client: reqwest::Client,
     url: String,
-    api_token: String,
+    api_token: Secret,
     from: Option<String>,
-    callback_url: Option<String>,
-    receipt_token: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for SinchProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SinchProvider")
-            .field("url", &self.url)
-            .field("api_token", &"<redacted>")
-            .finish_non_exhaustive()
-    }
+    /// Carries the receipt token.
+    callback_url: Option<Secret>,
+    receipt_token: Option<Secret>,
 }
 
 impl SinchProvider {
@@ -84,10 +78,10 @@ impl SinchProvider {
             api_token: cfg.api_token.clone(),
             from: cfg.from.clone().filter(|s| !s.trim().is_empty()),
             callback_url: match (&cfg.callback_url, &token) {
-                (Some(url), Some(t)) => Some(with_token(url, t)),
+                (Some(url), Some(t)) => Some(Secret(with_token(url, t))),
                 _ => None,
             },
-            receipt_token: token.map(String::into_bytes),
+            receipt_token: token,
         })
     }
 }
@@ -139,12 +133,12 @@ impl SmsProvider for SinchProvider {
             batch["delivery_report"] = "per_recipient".into();
         }
         if let Some(cb) = &self.callback_url {
-            batch["callback_url"] = cb.as_str().into();
+            batch["callback_url"] = (**cb).into();
         }
         let req = self
             .client
             .post(&self.url)
-            .bearer_auth(&self.api_token)
+            .bearer_auth(&*self.api_token)
             .json(&batch);
         let a = http::send(req).await?;
         if !a.is_success() {
@@ -165,7 +159,7 @@ impl SmsProvider for SinchProvider {
             .receipt_token
             .as_deref()
             .ok_or(ReceiptError::NotSupported)?;
-        check_token(req.url, token)?;
+        check_token(req.url, token.as_bytes())?;
         let report: Value = serde_json::from_slice(req.body)
             .map_err(|_| ReceiptError::Malformed("body is not JSON".into()))?;
         let batch_id = report

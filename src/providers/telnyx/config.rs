@@ -1,17 +1,17 @@
 //! Telnyx provider settings.
 
+use crate::config::Secret;
 use crate::providers::http::{blank, is_http_url};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "telnyx"`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// API origin; `/v2/messages` is appended. Change it only for a test double.
     pub base_url: String,
     /// API key (V2), sent as `Authorization: Bearer <api_key>`.
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
-    pub api_key: String,
+    pub api_key: Secret,
     /// Sender: a `+E.164` Telnyx number, an alphanumeric sender ID or a short code.
     /// Needed unless `messaging_profile_id` is set; alphanumeric senders need both.
     #[serde(deserialize_with = "crate::config::secret::text::option")]
@@ -40,7 +40,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             base_url: DEFAULT_BASE_URL.into(),
-            api_key: String::new(),
+            api_key: Secret::default(),
             from: None,
             messaging_profile_id: None,
             webhook_url: None,
@@ -49,22 +49,6 @@ impl Default for Config {
             timeout_ms: 5_000,
             max_tps: None,
         }
-    }
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("telnyx::Config")
-            .field("base_url", &self.base_url)
-            .field("api_key", &"<redacted>")
-            .field("from", &self.from)
-            .field("messaging_profile_id", &self.messaging_profile_id)
-            .field("webhook_url", &self.webhook_url)
-            .field("public_key", &self.public_key)
-            .field("signature_tolerance_s", &self.signature_tolerance_s)
-            .field("timeout_ms", &self.timeout_ms)
-            .field("max_tps", &self.max_tps)
-            .finish()
     }
 }
 

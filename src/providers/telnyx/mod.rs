@@ -46,6 +46,8 @@ pub const SIGNATURE_HEADER: &str = "telnyx-signature-ed25519";
 pub const TIMESTAMP_HEADER: &str = "telnyx-timestamp";
 
 /// Sends through Telnyx.
+/// `auth` is a sensitive header value: its `Debug` is redacted.
+#[derive(Debug)]
 pub struct TelnyxProvider {
     client: reqwest::Client,
     url: String,
@@ -55,17 +57,6 @@ pub struct TelnyxProvider {
     webhook_url: Option<String>,
     key: Option<VerifyingKey>,
     tolerance_s: u64,
-}
-
-impl std::fmt::Debug for TelnyxProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TelnyxProvider")
-            .field("url", &self.url)
-            .field("auth", &"<redacted>")
-            .field("from", &self.from)
-            .field("receipts", &self.key.is_some())
-            .finish()
-    }
 }
 
 #[derive(Serialize)]

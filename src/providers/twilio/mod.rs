@@ -41,6 +41,7 @@ pub use config::{Config, DEFAULT_BASE_URL};
 use super::callback::{ct_eq, form_params, non_empty, query_params};
 use super::http::{self, client};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use crate::config::Secret;
 use crate::domain::DeliveryStatus;
 use async_trait::async_trait;
 use base64::Engine;
@@ -50,30 +51,22 @@ use std::time::Duration;
 /// Header that carries the status-callback signature.
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
+#[derive(Debug)]
 enum Sender {
     From(String),
     Service(String),
 }
 
 /// Sends through Twilio's Messages resource.
+#[derive(Debug)]
 pub struct TwilioProvider {
     client: reqwest::Client,
     messages_url: String,
     user: String,
-    password: String,
+    password: Secret,
     sender: Sender,
     status_callback: Option<String>,
-    auth_token: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for TwilioProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TwilioProvider")
-            .field("messages_url", &self.messages_url)
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .finish_non_exhaustive()
-    }
+    auth_token: Option<Secret>,
 }
 
 impl TwilioProvider {
@@ -82,11 +75,12 @@ impl TwilioProvider {
         let problems = cfg.problems();
         anyhow::ensure!(problems.is_empty(), "twilio: {}", problems.join("; "));
         let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-        let (user, password) = match (nonempty(&cfg.api_key_sid), nonempty(&cfg.api_key_secret)) {
+        let secret = |v: &Option<Secret>| v.clone().filter(|s| !s.trim().is_empty());
+        let (user, password) = match (nonempty(&cfg.api_key_sid), secret(&cfg.api_key_secret)) {
             (Some(k), Some(s)) => (k, s),
             _ => (
                 cfg.account_sid.clone(),
-                nonempty(&cfg.auth_token).unwrap_or_default(),
+                secret(&cfg.auth_token).unwrap_or_default(),
             ),
         };
         let sender = match (nonempty(&cfg.from), nonempty(&cfg.messaging_service_sid)) {
@@ -105,7 +99,7 @@ impl TwilioProvider {
             password,
             sender,
             status_callback: cfg.status_callback_url.clone(),
-            auth_token: nonempty(&cfg.auth_token).map(String::into_bytes),
+            auth_token: secret(&cfg.auth_token),
         })
     }
 }
@@ -154,7 +148,7 @@ impl SmsProvider for TwilioProvider {
         let req = self
             .client
             .post(&self.messages_url)
-            .basic_auth(&self.user, Some(&self.password))
+            .basic_auth(&self.user, Some(&*self.password))
             .form(&form);
         let a = http::send(req).await?;
         if !a.is_success() {
@@ -189,7 +183,7 @@ impl SmsProvider for TwilioProvider {
         } else {
             Vec::new()
         };
-        let expected = signature(token, req.url, &body_params);
+        let expected = signature(token.as_bytes(), req.url, &body_params);
         if !ct_eq(expected.as_bytes(), given.as_bytes()) {
             return Err(ReceiptError::Forged);
         }

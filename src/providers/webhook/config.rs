@@ -1,9 +1,10 @@
 //! Webhook provider settings.
 
+use crate::config::Secret;
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "webhook"`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where messages are POSTed.
@@ -14,8 +15,7 @@ pub struct Config {
     pub max_tps: Option<u32>,
     /// If set, each request carries `X-Otpgw-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
     /// "<t>.<body>">` under this secret.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
-    pub signing_secret: Option<String>,
+    pub signing_secret: Option<Secret>,
 }
 
 impl Default for Config {
@@ -26,20 +26,6 @@ impl Default for Config {
             max_tps: None,
             signing_secret: None,
         }
-    }
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("webhook::Config")
-            .field("url", &self.url)
-            .field("timeout_ms", &self.timeout_ms)
-            .field("max_tps", &self.max_tps)
-            .field(
-                "signing_secret",
-                &self.signing_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
     }
 }
 

@@ -19,6 +19,7 @@ mod config;
 pub use config::Config;
 
 use super::{ErrorKind, OutboundMessage, ProviderError, SmsProvider};
+use crate::config::Secret;
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -26,19 +27,11 @@ use std::time::Duration;
 pub const SIGNATURE_HEADER: &str = "x-otpgw-signature";
 
 /// Posts messages to a URL.
+#[derive(Debug)]
 pub struct WebhookProvider {
     client: reqwest::Client,
     url: String,
-    secret: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for WebhookProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookProvider")
-            .field("url", &self.url)
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
+    secret: Option<Secret>,
 }
 
 pub use super::http::install_tls_provider;
@@ -49,7 +42,7 @@ impl WebhookProvider {
         Ok(WebhookProvider {
             client: super::http::client(Duration::from_millis(cfg.timeout_ms))?,
             url: cfg.url.clone(),
-            secret: cfg.signing_secret.as_ref().map(|s| s.as_bytes().to_vec()),
+            secret: cfg.signing_secret.clone(),
         })
     }
 }
@@ -88,7 +81,7 @@ impl SmsProvider for WebhookProvider {
             .header(reqwest::header::CONTENT_TYPE, "application/json");
         if let Some(secret) = &self.secret {
             let t = crate::domain::now_millis() as u64 / 1000;
-            req = req.header(SIGNATURE_HEADER, signature(secret, t, &body));
+            req = req.header(SIGNATURE_HEADER, signature(secret.as_bytes(), t, &body));
         }
         if let Some(rid) = &msg.request_id {
             req = req.header("x-request-id", rid);
