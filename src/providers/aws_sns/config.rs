@@ -1,7 +1,7 @@
 //! Amazon SNS provider settings.
 
 use crate::config::Secret;
-use crate::providers::http::is_http_url;
+use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "aws_sns"`.
@@ -48,7 +48,7 @@ impl Default for Config {
             sms_type: "Transactional".into(),
             sender_id: None,
             origination_number: None,
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
         }
     }
@@ -79,9 +79,7 @@ impl Config {
             p.push("region must be an AWS region such as us-east-1".into());
         }
         if let Some(u) = &self.base_url {
-            if !is_http_url(u) {
-                p.push("base_url must be an http:// or https:// URL".into());
-            }
+            url_problem(&mut p, "base_url", u);
         }
         if self.access_key_id.trim().is_empty() {
             p.push("access_key_id is required".into());
@@ -109,9 +107,7 @@ impl Config {
                 p.push("origination_number must be E.164 (+ and digits)".into());
             }
         }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        timeout_problem(&mut p, self.timeout_ms);
         p
     }
 }

@@ -37,7 +37,7 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// The body's content type (signed).
 pub const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
@@ -82,7 +82,7 @@ impl SnsProvider {
             attributes.push(("AWS.MM.SMS.OriginationNumber", n));
         }
         Ok(SnsProvider {
-            client: http::client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: format!("{}/", cfg.endpoint()),
             region: cfg.region.trim().to_string(),
             identity: credentials.into(),

@@ -2,6 +2,7 @@
 
 use crate::config::Secret;
 use crate::providers::http::is_http_url;
+use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "messagebird"`.
@@ -38,7 +39,7 @@ impl Default for Config {
             originator: String::new(),
             report_url: None,
             signing_key: None,
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
         }
     }
@@ -48,9 +49,7 @@ impl Config {
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !is_http_url(&self.base_url) {
-            p.push("base_url must be an http:// or https:// URL".into());
-        }
+        url_problem(&mut p, "base_url", &self.base_url);
         if self.access_key.trim().is_empty() {
             p.push("access_key is required".into());
         }
@@ -70,9 +69,7 @@ impl Config {
             ),
             _ => {}
         }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        timeout_problem(&mut p, self.timeout_ms);
         p
     }
 }

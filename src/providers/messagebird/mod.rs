@@ -47,7 +47,6 @@ use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::time::Duration;
 
 /// Signature header.
 pub const SIGNATURE_HEADER: &str = "messagebird-signature-jwt";
@@ -236,7 +235,7 @@ impl MessageBirdProvider {
                 })?;
         auth.set_sensitive(true);
         Ok(MessageBirdProvider {
-            client: http::client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: format!("{}/messages", cfg.base_url.trim_end_matches('/')),
             auth,
             originator: cfg.originator.trim().to_string(),

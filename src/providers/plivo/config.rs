@@ -1,7 +1,8 @@
 //! Plivo provider settings.
 
 use crate::config::Secret;
-use crate::providers::http::{blank, is_http_url};
+use crate::providers::http::blank;
+use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "plivo"`.
@@ -52,7 +53,7 @@ impl Default for Config {
             status_url: None,
             log: false,
             accept_v2_signatures: false,
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
         }
     }
@@ -62,9 +63,7 @@ impl Config {
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !is_http_url(&self.base_url) {
-            p.push("base_url must be an http:// or https:// URL".into());
-        }
+        url_problem(&mut p, "base_url", &self.base_url);
         if self.auth_id.trim().is_empty() {
             p.push("auth_id is required".into());
         } else if !self
@@ -84,13 +83,9 @@ impl Config {
             _ => {}
         }
         if let Some(u) = &self.status_url {
-            if !is_http_url(u) {
-                p.push("status_url must be an http:// or https:// URL".into());
-            }
+            url_problem(&mut p, "status_url", u);
         }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        timeout_problem(&mut p, self.timeout_ms);
         p
     }
 }

@@ -50,7 +50,6 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Sends through Plivo.
 #[derive(Debug)]
@@ -258,7 +257,7 @@ impl PlivoProvider {
             "plivo auth_id must be letters and digits"
         );
         Ok(PlivoProvider {
-            client: http::client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: format!(
                 "{}/v1/Account/{auth_id}/Message/",
                 cfg.base_url.trim_end_matches('/')

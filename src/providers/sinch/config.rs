@@ -1,7 +1,7 @@
 //! Sinch provider settings.
 
 use crate::config::Secret;
-use crate::providers::callback::is_http_url;
+use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// Regions of the SMS REST API (`https://{region}.sms.api.sinch.com`).
@@ -44,7 +44,7 @@ impl Default for Config {
         Config {
             region: "us".into(),
             base_url: None,
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
             service_plan_id: String::new(),
             api_token: Secret::default(),
@@ -74,13 +74,9 @@ impl Config {
             p.push(format!("region must be one of {}", REGIONS.join(", ")));
         }
         if let Some(u) = &self.base_url {
-            if !is_http_url(u) {
-                p.push("base_url must be an http:// or https:// URL".into());
-            }
+            url_problem(&mut p, "base_url", u);
         }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        timeout_problem(&mut p, self.timeout_ms);
         if self.service_plan_id.is_empty()
             || !self
                 .service_plan_id
@@ -101,9 +97,7 @@ impl Config {
             }
         }
         if let Some(cb) = &self.callback_url {
-            if !is_http_url(cb) {
-                p.push("callback_url must be an http:// or https:// URL".into());
-            }
+            url_problem(&mut p, "callback_url", cb);
             if token.is_none() {
                 p.push(
                     "callback_url needs receipt_token: receipts are never accepted \

@@ -42,13 +42,12 @@ pub(crate) mod error;
 pub use config::{Config, MIN_TOKEN_LEN, REGIONS};
 
 use super::callback::{check_token, with_token};
-use super::http::{self, client};
+use super::http;
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
 use crate::config::Secret;
 use crate::domain::DeliveryStatus;
 use async_trait::async_trait;
 use serde_json::Value;
-use std::time::Duration;
 
 /// Sends through Sinch's batches endpoint.
 #[derive(Debug)]
@@ -69,7 +68,7 @@ impl SinchProvider {
         anyhow::ensure!(problems.is_empty(), "sinch: {}", problems.join("; "));
         let token = cfg.receipt_token.clone().filter(|s| !s.is_empty());
         Ok(SinchProvider {
-            client: client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: format!(
                 "{}/xms/v1/{}/batches",
                 cfg.effective_base_url(),

@@ -1,7 +1,8 @@
 //! Telnyx provider settings.
 
 use crate::config::Secret;
-use crate::providers::http::{blank, is_http_url};
+use crate::providers::http::blank;
+use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "telnyx"`.
@@ -46,7 +47,7 @@ impl Default for Config {
             webhook_url: None,
             public_key: None,
             signature_tolerance_s: 300,
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
         }
     }
@@ -56,9 +57,7 @@ impl Config {
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !is_http_url(&self.base_url) {
-            p.push("base_url must be an http:// or https:// URL".into());
-        }
+        url_problem(&mut p, "base_url", &self.base_url);
         if self.api_key.trim().is_empty() {
             p.push("api_key is required".into());
         }
@@ -66,9 +65,7 @@ impl Config {
             p.push("set from, messaging_profile_id, or both".into());
         }
         if let Some(u) = &self.webhook_url {
-            if !is_http_url(u) {
-                p.push("webhook_url must be an http:// or https:// URL".into());
-            }
+            url_problem(&mut p, "webhook_url", u);
         }
         match &self.public_key {
             Some(k) if super::public_key(k).is_none() => {
@@ -82,9 +79,7 @@ impl Config {
         if self.signature_tolerance_s == 0 {
             p.push("signature_tolerance_s must be at least 1".into());
         }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        timeout_problem(&mut p, self.timeout_ms);
         p
     }
 }

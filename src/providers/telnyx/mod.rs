@@ -38,7 +38,6 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Serialize;
-use std::time::Duration;
 
 /// Signature header.
 pub const SIGNATURE_HEADER: &str = "telnyx-signature-ed25519";
@@ -204,7 +203,7 @@ impl TelnyxProvider {
                 None => None,
             };
         Ok(TelnyxProvider {
-            client: http::client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: format!("{}/v2/messages", cfg.base_url.trim_end_matches('/')),
             auth,
             from: http::nonblank(&cfg.from),

@@ -1,8 +1,8 @@
 //! Twilio provider settings.
 
 use crate::config::Secret;
-use crate::providers::callback::is_http_url;
 use crate::providers::http::blank;
+use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// Twilio's production REST API.
@@ -49,7 +49,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             base_url: DEFAULT_BASE_URL.into(),
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
             account_sid: String::new(),
             auth_token: None,
@@ -73,12 +73,8 @@ impl Config {
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !is_http_url(&self.base_url) {
-            p.push("base_url must be an http:// or https:// URL".into());
-        }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        url_problem(&mut p, "base_url", &self.base_url);
+        timeout_problem(&mut p, self.timeout_ms);
         if !is_sid(&self.account_sid, "AC") {
             p.push("account_sid must be AC followed by 32 hex digits".into());
         }
@@ -112,9 +108,7 @@ impl Config {
             }
         }
         if let Some(cb) = &self.status_callback_url {
-            if !is_http_url(cb) {
-                p.push("status_callback_url must be an http:// or https:// URL".into());
-            }
+            url_problem(&mut p, "status_callback_url", cb);
             if blank(&self.auth_token) {
                 p.push(
                     "status_callback_url needs auth_token: Twilio signs callbacks with it".into(),

@@ -39,14 +39,13 @@ pub(crate) mod error;
 pub use config::{Config, DEFAULT_BASE_URL};
 
 use super::callback::{ct_eq, form_params, non_empty, query_params};
-use super::http::{self, client};
+use super::http;
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
 use crate::config::Secret;
 use crate::domain::DeliveryStatus;
 use async_trait::async_trait;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use std::time::Duration;
 
 /// Header that carries the status-callback signature.
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
@@ -89,7 +88,7 @@ impl TwilioProvider {
             (None, None) => anyhow::bail!("twilio: no sender"),
         };
         Ok(TwilioProvider {
-            client: client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             messages_url: format!(
                 "{}/2010-04-01/Accounts/{}/Messages.json",
                 cfg.base_url.trim_end_matches('/'),

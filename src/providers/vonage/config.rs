@@ -1,7 +1,7 @@
 //! Vonage provider settings.
 
 use crate::config::Secret;
-use crate::providers::callback::is_http_url;
+use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// Vonage's production SMS API root (the API lives at `/sms/json` under it).
@@ -67,7 +67,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             base_url: DEFAULT_BASE_URL.into(),
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
             api_key: String::new(),
             api_secret: Secret::default(),
@@ -87,12 +87,8 @@ impl Config {
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !is_http_url(&self.base_url) {
-            p.push("base_url must be an http:// or https:// URL".into());
-        }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        url_problem(&mut p, "base_url", &self.base_url);
+        timeout_problem(&mut p, self.timeout_ms);
         if self.api_key.trim().is_empty() {
             p.push("api_key is required".into());
         }
@@ -115,9 +111,7 @@ impl Config {
             p.push("set signature_secret or receipt_token, not both".into());
         }
         if let Some(cb) = &self.callback_url {
-            if !is_http_url(cb) {
-                p.push("callback_url must be an http:// or https:// URL".into());
-            }
+            url_problem(&mut p, "callback_url", cb);
             if secret.is_none() && token.is_none() {
                 p.push(
                     "callback_url needs signature_secret or receipt_token: receipts are never \

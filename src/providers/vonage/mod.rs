@@ -60,7 +60,7 @@ use super::callback::{
     check_token, ct_eq, form_params, is_json, json_params, non_empty, query_params, with_token,
     TOKEN_PARAM,
 };
-use super::http::{self, client};
+use super::http;
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
 use crate::config::Secret;
 use crate::domain::DeliveryStatus;
@@ -68,7 +68,6 @@ use crate::template::{encoding_of, Encoding};
 use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Digest;
-use std::time::Duration;
 
 #[derive(Debug)]
 enum ReceiptAuth {
@@ -120,7 +119,7 @@ impl VonageProvider {
             _ => from,
         };
         Ok(VonageProvider {
-            client: client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: format!("{}/sms/json", cfg.base_url.trim_end_matches('/')),
             api_key: cfg.api_key.clone(),
             api_secret: cfg.api_secret.clone(),

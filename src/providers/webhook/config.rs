@@ -1,6 +1,7 @@
 //! Webhook provider settings.
 
 use crate::config::Secret;
+use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "webhook"`.
@@ -22,7 +23,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             url: String::new(),
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
             signing_secret: None,
         }
@@ -33,12 +34,8 @@ impl Config {
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            p.push("url must be an http:// or https:// URL".into());
-        }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        url_problem(&mut p, "url", &self.url);
+        timeout_problem(&mut p, self.timeout_ms);
         p
     }
 }

@@ -21,7 +21,6 @@ pub use config::Config;
 use super::{ErrorKind, OutboundMessage, ProviderError, SmsProvider};
 use crate::config::Secret;
 use async_trait::async_trait;
-use std::time::Duration;
 
 /// Signature header name.
 pub const SIGNATURE_HEADER: &str = "x-otpgw-signature";
@@ -40,7 +39,7 @@ impl WebhookProvider {
     /// Builds the HTTP client (pooled, rustls, per-attempt timeout).
     pub fn new(cfg: &Config) -> anyhow::Result<Self> {
         Ok(WebhookProvider {
-            client: super::http::client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: cfg.url.clone(),
             secret: cfg.signing_secret.clone(),
         })
