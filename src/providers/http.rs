@@ -1,4 +1,6 @@
 //! What every HTTP adapter shares: a pooled rustls client that never follows redirects;
+//! the one authenticated POST ([`post`]: form or JSON body, basic, bearer, header or
+//! signed auth);
 //! the mapping of transport failures (timeouts, refused connections), redirects and
 //! `Retry-After` to provider errors; an answer read whole and the order in which a
 //! failed one is judged (429 and 5xx first, then the vendor's documented code, then the
@@ -9,6 +11,9 @@
 
 use super::{ErrorKind, ProviderError};
 use std::time::Duration;
+
+mod post;
+pub use post::{accepted, auth_header, json_id, post, Auth, Body, Signer};
 
 /// Makes sure rustls has its process-wide crypto provider (ring) installed.
 pub fn install_tls_provider() {

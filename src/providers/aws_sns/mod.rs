@@ -30,7 +30,7 @@ pub mod error;
 
 pub use config::Config;
 
-use super::http::{self, Answer};
+use super::http::{self, Answer, Auth, Body};
 use super::{ErrorKind, OutboundMessage, ProviderError, SmsProvider};
 use async_trait::async_trait;
 use aws_credential_types::Credentials;
@@ -155,28 +155,15 @@ impl SmsProvider for SnsProvider {
     }
 
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
-        let body = self.publish_form(msg);
-        let signed = self
-            .signature_headers(body.as_bytes(), SystemTime::now())
-            .map_err(|e| {
-                ProviderError::new(ErrorKind::Auth, format!("cannot sign the request: {e}"))
-            })?;
-        let mut req = self
-            .client
-            .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE);
-        for (name, value) in signed {
-            req = req.header(name, value);
-        }
-        let answer = http::send(req.body(body)).await?;
-        if !answer.is_success() {
-            return Err(error::from_answer(&answer));
-        }
-        Ok(http::accepted_id(
-            "aws_sns",
-            answer.status,
-            message_id(&answer),
-            msg,
-        ))
+        let body = Body::encoded(CONTENT_TYPE, self.publish_form(msg).into_bytes());
+        let sign = |bytes: &[u8]| {
+            self.signature_headers(bytes, SystemTime::now())
+                .map_err(|e| {
+                    ProviderError::new(ErrorKind::Auth, format!("cannot sign the request: {e}"))
+                })
+        };
+        let auth = Auth::Signed(&sign);
+        let post = http::post(&self.client, &self.url, auth, body, error::from_answer);
+        http::accepted("aws_sns", post, message_id, msg).await
     }
 }

@@ -38,7 +38,7 @@ pub mod error;
 
 pub use config::Config;
 
-use super::http::{self, Answer};
+use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
 use crate::config::Secret;
 use crate::domain::DeliveryStatus;
@@ -228,12 +228,7 @@ pub fn msisdn(to: &str) -> Option<u64> {
 impl MessageBirdProvider {
     /// Builds the HTTP client (pooled, rustls, per-attempt timeout).
     pub fn new(cfg: &Config) -> anyhow::Result<Self> {
-        let mut auth =
-            reqwest::header::HeaderValue::from_str(&format!("AccessKey {}", cfg.access_key.trim()))
-                .map_err(|_| {
-                    anyhow::anyhow!("messagebird access_key has characters a header cannot carry")
-                })?;
-        auth.set_sensitive(true);
+        let auth = http::auth_header("AccessKey", &cfg.access_key, "messagebird access_key")?;
         Ok(MessageBirdProvider {
             client: super::settings::client(cfg.timeout_ms)?,
             url: format!("{}/messages", cfg.base_url.trim_end_matches('/')),
@@ -243,11 +238,6 @@ impl MessageBirdProvider {
             signing_key: cfg.signing_key.clone().filter(|k| !k.is_empty()),
         })
     }
-}
-
-fn message_id(a: &Answer) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(&a.body).ok()?;
-    v.get("id")?.as_str().map(str::to_string)
 }
 
 #[async_trait]
@@ -268,21 +258,10 @@ impl SmsProvider for MessageBirdProvider {
             reference: msg.id.as_str(),
             report_url: self.report_url.as_deref(),
         };
-        let req = self
-            .client
-            .post(&self.url)
-            .header(reqwest::header::AUTHORIZATION, self.auth.clone())
-            .json(&body);
-        let answer = http::send(req).await?;
-        if !answer.is_success() {
-            return Err(error::from_answer(&answer));
-        }
-        Ok(http::accepted_id(
-            "messagebird",
-            answer.status,
-            message_id(&answer),
-            msg,
-        ))
+        let auth = Auth::Header(&self.auth);
+        let body = Body::json(&body)?;
+        let post = http::post(&self.client, &self.url, auth, body, error::from_answer);
+        http::accepted("messagebird", post, |a| http::json_id(a, "/id"), msg).await
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

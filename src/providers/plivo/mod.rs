@@ -42,7 +42,7 @@ pub mod error;
 
 pub use config::Config;
 
-use super::http::{self, Answer};
+use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
 use crate::config::Secret;
 use crate::domain::DeliveryStatus;
@@ -273,15 +273,6 @@ impl PlivoProvider {
     }
 }
 
-fn message_id(a: &Answer) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(&a.body).ok()?;
-    v.get("message_uuid")?
-        .as_array()?
-        .first()?
-        .as_str()
-        .map(str::to_string)
-}
-
 #[async_trait]
 impl SmsProvider for PlivoProvider {
     fn kind(&self) -> &'static str {
@@ -298,21 +289,10 @@ impl SmsProvider for PlivoProvider {
             method: self.status_url.as_ref().map(|_| "POST"),
             log: self.log,
         };
-        let req = self
-            .client
-            .post(&self.url)
-            .basic_auth(&self.auth_id, Some(&*self.auth_token))
-            .json(&body);
-        let answer = http::send(req).await?;
-        if !answer.is_success() {
-            return Err(error::from_answer(&answer));
-        }
-        Ok(http::accepted_id(
-            "plivo",
-            answer.status,
-            message_id(&answer),
-            msg,
-        ))
+        let auth = Auth::Basic(&self.auth_id, &self.auth_token);
+        let body = Body::json(&body)?;
+        let post = http::post(&self.client, &self.url, auth, body, error::from_answer);
+        http::accepted("plivo", post, |a| http::json_id(a, "/message_uuid/0"), msg).await
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

@@ -42,7 +42,7 @@ pub(crate) mod error;
 pub use config::{Config, MIN_TOKEN_LEN, REGIONS};
 
 use super::callback::{check_token, with_token};
-use super::http;
+use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
 use crate::config::Secret;
 use crate::domain::DeliveryStatus;
@@ -134,23 +134,11 @@ impl SmsProvider for SinchProvider {
         if let Some(cb) = &self.callback_url {
             batch["callback_url"] = (**cb).into();
         }
-        let req = self
-            .client
-            .post(&self.url)
-            .bearer_auth(&*self.api_token)
-            .json(&batch);
-        let a = http::send(req).await?;
-        if !a.is_success() {
-            return Err(error::from_response(
-                a.status,
-                a.body.as_bytes(),
-                a.retry_after,
-            ));
-        }
-        let id = serde_json::from_str::<Value>(&a.body)
-            .ok()
-            .and_then(|v| v.get("id")?.as_str().map(str::to_string));
-        Ok(http::accepted_id("sinch", a.status, id, msg))
+        let auth = Auth::Bearer(&self.api_token);
+        let post = http::post(&self.client, &self.url, auth, Body::json(&batch)?, |a| {
+            error::from_response(a.status, a.body.as_bytes(), a.retry_after)
+        });
+        http::accepted("sinch", post, |a| http::json_id(a, "/id"), msg).await
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

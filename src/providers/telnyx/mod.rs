@@ -30,7 +30,7 @@ pub mod error;
 
 pub use config::Config;
 
-use super::http::{self, Answer};
+use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError};
 use super::{ReceiptRequest, SmsProvider};
 use crate::domain::DeliveryStatus;
@@ -189,12 +189,7 @@ pub fn receipts(body: &[u8]) -> Result<Vec<Receipt>, ReceiptError> {
 impl TelnyxProvider {
     /// Builds the HTTP client (pooled, rustls, per-attempt timeout).
     pub fn new(cfg: &Config) -> anyhow::Result<Self> {
-        let mut auth =
-            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", cfg.api_key.trim()))
-                .map_err(|_| {
-                    anyhow::anyhow!("telnyx api_key has characters a header cannot carry")
-                })?;
-        auth.set_sensitive(true);
+        let auth = http::auth_header("Bearer", &cfg.api_key, "telnyx api_key")?;
         let key =
             match &cfg.public_key {
                 Some(k) => Some(public_key(k).ok_or_else(|| {
@@ -215,11 +210,6 @@ impl TelnyxProvider {
     }
 }
 
-fn message_id(a: &Answer) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(&a.body).ok()?;
-    v.pointer("/data/id")?.as_str().map(str::to_string)
-}
-
 #[async_trait]
 impl SmsProvider for TelnyxProvider {
     fn kind(&self) -> &'static str {
@@ -234,21 +224,10 @@ impl SmsProvider for TelnyxProvider {
             text: &msg.body,
             webhook_url: self.webhook_url.as_deref(),
         };
-        let req = self
-            .client
-            .post(&self.url)
-            .header(reqwest::header::AUTHORIZATION, self.auth.clone())
-            .json(&body);
-        let answer = http::send(req).await?;
-        if !answer.is_success() {
-            return Err(error::from_answer(&answer));
-        }
-        Ok(http::accepted_id(
-            "telnyx",
-            answer.status,
-            message_id(&answer),
-            msg,
-        ))
+        let auth = Auth::Header(&self.auth);
+        let body = Body::json(&body)?;
+        let post = http::post(&self.client, &self.url, auth, body, error::from_answer);
+        http::accepted("telnyx", post, |a| http::json_id(a, "/data/id"), msg).await
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

@@ -39,7 +39,7 @@ pub(crate) mod error;
 pub use config::{Config, DEFAULT_BASE_URL};
 
 use super::callback::{ct_eq, form_params, non_empty, query_params};
-use super::http;
+use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
 use crate::config::Secret;
 use crate::domain::DeliveryStatus;
@@ -144,23 +144,15 @@ impl SmsProvider for TwilioProvider {
         if let Some(cb) = &self.status_callback {
             form.push(("StatusCallback", cb));
         }
-        let req = self
-            .client
-            .post(&self.messages_url)
-            .basic_auth(&self.user, Some(&*self.password))
-            .form(&form);
-        let a = http::send(req).await?;
-        if !a.is_success() {
-            return Err(error::from_response(
-                a.status,
-                a.body.as_bytes(),
-                a.retry_after,
-            ));
-        }
-        let sid = serde_json::from_str::<serde_json::Value>(&a.body)
-            .ok()
-            .and_then(|v| v.get("sid")?.as_str().map(str::to_string));
-        Ok(http::accepted_id("twilio", a.status, sid, msg))
+        let auth = Auth::Basic(&self.user, &self.password);
+        let post = http::post(
+            &self.client,
+            &self.messages_url,
+            auth,
+            Body::form(&form),
+            |a| error::from_response(a.status, a.body.as_bytes(), a.retry_after),
+        );
+        http::accepted("twilio", post, |a| http::json_id(a, "/sid"), msg).await
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

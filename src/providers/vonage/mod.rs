@@ -60,7 +60,7 @@ use super::callback::{
     check_token, ct_eq, form_params, is_json, json_params, non_empty, query_params, with_token,
     TOKEN_PARAM,
 };
-use super::http;
+use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
 use crate::config::Secret;
 use crate::domain::DeliveryStatus;
@@ -226,10 +226,14 @@ impl SmsProvider for VonageProvider {
         if let Some(cb) = &self.callback {
             form.push(("callback", &**cb));
         }
-        let a = http::send(self.client.post(&self.url).form(&form)).await?;
-        if !a.is_success() {
-            return Err(error::from_http(a.status, a.retry_after));
-        }
+        let a = http::post(
+            &self.client,
+            &self.url,
+            Auth::None,
+            Body::form(&form),
+            |a| error::from_http(a.status, a.retry_after),
+        )
+        .await?;
         let first = serde_json::from_str::<serde_json::Value>(&a.body)
             .ok()
             .and_then(|v| v.get("messages")?.get(0).cloned());
