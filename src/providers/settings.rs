@@ -3,8 +3,9 @@
 //! stay where users write them, `base_url` differs in kind (a vendor default, or unset
 //! for a regional URL in `sinch` and `aws_sns`; `url` with no default in `webhook`),
 //! and serde documents `deny_unknown_fields` as unsupported with `flatten`. What they
-//! share instead: the default timeout, the checks `problems()` makes of those fields,
-//! and the client built from `timeout_ms`.
+//! share instead: the default timeout, the checks `problems()` makes of those fields
+//! and of optional ones ([`blank`], [`nonblank`]), and the client built from
+//! `timeout_ms`.
 
 use super::callback::is_http_url;
 use std::time::Duration;
@@ -24,6 +25,19 @@ pub fn timeout_problem(p: &mut Vec<String>, timeout_ms: u64) {
     if timeout_ms == 0 {
         p.push("timeout_ms must be at least 1".into());
     }
+}
+
+/// An optional setting trimmed, or `None` when unset or only blanks.
+pub fn nonblank<S: AsRef<str>>(s: &Option<S>) -> Option<String> {
+    s.as_ref()
+        .map(|s| s.as_ref().trim())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Whether an optional setting is unset or only blanks (for `problems()`).
+pub fn blank<S: AsRef<str>>(s: &Option<S>) -> bool {
+    nonblank(s).is_none()
 }
 
 /// The adapter's pooled client ([`super::http::client`]) with a `timeout_ms` timeout.

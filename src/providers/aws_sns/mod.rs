@@ -70,15 +70,15 @@ impl SnsProvider {
         let credentials = Credentials::new(
             cfg.access_key_id.trim(),
             cfg.secret_access_key.trim(),
-            http::nonblank(&cfg.session_token),
+            super::settings::nonblank(&cfg.session_token),
             None,
             "otpgw-config",
         );
         let mut attributes = vec![("AWS.SNS.SMS.SMSType", cfg.sms_type.trim().to_string())];
-        if let Some(s) = http::nonblank(&cfg.sender_id) {
+        if let Some(s) = super::settings::nonblank(&cfg.sender_id) {
             attributes.push(("AWS.SNS.SMS.SenderID", s));
         }
-        if let Some(n) = http::nonblank(&cfg.origination_number) {
+        if let Some(n) = super::settings::nonblank(&cfg.origination_number) {
             attributes.push(("AWS.MM.SMS.OriginationNumber", n));
         }
         Ok(SnsProvider {

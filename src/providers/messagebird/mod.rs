@@ -234,7 +234,7 @@ impl MessageBirdProvider {
             url: format!("{}/messages", cfg.base_url.trim_end_matches('/')),
             auth,
             originator: cfg.originator.trim().to_string(),
-            report_url: http::nonblank(&cfg.report_url),
+            report_url: super::settings::nonblank(&cfg.report_url),
             signing_key: cfg.signing_key.clone().filter(|k| !k.is_empty()),
         })
     }

@@ -1,8 +1,7 @@
 //! Plivo provider settings.
 
 use crate::config::Secret;
-use crate::providers::http::blank;
-use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
+use crate::providers::settings::{blank, timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "plivo"`.

@@ -264,9 +264,9 @@ impl PlivoProvider {
             ),
             auth_id,
             auth_token: Secret(cfg.auth_token.trim().to_string()),
-            src: http::nonblank(&cfg.src),
-            powerpack_uuid: http::nonblank(&cfg.powerpack_uuid),
-            status_url: http::nonblank(&cfg.status_url),
+            src: super::settings::nonblank(&cfg.src),
+            powerpack_uuid: super::settings::nonblank(&cfg.powerpack_uuid),
+            status_url: super::settings::nonblank(&cfg.status_url),
             log: cfg.log,
             accept_v2: cfg.accept_v2_signatures,
         })

@@ -201,9 +201,9 @@ impl TelnyxProvider {
             client: super::settings::client(cfg.timeout_ms)?,
             url: format!("{}/v2/messages", cfg.base_url.trim_end_matches('/')),
             auth,
-            from: http::nonblank(&cfg.from),
-            messaging_profile_id: http::nonblank(&cfg.messaging_profile_id),
-            webhook_url: http::nonblank(&cfg.webhook_url),
+            from: super::settings::nonblank(&cfg.from),
+            messaging_profile_id: super::settings::nonblank(&cfg.messaging_profile_id),
+            webhook_url: super::settings::nonblank(&cfg.webhook_url),
             key,
             tolerance_s: cfg.signature_tolerance_s,
         })
