@@ -12,13 +12,41 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use std::fmt;
 
-/// A secret string whose `Debug` is redacted. Deserializes from any scalar.
-#[derive(Clone)]
+/// A secret string whose `Debug` is redacted. Deserializes from any scalar. It has no
+/// `Display`: the text is reached only through `Deref` (`&*secret`, `.as_bytes()`,
+/// `Option::as_deref`), where it is sent or used as a key, so a settings struct holding
+/// credentials can derive `Debug`.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(pub String);
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<redacted>")
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Secret {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_string())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
     }
 }
 

@@ -1,14 +1,18 @@
 //! What every HTTP adapter shares: a pooled rustls client that never follows redirects;
-//! the mapping of transport failures (timeouts, refused connections), redirects and
-//! `Retry-After` to provider errors; an answer read whole and the order in which a
-//! failed one is judged (429 and 5xx first, then the vendor's documented code, then the
-//! status); what an accepted answer without
-//! a readable message id means ([`accepted_id`]: sent all the same); `scrub` for vendor
-//! text that may echo a number; and small helpers for receipts (headers, the clock) and
-//! `problems()`.
+//! the one authenticated POST ([`post`]: a form or JSON body; basic, bearer, header or
+//! signed auth) and the id of its accepted answer ([`accepted`]); the mapping of
+//! transport failures (timeouts, refused connections), redirects and `Retry-After` to
+//! provider errors; an answer read whole and the order in which a failed one is judged
+//! (429 and 5xx first, then the vendor's documented code, then the status); what an
+//! accepted answer without a readable message id means ([`accepted_id`]: sent all the
+//! same); `scrub` for vendor text that may echo a number; and small helpers for
+//! receipts (headers, the clock) and `problems()` (`is_http_url`).
 
 use super::{ErrorKind, ProviderError};
 use std::time::Duration;
+
+mod post;
+pub use post::{accepted, auth_header, json_id, post, Auth, Body, Signer};
 
 /// Makes sure rustls has its process-wide crypto provider (ring) installed.
 pub fn install_tls_provider() {
@@ -217,19 +221,6 @@ pub fn unix_now() -> i64 {
 /// Whether `u` is an `http://` or `https://` URL (for `problems()`).
 pub fn is_http_url(u: &str) -> bool {
     u.starts_with("http://") || u.starts_with("https://")
-}
-
-/// An optional setting trimmed, or `None` when unset or only blanks.
-pub fn nonblank(s: &Option<String>) -> Option<String> {
-    s.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
-/// Whether an optional setting is unset or only blanks (for `problems()`).
-pub fn blank(s: &Option<String>) -> bool {
-    nonblank(s).is_none()
 }
 
 /// The message id of an accepted (2xx) answer. When the answer carried no readable one

@@ -8,10 +8,10 @@
 //! ([`http::accepted_id`]): the provider took the message, and a failure would invite a
 //! second, paid, send. Adapters: `console` (development), `webhook` (your
 //! own endpoint), and the vendors `twilio`, `vonage`, `sinch`, `telnyx`, `plivo`,
-//! `messagebird` and `aws_sns`. Each vendor folder has `config.rs` (settings, redacting
-//! `Debug`), `error.rs` (the vendor's documented codes to [`ErrorKind`] and
-//! retryability) and `mod.rs` (the request, the answer, receipts). `callback` and `http`
-//! hold what adapters share. The dev outbox (`outbox`) records what was handed to a
+//! `messagebird` and `aws_sns`. Each vendor folder has `config.rs` (settings; credentials
+//! are [`crate::config::Secret`], so the derived `Debug` prints `<redacted>`), `error.rs` (the vendor's documented codes to [`ErrorKind`] and
+//! retryability) and `mod.rs` (the request, the answer, receipts). `callback`, `http`
+//! and `settings` hold what adapters share. The dev outbox (`outbox`) records what was handed to a
 //! provider, for `GET /dev/outbox`.
 
 pub mod aws_sns;
@@ -22,6 +22,7 @@ pub mod messagebird;
 pub mod outbox;
 pub mod plivo;
 mod registry;
+pub mod settings;
 pub mod sinch;
 pub mod telnyx;
 pub mod twilio;

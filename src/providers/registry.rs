@@ -1,10 +1,11 @@
 //! Named provider instances (`[providers.<name>]`) and the one place each kind is built.
 //!
-//! Each kind's settings are its adapter's own `Config` (in its folder, with a redacting
-//! `Debug`); `kind = "…"` picks the variant. Adding an adapter means a folder under
-//! `providers/` and one variant here. Fields holding credentials or sender ids read any
-//! scalar as text (`config::secret::text`), so a token of digits set in the environment
-//! is the string it was.
+//! Each kind's settings are its adapter's own `Config` (in its folder); `kind = "…"`
+//! picks the variant. Adding an adapter means a folder under `providers/` and one
+//! variant here, and a line in this file's test that no `Debug` shows a credential.
+//! Credentials are [`crate::config::Secret`] (derived `Debug` prints `<redacted>`);
+//! they and the sender ids read any scalar as text (`config::secret::text` for the
+//! plain ids), so a token of digits set in the environment is the string it was.
 
 use super::*;
 use serde::Deserialize;
@@ -71,8 +72,10 @@ impl ProviderConfig {
     /// sign the body or the parameters alone (Telnyx, Vonage) or take a token (Sinch,
     /// Vonage) are `None`.
     pub fn url_signed_receipts(&self) -> Option<&str> {
-        fn set(s: &Option<String>) -> Option<&str> {
-            s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        fn set<S: AsRef<str>>(s: &Option<S>) -> Option<&str> {
+            s.as_ref()
+                .map(|s| s.as_ref().trim())
+                .filter(|s| !s.is_empty())
         }
         match self {
             ProviderConfig::Twilio(c) => set(&c.auth_token).and(set(&c.status_callback_url)),
@@ -94,6 +97,84 @@ impl ProviderConfig {
             ProviderConfig::Plivo(c) => c.max_tps,
             ProviderConfig::Messagebird(c) => c.max_tps,
             ProviderConfig::AwsSns(c) => c.max_tps,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every credential below contains `s3cr3t`; no other value does.
+    const KINDS: [&str; 8] = [
+        r#"kind = "webhook"
+url = "https://hooks.example/sms"
+signing_secret = "s3cr3t-whsec""#,
+        r#"kind = "twilio"
+account_sid = "AC0123456789abcdef0123456789abcdef"
+auth_token = "s3cr3t-auth"
+api_key_sid = "SK0123456789abcdef0123456789abcdef"
+api_key_secret = "s3cr3t-key"
+from = "+15005550006"
+status_callback_url = "https://gw.example/v1/receipts/tw""#,
+        r#"kind = "vonage"
+api_key = "abcd1234"
+api_secret = "s3cr3t-api"
+from = "Acme"
+callback_url = "https://gw.example/v1/receipts/vg"
+receipt_token = "s3cr3t-0123456789""#,
+        r#"kind = "sinch"
+service_plan_id = "a1b2c3d4"
+api_token = "s3cr3t-api"
+callback_url = "https://gw.example/v1/receipts/sn"
+receipt_token = "s3cr3t-0123456789""#,
+        r#"kind = "telnyx"
+api_key = "KEYs3cr3t"
+from = "+15005550006""#,
+        r#"kind = "plivo"
+auth_id = "MA0123"
+auth_token = "s3cr3t-token"
+src = "+15005550006""#,
+        r#"kind = "messagebird"
+access_key = "live_s3cr3t"
+originator = "Acme"
+report_url = "https://gw.example/v1/receipts/mb"
+signing_key = "s3cr3t-signing""#,
+        r#"kind = "aws_sns"
+region = "us-east-1"
+access_key_id = "AKIDEXAMPLE"
+secret_access_key = "s3cr3t-sak"
+session_token = "s3cr3t-session""#,
+    ];
+
+    /// `Debug` of the adapter built from `c`.
+    fn built(c: &ProviderConfig) -> String {
+        match c {
+            ProviderConfig::Console(_) => String::new(),
+            ProviderConfig::Webhook(c) => {
+                format!("{:?}", webhook::WebhookProvider::new(c).unwrap())
+            }
+            ProviderConfig::Twilio(c) => format!("{:?}", twilio::TwilioProvider::new(c).unwrap()),
+            ProviderConfig::Vonage(c) => format!("{:?}", vonage::VonageProvider::new(c).unwrap()),
+            ProviderConfig::Sinch(c) => format!("{:?}", sinch::SinchProvider::new(c).unwrap()),
+            ProviderConfig::Telnyx(c) => format!("{:?}", telnyx::TelnyxProvider::new(c).unwrap()),
+            ProviderConfig::Plivo(c) => format!("{:?}", plivo::PlivoProvider::new(c).unwrap()),
+            ProviderConfig::Messagebird(c) => {
+                format!("{:?}", messagebird::MessageBirdProvider::new(c).unwrap())
+            }
+            ProviderConfig::AwsSns(c) => format!("{:?}", aws_sns::SnsProvider::new(c).unwrap()),
+        }
+    }
+
+    #[test]
+    fn no_settings_or_adapter_debug_shows_a_credential() {
+        for toml_text in KINDS {
+            let c: ProviderConfig = toml::from_str(toml_text).unwrap();
+            assert!(c.problems().is_empty(), "{toml_text}: {:?}", c.problems());
+            for shown in [format!("{c:?}"), built(&c)] {
+                assert!(shown.contains("<redacted>") || shown.contains("Sensitive"));
+                assert!(!shown.contains("s3cr3t"), "{shown}");
+            }
         }
     }
 }

@@ -417,7 +417,7 @@ fn moto_config(m: &crate::moto::Moto) -> aws_sns::Config {
         region: "us-east-1".into(),
         base_url: Some(m.base_url.clone()),
         access_key_id: m.access_key_id.clone(),
-        secret_access_key: m.secret_access_key.clone(),
+        secret_access_key: m.secret_access_key.clone().into(),
         sender_id: Some("OTPGW".into()),
         origination_number: Some("+12065550100".into()),
         timeout_ms: 10_000,

@@ -1,10 +1,11 @@
 //! Amazon SNS provider settings.
 
-use crate::providers::http::is_http_url;
+use crate::config::Secret;
+use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "aws_sns"`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// AWS region (`us-east-1`, `eu-west-1`, …): where messages are published, and the
@@ -17,11 +18,9 @@ pub struct Config {
     #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub access_key_id: String,
     /// Its secret access key.
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
-    pub secret_access_key: String,
+    pub secret_access_key: Secret,
     /// Session token, for temporary credentials.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
-    pub session_token: Option<String>,
+    pub session_token: Option<Secret>,
     /// `AWS.SNS.SMS.SMSType`: `Transactional` (default: highest reliability, what
     /// one-time codes are) or `Promotional`.
     pub sms_type: String,
@@ -44,34 +43,14 @@ impl Default for Config {
             region: String::new(),
             base_url: None,
             access_key_id: String::new(),
-            secret_access_key: String::new(),
+            secret_access_key: Secret::default(),
             session_token: None,
             sms_type: "Transactional".into(),
             sender_id: None,
             origination_number: None,
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
         }
-    }
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("aws_sns::Config")
-            .field("region", &self.region)
-            .field("base_url", &self.base_url)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("sms_type", &self.sms_type)
-            .field("sender_id", &self.sender_id)
-            .field("origination_number", &self.origination_number)
-            .field("timeout_ms", &self.timeout_ms)
-            .field("max_tps", &self.max_tps)
-            .finish()
     }
 }
 
@@ -100,9 +79,7 @@ impl Config {
             p.push("region must be an AWS region such as us-east-1".into());
         }
         if let Some(u) = &self.base_url {
-            if !is_http_url(u) {
-                p.push("base_url must be an http:// or https:// URL".into());
-            }
+            url_problem(&mut p, "base_url", u);
         }
         if self.access_key_id.trim().is_empty() {
             p.push("access_key_id is required".into());
@@ -130,9 +107,7 @@ impl Config {
                 p.push("origination_number must be E.164 (+ and digits)".into());
             }
         }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        timeout_problem(&mut p, self.timeout_ms);
         p
     }
 }

@@ -30,14 +30,14 @@ pub mod error;
 
 pub use config::Config;
 
-use super::http::{self, Answer};
+use super::http::{self, Answer, Auth, Body};
 use super::{ErrorKind, OutboundMessage, ProviderError, SmsProvider};
 use async_trait::async_trait;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// The body's content type (signed).
 pub const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
@@ -70,19 +70,19 @@ impl SnsProvider {
         let credentials = Credentials::new(
             cfg.access_key_id.trim(),
             cfg.secret_access_key.trim(),
-            http::nonblank(&cfg.session_token),
+            super::settings::nonblank(&cfg.session_token),
             None,
             "otpgw-config",
         );
         let mut attributes = vec![("AWS.SNS.SMS.SMSType", cfg.sms_type.trim().to_string())];
-        if let Some(s) = http::nonblank(&cfg.sender_id) {
+        if let Some(s) = super::settings::nonblank(&cfg.sender_id) {
             attributes.push(("AWS.SNS.SMS.SenderID", s));
         }
-        if let Some(n) = http::nonblank(&cfg.origination_number) {
+        if let Some(n) = super::settings::nonblank(&cfg.origination_number) {
             attributes.push(("AWS.MM.SMS.OriginationNumber", n));
         }
         Ok(SnsProvider {
-            client: http::client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: format!("{}/", cfg.endpoint()),
             region: cfg.region.trim().to_string(),
             identity: credentials.into(),
@@ -155,28 +155,15 @@ impl SmsProvider for SnsProvider {
     }
 
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
-        let body = self.publish_form(msg);
-        let signed = self
-            .signature_headers(body.as_bytes(), SystemTime::now())
-            .map_err(|e| {
-                ProviderError::new(ErrorKind::Auth, format!("cannot sign the request: {e}"))
-            })?;
-        let mut req = self
-            .client
-            .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE);
-        for (name, value) in signed {
-            req = req.header(name, value);
-        }
-        let answer = http::send(req.body(body)).await?;
-        if !answer.is_success() {
-            return Err(error::from_answer(&answer));
-        }
-        Ok(http::accepted_id(
-            "aws_sns",
-            answer.status,
-            message_id(&answer),
-            msg,
-        ))
+        let body = Body::encoded(CONTENT_TYPE, self.publish_form(msg).into_bytes());
+        let sign = |bytes: &[u8]| {
+            self.signature_headers(bytes, SystemTime::now())
+                .map_err(|e| {
+                    ProviderError::new(ErrorKind::Auth, format!("cannot sign the request: {e}"))
+                })
+        };
+        let auth = Auth::Signed(&sign);
+        let post = http::post(&self.client, &self.url, auth, body, error::from_answer);
+        http::accepted("aws_sns", post, message_id, msg).await
     }
 }

@@ -1,17 +1,18 @@
 //! MessageBird (Bird) provider settings.
 
+use crate::config::Secret;
 use crate::providers::http::is_http_url;
+use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "messagebird"`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// API origin; `/messages` is appended. Change it only for a test double.
     pub base_url: String,
     /// Live access key, sent as `Authorization: AccessKey <access_key>`.
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
-    pub access_key: String,
+    pub access_key: Secret,
     /// Sender: a number with its country code, or up to 11 letters and digits.
     #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub originator: String,
@@ -20,8 +21,7 @@ pub struct Config {
     pub report_url: Option<String>,
     /// The account's signing key, for checking the `MessageBird-Signature-JWT` of status
     /// reports. Unset: receipts are refused (404).
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
-    pub signing_key: Option<String>,
+    pub signing_key: Option<Secret>,
     /// Per-attempt timeout, in milliseconds.
     pub timeout_ms: u64,
     /// Sends per second this instance may make through this provider (none: no cap).
@@ -35,30 +35,13 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             base_url: DEFAULT_BASE_URL.into(),
-            access_key: String::new(),
+            access_key: Secret::default(),
             originator: String::new(),
             report_url: None,
             signing_key: None,
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
         }
-    }
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("messagebird::Config")
-            .field("base_url", &self.base_url)
-            .field("access_key", &"<redacted>")
-            .field("originator", &self.originator)
-            .field("report_url", &self.report_url)
-            .field(
-                "signing_key",
-                &self.signing_key.as_ref().map(|_| "<redacted>"),
-            )
-            .field("timeout_ms", &self.timeout_ms)
-            .field("max_tps", &self.max_tps)
-            .finish()
     }
 }
 
@@ -66,9 +49,7 @@ impl Config {
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !is_http_url(&self.base_url) {
-            p.push("base_url must be an http:// or https:// URL".into());
-        }
+        url_problem(&mut p, "base_url", &self.base_url);
         if self.access_key.trim().is_empty() {
             p.push("access_key is required".into());
         }
@@ -88,9 +69,7 @@ impl Config {
             ),
             _ => {}
         }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        timeout_problem(&mut p, self.timeout_ms);
         p
     }
 }

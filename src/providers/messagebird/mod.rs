@@ -38,40 +38,31 @@ pub mod error;
 
 pub use config::Config;
 
-use super::http::{self, Answer};
+use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use crate::config::Secret;
 use crate::domain::DeliveryStatus;
 use async_trait::async_trait;
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::time::Duration;
 
 /// Signature header.
 pub const SIGNATURE_HEADER: &str = "messagebird-signature-jwt";
 /// Clock leeway for `nbf` and `exp`, in seconds.
 pub const LEEWAY_S: i64 = 5;
 
-/// Sends through MessageBird.
+/// Sends through MessageBird. `auth` is a sensitive header value: its `Debug` is
+/// redacted.
+#[derive(Debug)]
 pub struct MessageBirdProvider {
     client: reqwest::Client,
     url: String,
     auth: reqwest::header::HeaderValue,
     originator: String,
     report_url: Option<String>,
-    signing_key: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for MessageBirdProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MessageBirdProvider")
-            .field("url", &self.url)
-            .field("auth", &"<redacted>")
-            .field("originator", &self.originator)
-            .field("receipts", &self.signing_key.is_some())
-            .finish()
-    }
+    signing_key: Option<Secret>,
 }
 
 #[derive(Serialize)]
@@ -237,30 +228,16 @@ pub fn msisdn(to: &str) -> Option<u64> {
 impl MessageBirdProvider {
     /// Builds the HTTP client (pooled, rustls, per-attempt timeout).
     pub fn new(cfg: &Config) -> anyhow::Result<Self> {
-        let mut auth =
-            reqwest::header::HeaderValue::from_str(&format!("AccessKey {}", cfg.access_key.trim()))
-                .map_err(|_| {
-                    anyhow::anyhow!("messagebird access_key has characters a header cannot carry")
-                })?;
-        auth.set_sensitive(true);
+        let auth = http::auth_header("AccessKey", &cfg.access_key, "messagebird access_key")?;
         Ok(MessageBirdProvider {
-            client: http::client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: format!("{}/messages", cfg.base_url.trim_end_matches('/')),
             auth,
             originator: cfg.originator.trim().to_string(),
-            report_url: http::nonblank(&cfg.report_url),
-            signing_key: cfg
-                .signing_key
-                .as_ref()
-                .map(|k| k.as_bytes().to_vec())
-                .filter(|k| !k.is_empty()),
+            report_url: super::settings::nonblank(&cfg.report_url),
+            signing_key: cfg.signing_key.clone().filter(|k| !k.is_empty()),
         })
     }
-}
-
-fn message_id(a: &Answer) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(&a.body).ok()?;
-    v.get("id")?.as_str().map(str::to_string)
 }
 
 #[async_trait]
@@ -281,21 +258,10 @@ impl SmsProvider for MessageBirdProvider {
             reference: msg.id.as_str(),
             report_url: self.report_url.as_deref(),
         };
-        let req = self
-            .client
-            .post(&self.url)
-            .header(reqwest::header::AUTHORIZATION, self.auth.clone())
-            .json(&body);
-        let answer = http::send(req).await?;
-        if !answer.is_success() {
-            return Err(error::from_answer(&answer));
-        }
-        Ok(http::accepted_id(
-            "messagebird",
-            answer.status,
-            message_id(&answer),
-            msg,
-        ))
+        let auth = Auth::Header(&self.auth);
+        let body = Body::json(&body)?;
+        let post = http::post(&self.client, &self.url, auth, body, error::from_answer);
+        http::accepted("messagebird", post, |a| http::json_id(a, "/id"), msg).await
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {
@@ -304,7 +270,7 @@ impl SmsProvider for MessageBirdProvider {
             .as_deref()
             .ok_or(ReceiptError::NotSupported)?;
         let jwt = http::header(req.headers, SIGNATURE_HEADER).ok_or(ReceiptError::Unsigned)?;
-        verify_signature_jwt(key, req.url, req.body, jwt, http::unix_now())?;
+        verify_signature_jwt(key.as_bytes(), req.url, req.body, jwt, http::unix_now())?;
         receipts(&report_fields(req.method, req.url, req.body))
     }
 }

@@ -1,10 +1,11 @@
 //! Plivo provider settings.
 
-use crate::providers::http::{blank, is_http_url};
+use crate::config::Secret;
+use crate::providers::settings::{blank, timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "plivo"`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// API origin; `/v1/Account/<auth_id>/Message/` is appended. Change it only for a
@@ -14,8 +15,7 @@ pub struct Config {
     #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub auth_id: String,
     /// Auth Token: the Basic-auth password, and the key of callback signatures.
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
-    pub auth_token: String,
+    pub auth_token: Secret,
     /// Sender (`src`): a Plivo number (E.164, the `+` is optional), a short code or an
     /// alphanumeric sender ID. Exactly one of `src` and `powerpack_uuid`.
     #[serde(deserialize_with = "crate::config::secret::text::option")]
@@ -46,32 +46,15 @@ impl Default for Config {
         Config {
             base_url: DEFAULT_BASE_URL.into(),
             auth_id: String::new(),
-            auth_token: String::new(),
+            auth_token: Secret::default(),
             src: None,
             powerpack_uuid: None,
             status_url: None,
             log: false,
             accept_v2_signatures: false,
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
         }
-    }
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("plivo::Config")
-            .field("base_url", &self.base_url)
-            .field("auth_id", &self.auth_id)
-            .field("auth_token", &"<redacted>")
-            .field("src", &self.src)
-            .field("powerpack_uuid", &self.powerpack_uuid)
-            .field("status_url", &self.status_url)
-            .field("log", &self.log)
-            .field("accept_v2_signatures", &self.accept_v2_signatures)
-            .field("timeout_ms", &self.timeout_ms)
-            .field("max_tps", &self.max_tps)
-            .finish()
     }
 }
 
@@ -79,9 +62,7 @@ impl Config {
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !is_http_url(&self.base_url) {
-            p.push("base_url must be an http:// or https:// URL".into());
-        }
+        url_problem(&mut p, "base_url", &self.base_url);
         if self.auth_id.trim().is_empty() {
             p.push("auth_id is required".into());
         } else if !self
@@ -101,13 +82,9 @@ impl Config {
             _ => {}
         }
         if let Some(u) = &self.status_url {
-            if !is_http_url(u) {
-                p.push("status_url must be an http:// or https:// URL".into());
-            }
+            url_problem(&mut p, "status_url", u);
         }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        timeout_problem(&mut p, self.timeout_ms);
         p
     }
 }

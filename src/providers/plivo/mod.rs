@@ -42,37 +42,27 @@ pub mod error;
 
 pub use config::Config;
 
-use super::http::{self, Answer};
+use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use crate::config::Secret;
 use crate::domain::DeliveryStatus;
 use async_trait::async_trait;
 use base64::Engine as _;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Sends through Plivo.
+#[derive(Debug)]
 pub struct PlivoProvider {
     client: reqwest::Client,
     url: String,
     auth_id: String,
-    auth_token: String,
+    auth_token: Secret,
     src: Option<String>,
     powerpack_uuid: Option<String>,
     status_url: Option<String>,
     log: bool,
     accept_v2: bool,
-}
-
-impl std::fmt::Debug for PlivoProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlivoProvider")
-            .field("url", &self.url)
-            .field("auth_token", &"<redacted>")
-            .field("src", &self.src)
-            .field("powerpack_uuid", &self.powerpack_uuid)
-            .finish()
-    }
 }
 
 #[derive(Serialize)]
@@ -267,29 +257,20 @@ impl PlivoProvider {
             "plivo auth_id must be letters and digits"
         );
         Ok(PlivoProvider {
-            client: http::client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: format!(
                 "{}/v1/Account/{auth_id}/Message/",
                 cfg.base_url.trim_end_matches('/')
             ),
             auth_id,
-            auth_token: cfg.auth_token.trim().to_string(),
-            src: http::nonblank(&cfg.src),
-            powerpack_uuid: http::nonblank(&cfg.powerpack_uuid),
-            status_url: http::nonblank(&cfg.status_url),
+            auth_token: Secret(cfg.auth_token.trim().to_string()),
+            src: super::settings::nonblank(&cfg.src),
+            powerpack_uuid: super::settings::nonblank(&cfg.powerpack_uuid),
+            status_url: super::settings::nonblank(&cfg.status_url),
             log: cfg.log,
             accept_v2: cfg.accept_v2_signatures,
         })
     }
-}
-
-fn message_id(a: &Answer) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(&a.body).ok()?;
-    v.get("message_uuid")?
-        .as_array()?
-        .first()?
-        .as_str()
-        .map(str::to_string)
 }
 
 #[async_trait]
@@ -308,21 +289,10 @@ impl SmsProvider for PlivoProvider {
             method: self.status_url.as_ref().map(|_| "POST"),
             log: self.log,
         };
-        let req = self
-            .client
-            .post(&self.url)
-            .basic_auth(&self.auth_id, Some(&self.auth_token))
-            .json(&body);
-        let answer = http::send(req).await?;
-        if !answer.is_success() {
-            return Err(error::from_answer(&answer));
-        }
-        Ok(http::accepted_id(
-            "plivo",
-            answer.status,
-            message_id(&answer),
-            msg,
-        ))
+        let auth = Auth::Basic(&self.auth_id, &self.auth_token);
+        let body = Body::json(&body)?;
+        let post = http::post(&self.client, &self.url, auth, body, error::from_answer);
+        http::accepted("plivo", post, |a| http::json_id(a, "/message_uuid/0"), msg).await
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

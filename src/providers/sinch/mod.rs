@@ -42,30 +42,23 @@ pub(crate) mod error;
 pub use config::{Config, MIN_TOKEN_LEN, REGIONS};
 
 use super::callback::{check_token, with_token};
-use super::http::{self, client};
+use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use crate::config::Secret;
 use crate::domain::DeliveryStatus;
 use async_trait::async_trait;
 use serde_json::Value;
-use std::time::Duration;
 
 /// Sends through Sinch's batches endpoint.
+#[derive(Debug)]
 pub struct SinchProvider {
     client: reqwest::Client,
     url: String,
-    api_token: String,
+    api_token: Secret,
     from: Option<String>,
-    callback_url: Option<String>,
-    receipt_token: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for SinchProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SinchProvider")
-            .field("url", &self.url)
-            .field("api_token", &"<redacted>")
-            .finish_non_exhaustive()
-    }
+    /// Carries the receipt token.
+    callback_url: Option<Secret>,
+    receipt_token: Option<Secret>,
 }
 
 impl SinchProvider {
@@ -75,7 +68,7 @@ impl SinchProvider {
         anyhow::ensure!(problems.is_empty(), "sinch: {}", problems.join("; "));
         let token = cfg.receipt_token.clone().filter(|s| !s.is_empty());
         Ok(SinchProvider {
-            client: client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: format!(
                 "{}/xms/v1/{}/batches",
                 cfg.effective_base_url(),
@@ -84,10 +77,10 @@ impl SinchProvider {
             api_token: cfg.api_token.clone(),
             from: cfg.from.clone().filter(|s| !s.trim().is_empty()),
             callback_url: match (&cfg.callback_url, &token) {
-                (Some(url), Some(t)) => Some(with_token(url, t)),
+                (Some(url), Some(t)) => Some(Secret(with_token(url, t))),
                 _ => None,
             },
-            receipt_token: token.map(String::into_bytes),
+            receipt_token: token,
         })
     }
 }
@@ -139,25 +132,13 @@ impl SmsProvider for SinchProvider {
             batch["delivery_report"] = "per_recipient".into();
         }
         if let Some(cb) = &self.callback_url {
-            batch["callback_url"] = cb.as_str().into();
+            batch["callback_url"] = (**cb).into();
         }
-        let req = self
-            .client
-            .post(&self.url)
-            .bearer_auth(&self.api_token)
-            .json(&batch);
-        let a = http::send(req).await?;
-        if !a.is_success() {
-            return Err(error::from_response(
-                a.status,
-                a.body.as_bytes(),
-                a.retry_after,
-            ));
-        }
-        let id = serde_json::from_str::<Value>(&a.body)
-            .ok()
-            .and_then(|v| v.get("id")?.as_str().map(str::to_string));
-        Ok(http::accepted_id("sinch", a.status, id, msg))
+        let auth = Auth::Bearer(&self.api_token);
+        let post = http::post(&self.client, &self.url, auth, Body::json(&batch)?, |a| {
+            error::from_response(a.status, a.body.as_bytes(), a.retry_after)
+        });
+        http::accepted("sinch", post, |a| http::json_id(a, "/id"), msg).await
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {
@@ -165,7 +146,7 @@ impl SmsProvider for SinchProvider {
             .receipt_token
             .as_deref()
             .ok_or(ReceiptError::NotSupported)?;
-        check_token(req.url, token)?;
+        check_token(req.url, token.as_bytes())?;
         let report: Value = serde_json::from_slice(req.body)
             .map_err(|_| ReceiptError::Malformed("body is not JSON".into()))?;
         let batch_id = report

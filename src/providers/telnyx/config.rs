@@ -1,17 +1,17 @@
 //! Telnyx provider settings.
 
-use crate::providers::http::{blank, is_http_url};
+use crate::config::Secret;
+use crate::providers::settings::{blank, timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "telnyx"`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// API origin; `/v2/messages` is appended. Change it only for a test double.
     pub base_url: String,
     /// API key (V2), sent as `Authorization: Bearer <api_key>`.
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
-    pub api_key: String,
+    pub api_key: Secret,
     /// Sender: a `+E.164` Telnyx number, an alphanumeric sender ID or a short code.
     /// Needed unless `messaging_profile_id` is set; alphanumeric senders need both.
     #[serde(deserialize_with = "crate::config::secret::text::option")]
@@ -40,31 +40,15 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             base_url: DEFAULT_BASE_URL.into(),
-            api_key: String::new(),
+            api_key: Secret::default(),
             from: None,
             messaging_profile_id: None,
             webhook_url: None,
             public_key: None,
             signature_tolerance_s: 300,
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
         }
-    }
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("telnyx::Config")
-            .field("base_url", &self.base_url)
-            .field("api_key", &"<redacted>")
-            .field("from", &self.from)
-            .field("messaging_profile_id", &self.messaging_profile_id)
-            .field("webhook_url", &self.webhook_url)
-            .field("public_key", &self.public_key)
-            .field("signature_tolerance_s", &self.signature_tolerance_s)
-            .field("timeout_ms", &self.timeout_ms)
-            .field("max_tps", &self.max_tps)
-            .finish()
     }
 }
 
@@ -72,9 +56,7 @@ impl Config {
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !is_http_url(&self.base_url) {
-            p.push("base_url must be an http:// or https:// URL".into());
-        }
+        url_problem(&mut p, "base_url", &self.base_url);
         if self.api_key.trim().is_empty() {
             p.push("api_key is required".into());
         }
@@ -82,9 +64,7 @@ impl Config {
             p.push("set from, messaging_profile_id, or both".into());
         }
         if let Some(u) = &self.webhook_url {
-            if !is_http_url(u) {
-                p.push("webhook_url must be an http:// or https:// URL".into());
-            }
+            url_problem(&mut p, "webhook_url", u);
         }
         match &self.public_key {
             Some(k) if super::public_key(k).is_none() => {
@@ -98,9 +78,7 @@ impl Config {
         if self.signature_tolerance_s == 0 {
             p.push("signature_tolerance_s must be at least 1".into());
         }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        timeout_problem(&mut p, self.timeout_ms);
         p
     }
 }

@@ -30,7 +30,7 @@ pub mod error;
 
 pub use config::Config;
 
-use super::http::{self, Answer};
+use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError};
 use super::{ReceiptRequest, SmsProvider};
 use crate::domain::DeliveryStatus;
@@ -38,7 +38,6 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Serialize;
-use std::time::Duration;
 
 /// Signature header.
 pub const SIGNATURE_HEADER: &str = "telnyx-signature-ed25519";
@@ -46,6 +45,8 @@ pub const SIGNATURE_HEADER: &str = "telnyx-signature-ed25519";
 pub const TIMESTAMP_HEADER: &str = "telnyx-timestamp";
 
 /// Sends through Telnyx.
+/// `auth` is a sensitive header value: its `Debug` is redacted.
+#[derive(Debug)]
 pub struct TelnyxProvider {
     client: reqwest::Client,
     url: String,
@@ -55,17 +56,6 @@ pub struct TelnyxProvider {
     webhook_url: Option<String>,
     key: Option<VerifyingKey>,
     tolerance_s: u64,
-}
-
-impl std::fmt::Debug for TelnyxProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TelnyxProvider")
-            .field("url", &self.url)
-            .field("auth", &"<redacted>")
-            .field("from", &self.from)
-            .field("receipts", &self.key.is_some())
-            .finish()
-    }
 }
 
 #[derive(Serialize)]
@@ -199,12 +189,7 @@ pub fn receipts(body: &[u8]) -> Result<Vec<Receipt>, ReceiptError> {
 impl TelnyxProvider {
     /// Builds the HTTP client (pooled, rustls, per-attempt timeout).
     pub fn new(cfg: &Config) -> anyhow::Result<Self> {
-        let mut auth =
-            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", cfg.api_key.trim()))
-                .map_err(|_| {
-                    anyhow::anyhow!("telnyx api_key has characters a header cannot carry")
-                })?;
-        auth.set_sensitive(true);
+        let auth = http::auth_header("Bearer", &cfg.api_key, "telnyx api_key")?;
         let key =
             match &cfg.public_key {
                 Some(k) => Some(public_key(k).ok_or_else(|| {
@@ -213,21 +198,16 @@ impl TelnyxProvider {
                 None => None,
             };
         Ok(TelnyxProvider {
-            client: http::client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: format!("{}/v2/messages", cfg.base_url.trim_end_matches('/')),
             auth,
-            from: http::nonblank(&cfg.from),
-            messaging_profile_id: http::nonblank(&cfg.messaging_profile_id),
-            webhook_url: http::nonblank(&cfg.webhook_url),
+            from: super::settings::nonblank(&cfg.from),
+            messaging_profile_id: super::settings::nonblank(&cfg.messaging_profile_id),
+            webhook_url: super::settings::nonblank(&cfg.webhook_url),
             key,
             tolerance_s: cfg.signature_tolerance_s,
         })
     }
-}
-
-fn message_id(a: &Answer) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(&a.body).ok()?;
-    v.pointer("/data/id")?.as_str().map(str::to_string)
 }
 
 #[async_trait]
@@ -244,21 +224,10 @@ impl SmsProvider for TelnyxProvider {
             text: &msg.body,
             webhook_url: self.webhook_url.as_deref(),
         };
-        let req = self
-            .client
-            .post(&self.url)
-            .header(reqwest::header::AUTHORIZATION, self.auth.clone())
-            .json(&body);
-        let answer = http::send(req).await?;
-        if !answer.is_success() {
-            return Err(error::from_answer(&answer));
-        }
-        Ok(http::accepted_id(
-            "telnyx",
-            answer.status,
-            message_id(&answer),
-            msg,
-        ))
+        let auth = Auth::Header(&self.auth);
+        let body = Body::json(&body)?;
+        let post = http::post(&self.client, &self.url, auth, body, error::from_answer);
+        http::accepted("telnyx", post, |a| http::json_id(a, "/data/id"), msg).await
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

@@ -1,6 +1,7 @@
 //! Twilio provider settings.
 
-use crate::providers::callback::is_http_url;
+use crate::config::Secret;
+use crate::providers::settings::{blank, timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// Twilio's production REST API.
@@ -12,7 +13,7 @@ pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
 /// `api_key_sid` + `api_key_secret` (Basic `api_key_sid:api_key_secret`, used for sending
 /// when both are set). Status callbacks are signed with the account's auth token, so
 /// `status_callback_url` needs `auth_token`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// API root; the default is Twilio's production URL. Change it for a regional edge
@@ -26,14 +27,12 @@ pub struct Config {
     pub account_sid: String,
     /// Account auth token: Basic-auth password with `account_sid`, and the key of the
     /// `X-Twilio-Signature` HMAC on status callbacks.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
-    pub auth_token: Option<String>,
+    pub auth_token: Option<Secret>,
     /// API key SID (`SK…`), used with `api_key_secret` instead of the auth token to send.
     #[serde(deserialize_with = "crate::config::secret::text::option")]
     pub api_key_sid: Option<String>,
     /// API key secret.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
-    pub api_key_secret: Option<String>,
+    pub api_key_secret: Option<Secret>,
     /// Sender: a Twilio number in E.164, a short code or an alphanumeric sender ID.
     /// Exactly one of `from` and `messaging_service_sid`.
     #[serde(deserialize_with = "crate::config::secret::text::option")]
@@ -49,7 +48,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             base_url: DEFAULT_BASE_URL.into(),
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
             account_sid: String::new(),
             auth_token: None,
@@ -62,27 +61,6 @@ impl Default for Config {
     }
 }
 
-fn redact(v: &Option<String>) -> Option<&'static str> {
-    v.as_ref().map(|_| "<redacted>")
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("twilio::Config")
-            .field("base_url", &self.base_url)
-            .field("timeout_ms", &self.timeout_ms)
-            .field("max_tps", &self.max_tps)
-            .field("account_sid", &self.account_sid)
-            .field("auth_token", &redact(&self.auth_token))
-            .field("api_key_sid", &self.api_key_sid)
-            .field("api_key_secret", &redact(&self.api_key_secret))
-            .field("from", &self.from)
-            .field("messaging_service_sid", &self.messaging_service_sid)
-            .field("status_callback_url", &self.status_callback_url)
-            .finish()
-    }
-}
-
 /// `prefix` followed by exactly 32 hex digits (Twilio SIDs).
 pub(crate) fn is_sid(s: &str, prefix: &str) -> bool {
     s.len() == prefix.len() + 32
@@ -90,29 +68,21 @@ pub(crate) fn is_sid(s: &str, prefix: &str) -> bool {
         && s[prefix.len()..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn set(v: &Option<String>) -> bool {
-    v.as_deref().is_some_and(|s| !s.trim().is_empty())
-}
-
 impl Config {
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !is_http_url(&self.base_url) {
-            p.push("base_url must be an http:// or https:// URL".into());
-        }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        url_problem(&mut p, "base_url", &self.base_url);
+        timeout_problem(&mut p, self.timeout_ms);
         if !is_sid(&self.account_sid, "AC") {
             p.push("account_sid must be AC followed by 32 hex digits".into());
         }
-        let key_pair = (set(&self.api_key_sid), set(&self.api_key_secret));
+        let key_pair = (!blank(&self.api_key_sid), !blank(&self.api_key_secret));
         match key_pair {
             (true, false) | (false, true) => {
                 p.push("api_key_sid and api_key_secret go together".into())
             }
-            (false, false) if !set(&self.auth_token) => {
+            (false, false) if blank(&self.auth_token) => {
                 p.push("set auth_token, or api_key_sid and api_key_secret".into())
             }
             _ => {}
@@ -122,7 +92,7 @@ impl Config {
                 p.push("api_key_sid must be SK followed by 32 hex digits".into());
             }
         }
-        match (set(&self.from), set(&self.messaging_service_sid)) {
+        match (!blank(&self.from), !blank(&self.messaging_service_sid)) {
             (true, true) => p.push("set either from or messaging_service_sid, not both".into()),
             (false, false) => p.push("set from or messaging_service_sid".into()),
             _ => {}
@@ -137,10 +107,8 @@ impl Config {
             }
         }
         if let Some(cb) = &self.status_callback_url {
-            if !is_http_url(cb) {
-                p.push("status_callback_url must be an http:// or https:// URL".into());
-            }
-            if !set(&self.auth_token) {
+            url_problem(&mut p, "status_callback_url", cb);
+            if blank(&self.auth_token) {
                 p.push(
                     "status_callback_url needs auth_token: Twilio signs callbacks with it".into(),
                 );
@@ -204,16 +172,5 @@ mod tests {
             .len(),
             1
         );
-    }
-
-    #[test]
-    fn debug_hides_secrets() {
-        let c = Config {
-            auth_token: Some("authsecret".into()),
-            api_key_secret: Some("keysecret".into()),
-            ..ok()
-        };
-        let s = format!("{c:?}");
-        assert!(!s.contains("authsecret") && !s.contains("keysecret"), "{s}");
     }
 }

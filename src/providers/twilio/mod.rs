@@ -39,41 +39,33 @@ pub(crate) mod error;
 pub use config::{Config, DEFAULT_BASE_URL};
 
 use super::callback::{ct_eq, form_params, non_empty, query_params};
-use super::http::{self, client};
+use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use crate::config::Secret;
 use crate::domain::DeliveryStatus;
 use async_trait::async_trait;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use std::time::Duration;
 
 /// Header that carries the status-callback signature.
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
+#[derive(Debug)]
 enum Sender {
     From(String),
     Service(String),
 }
 
 /// Sends through Twilio's Messages resource.
+#[derive(Debug)]
 pub struct TwilioProvider {
     client: reqwest::Client,
     messages_url: String,
     user: String,
-    password: String,
+    password: Secret,
     sender: Sender,
     status_callback: Option<String>,
-    auth_token: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for TwilioProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TwilioProvider")
-            .field("messages_url", &self.messages_url)
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .finish_non_exhaustive()
-    }
+    auth_token: Option<Secret>,
 }
 
 impl TwilioProvider {
@@ -82,11 +74,12 @@ impl TwilioProvider {
         let problems = cfg.problems();
         anyhow::ensure!(problems.is_empty(), "twilio: {}", problems.join("; "));
         let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-        let (user, password) = match (nonempty(&cfg.api_key_sid), nonempty(&cfg.api_key_secret)) {
+        let secret = |v: &Option<Secret>| v.clone().filter(|s| !s.trim().is_empty());
+        let (user, password) = match (nonempty(&cfg.api_key_sid), secret(&cfg.api_key_secret)) {
             (Some(k), Some(s)) => (k, s),
             _ => (
                 cfg.account_sid.clone(),
-                nonempty(&cfg.auth_token).unwrap_or_default(),
+                secret(&cfg.auth_token).unwrap_or_default(),
             ),
         };
         let sender = match (nonempty(&cfg.from), nonempty(&cfg.messaging_service_sid)) {
@@ -95,7 +88,7 @@ impl TwilioProvider {
             (None, None) => anyhow::bail!("twilio: no sender"),
         };
         Ok(TwilioProvider {
-            client: client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             messages_url: format!(
                 "{}/2010-04-01/Accounts/{}/Messages.json",
                 cfg.base_url.trim_end_matches('/'),
@@ -105,7 +98,7 @@ impl TwilioProvider {
             password,
             sender,
             status_callback: cfg.status_callback_url.clone(),
-            auth_token: nonempty(&cfg.auth_token).map(String::into_bytes),
+            auth_token: secret(&cfg.auth_token),
         })
     }
 }
@@ -151,23 +144,15 @@ impl SmsProvider for TwilioProvider {
         if let Some(cb) = &self.status_callback {
             form.push(("StatusCallback", cb));
         }
-        let req = self
-            .client
-            .post(&self.messages_url)
-            .basic_auth(&self.user, Some(&self.password))
-            .form(&form);
-        let a = http::send(req).await?;
-        if !a.is_success() {
-            return Err(error::from_response(
-                a.status,
-                a.body.as_bytes(),
-                a.retry_after,
-            ));
-        }
-        let sid = serde_json::from_str::<serde_json::Value>(&a.body)
-            .ok()
-            .and_then(|v| v.get("sid")?.as_str().map(str::to_string));
-        Ok(http::accepted_id("twilio", a.status, sid, msg))
+        let auth = Auth::Basic(&self.user, &self.password);
+        let post = http::post(
+            &self.client,
+            &self.messages_url,
+            auth,
+            Body::form(&form),
+            |a| error::from_response(a.status, a.body.as_bytes(), a.retry_after),
+        );
+        http::accepted("twilio", post, |a| http::json_id(a, "/sid"), msg).await
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {
@@ -189,7 +174,7 @@ impl SmsProvider for TwilioProvider {
         } else {
             Vec::new()
         };
-        let expected = signature(token, req.url, &body_params);
+        let expected = signature(token.as_bytes(), req.url, &body_params);
         if !ct_eq(expected.as_bytes(), given.as_bytes()) {
             return Err(ReceiptError::Forged);
         }

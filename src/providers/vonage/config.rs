@@ -1,6 +1,7 @@
 //! Vonage provider settings.
 
-use crate::providers::callback::is_http_url;
+use crate::config::Secret;
+use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// Vonage's production SMS API root (the API lives at `/sms/json` under it).
@@ -30,7 +31,7 @@ pub enum SignatureMethod {
 /// Receipts are authenticated by Vonage's signature when `signature_secret` is set,
 /// otherwise by `receipt_token` in the callback URL's query; with neither, receipts are
 /// refused.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// API root; the default is Vonage's production URL.
@@ -43,8 +44,7 @@ pub struct Config {
     #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub api_key: String,
     /// API secret (`api_secret`).
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
-    pub api_secret: String,
+    pub api_secret: Secret,
     /// Sender: a virtual number (E.164, with or without `+`) or an alphanumeric sender ID.
     #[serde(deserialize_with = "crate::config::secret::text::string")]
     pub from: String,
@@ -55,51 +55,28 @@ pub struct Config {
     pub callback_url: Option<String>,
     /// Signature secret from the Vonage dashboard, once signed webhooks are enabled on the
     /// account: each receipt's `sig` is then verified.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
-    pub signature_secret: Option<String>,
+    pub signature_secret: Option<Secret>,
     /// Signing method chosen for that secret in the dashboard.
     pub signature_method: SignatureMethod,
     /// Without `signature_secret`: a random value the callback URL carries as
     /// `?token=…`; receipts without it are refused. At least 16 characters.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
-    pub receipt_token: Option<String>,
+    pub receipt_token: Option<Secret>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             base_url: DEFAULT_BASE_URL.into(),
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
             api_key: String::new(),
-            api_secret: String::new(),
+            api_secret: Secret::default(),
             from: String::new(),
             callback_url: None,
             signature_secret: None,
             signature_method: SignatureMethod::default(),
             receipt_token: None,
         }
-    }
-}
-
-fn redact(v: &Option<String>) -> Option<&'static str> {
-    v.as_ref().map(|_| "<redacted>")
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("vonage::Config")
-            .field("base_url", &self.base_url)
-            .field("timeout_ms", &self.timeout_ms)
-            .field("max_tps", &self.max_tps)
-            .field("api_key", &self.api_key)
-            .field("api_secret", &"<redacted>")
-            .field("from", &self.from)
-            .field("callback_url", &self.callback_url)
-            .field("signature_secret", &redact(&self.signature_secret))
-            .field("signature_method", &self.signature_method)
-            .field("receipt_token", &redact(&self.receipt_token))
-            .finish()
     }
 }
 
@@ -110,12 +87,8 @@ impl Config {
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !is_http_url(&self.base_url) {
-            p.push("base_url must be an http:// or https:// URL".into());
-        }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        url_problem(&mut p, "base_url", &self.base_url);
+        timeout_problem(&mut p, self.timeout_ms);
         if self.api_key.trim().is_empty() {
             p.push("api_key is required".into());
         }
@@ -138,9 +111,7 @@ impl Config {
             p.push("set signature_secret or receipt_token, not both".into());
         }
         if let Some(cb) = &self.callback_url {
-            if !is_http_url(cb) {
-                p.push("callback_url must be an http:// or https:// URL".into());
-            }
+            url_problem(&mut p, "callback_url", cb);
             if secret.is_none() && token.is_none() {
                 p.push(
                     "callback_url needs signature_secret or receipt_token: receipts are never \
@@ -179,8 +150,8 @@ mod tests {
             .len(),
             1
         );
-        let token = Some("0123456789abcdef".to_string());
-        let secret = Some("sigsecret".to_string());
+        let token = Some(Secret::from("0123456789abcdef"));
+        let secret = Some(Secret::from("sigsecret"));
         let with_token = Config {
             callback_url: cb.clone(),
             receipt_token: token.clone(),
@@ -201,23 +172,12 @@ mod tests {
     }
 
     #[test]
-    fn method_names_parse_and_debug_hides_secrets() {
+    fn method_names_parse() {
         #[derive(Deserialize)]
         struct W {
             m: SignatureMethod,
         }
         let w: W = toml::from_str("m = \"sha256\"").unwrap();
         assert_eq!(w.m, SignatureMethod::Sha256);
-        let c = Config {
-            signature_secret: Some("sigsecret".into()),
-            receipt_token: Some("tokentokentoken1".into()),
-            ..ok()
-        };
-        let s = format!("{c:?}");
-        assert!(
-            !s.contains("abcdef0123456789") && !s.contains("sigsecret"),
-            "{s}"
-        );
-        assert!(!s.contains("tokentokentoken1"), "{s}");
     }
 }

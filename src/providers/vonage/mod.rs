@@ -60,43 +60,36 @@ use super::callback::{
     check_token, ct_eq, form_params, is_json, json_params, non_empty, query_params, with_token,
     TOKEN_PARAM,
 };
-use super::http::{self, client};
+use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use crate::config::Secret;
 use crate::domain::DeliveryStatus;
 use crate::template::{encoding_of, Encoding};
 use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Digest;
-use std::time::Duration;
 
+#[derive(Debug)]
 enum ReceiptAuth {
     None,
-    Token(Vec<u8>),
+    Token(Secret),
     Signature {
-        secret: Vec<u8>,
+        secret: Secret,
         method: SignatureMethod,
     },
 }
 
 /// Sends through Vonage's SMS API.
+#[derive(Debug)]
 pub struct VonageProvider {
     client: reqwest::Client,
     url: String,
     api_key: String,
-    api_secret: String,
+    api_secret: Secret,
     from: String,
-    callback: Option<String>,
+    /// May carry the receipt token.
+    callback: Option<Secret>,
     receipt_auth: ReceiptAuth,
-}
-
-impl std::fmt::Debug for VonageProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VonageProvider")
-            .field("url", &self.url)
-            .field("api_key", &self.api_key)
-            .field("api_secret", &"<redacted>")
-            .finish_non_exhaustive()
-    }
 }
 
 impl VonageProvider {
@@ -107,15 +100,15 @@ impl VonageProvider {
         let secret = cfg.signature_secret.clone().filter(|s| !s.is_empty());
         let token = cfg.receipt_token.clone().filter(|s| !s.is_empty());
         let callback = match (&cfg.callback_url, &token) {
-            (Some(url), Some(t)) if secret.is_none() => Some(with_token(url, t)),
-            (url, _) => url.clone(),
+            (Some(url), Some(t)) if secret.is_none() => Some(Secret(with_token(url, t))),
+            (url, _) => url.as_deref().map(Secret::from),
         };
         let receipt_auth = match (secret, token) {
             (Some(s), _) => ReceiptAuth::Signature {
-                secret: s.into_bytes(),
+                secret: s,
                 method: cfg.signature_method,
             },
-            (None, Some(t)) => ReceiptAuth::Token(t.into_bytes()),
+            (None, Some(t)) => ReceiptAuth::Token(t),
             (None, None) => ReceiptAuth::None,
         };
         let from = cfg.from.trim();
@@ -126,7 +119,7 @@ impl VonageProvider {
             _ => from,
         };
         Ok(VonageProvider {
-            client: client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: format!("{}/sms/json", cfg.base_url.trim_end_matches('/')),
             api_key: cfg.api_key.clone(),
             api_secret: cfg.api_secret.clone(),
@@ -222,7 +215,7 @@ impl SmsProvider for VonageProvider {
         let to = msg.to.strip_prefix('+').unwrap_or(&msg.to);
         let mut form: Vec<(&str, &str)> = vec![
             ("api_key", &self.api_key),
-            ("api_secret", &self.api_secret),
+            ("api_secret", &*self.api_secret),
             ("from", &self.from),
             ("to", to),
             ("text", &msg.body),
@@ -231,12 +224,16 @@ impl SmsProvider for VonageProvider {
             form.push(("type", "unicode"));
         }
         if let Some(cb) = &self.callback {
-            form.push(("callback", cb));
+            form.push(("callback", &**cb));
         }
-        let a = http::send(self.client.post(&self.url).form(&form)).await?;
-        if !a.is_success() {
-            return Err(error::from_http(a.status, a.retry_after));
-        }
+        let a = http::post(
+            &self.client,
+            &self.url,
+            Auth::None,
+            Body::form(&form),
+            |a| error::from_http(a.status, a.retry_after),
+        )
+        .await?;
         let first = serde_json::from_str::<serde_json::Value>(&a.body)
             .ok()
             .and_then(|v| v.get("messages")?.get(0).cloned());
@@ -256,7 +253,7 @@ impl SmsProvider for VonageProvider {
         let params = match &self.receipt_auth {
             ReceiptAuth::None => return Err(ReceiptError::NotSupported),
             ReceiptAuth::Token(token) => {
-                check_token(req.url, token)?;
+                check_token(req.url, token.as_bytes())?;
                 let mut p = Self::receipt_params(req)?;
                 p.retain(|(k, _)| k != TOKEN_PARAM);
                 p
@@ -265,7 +262,7 @@ impl SmsProvider for VonageProvider {
                 let p = Self::receipt_params(req)?;
                 let sig = non_empty(&p, "sig").ok_or(ReceiptError::Unsigned)?;
                 let given = hex::decode(sig.trim()).map_err(|_| ReceiptError::Forged)?;
-                if !ct_eq(&signature(*method, secret, &p), &given) {
+                if !ct_eq(&signature(*method, secret.as_bytes(), &p), &given) {
                     return Err(ReceiptError::Forged);
                 }
                 p

@@ -1,9 +1,11 @@
 //! Webhook provider settings.
 
+use crate::config::Secret;
+use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "webhook"`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where messages are POSTed.
@@ -14,32 +16,17 @@ pub struct Config {
     pub max_tps: Option<u32>,
     /// If set, each request carries `X-Otpgw-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
     /// "<t>.<body>">` under this secret.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
-    pub signing_secret: Option<String>,
+    pub signing_secret: Option<Secret>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             url: String::new(),
-            timeout_ms: 5_000,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
             signing_secret: None,
         }
-    }
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("webhook::Config")
-            .field("url", &self.url)
-            .field("timeout_ms", &self.timeout_ms)
-            .field("max_tps", &self.max_tps)
-            .field(
-                "signing_secret",
-                &self.signing_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
     }
 }
 
@@ -47,12 +34,8 @@ impl Config {
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            p.push("url must be an http:// or https:// URL".into());
-        }
-        if self.timeout_ms == 0 {
-            p.push("timeout_ms must be at least 1".into());
-        }
+        url_problem(&mut p, "url", &self.url);
+        timeout_problem(&mut p, self.timeout_ms);
         p
     }
 }

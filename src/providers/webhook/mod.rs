@@ -18,27 +18,20 @@ mod config;
 
 pub use config::Config;
 
+use super::http::{self, Answer, Auth, Body};
 use super::{ErrorKind, OutboundMessage, ProviderError, SmsProvider};
+use crate::config::Secret;
 use async_trait::async_trait;
-use std::time::Duration;
 
 /// Signature header name.
 pub const SIGNATURE_HEADER: &str = "x-otpgw-signature";
 
 /// Posts messages to a URL.
+#[derive(Debug)]
 pub struct WebhookProvider {
     client: reqwest::Client,
     url: String,
-    secret: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for WebhookProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookProvider")
-            .field("url", &self.url)
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
+    secret: Option<Secret>,
 }
 
 pub use super::http::install_tls_provider;
@@ -47,9 +40,9 @@ impl WebhookProvider {
     /// Builds the HTTP client (pooled, rustls, per-attempt timeout).
     pub fn new(cfg: &Config) -> anyhow::Result<Self> {
         Ok(WebhookProvider {
-            client: super::http::client(Duration::from_millis(cfg.timeout_ms))?,
+            client: super::settings::client(cfg.timeout_ms)?,
             url: cfg.url.clone(),
-            secret: cfg.signing_secret.as_ref().map(|s| s.as_bytes().to_vec()),
+            secret: cfg.signing_secret.clone(),
         })
     }
 }
@@ -74,65 +67,55 @@ impl SmsProvider for WebhookProvider {
             .as_deref()
             .and_then(|m| serde_json::from_str(m).ok())
             .unwrap_or(serde_json::Value::Null);
-        let body = serde_json::to_vec(&serde_json::json!({
+        let body = Body::json(&serde_json::json!({
             "id": msg.id.as_str(),
             "to": msg.to,
             "body": msg.body,
             "locale": msg.locale,
             "metadata": metadata,
-        }))
-        .map_err(|e| ProviderError::new(ErrorKind::RejectedContent, e.to_string()))?;
-        let mut req = self
-            .client
-            .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json");
-        if let Some(secret) = &self.secret {
-            let t = crate::domain::now_millis() as u64 / 1000;
-            req = req.header(SIGNATURE_HEADER, signature(secret, t, &body));
-        }
-        if let Some(rid) = &msg.request_id {
-            req = req.header("x-request-id", rid);
-        }
-        let resp = req.body(body).send().await.map_err(|e| {
-            if e.is_timeout() {
-                ProviderError::new(ErrorKind::Timeout, "webhook did not answer in time")
-            } else {
-                ProviderError::new(
-                    ErrorKind::Unavailable,
-                    format!("webhook unreachable: {}", e.without_url()),
-                )
+        }))?;
+        let headers = |bytes: &[u8]| {
+            let mut h = Vec::new();
+            if let Some(secret) = &self.secret {
+                let t = crate::domain::now_millis() as u64 / 1000;
+                let sig = signature(secret.as_bytes(), t, bytes);
+                h.push((SIGNATURE_HEADER.to_string(), sig));
             }
-        })?;
-        let status = resp.status().as_u16();
-        if let Some(e) = super::http::redirect_error(status, resp.headers()) {
-            return Err(e);
-        }
-        if (200..300).contains(&status) {
-            let text = resp.text().await.unwrap_or_default();
-            let id = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| {
-                    v.get("id")
-                        .or_else(|| v.get("message_id"))
-                        .and_then(|x| x.as_str().map(str::to_string))
-                })
-                .unwrap_or_else(|| msg.id.as_str().to_string());
-            return Ok(id);
-        }
-        let retry_after = super::http::retry_after(resp.headers());
-        let mut err = match status {
-            408 => ProviderError::new(ErrorKind::Timeout, "webhook answered 408"),
-            429 => ProviderError::new(ErrorKind::RateLimited, "webhook answered 429"),
-            401 | 403 => ProviderError::new(ErrorKind::Auth, format!("webhook answered {status}")),
-            400..=499 => ProviderError::new(
-                ErrorKind::RejectedContent,
-                format!("webhook answered {status}"),
-            ),
-            _ => ProviderError::new(ErrorKind::Unavailable, format!("webhook answered {status}")),
+            if let Some(rid) = &msg.request_id {
+                h.push(("x-request-id".to_string(), rid.clone()));
+            }
+            Ok(h)
         };
-        err.retry_after = retry_after;
-        Err(err)
+        let auth = Auth::Signed(&headers);
+        let a = http::post(&self.client, &self.url, auth, body, refused).await?;
+        let id = serde_json::from_str::<serde_json::Value>(&a.body)
+            .ok()
+            .and_then(|v| {
+                v.get("id")
+                    .or_else(|| v.get("message_id"))
+                    .and_then(|x| x.as_str().map(str::to_string))
+            })
+            .unwrap_or_else(|| msg.id.as_str().to_string());
+        Ok(id)
     }
+}
+
+/// The error for a failed answer: 408 and 429 retryable, 401/403 `Auth`, other 4xx
+/// `RejectedContent`, the rest (5xx) `Unavailable`; `Retry-After` kept.
+fn refused(a: &Answer) -> ProviderError {
+    let status = a.status;
+    let mut err = match status {
+        408 => ProviderError::new(ErrorKind::Timeout, "webhook answered 408"),
+        429 => ProviderError::new(ErrorKind::RateLimited, "webhook answered 429"),
+        401 | 403 => ProviderError::new(ErrorKind::Auth, format!("webhook answered {status}")),
+        400..=499 => ProviderError::new(
+            ErrorKind::RejectedContent,
+            format!("webhook answered {status}"),
+        ),
+        _ => ProviderError::new(ErrorKind::Unavailable, format!("webhook answered {status}")),
+    };
+    err.retry_after = a.retry_after;
+    err
 }
 
 #[cfg(test)]
