@@ -623,6 +623,22 @@ async fn check_needs_exactly_one_of_to_and_id() {
     assert_eq!(app.check_id(&id, &code).await.body["status"], "approved");
 }
 
+/// On a check, optional fields sent as `null` mean the same as leaving them out (the
+/// OpenAPI document says so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn null_optional_check_fields_mean_absent() {
+    let app = app().await;
+    let (to, _id, code) = started(&app).await;
+    let r = app
+        .post(
+            CHECK,
+            json!({ "to": to, "id": null, "client_ip": null, "client_session": null, "code": code }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "approved", "{}", r.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn code_length_out_of_range_or_not_an_integer_is_400() {
     let app = app().await;
