@@ -13,15 +13,7 @@ fn spec(cooldown_ms: i64) -> StartSpec {
     support::store::start_spec(&support::store::number(), cooldown_ms)
 }
 
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("memory").await } )* }
-        mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("redis").await } )* }
-        mod cluster { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("cluster").await } )* }
-    };
-}
-
-on_every_backend!(
+support::store::on_every_backend!(
     a_start_queues_one_send_leased_once,
     a_resend_queues_the_next_send,
     a_refused_start_queues_nothing,

@@ -55,15 +55,7 @@ async fn status(store: &Arc<dyn Store>, id: &VerificationId) -> DeliveryStatus {
     store.get_any(id).await.unwrap().unwrap().delivery.status
 }
 
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("memory").await } )* }
-        mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("redis").await } )* }
-        mod cluster { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("cluster").await } )* }
-    };
-}
-
-on_every_backend!(
+support::store::on_every_backend!(
     delivered_and_undelivered_never_flip,
     a_failed_delivery_is_final,
     a_replayed_receipt_changes_nothing_even_after_a_resend,

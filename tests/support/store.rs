@@ -86,3 +86,16 @@ pub fn start_spec(number: &NumberRef, cooldown_ms: i64) -> StartSpec {
         },
     }
 }
+
+/// One test per backend: `memory`, `redis` and `cluster` modules, each running the named
+/// `async fn(kind: &str)` of the calling module on its backend.
+#[allow(unused_macros)]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("memory").await } )* }
+        mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("redis").await } )* }
+        mod cluster { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("cluster").await } )* }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_every_backend;
