@@ -802,7 +802,18 @@ fn raise_limits(t: &mut otpgw::config::TenantConfig, limits: Limits) {
         (l.number_per_minute, l.number_per_hour, l.number_per_day) = (0, 0, 0);
         t.pumping.mode = otpgw::config::PumpingMode::Off;
     } else {
-        t.pumping.min_sends = HIGH;
+        let lv = &mut t.pumping.levels;
+        for l in [
+            &mut lv.country,
+            &mut lv.area,
+            &mut lv.range,
+            &mut lv.prefix,
+            &mut lv.ip,
+            &mut lv.session,
+            &mut lv.device,
+        ] {
+            l.budget = f64::from(HIGH);
+        }
     }
 }
 
@@ -1098,7 +1109,8 @@ impl Direct {
     async fn start(&self, to: &str) -> Result<Made, String> {
         let cfg = &self.who.cfg;
         let parsed = PhoneNumber::parse(to).map_err(|e| e.to_string())?;
-        let adm = otpgw::service::start_admission(&self.keys, &self.who, &parsed, None);
+        let adm =
+            otpgw::service::start_admission(&self.keys, &self.who, &parsed, Default::default());
         let (key, shard) = self.keys.number_key(TENANT, to, self.shards);
         let number = NumberRef {
             tenant: TENANT.into(),
@@ -1170,7 +1182,12 @@ impl Direct {
             number_window_ms: 3_600_000,
             retention_ms: (cfg.retention_secs * 1000) as i64,
         };
-        let adm = otpgw::service::check_admission(&self.keys, &self.who, Some(&made.to));
+        let adm = otpgw::service::check_admission(
+            &self.keys,
+            &self.who,
+            Some(&made.to),
+            Default::default(),
+        );
         match self
             .store
             .admit_check(&self.gate, &adm, spec, now_millis())

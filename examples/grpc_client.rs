@@ -68,6 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // A backend passes its end user's address here, so that wrong codes from
         // someone else do not lock this user out (here: the loopback address).
         client_ip: Some("127.0.0.1".into()),
+        risk_context: None,
         client_session: None,
     };
     match client.check(authed(check, &key)).await {

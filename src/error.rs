@@ -43,6 +43,13 @@ pub enum Error {
         /// Machine-readable reason, for example `country_not_allowed`.
         reason: String,
     },
+    /// The pumping guard wants proof of a human first: retry with
+    /// `risk_context.challenge_passed` once the end user passed a challenge.
+    #[error("a challenge is required: {reason}")]
+    ChallengeRequired {
+        /// Machine-readable reason, for example `country_suspended`.
+        reason: String,
+    },
     /// A limit was hit; `reason` names which one.
     #[error("{detail}")]
     RateLimited {
@@ -103,6 +110,7 @@ impl Error {
             Error::InvalidCodeFormat(_) => "invalid_code_format",
             Error::Unauthorized(_) => "unauthorized",
             Error::DestinationBlocked { .. } => "destination_blocked",
+            Error::ChallengeRequired { .. } => "challenge_required",
             Error::Forbidden(_) => "forbidden",
             Error::RateLimited { .. } => "rate_limited",
             Error::MaxSendsReached { .. } => "max_sends_reached",
@@ -126,7 +134,9 @@ impl Error {
             | Error::InvalidCodeFormat(_) => 400,
             Error::UnsupportedMediaType(_) => 415,
             Error::Unauthorized(_) => 401,
-            Error::DestinationBlocked { .. } | Error::Forbidden(_) => 403,
+            Error::DestinationBlocked { .. }
+            | Error::ChallengeRequired { .. }
+            | Error::Forbidden(_) => 403,
             Error::NotFound(_) | Error::RouteNotFound(_) => 404,
             Error::MethodNotAllowed => 405,
             Error::IdempotencyConflict(_) => 409,
@@ -169,7 +179,9 @@ impl Error {
     pub fn reason(&self) -> Option<&str> {
         match self {
             Error::RateLimited { reason, .. } => Some(reason),
-            Error::DestinationBlocked { reason } => Some(reason),
+            Error::DestinationBlocked { reason } | Error::ChallengeRequired { reason } => {
+                Some(reason)
+            }
             _ => None,
         }
     }

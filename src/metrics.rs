@@ -41,6 +41,8 @@ pub const NAMES: &[&str] = &[
     "otpgw_destination_blocked_total",
     "otpgw_pumping_decisions_total",
     "otpgw_pumping_blocks_active",
+    "otpgw_pumping_overflow_total",
+    "otpgw_pumping_unavailable_total",
 ];
 
 /// The metrics handle: one shared set of collectors, cheap to clone (handlers and
@@ -110,11 +112,17 @@ pub struct Collectors {
     pub local_shed: IntCounterVec,
     /// Sends refused by policy (`destination_blocked`), by tenant and reason.
     pub destination_blocked: IntCounterVec,
-    /// Pumping-guard decisions other than "go ahead", by tenant, country and decision
-    /// (`blocked_now`, `blocked`, `would_block`).
+    /// Pumping-guard decisions other than "go ahead", by tenant, level, action and
+    /// decision (`tripped`, `refused`, `challenge_passed`, `would_block`).
     pub pumping: IntCounterVec,
-    /// Active prefix blocks per tenant (refreshed at scrape time).
+    /// Active pumping-guard blocks per tenant and level (refreshed on an interval).
     pub pumping_blocks: prometheus::IntGaugeVec,
+    /// New blocks, ranges or sources that fell into a level's overflow entry because
+    /// the level tracked `max_tracked` already, by tenant.
+    pub pumping_overflow: IntCounterVec,
+    /// Sends whose guard state could not be reached, by tenant and what was done
+    /// (`fail_open`, `fail_closed`).
+    pub pumping_unavailable: IntCounterVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -196,9 +204,9 @@ impl Metrics {
         let pumping_blocks = prometheus::IntGaugeVec::new(
             Opts::new(
                 "otpgw_pumping_blocks_active",
-                "Active SMS-pumping prefix blocks.",
+                "Active SMS-pumping guard blocks.",
             ),
-            &["tenant"],
+            &["tenant", "level"],
         )
         .expect("valid");
         r.register(Box::new(pumping_blocks.clone()))
@@ -220,9 +228,21 @@ impl Metrics {
                 &r,
                 "otpgw_pumping_decisions_total",
                 "SMS-pumping guard decisions that were not a plain go-ahead.",
-                &["tenant", "country", "decision"],
+                &["tenant", "level", "action", "decision"],
             ),
             pumping_blocks,
+            pumping_overflow: counter(
+                &r,
+                "otpgw_pumping_overflow_total",
+                "New levels counted in the overflow entry of a full pumping-guard level.",
+                &["tenant"],
+            ),
+            pumping_unavailable: counter(
+                &r,
+                "otpgw_pumping_unavailable_total",
+                "Sends whose pumping-guard state could not be reached.",
+                &["tenant", "outcome"],
+            ),
             http_requests: counter(
                 &r,
                 "otpgw_http_requests_total",
@@ -377,9 +397,13 @@ mod tests {
             .with_label_values(&["t", "prefix_blocked"])
             .inc();
         m.pumping
-            .with_label_values(&["t", "US", "blocked_now"])
+            .with_label_values(&["t", "prefix", "enforce", "tripped"])
             .inc();
-        m.pumping_blocks.with_label_values(&["t"]).set(1);
+        m.pumping_blocks.with_label_values(&["t", "prefix"]).set(1);
+        m.pumping_overflow.with_label_values(&["t"]).inc();
+        m.pumping_unavailable
+            .with_label_values(&["t", "fail_open"])
+            .inc();
         let text = m.render();
         let mut found: Vec<&str> = text
             .lines()

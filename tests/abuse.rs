@@ -159,8 +159,7 @@ fn pumping(c: &mut otpgw::Config, mode: otpgw::config::PumpingMode) {
     c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
     let p = &mut demo(c).pumping;
     p.mode = mode;
-    p.min_sends = 5;
-    p.min_conversion = 0.5;
+    p.levels.prefix.budget = 1.0;
     p.block_secs = 600;
 }
 

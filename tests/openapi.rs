@@ -205,6 +205,9 @@ fn every_error() -> Vec<Error> {
         Error::DestinationBlocked {
             reason: String::new(),
         },
+        Error::ChallengeRequired {
+            reason: String::new(),
+        },
         Error::RateLimited {
             reason: "resend_cooldown",
             detail: String::new(),
@@ -234,6 +237,7 @@ fn every_error() -> Vec<Error> {
             | Error::Unauthorized(_)
             | Error::Forbidden(_)
             | Error::DestinationBlocked { .. }
+            | Error::ChallengeRequired { .. }
             | Error::RateLimited { .. }
             | Error::MaxSendsReached { .. }
             | Error::MaxAttemptsReached { .. }

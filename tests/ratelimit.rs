@@ -1,10 +1,9 @@
-//! The rate limiter and the pumping guard's state, one suite over memory, Redis and
+//! The rate limiter, one suite over memory, Redis and
 //! Redis Cluster (the backends `otpgw::ratelimit::build` picks from the store kind).
 
 mod support;
 
 use otpgw::domain::now_millis;
-use otpgw::ratelimit::pumping::{Bucket, PumpPolicy, PumpVerdict};
 use otpgw::ratelimit::{build, Backends, Decision, Limit};
 use std::time::Duration;
 use support::app::base_config;
@@ -43,9 +42,6 @@ scenarios!(
     tenants_and_keys_are_independent,
     concurrent_requests_admit_exactly_the_quota,
     remaining_counts_down,
-    a_prefix_without_approvals_is_blocked_and_blocks_grow,
-    approvals_keep_a_prefix_open,
-    shadow_mode_never_blocks,
     a_numbers_limits_share_a_key_and_keep_each_others_state,
 );
 
@@ -163,123 +159,6 @@ async fn remaining_counts_down(b: Backend) {
         }
     }
     assert_eq!(seen, [2, 1, 0]);
-}
-
-fn bucket(t: &str, prefix: &str) -> Bucket {
-    Bucket {
-        tenant: t.into(),
-        country: "US".into(),
-        prefix: prefix.into(),
-        field: hex::encode(prefix.as_bytes()),
-    }
-}
-
-fn policy(shadow: bool) -> PumpPolicy {
-    PumpPolicy {
-        window_ms: 60_000,
-        min_sends: 5,
-        min_conversion: 0.5,
-        block_ms: 10_000,
-        max_block_ms: 60_000,
-        shadow,
-    }
-}
-
-async fn a_prefix_without_approvals_is_blocked_and_blocks_grow(b: Backend) {
-    let be = backends(b);
-    let t = tenant();
-    let bk = bucket(&t, "+14155550");
-    let p = policy(false);
-    let now = now_millis();
-    for i in 0..4 {
-        let v = be.pumps.record_send(&bk, &p, now).await.unwrap();
-        assert_eq!(v, PumpVerdict::Ok, "send {i}");
-    }
-    let v = be.pumps.record_send(&bk, &p, now).await.unwrap();
-    assert!(
-        matches!(
-            v,
-            PumpVerdict::BlockedNow {
-                ms: 10_000,
-                sends: 5,
-                approvals: 0
-            }
-        ),
-        "{v:?}"
-    );
-    assert!(matches!(
-        be.pumps.record_send(&bk, &p, now + 1).await.unwrap(),
-        PumpVerdict::Blocked(ms) if ms == 9_999
-    ));
-    let other = bucket(&t, "+14155551");
-    assert_eq!(
-        be.pumps.record_send(&other, &p, now).await.unwrap(),
-        PumpVerdict::Ok
-    );
-    let blocks = be.pumps.blocks(&t, now).await.unwrap();
-    assert_eq!(blocks.len(), 1);
-    assert_eq!(
-        (
-            blocks[0].prefix.as_str(),
-            blocks[0].strikes,
-            blocks[0].country.as_str()
-        ),
-        ("+14155550", 1, "US")
-    );
-    assert!(be.pumps.lift(&t, &bk.field).await.unwrap());
-    assert!(!be.pumps.lift(&t, &bk.field).await.unwrap());
-    assert!(be.pumps.blocks(&t, now).await.unwrap().is_empty());
-    for _ in 0..4 {
-        assert_eq!(
-            be.pumps.record_send(&bk, &p, now).await.unwrap(),
-            PumpVerdict::Ok
-        );
-    }
-    let v = be.pumps.record_send(&bk, &p, now).await.unwrap();
-    assert!(
-        matches!(v, PumpVerdict::BlockedNow { ms: 20_000, .. }),
-        "a repeat doubles: {v:?}"
-    );
-    // After the block ends, the prefix is judged afresh.
-    assert_eq!(
-        be.pumps.record_send(&bk, &p, now + 20_001).await.unwrap(),
-        PumpVerdict::Ok
-    );
-}
-
-async fn approvals_keep_a_prefix_open(b: Backend) {
-    let be = backends(b);
-    let t = tenant();
-    let bk = bucket(&t, "+14155552");
-    let p = policy(false);
-    let now = now_millis();
-    for i in 0..30 {
-        let v = be.pumps.record_send(&bk, &p, now).await.unwrap();
-        assert_eq!(v, PumpVerdict::Ok, "send {i}");
-        be.pumps
-            .record_approval(&bk, p.window_ms, now)
-            .await
-            .unwrap();
-    }
-    assert!(be.pumps.blocks(&t, now).await.unwrap().is_empty());
-}
-
-async fn shadow_mode_never_blocks(b: Backend) {
-    let be = backends(b);
-    let t = tenant();
-    let bk = bucket(&t, "+14155553");
-    let p = policy(true);
-    let now = now_millis();
-    let mut would = 0;
-    for _ in 0..10 {
-        match be.pumps.record_send(&bk, &p, now).await.unwrap() {
-            PumpVerdict::Ok => {}
-            PumpVerdict::WouldBlock { .. } => would += 1,
-            v => panic!("{v:?}"),
-        }
-    }
-    assert_eq!(would, 6, "sends 5..10 would have blocked");
-    assert!(be.pumps.blocks(&t, now).await.unwrap().is_empty());
 }
 
 /// Minute, hour and day of one number are stored in one Redis key; each keeps its own

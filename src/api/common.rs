@@ -39,6 +39,37 @@ pub struct RawStart {
     pub client_ip: Option<String>,
     /// Caller metadata (must be an object).
     pub metadata: Option<Value>,
+    /// What the caller knows of the end user, for the pumping guard.
+    pub risk_context: Option<RawRisk>,
+}
+
+/// `risk_context` as received (start and check). Unknown fields are rejected.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawRisk {
+    /// Browser or app user agent.
+    pub user_agent: Option<String>,
+    /// The end user's session.
+    pub session_id: Option<String>,
+    /// The end user's device.
+    pub device_id: Option<String>,
+    /// A CAPTCHA or bot score, 0 (bot) to 1 (human).
+    pub captcha_score: Option<f64>,
+    /// The end user passed the caller's challenge after `challenge_required`.
+    pub challenge_passed: Option<bool>,
+}
+
+impl RawRisk {
+    /// Parses into the domain type.
+    pub fn parse(&self) -> Result<RiskContext> {
+        RiskContext::parse(
+            self.user_agent.as_deref(),
+            self.session_id.as_deref(),
+            self.device_id.as_deref(),
+            self.captcha_score,
+            self.challenge_passed,
+        )
+    }
 }
 
 /// Check request fields as received.
@@ -55,6 +86,8 @@ pub struct RawCheck {
     pub client_ip: Option<String>,
     /// End user's session (opaque): failed checks are counted per (number, session).
     pub client_session: Option<String>,
+    /// What the caller knows of the end user: an approval counts for its sources.
+    pub risk_context: Option<RawRisk>,
 }
 
 impl RawStart {
@@ -105,6 +138,7 @@ impl RawStart {
             template,
             app_hash: self.app_hash.as_deref().map(AppHash::parse).transpose()?,
             client_ip: self.client_ip.as_deref().map(parse_client_ip).transpose()?,
+            risk: self.risk_context.as_ref().map(RawRisk::parse).transpose()?,
             metadata,
             request_id: request_id.filter(|s| !s.is_empty()),
         })
@@ -140,6 +174,7 @@ impl RawCheck {
                 .as_deref()
                 .map(ClientSession::parse)
                 .transpose()?,
+            risk: self.risk_context.as_ref().map(RawRisk::parse).transpose()?,
         };
         Ok((by, code, client))
     }

@@ -121,54 +121,6 @@ impl Default for GeoConfig {
     }
 }
 
-/// What the pumping guard does when a prefix looks pumped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum PumpingMode {
-    /// Block the prefix (`403 destination_blocked`, reason `prefix_blocked`).
-    #[default]
-    Enforce,
-    /// Only count, log and export metrics; never block.
-    Shadow,
-    /// No counting at all.
-    Off,
-}
-
-/// SMS-pumping guard of one tenant (`[tenants.<id>.pumping]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PumpingConfig {
-    /// `enforce`, `shadow` or `off`.
-    pub mode: PumpingMode,
-    /// Rolling window over which sends and approvals per (country, prefix) are
-    /// counted, in seconds.
-    pub window_secs: u64,
-    /// Sends to a prefix within the window before its conversion is judged.
-    pub min_sends: u32,
-    /// A prefix whose approvals / sends fall below this share is blocked.
-    pub min_conversion: f64,
-    /// First block of a prefix, in seconds; each repeat doubles it.
-    pub block_secs: u64,
-    /// Longest block, in seconds.
-    pub max_block_secs: u64,
-    /// Numbers (E.164) and prefixes (`+44770090`) never counted or blocked.
-    pub safe_list: Vec<String>,
-}
-
-impl Default for PumpingConfig {
-    fn default() -> Self {
-        PumpingConfig {
-            mode: PumpingMode::Enforce,
-            window_secs: 3600,
-            min_sends: 20,
-            min_conversion: 0.2,
-            block_secs: 3600,
-            max_block_secs: 7 * 24 * 3600,
-            safe_list: Vec::new(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

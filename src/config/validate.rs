@@ -123,15 +123,7 @@ pub fn problems(c: &Config) -> Vec<String> {
             }
         }
         let pg = &t.pumping;
-        if !(0.0..=1.0).contains(&pg.min_conversion)
-            || pg.min_sends == 0
-            || pg.window_secs == 0
-            || pg.block_secs == 0
-        {
-            p.push(at(
-                "pumping: min_conversion in 0..1; min_sends, window_secs and block_secs at least 1",
-            ));
-        }
+        p.extend(pg.problems(id));
         if !(1..=128).contains(&t.limits.ipv6_prefix_len) {
             p.push(at("limits.ipv6_prefix_len must be 1..128"));
         }
@@ -254,8 +246,12 @@ mod tests {
             allow_countries = ["usa"]
             deny_number_types = ["premium"]
             [tenants.acme.pumping]
-            min_conversion = 1.5
+            expected_conversion = 1.5
             safe_list = ["4477"]
+            [tenants.acme.pumping.levels.area]
+            action = "enforce"
+            budget = -1
+            drop = 0.5
         "#,
         )
         .unwrap();
@@ -263,7 +259,8 @@ mod tests {
         for want in [
             "`usa` is not an ISO 3166",
             "`premium` is not one of",
-            "min_conversion",
+            "expected_conversion must be in (0, 1]",
+            "levels.area.budget must be 0 or more",
             "`4477` is not a number or prefix",
         ] {
             assert!(all.contains(want), "{want}: {all}");

@@ -49,12 +49,14 @@ impl fmt::Debug for ClientSession {
 }
 
 /// The end user a check comes from; empty when the caller named no one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CheckClient {
     /// The end user's IP address.
     pub ip: Option<IpAddr>,
     /// The end user's session.
     pub session: Option<ClientSession>,
+    /// The caller's `risk_context`: an approval counts for the sources it names.
+    pub risk: Option<super::RiskContext>,
 }
 
 impl CheckClient {
@@ -81,6 +83,7 @@ mod tests {
         let c = CheckClient {
             ip: Some(s.parse().unwrap()),
             session: None,
+            ..Default::default()
         };
         c.keys(64).remove(0).1
     }
@@ -114,6 +117,7 @@ mod tests {
         let c = CheckClient {
             ip: Some("2001:db8::5".parse().unwrap()),
             session: Some(ClientSession::parse("s1").unwrap()),
+            ..Default::default()
         };
         assert_eq!(
             c.keys(64),

@@ -7,15 +7,15 @@
 //! round trip on one node, see [`crate::store::admit`]), and [`Abuse::settle`] turns
 //! what came back into the request's answer.
 
-use super::admission::{check_admission, geo_check, start_admission};
+use super::admission::{check_admission, geo_check, start_admission, Sources};
 use super::Tenant;
 use crate::crypto::Keys;
-use crate::domain::{now_millis, ClientNet, PhoneNumber};
+use crate::domain::{now_millis, CheckClient, ClientNet, PhoneNumber, RiskContext};
 use crate::error::{retry_after_secs, Error, Result};
 use crate::metrics::Metrics;
 use crate::ratelimit::headers::RateInfo;
 use crate::ratelimit::local::LocalShed;
-use crate::ratelimit::pumping::{Block, Bucket, PumpVerdict};
+use crate::ratelimit::pumping::{Action, Block, Level, Outcome, PumpVerdict, Trip};
 use crate::ratelimit::{Backends, Decision};
 use crate::store::{Admission, Admitted};
 use std::net::IpAddr;
@@ -76,6 +76,7 @@ impl Abuse {
         tenant: &Tenant,
         to: &PhoneNumber,
         ip: Option<IpAddr>,
+        risk: Option<&RiskContext>,
     ) -> Result<Admission> {
         let cfg = &tenant.cfg;
         geo_check(cfg, to).inspect_err(|e| self.blocked(tenant, e))?;
@@ -89,11 +90,21 @@ impl Abuse {
             self.metrics.local_shed.with_label_values(&[reason]).inc();
             return Err(limited(reason, Duration::from_secs(1)));
         }
-        Ok(start_admission(&self.keys, tenant, to, ip))
+        let src = Sources {
+            ip,
+            session: None,
+            risk,
+        };
+        Ok(start_admission(&self.keys, tenant, to, src))
     }
 
     /// The local checks before a code check of `to`; on success its admission.
-    pub fn check_admission(&self, tenant: &Tenant, to: Option<&PhoneNumber>) -> Result<Admission> {
+    pub fn check_admission(
+        &self,
+        tenant: &Tenant,
+        to: Option<&PhoneNumber>,
+        client: &CheckClient,
+    ) -> Result<Admission> {
         if self.local.check(&tenant.id, None).is_err() {
             self.metrics
                 .local_shed
@@ -101,18 +112,29 @@ impl Abuse {
                 .inc();
             return Err(limited("tenant_checks", Duration::from_secs(1)));
         }
-        Ok(check_admission(&self.keys, tenant, to))
+        Ok(self.admission_after_read(tenant, to, client))
+    }
+
+    /// The admission of a check whose number is known only after reading its
+    /// verification (a check by id; the local checks already passed).
+    pub fn admission_after_read(
+        &self,
+        tenant: &Tenant,
+        to: Option<&PhoneNumber>,
+        client: &CheckClient,
+    ) -> Admission {
+        let src = Sources {
+            ip: client.ip,
+            session: client.session.as_ref(),
+            risk: client.risk.as_ref(),
+        };
+        check_admission(&self.keys, tenant, to, src)
     }
 
     /// What the shared stages said, as the request's answer: a refusing limit or
     /// prefix block becomes its error; otherwise the store step's outcome and the
     /// limits' state for the headers.
-    pub fn settle<T>(
-        &self,
-        tenant: &Tenant,
-        adm: &Admission,
-        a: Admitted<T>,
-    ) -> Result<(T, RateInfo)> {
+    pub fn settle<T>(&self, tenant: &Tenant, a: Admitted<T>) -> Result<(T, RateInfo)> {
         let quotas = match a.decision {
             Decision::Allowed(q) => q,
             Decision::Denied {
@@ -120,8 +142,23 @@ impl Abuse {
                 retry_after_ms,
             } => return Err(limited(limit.reason, Duration::from_millis(retry_after_ms))),
         };
-        if let (Some(verdict), Some((b, _))) = (&a.pump, &adm.pump) {
-            self.pumped(tenant, b, verdict)?;
+        if a.guard_down {
+            let closed = a.outcome.is_none();
+            self.metrics
+                .pumping_unavailable
+                .with_label_values(&[
+                    tenant.id.as_str(),
+                    if closed { "fail_closed" } else { "fail_open" },
+                ])
+                .inc();
+            if closed {
+                return Err(Error::store_unavailable(
+                    "the pumping guard's store is unavailable; try again shortly",
+                ));
+            }
+        }
+        if let Some(verdict) = &a.pump {
+            self.pumped(tenant, verdict)?;
         }
         let outcome = a.outcome.ok_or_else(|| {
             Error::Internal("the store refused a request without saying why".into())
@@ -138,38 +175,41 @@ impl Abuse {
         }
     }
 
-    fn pumped(&self, tenant: &Tenant, b: &Bucket, verdict: &PumpVerdict) -> Result<()> {
-        let decision = match verdict {
-            PumpVerdict::Ok => return Ok(()),
-            PumpVerdict::Blocked(_) => "blocked",
-            PumpVerdict::BlockedNow {
-                ms,
-                sends,
-                approvals,
-            } => {
-                tracing::warn!(tenant = %b.tenant, country = %b.country, prefix = %b.prefix, sends, approvals, block_secs = ms / 1000, "SMS-pumping guard blocked a prefix");
-                "blocked_now"
-            }
-            PumpVerdict::WouldBlock { sends, approvals } => {
-                tracing::warn!(tenant = %b.tenant, country = %b.country, prefix = %b.prefix, sends, approvals, "SMS-pumping guard (shadow mode) would block a prefix");
-                "would_block"
-            }
-        };
-        self.metrics
-            .pumping
-            .with_label_values(&[&b.tenant, &b.country, decision])
-            .inc();
-        if decision == "would_block" {
-            return Ok(());
+    fn pumped(&self, tenant: &Tenant, verdict: &PumpVerdict) -> Result<()> {
+        if verdict.overflowed > 0 {
+            self.metrics
+                .pumping_overflow
+                .with_label_values(&[&tenant.id])
+                .inc_by(u64::from(verdict.overflowed));
         }
-        let e = Error::DestinationBlocked {
-            reason: "prefix_blocked".into(),
+        for trip in &verdict.trips {
+            let decision = decision(trip, verdict);
+            if trip.new {
+                log_trip(&tenant.id, trip, decision);
+            }
+            self.metrics
+                .pumping
+                .with_label_values(&[
+                    tenant.id.as_str(),
+                    trip.level.as_str(),
+                    trip.action.as_str(),
+                    decision,
+                ])
+                .inc();
+        }
+        let Some(cause) = verdict.cause() else {
+            return Ok(());
+        };
+        let reason = cause.level.reason().to_string();
+        let e = match verdict.outcome {
+            Outcome::Challenge => Error::ChallengeRequired { reason },
+            _ => Error::DestinationBlocked { reason },
         };
         self.blocked(tenant, &e);
         Err(e)
     }
 
-    /// Active prefix blocks of these tenants.
+    /// Active blocks of these tenants, at every level.
     pub async fn blocks(&self, tenants: &[String]) -> Result<Vec<Block>> {
         let now = now_millis();
         let mut all = Vec::new();
@@ -185,19 +225,62 @@ impl Abuse {
         Ok(all)
     }
 
-    /// Lifts the block of `prefix` (`+` optional); true if there was one.
-    pub async fn lift(&self, tenant: &str, prefix: &str) -> Result<bool> {
-        let prefix = format!("+{}", prefix.trim_start_matches('+'));
-        let field = self.keys.scope_key(tenant, "prefix", &prefix);
+    /// Lifts a block: `level` and either its keyed field (as the list shows it) or,
+    /// for the number's levels, the block itself (`+1415555`, `+` optional); a
+    /// country by its ISO code. Forgets the level's counts; true if there was a block.
+    pub async fn lift(&self, tenant: &Tenant, level: Level, key: &str) -> Result<bool> {
+        let field = match level {
+            Level::Area | Level::Range | Level::Prefix
+                if key
+                    .trim_start_matches('+')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit()) =>
+            {
+                let block = format!("+{}", key.trim_start_matches('+'));
+                self.keys.scope_key(&tenant.id, level.as_str(), &block)
+            }
+            Level::Country => key.to_ascii_uppercase(),
+            _ => key.to_string(),
+        };
+        let p = tenant.cfg.pumping.policy();
         let lifted = self
             .backends
             .pumps
-            .lift(tenant, &field)
+            .lift(&tenant.id, level, &field, &p, now_millis())
             .await
             .map_err(unavailable)?;
         if lifted {
-            tracing::warn!(tenant, prefix = %prefix, "prefix block lifted by an operator");
+            tracing::warn!(tenant = %tenant.id, level = level.as_str(), "pumping-guard block lifted by an operator");
         }
         Ok(lifted)
     }
+}
+
+/// The metric's `decision` of one trip.
+fn decision(trip: &Trip, verdict: &PumpVerdict) -> &'static str {
+    match (trip.action, trip.new) {
+        (Action::Shadow, _) => "would_block",
+        (Action::Challenge, _) if verdict.outcome == Outcome::Allowed => "challenge_passed",
+        (_, true) => "tripped",
+        (_, false) => "refused",
+    }
+}
+
+fn log_trip(tenant: &str, t: &Trip, decision: &str) {
+    let e = &t.explain;
+    tracing::warn!(
+        tenant,
+        level = t.level.as_str(),
+        block = %t.label,
+        action = t.action.as_str(),
+        decision,
+        rule = ?e.rule,
+        sends = format!("{:.1}", e.sends),
+        approvals = format!("{:.1}", e.approvals),
+        expected_conversion = format!("{:.3}", e.expected),
+        tolerance = format!("{:.1}", e.tolerance),
+        strikes = t.strikes,
+        block_secs = (t.until_ms - now_millis()).max(0) / 1000,
+        "SMS-pumping guard"
+    );
 }

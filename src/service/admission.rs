@@ -1,5 +1,5 @@
 //! What a request is admitted by: the shared limits of a start or a check and the
-//! pumping guard's bucket, built from the tenant's settings (see [`crate::store::admit`]
+//! pumping guard's probe, built from the tenant's settings (see [`crate::store::admit`]
 //! for how a store decides them), the geo permissions decided before them, and the
 //! client keys a check's failures are counted under (decided by the check itself, since
 //! only a wrong code is charged: see [`crate::store::CheckSpec`]).
@@ -7,9 +7,9 @@
 use super::Tenant;
 use crate::config::{PumpingMode, TenantConfig};
 use crate::crypto::Keys;
-use crate::domain::{CheckClient, ClientNet, PhoneNumber};
+use crate::domain::{CheckClient, ClientNet, ClientSession, PhoneNumber, RiskContext};
 use crate::error::{Error, Result};
-use crate::ratelimit::pumping::{prefix_of, Bucket, PumpPolicy};
+use crate::ratelimit::pumping::{block_of, prefix_of, GuardPolicy, Level, Probe, Target};
 use crate::ratelimit::Limit;
 use crate::store::Admission;
 use std::net::IpAddr;
@@ -79,30 +79,118 @@ fn safe_listed(cfg: &TenantConfig, to: &str) -> bool {
         .any(|s| !s.is_empty() && to.starts_with(s.as_str()))
 }
 
-fn policy(cfg: &TenantConfig) -> PumpPolicy {
-    let p = &cfg.pumping;
-    PumpPolicy {
-        window_ms: p.window_secs.max(1) * SEC,
-        min_sends: p.min_sends.max(1),
-        min_conversion: p.min_conversion,
-        block_ms: p.block_secs.max(1) * SEC,
-        max_block_ms: p.max_block_secs.max(p.block_secs).max(1) * SEC,
-        shadow: p.mode == PumpingMode::Shadow,
-    }
-}
-
 fn guarded(cfg: &TenantConfig, to: &str) -> bool {
     cfg.pumping.mode != PumpingMode::Off && !safe_listed(cfg, to)
 }
 
-fn bucket(keys: &Keys, tenant: &str, to: &PhoneNumber) -> Bucket {
-    let prefix = prefix_of(to.as_str()).to_string();
-    Bucket {
-        tenant: tenant.to_string(),
-        country: to.region().unwrap_or("unknown").to_string(),
-        field: keys.scope_key(tenant, "prefix", &prefix),
-        prefix,
+/// The sources a request names, for the guard.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sources<'a> {
+    /// The end user's IP.
+    pub ip: Option<IpAddr>,
+    /// A session named outside `risk_context` (a check's `client_session`).
+    pub session: Option<&'a ClientSession>,
+    /// The caller's `risk_context`.
+    pub risk: Option<&'a RiskContext>,
+}
+
+fn masked_ip(net: &ClientNet) -> String {
+    match net.addr() {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            format!("{}.{}.{}.x", o[0], o[1], o[2])
+        }
+        IpAddr::V6(_) => net.to_string(),
     }
+}
+
+/// Where a send to `to` counts for the guard: tenant, country, the number's blocks,
+/// then the sources the request names (those whose level is on).
+pub fn probe(
+    keys: &Keys,
+    tenant: &Tenant,
+    to: &PhoneNumber,
+    src: Sources<'_>,
+    policy: &GuardPolicy,
+) -> Probe {
+    let t = &tenant.id;
+    let country = to.region().unwrap_or("unknown").to_string();
+    let on = |l: Level| policy.levels[l.index()].is_some();
+    let mut targets = vec![
+        Target {
+            level: Level::Tenant,
+            field: "all".into(),
+            label: t.clone(),
+        },
+        Target {
+            level: Level::Country,
+            field: country.clone(),
+            label: country.clone(),
+        },
+    ];
+    for level in [Level::Area, Level::Range, Level::Prefix] {
+        if let Some(block) = block_of(to.as_str(), level).filter(|_| on(level)) {
+            targets.push(Target {
+                level,
+                field: keys.scope_key(t, level.as_str(), block),
+                label: block.to_string(),
+            });
+        }
+    }
+    let net = src
+        .ip
+        .map(|ip| ClientNet::of(ip, tenant.cfg.limits.ipv6_prefix_len));
+    let mut source = |level: Level, value: Option<String>, label: String| {
+        if let Some(v) = value.filter(|_| on(level)) {
+            let field = keys.scope_key(t, level.as_str(), &v);
+            let label = format!("{label}{}", &field[..8]);
+            targets.push(Target {
+                level,
+                field,
+                label,
+            });
+        }
+    };
+    if let Some(n) = &net {
+        let label = format!("{} ", masked_ip(n));
+        source(Level::Ip, Some(n.to_string()), label);
+    }
+    let risk = src.risk;
+    let session = risk
+        .and_then(|r| r.session_id.as_ref())
+        .or(src.session)
+        .map(|s| s.as_str().to_string());
+    source(Level::Session, session, "session ".into());
+    let device = risk.and_then(|r| match (&r.device_id, &r.user_agent, &net) {
+        (Some(d), _, _) => Some(format!("id:{}", d.as_str())),
+        (None, Some(ua), Some(n)) => Some(format!("ua:{n}:{ua}")),
+        _ => None,
+    });
+    source(Level::Device, device, "device ".into());
+    Probe {
+        tenant: t.clone(),
+        channel: "sms".into(),
+        country,
+        targets,
+        challenge_passed: risk.is_some_and(|r| r.challenge_passed),
+        low_score: risk
+            .and_then(|r| r.captcha_score)
+            .is_some_and(|s| s < tenant.cfg.pumping.low_captcha_score),
+    }
+}
+
+fn guard(
+    keys: &Keys,
+    tenant: &Tenant,
+    to: &PhoneNumber,
+    src: Sources<'_>,
+) -> Option<(Probe, GuardPolicy)> {
+    let cfg = &tenant.cfg;
+    if !guarded(cfg, to.as_str()) {
+        return None;
+    }
+    let policy = cfg.pumping.policy();
+    Some((probe(keys, tenant, to, src, &policy), policy))
 }
 
 /// The shared limits and guard bucket of a send to `to` (the load harness builds its
@@ -111,8 +199,9 @@ pub fn start_admission(
     keys: &Keys,
     tenant: &Tenant,
     to: &PhoneNumber,
-    ip: Option<IpAddr>,
+    src: Sources<'_>,
 ) -> Admission {
+    let ip = src.ip;
     let cfg = &tenant.cfg;
     let t = &tenant.id;
     let num = keys.scope_key(t, "number", to.as_str());
@@ -137,13 +226,20 @@ pub fn start_admission(
     Admission {
         tenant: t.clone(),
         limits,
-        pump: guarded(cfg, to.as_str()).then(|| (bucket(keys, t, to), policy(cfg))),
+        pump: guard(keys, tenant, to, src),
         approval: None,
+        fail_open: cfg.pumping.fail_open,
     }
 }
 
-/// The shared limits of a code check, and the guard bucket its approval counts in.
-pub fn check_admission(keys: &Keys, tenant: &Tenant, to: Option<&PhoneNumber>) -> Admission {
+/// The shared limits of a code check, and where its approval counts for the guard (the
+/// number's levels and the sources the check names).
+pub fn check_admission(
+    keys: &Keys,
+    tenant: &Tenant,
+    to: Option<&PhoneNumber>,
+    src: Sources<'_>,
+) -> Admission {
     let cfg = &tenant.cfg;
     let limits: Vec<Limit> = [
         limit(cfg, "tenant_checks", String::new()),
@@ -156,9 +252,8 @@ pub fn check_admission(keys: &Keys, tenant: &Tenant, to: Option<&PhoneNumber>) -
         tenant: tenant.id.clone(),
         limits,
         pump: None,
-        approval: to
-            .filter(|n| guarded(cfg, n.as_str()))
-            .map(|n| (bucket(keys, &tenant.id, n), policy(cfg).window_ms)),
+        approval: to.and_then(|n| guard(keys, tenant, n, src)),
+        fail_open: cfg.pumping.fail_open,
     }
 }
 

@@ -15,7 +15,9 @@ mod tenants;
 
 pub use abuse::Abuse;
 pub use activity::{Activity, CountryHour};
-pub use admission::{check_admission, client_check_keys, geo_check, limit_policy, start_admission};
+pub use admission::{
+    check_admission, client_check_keys, geo_check, limit_policy, probe, start_admission, Sources,
+};
 
 pub use tenants::{AdminKeys, Tenant, Tenants};
 
@@ -43,8 +45,10 @@ pub struct StartInput {
     pub template: Option<String>,
     /// Android app hash.
     pub app_hash: Option<AppHash>,
-    /// End user's IP (for limits that arrive with abuse control).
+    /// End user's IP (the per-IP limit, the pumping guard).
     pub client_ip: Option<std::net::IpAddr>,
+    /// What the caller knows of the end user (the pumping guard).
+    pub risk: Option<crate::domain::RiskContext>,
     /// Caller metadata, raw JSON object text.
     pub metadata: Option<String>,
     /// Request id for log correlation.
@@ -135,11 +139,12 @@ impl Service {
     ) -> Result<(Started, RateInfo)> {
         let country = input.to.region().unwrap_or("unknown").to_string();
         let channel = input.channel;
-        let r = match self
-            .inner
-            .abuse
-            .start_admission(tenant, &input.to, input.client_ip)
-        {
+        let r = match self.inner.abuse.start_admission(
+            tenant,
+            &input.to,
+            input.client_ip,
+            input.risk.as_ref(),
+        ) {
             Ok(adm) => self.start_inner(tenant, input, adm).await,
             Err(e) => Err(e),
         };
@@ -283,7 +288,7 @@ impl Service {
             .admit_start(abuse.gate(), &adm, spec, now)
             .await
             .map_err(unavailable)?;
-        let (outcome, info) = abuse.settle(tenant, &adm, admitted)?;
+        let (outcome, info) = abuse.settle(tenant, admitted)?;
         let started = match outcome {
             StartOutcome::Created(v) => Started::Created(v),
             StartOutcome::Resent(v) => Started::Resent(v),
@@ -344,16 +349,16 @@ impl Service {
         let abuse = &self.inner.abuse;
         let (target, to, adm) = match by {
             CheckBy::To(n) => {
-                let adm = abuse.check_admission(tenant, Some(&n))?;
+                let adm = abuse.check_admission(tenant, Some(&n), client)?;
                 let r = self.number_ref(tenant, n.as_str(), Channel::Sms);
                 (CheckTarget::Number(r), n.as_str().to_string(), adm)
             }
             CheckBy::Id(id) => {
                 // shed before the read; the number is known only after it
-                abuse.check_admission(tenant, None)?;
+                abuse.check_admission(tenant, None, client)?;
                 let v = self.get(tenant, &id).await?;
                 let n = PhoneNumber::parse(&v.to).ok();
-                let adm = crate::service::check_admission(&self.inner.keys, tenant, n.as_ref());
+                let adm = abuse.admission_after_read(tenant, n.as_ref(), client);
                 let r = self.number_ref(tenant, &v.to, v.channel);
                 (CheckTarget::Id(id, r), v.to, adm)
             }
@@ -374,7 +379,7 @@ impl Service {
             .admit_check(abuse.gate(), &adm, spec, now)
             .await
             .map_err(unavailable)?;
-        let (outcome, info) = abuse.settle(tenant, &adm, admitted)?;
+        let (outcome, info) = abuse.settle(tenant, admitted)?;
         match outcome {
             CheckOutcome::Approved(v) => {
                 tracing::info!(id = v.id.as_str(), tenant = %tenant.id, "verification approved");

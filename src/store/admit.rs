@@ -13,7 +13,7 @@
 //! included.
 
 use super::*;
-use crate::ratelimit::pumping::{Bucket, PumpPolicy, PumpVerdict};
+use crate::ratelimit::pumping::{GuardPolicy, Probe, PumpVerdict};
 use crate::ratelimit::{Backends, Decision, Limit};
 
 /// What a request is admitted by.
@@ -23,10 +23,14 @@ pub struct Admission {
     pub tenant: String,
     /// The request's limits, decided together (empty: none apply).
     pub limits: Vec<Limit>,
-    /// A send: the guard's bucket and policy (`None`: guard off, or a safe-listed number).
-    pub pump: Option<(Bucket, PumpPolicy)>,
-    /// A check: the guard's bucket and window, counted when the check approves.
-    pub approval: Option<(Bucket, u64)>,
+    /// A send: where the guard counts it, and its policy (`None`: guard off, or a
+    /// safe-listed number).
+    pub pump: Option<(Probe, GuardPolicy)>,
+    /// A check: where the guard counts its approval, if it approves.
+    pub approval: Option<(Probe, GuardPolicy)>,
+    /// When the guard's state alone cannot be reached: go ahead uncounted (`true`) or
+    /// fail the request.
+    pub fail_open: bool,
 }
 
 /// What came of a request at each stage.
@@ -36,6 +40,9 @@ pub struct Admitted<T> {
     pub decision: Decision,
     /// The guard's verdict, when it was asked.
     pub pump: Option<PumpVerdict>,
+    /// The guard was asked but could not be reached: the request went ahead uncounted
+    /// (the tenant fails open; `outcome` is set) or stopped there (`outcome` is `None`).
+    pub guard_down: bool,
     /// The store step's outcome; `None` when a limit or the guard refused first.
     pub outcome: Option<T>,
 }
@@ -45,6 +52,7 @@ impl<T> Admitted<T> {
         Admitted {
             decision,
             pump,
+            guard_down: false,
             outcome: None,
         }
     }
@@ -69,9 +77,20 @@ pub async fn start_in_turn<S: Store + ?Sized>(
     if matches!(decision, Decision::Denied { .. }) {
         return Ok(Admitted::refused(decision, None));
     }
-    let pump = match &adm.pump {
-        Some((b, p)) => Some(gate.pumps.record_send(b, p, now).await?),
-        None => None,
+    let (pump, guard_down) = match &adm.pump {
+        Some((probe, p)) => match gate.pumps.record_send(probe, p, now).await {
+            Ok(v) => (Some(v), false),
+            Err(e) => {
+                tracing::warn!(error = %e, fail_open = adm.fail_open, "pumping guard unreachable");
+                if !adm.fail_open {
+                    let mut r = Admitted::refused(decision, None);
+                    r.guard_down = true;
+                    return Ok(r);
+                }
+                (None, true)
+            }
+        },
+        None => (None, false),
     };
     if pump.as_ref().is_some_and(PumpVerdict::refuses) {
         return Ok(Admitted::refused(decision, pump));
@@ -80,6 +99,7 @@ pub async fn start_in_turn<S: Store + ?Sized>(
     Ok(Admitted {
         decision,
         pump,
+        guard_down,
         outcome: Some(outcome),
     })
 }
@@ -98,14 +118,15 @@ pub async fn check_in_turn<S: Store + ?Sized>(
         return Ok(Admitted::refused(decision, None));
     }
     let outcome = store.check(spec, now).await?;
-    if let (CheckOutcome::Approved(_), Some((b, window_ms))) = (&outcome, &adm.approval) {
-        if let Err(e) = gate.pumps.record_approval(b, *window_ms, now).await {
+    if let (CheckOutcome::Approved(_), Some((probe, p))) = (&outcome, &adm.approval) {
+        if let Err(e) = gate.pumps.record_approval(probe, p, now).await {
             tracing::warn!(error = %e, "could not count an approval for the pumping guard");
         }
     }
     Ok(Admitted {
         decision,
         pump: None,
+        guard_down: false,
         outcome: Some(outcome),
     })
 }

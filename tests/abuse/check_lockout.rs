@@ -269,6 +269,7 @@ async fn grpc_checks_count_per_client_too() {
             code,
             client_ip: Some(ip.into()),
             client_session: None,
+            risk_context: None,
         });
         let auth = format!("Bearer {}", app.key).parse().unwrap();
         r.metadata_mut().insert("authorization", auth);

@@ -1,7 +1,7 @@
 //! Conversions between protobuf messages and the shared request/view types.
 
 use super::pb;
-use crate::api::common::{RawCheck, RawStart, VerificationView};
+use crate::api::common::{RawCheck, RawRisk, RawStart, VerificationView};
 use prost_types::value::Kind;
 use serde_json::{Number, Value};
 
@@ -76,6 +76,19 @@ impl From<pb::StartRequest> for RawStart {
                 .metadata
                 .map(struct_to_json)
                 .filter(|m| m.as_object().is_some_and(|o| !o.is_empty())),
+            risk_context: r.risk_context.map(RawRisk::from),
+        }
+    }
+}
+
+impl From<pb::RiskContext> for RawRisk {
+    fn from(r: pb::RiskContext) -> Self {
+        RawRisk {
+            user_agent: r.user_agent,
+            session_id: r.session_id,
+            device_id: r.device_id,
+            captcha_score: r.captcha_score,
+            challenge_passed: r.challenge_passed,
         }
     }
 }
@@ -93,6 +106,7 @@ impl From<pb::CheckRequest> for RawCheck {
             code: Some(Value::String(r.code)),
             client_ip: r.client_ip,
             client_session: r.client_session,
+            risk_context: r.risk_context.map(RawRisk::from),
         }
     }
 }

@@ -102,9 +102,12 @@ async fn refresh(state: &AppState) {
     }
     for t in state.service.tenants().ids() {
         if let Ok(b) = state.service.abuse().blocks(std::slice::from_ref(&t)).await {
-            m.pumping_blocks
-                .with_label_values(&[&t])
-                .set(b.len() as i64);
+            for level in crate::ratelimit::pumping::Level::ALL {
+                let n = b.iter().filter(|x| x.level == level).count();
+                m.pumping_blocks
+                    .with_label_values(&[&t, level.as_str()])
+                    .set(n as i64);
+            }
         }
     }
 }

@@ -84,6 +84,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/receipts/{provider}"),
     ("get", "/v1/admin/blocks"),
     ("delete", "/v1/admin/blocks/{tenant}/{prefix}"),
+    ("delete", "/v1/admin/blocks/{tenant}/{level}/{key}"),
     ("get", "/dev/outbox"),
 ];
 
@@ -104,6 +105,10 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/v1/admin/blocks", get(admin::list))
         .route(
             "/v1/admin/blocks/{tenant}/{prefix}",
+            axum::routing::delete(admin::lift_prefix),
+        )
+        .route(
+            "/v1/admin/blocks/{tenant}/{level}/{key}",
             axum::routing::delete(admin::lift),
         );
     if state.scrape.on_api_port {

@@ -99,28 +99,34 @@ pub async fn page(State(state): State<AppState>, req: Request) -> Result<Respons
     }
     h.push_str("</table>");
 
-    h.push_str("<h2>Prefix blocks</h2>");
+    h.push_str("<h2>Pumping-guard blocks</h2>");
     let tenants = state.service.tenants().ids();
     match state.service.abuse().blocks(&tenants).await {
         Ok(blocks) if blocks.is_empty() => {
-            h.push_str("<p id=\"blocks\">no prefix is blocked</p>");
+            h.push_str("<p id=\"blocks\">nothing is blocked</p>");
         }
         Ok(blocks) => {
-            h.push_str("<table id=\"blocks\"><tr><th>tenant</th><th>country</th><th>prefix</th><th>until</th><th>strikes</th><th>sends</th><th>approvals</th></tr>");
+            h.push_str("<table id=\"blocks\"><tr><th>tenant</th><th>level</th><th>block</th><th>country</th><th>action</th><th>until</th><th>strikes</th><th>rule</th><th>sends</th><th>approvals</th><th>expected conversion</th><th>tolerance</th></tr>");
             for b in blocks {
+                let e = &b.explain;
                 let _ = write!(
                     h,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:?}</td><td>{:.1}</td><td>{:.1}</td><td>{:.3}</td><td>{:.1}</td></tr>",
                     escape(&b.tenant),
+                    b.level.as_str(),
+                    escape(&b.label),
                     escape(&b.country),
-                    escape(&b.prefix),
+                    b.action.as_str(),
                     crate::domain::rfc3339(b.until_ms),
                     b.strikes,
-                    b.sends,
-                    b.approvals
+                    e.rule,
+                    e.sends,
+                    e.approvals,
+                    e.expected,
+                    e.tolerance
                 );
             }
-            h.push_str("</table><p>Lift one with <code>DELETE /v1/admin/blocks/{tenant}/{prefix}</code>.</p>");
+            h.push_str("</table><p>Lift one with <code>DELETE /v1/admin/blocks/{tenant}/{level}/{block or id}</code>.</p>");
         }
         Err(_) => h.push_str("<p id=\"blocks\" class=\"open\">the block store does not answer</p>"),
     }

@@ -1,311 +1,404 @@
-//! The SMS-pumping guard's state: sends and approvals per (tenant, country, prefix)
-//! over a rolling window, and prefix blocks.
+//! The SMS-pumping guard: what it counts, the rules that block, and the state contract
+//! its backends (memory here, Redis in `redis.rs`) keep.
 //!
-//! # Model
-//! SMS pumping (artificially inflated traffic) sends codes to number ranges the
-//! attacker is paid for; nobody ever types those codes back. So the signal is
-//! **conversion per prefix**: a prefix (E.164 minus its last 3 digits, a block of 1000
-//! numbers) with at least `min_sends` sends in the rolling `window_secs` and
-//! approvals / sends under `min_conversion` is blocked for `block_secs`, doubling on
-//! each repeat (strikes are remembered 30 days) up to `max_block_secs`. The send that
-//! tips the prefix over is refused too.
+//! # Model (the whole argument is in `docs/abuse.md`)
+//! Pumping sends codes to number ranges an attacker is paid for; nobody types those
+//! codes back. Every send is counted at several [`Level`]s at once: the tenant, the
+//! country, the 100 000-block (`area`), the 10 000-block (`range`), the 1 000-block
+//! (`prefix`), and the sources the caller named (client IP, session, device). Each
+//! level keeps decayed counts of sends and approvals ([`model::Tally`]): a recent one
+//! (time constant `recent_secs`, an hour) and a long one (`baseline_secs`, days).
 //!
-//! The window is a sliding-window counter: counts for the current and the previous
-//! slot of `window` length, the previous one weighted by how much of it still overlaps
-//! the window. Two integers per prefix and kind, no per-send entries.
+//! What a level is expected to convert is learned from its own older history, shrunk
+//! towards its parent's (prefix → range → area → country → tenant → the configured
+//! prior), and scaled by how the rest of the tenant converts right now (a drop
+//! everywhere at once is delivery trouble, not pumping). A level trips when its
+//! unconverted sends exceed what that expectation allows by more than its budget plus
+//! noise and the codes still being typed, while it converts far below expectation
+//! (`drop`); the country must also jump in volume when there is no rest of the tenant to
+//! compare with. Area, range and prefix are also judged over the long window against
+//! their parent, which catches a slow drip. A level with no history starts on its
+//! budget, which grows as codes come back.
 //!
-//! In `shadow` mode the guard counts and logs (`otpgw_pumping_decisions_total{decision
-//! ="would_block"}`) but never blocks, to tune thresholds on live traffic first.
-//! Numbers and prefixes in `safe_list` are neither counted nor blocked.
+//! A trip does what the level's [`Action`] says: `shadow` reports, `enforce` blocks,
+//! `challenge` refuses unless the caller says its end user passed a challenge. Blocks
+//! double on each repeat, and counts are never reset by a block, so a level that is
+//! still pumped when its block ends trips again at once. Refused sends are not counted.
 
+mod memory;
+pub mod model;
 mod redis;
 
+pub use self::memory::{MemoryPumps, OVERFLOW};
 pub use self::redis::RedisPumps;
-pub(crate) use self::redis::{approval_key, decode_send, send_parts, PUMP};
 
 use crate::domain::Millis;
 use crate::store::StoreResult;
 use async_trait::async_trait;
 use serde::Serialize;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
-/// The prefix of a number: E.164 minus its last 3 digits (`+14155550123` → `+14155550`).
-pub fn prefix_of(e164: &str) -> &str {
-    &e164[..e164.len().saturating_sub(3).max(1.min(e164.len()))]
+/// Where a send is counted. The order is the evaluation order (parents first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// The whole tenant (per channel): the reference the others are scaled by; never
+    /// blocks.
+    Tenant,
+    /// The destination country.
+    Country,
+    /// 100 000 numbers: E.164 minus its last 5 digits.
+    Area,
+    /// 10 000 numbers: minus its last 4 digits.
+    Range,
+    /// 1 000 numbers: minus its last 3 digits.
+    Prefix,
+    /// The end user's IP address (IPv6: its network).
+    Ip,
+    /// The end user's session, as the caller names it.
+    Session,
+    /// The end user's device (the caller's device id, else IP and user agent together).
+    Device,
 }
 
-/// Which counters a send or approval goes to.
+impl Level {
+    /// Every level, in evaluation order.
+    pub const ALL: [Level; 8] = [
+        Level::Tenant,
+        Level::Country,
+        Level::Area,
+        Level::Range,
+        Level::Prefix,
+        Level::Ip,
+        Level::Session,
+        Level::Device,
+    ];
+
+    /// Name in config, metrics and the admin API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Tenant => "tenant",
+            Level::Country => "country",
+            Level::Area => "area",
+            Level::Range => "range",
+            Level::Prefix => "prefix",
+            Level::Ip => "ip",
+            Level::Session => "session",
+            Level::Device => "device",
+        }
+    }
+
+    /// Parses [`Level::as_str`].
+    pub fn parse(s: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    /// Position in [`Level::ALL`] (the scripts' level number).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The `reason` of a refusal at this level.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Level::Tenant => "tenant_suspended",
+            Level::Country => "country_suspended",
+            Level::Area => "area_blocked",
+            Level::Range => "range_blocked",
+            Level::Prefix => "prefix_blocked",
+            Level::Ip => "client_ip_blocked",
+            Level::Session => "session_blocked",
+            Level::Device => "device_blocked",
+        }
+    }
+
+    /// A source of requests rather than a part of the numbering plan.
+    pub fn is_source(self) -> bool {
+        matches!(self, Level::Ip | Level::Session | Level::Device)
+    }
+
+    /// Digits a number loses to name its block at this level.
+    pub fn cut(self) -> Option<usize> {
+        match self {
+            Level::Area => Some(5),
+            Level::Range => Some(4),
+            Level::Prefix => Some(3),
+            _ => None,
+        }
+    }
+}
+
+/// What a trip at a level does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Count and report (metrics, log), never refuse.
+    Shadow,
+    /// Block: `403 destination_blocked` with the level's reason.
+    #[default]
+    Enforce,
+    /// `403 challenge_required` unless the request says the end user passed a challenge.
+    Challenge,
+}
+
+impl Action {
+    /// Name in config, metrics and the admin API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Shadow => "shadow",
+            Action::Enforce => "enforce",
+            Action::Challenge => "challenge",
+        }
+    }
+
+    /// The scripts' number for it.
+    pub fn index(self) -> u8 {
+        match self {
+            Action::Shadow => 0,
+            Action::Enforce => 1,
+            Action::Challenge => 2,
+        }
+    }
+
+    /// Parses [`Action::index`].
+    pub fn from_index(i: i64) -> Option<Action> {
+        [Action::Shadow, Action::Enforce, Action::Challenge]
+            .get(usize::try_from(i).ok()?)
+            .copied()
+    }
+}
+
+/// Thresholds of one level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LevelPolicy {
+    /// What a trip does.
+    pub action: Action,
+    /// Unconverted sends beyond expectation tolerated before noise (the budget a
+    /// level with no history starts on).
+    pub budget: f64,
+    /// Trips only while conversion is under this share of the expected one.
+    pub drop: f64,
+}
+
+/// The guard's settings for one tenant, in the units the model uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardPolicy {
+    /// Time constant of the recent counts (ms).
+    pub recent_ms: u64,
+    /// Time constant of the long counts, the baseline (ms).
+    pub baseline_ms: u64,
+    /// Expected conversion of a tenant with no history.
+    pub prior: f64,
+    /// Expected conversion is never taken below this (an attack cannot teach the guard
+    /// that nobody ever converts).
+    pub floor: f64,
+    /// Standard deviations of noise tolerated.
+    pub z: f64,
+    /// How long a real user may take to type a code (ms): sends younger than this are
+    /// not yet missing their approval.
+    pub lag_ms: u64,
+    /// Volume jump (recent over baseline) a country needs to trip when the rest of the
+    /// tenant is too small to tell pumping from delivery trouble.
+    pub jump: f64,
+    /// First block (ms); doubles per strike.
+    pub block_ms: u64,
+    /// Longest block (ms).
+    pub max_block_ms: u64,
+    /// Levels tracked per tenant, channel and level before new ones share one overflow
+    /// entry.
+    pub max_tracked: u32,
+    /// Per level in [`Level::ALL`] order; `None` turns a level off (never for tenant).
+    pub levels: [Option<LevelPolicy>; 8],
+}
+
+/// One place a send counts: a level and its keyed name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bucket {
+pub struct Target {
+    /// The level.
+    pub level: Level,
+    /// Keyed hash naming the counters (no number or address in it).
+    pub field: String,
+    /// What operators see: `+1415555`, `US`, a masked address; never a whole number.
+    pub label: String,
+}
+
+/// A send or approval as the guard sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
     /// Tenant id.
     pub tenant: String,
-    /// ISO country of the prefix.
+    /// Channel (`sms`); counters are per channel.
+    pub channel: String,
+    /// ISO country of the destination (for block records).
     pub country: String,
-    /// The prefix itself (kept only inside block records, for operators).
-    pub prefix: String,
-    /// Keyed hash of the prefix: names the counters.
-    pub field: String,
+    /// The levels it counts at, in [`Level`] order, tenant and country first.
+    pub targets: Vec<Target>,
+    /// The caller says its end user passed a challenge.
+    pub challenge_passed: bool,
+    /// The caller's risk score is low: source budgets are halved.
+    pub low_score: bool,
 }
 
-/// The thresholds, in ms.
+/// Which rule fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Recent window against the level's own baseline.
+    Recent,
+    /// Long window against the parent's expectation (slow drip).
+    Long,
+}
+
+/// Why a level tripped: the numbers the rule compared.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Explain {
+    /// The rule.
+    pub rule: Rule,
+    /// Sends in the rule's window (decayed), this one included.
+    pub sends: f64,
+    /// Approvals in the rule's window (decayed).
+    pub approvals: f64,
+    /// Conversion expected of the level now.
+    pub expected: f64,
+    /// Sends the baseline predicts for the recent window.
+    pub baseline_sends: f64,
+    /// Unconverted sends tolerated.
+    pub tolerance: f64,
+}
+
+/// One level's part in a decision.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PumpPolicy {
-    /// Rolling window.
-    pub window_ms: u64,
-    /// Sends before conversion is judged.
-    pub min_sends: u32,
-    /// Lowest acceptable approvals / sends.
-    pub min_conversion: f64,
-    /// First block.
-    pub block_ms: u64,
-    /// Longest block.
-    pub max_block_ms: u64,
-    /// Count and log, never block.
-    pub shadow: bool,
+pub struct Trip {
+    /// The level.
+    pub level: Level,
+    /// Its keyed name.
+    pub field: String,
+    /// What operators see.
+    pub label: String,
+    /// The action taken (the block's own for an existing block).
+    pub action: Action,
+    /// A new trip (false: an existing block refused the send).
+    pub new: bool,
+    /// End of the block (0 for shadow).
+    pub until_ms: Millis,
+    /// Blocks of this level so far, this one included.
+    pub strikes: u32,
+    /// The rule's numbers.
+    pub explain: Explain,
 }
 
-/// What the guard says about one send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PumpVerdict {
+/// What came of a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
     /// Counted; go ahead.
-    Ok,
-    /// The prefix is blocked for `ms` more.
-    Blocked(u64),
-    /// This send tipped the prefix over: blocked for `ms` from now.
-    BlockedNow {
-        /// Block length.
-        ms: u64,
-        /// Sends in the window.
-        sends: u32,
-        /// Approvals in the window.
-        approvals: u32,
-    },
-    /// Shadow mode: this send would have blocked the prefix.
-    WouldBlock {
-        /// Sends in the window.
-        sends: u32,
-        /// Approvals in the window.
-        approvals: u32,
-    },
+    Allowed,
+    /// Refused until the end user passes a challenge.
+    Challenge,
+    /// Refused by a block.
+    Blocked,
+}
+
+/// The guard's answer about one send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PumpVerdict {
+    /// Go ahead or not.
+    pub outcome: Outcome,
+    /// Every level that tripped or refused, with its explanation; shadow trips and
+    /// passed challenges included.
+    pub trips: Vec<Trip>,
+    /// New levels that fell into the overflow entry because their level was full.
+    pub overflowed: u32,
 }
 
 impl PumpVerdict {
-    /// Whether the send is refused (a block, old or new; not shadow mode's report).
+    /// Counted, nothing to say.
+    pub fn ok() -> Self {
+        PumpVerdict {
+            outcome: Outcome::Allowed,
+            trips: Vec::new(),
+            overflowed: 0,
+        }
+    }
+
+    /// Whether the send is refused.
     pub fn refuses(&self) -> bool {
-        matches!(
-            self,
-            PumpVerdict::Blocked(_) | PumpVerdict::BlockedNow { .. }
-        )
+        self.outcome != Outcome::Allowed
+    }
+
+    /// The trip the refusal names: an enforce one first, in level order.
+    pub fn cause(&self) -> Option<&Trip> {
+        let want = match self.outcome {
+            Outcome::Allowed => return None,
+            Outcome::Blocked => Action::Enforce,
+            Outcome::Challenge => Action::Challenge,
+        };
+        self.trips.iter().find(|t| t.action == want)
     }
 }
 
-/// An active block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A block, active or remembered for its strikes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Block {
     /// Tenant id.
     pub tenant: String,
-    /// ISO country.
+    /// Channel.
+    pub channel: String,
+    /// Level.
+    pub level: Level,
+    /// Keyed name of the level (the admin API's handle for lifting it).
+    pub field: String,
+    /// What operators see.
+    pub label: String,
+    /// ISO country of the send that tripped it.
     pub country: String,
-    /// The blocked prefix.
-    pub prefix: String,
-    /// End of the block, ms since the epoch.
+    /// `enforce` or `challenge`.
+    pub action: Action,
+    /// End, ms since the epoch.
     pub until_ms: Millis,
-    /// How many times the prefix has been blocked (the block doubles each time).
+    /// Blocks of this level so far.
     pub strikes: u32,
-    /// Sends in the window when it was blocked.
-    pub sends: u32,
-    /// Approvals in the window when it was blocked.
-    pub approvals: u32,
+    /// When it tripped.
+    pub since_ms: Millis,
+    /// Why.
+    pub explain: Explain,
 }
 
-/// Guard state contract.
+/// Guard state contract, one implementation per backend.
 #[async_trait]
 pub trait PumpStore: Send + Sync + 'static {
-    /// Checks the prefix's block, counts the send, and blocks the prefix if it now
-    /// looks pumped.
+    /// Checks the probe's blocks, judges every level with this send counted, records
+    /// new blocks, and counts the send unless it is refused.
     async fn record_send(
         &self,
-        b: &Bucket,
-        p: &PumpPolicy,
+        probe: &Probe,
+        p: &GuardPolicy,
         now: Millis,
     ) -> StoreResult<PumpVerdict>;
-    /// Counts an approval.
-    async fn record_approval(&self, b: &Bucket, window_ms: u64, now: Millis) -> StoreResult<()>;
+    /// Counts an approval at every level of the probe.
+    async fn record_approval(&self, probe: &Probe, p: &GuardPolicy, now: Millis)
+        -> StoreResult<()>;
     /// Active blocks of a tenant.
     async fn blocks(&self, tenant: &str, now: Millis) -> StoreResult<Vec<Block>>;
-    /// Lifts a block (`field` is the hashed prefix); true if there was one.
-    async fn lift(&self, tenant: &str, field: &str) -> StoreResult<bool>;
-}
-
-fn slot(now: Millis, window_ms: u64) -> (i64, f64) {
-    let w = window_ms.max(1) as i64;
-    (now.div_euclid(w), now.rem_euclid(w) as f64 / w as f64)
-}
-
-#[derive(Default, Clone, Copy)]
-struct Counts {
-    slot: i64,
-    s_cur: u64,
-    s_prev: u64,
-    a_cur: u64,
-    a_prev: u64,
-}
-
-impl Counts {
-    fn roll(&mut self, slot: i64) {
-        if slot == self.slot {
-            return;
-        }
-        if slot == self.slot + 1 {
-            self.s_prev = self.s_cur;
-            self.a_prev = self.a_cur;
-        } else {
-            self.s_prev = 0;
-            self.a_prev = 0;
-        }
-        self.s_cur = 0;
-        self.a_cur = 0;
-        self.slot = slot;
-    }
-}
-
-/// In-process guard state.
-#[derive(Default)]
-pub struct MemoryPumps {
-    inner: Mutex<MemState>,
-}
-
-#[derive(Default)]
-struct MemState {
-    counts: HashMap<(String, String), Counts>,
-    blocks: HashMap<(String, String), Block>,
-    strikes: HashMap<(String, String), u32>,
-    purge_at: usize,
-}
-
-#[async_trait]
-impl PumpStore for MemoryPumps {
-    async fn record_send(
+    /// Lifts a block and forgets the level's counts and strikes; true if there was one.
+    async fn lift(
         &self,
-        b: &Bucket,
-        p: &PumpPolicy,
+        tenant: &str,
+        level: Level,
+        field: &str,
+        p: &GuardPolicy,
         now: Millis,
-    ) -> StoreResult<PumpVerdict> {
-        Ok(self.send_now(b, p, now))
-    }
-
-    async fn record_approval(&self, b: &Bucket, window_ms: u64, now: Millis) -> StoreResult<()> {
-        self.approve_now(b, window_ms, now);
-        Ok(())
-    }
-
-    async fn blocks(&self, tenant: &str, now: Millis) -> StoreResult<Vec<Block>> {
-        let s = self.inner.lock().expect("pump lock");
-        let mut v: Vec<Block> = s
-            .blocks
-            .values()
-            .filter(|b| b.tenant == tenant && b.until_ms > now)
-            .cloned()
-            .collect();
-        v.sort_by(|a, b| a.prefix.cmp(&b.prefix));
-        Ok(v)
-    }
-
-    async fn lift(&self, tenant: &str, field: &str) -> StoreResult<bool> {
-        let mut s = self.inner.lock().expect("pump lock");
-        Ok(s.blocks
-            .remove(&(tenant.to_string(), field.to_string()))
-            .is_some())
-    }
+    ) -> StoreResult<bool>;
 }
 
-impl MemoryPumps {
-    /// [`PumpStore::record_approval`], synchronously (the simulator).
-    pub fn approve_now(&self, b: &Bucket, window_ms: u64, now: Millis) {
-        let (sl, _) = slot(now, window_ms);
-        let mut s = self.inner.lock().expect("pump lock");
-        let c = s
-            .counts
-            .entry((b.tenant.clone(), b.field.clone()))
-            .or_insert(Counts {
-                slot: sl,
-                ..Default::default()
-            });
-        c.roll(sl);
-        c.a_cur += 1;
-    }
-
-    /// [`PumpStore::record_send`], synchronously (the simulator).
-    pub fn send_now(&self, b: &Bucket, p: &PumpPolicy, now: Millis) -> PumpVerdict {
-        let (sl, frac) = slot(now, p.window_ms);
-        let id = (b.tenant.clone(), b.field.clone());
-        let mut s = self.inner.lock().expect("pump lock");
-        if let Some(bl) = s.blocks.get(&id) {
-            if bl.until_ms > now {
-                return PumpVerdict::Blocked((bl.until_ms - now) as u64);
-            }
-            s.blocks.remove(&id);
-        }
-        if s.counts.len() > s.purge_at.max(4096) {
-            s.counts.retain(|_, c| c.slot + 1 >= sl);
-            s.purge_at = s.counts.len() * 2;
-        }
-        let c = s.counts.entry(id.clone()).or_insert(Counts {
-            slot: sl,
-            ..Default::default()
-        });
-        c.roll(sl);
-        c.s_cur += 1;
-        let keep = 1.0 - frac;
-        let sends = c.s_cur as f64 + c.s_prev as f64 * keep;
-        let approvals = c.a_cur as f64 + c.a_prev as f64 * keep;
-        let (si, ai) = (
-            (sends + 0.5).floor() as u32,
-            (approvals + 0.5).floor() as u32,
-        );
-        if sends < p.min_sends as f64 || approvals >= p.min_conversion * sends {
-            return PumpVerdict::Ok;
-        }
-        if p.shadow {
-            return PumpVerdict::WouldBlock {
-                sends: si,
-                approvals: ai,
-            };
-        }
-        *c = Counts {
-            slot: sl,
-            ..Default::default()
-        };
-        let strikes = {
-            let st = s.strikes.entry(id.clone()).or_insert(0);
-            *st += 1;
-            *st
-        };
-        let ms = block_len(p, strikes);
-        s.blocks.insert(
-            id,
-            Block {
-                tenant: b.tenant.clone(),
-                country: b.country.clone(),
-                prefix: b.prefix.clone(),
-                until_ms: now + ms as i64,
-                strikes,
-                sends: si,
-                approvals: ai,
-            },
-        );
-        PumpVerdict::BlockedNow {
-            ms,
-            sends: si,
-            approvals: ai,
-        }
-    }
+/// The block of a number at a level: E.164 minus [`Level::cut`] digits.
+pub fn block_of(e164: &str, level: Level) -> Option<&str> {
+    let cut = level.cut()?;
+    let keep = e164.len().checked_sub(cut)?;
+    (keep >= 2).then(|| &e164[..keep])
 }
 
-fn block_len(p: &PumpPolicy, strikes: u32) -> u64 {
-    let factor = 1u64 << strikes.saturating_sub(1).min(40);
-    p.block_ms.saturating_mul(factor).min(p.max_block_ms)
+/// The 1 000-block of a number (E.164 minus its last 3 digits).
+pub fn prefix_of(e164: &str) -> &str {
+    block_of(e164, Level::Prefix).unwrap_or(e164)
 }
 
 #[cfg(test)]
@@ -313,24 +406,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prefix_drops_the_last_three_digits() {
+    fn blocks_drop_the_last_digits() {
         assert_eq!(prefix_of("+14155550123"), "+14155550");
-        assert_eq!(prefix_of("+447700900123"), "+447700900");
+        assert_eq!(block_of("+14155550123", Level::Range), Some("+1415555"));
+        assert_eq!(block_of("+14155550123", Level::Area), Some("+141555"));
+        assert_eq!(block_of("+1234", Level::Area), None);
+        assert_eq!(block_of("+14155550123", Level::Country), None);
     }
 
     #[test]
-    fn block_doubles_up_to_the_cap() {
-        let p = PumpPolicy {
-            window_ms: 1,
-            min_sends: 1,
-            min_conversion: 0.1,
-            block_ms: 1000,
-            max_block_ms: 5000,
-            shadow: false,
-        };
-        assert_eq!(
-            (1..=5).map(|s| block_len(&p, s)).collect::<Vec<_>>(),
-            [1000, 2000, 4000, 5000, 5000]
-        );
+    fn levels_and_actions_round_trip() {
+        for l in Level::ALL {
+            assert_eq!(Level::parse(l.as_str()), Some(l));
+            assert_eq!(Level::ALL[l.index()], l);
+        }
+        for a in [Action::Shadow, Action::Enforce, Action::Challenge] {
+            assert_eq!(Action::from_index(a.index() as i64), Some(a));
+        }
     }
 }

@@ -10,7 +10,6 @@
 
 use super::{check_outcome, Admission, Admitted, Parts, RedisStore, StoreError, StoreResult};
 use super::{CheckOutcome, CheckSpec, Millis, StartOutcome, StartSpec};
-use crate::ratelimit::pumping::{approval_key, decode_send, send_parts, PUMP};
 use crate::ratelimit::redis::{decode, gcra_parts, GCRA};
 use crate::ratelimit::Decision;
 use ::redis::Value;
@@ -29,7 +28,11 @@ fn join(parts: &[(&str, &str)], driver: &str) -> String {
 /// The start driver joined with its parts.
 pub(super) fn start_script() -> String {
     join(
-        &[("limits", GCRA), ("pump", PUMP), ("start", super::START)],
+        &[
+            ("limits", GCRA),
+            ("pump", "return {'ok'}"),
+            ("start", super::START),
+        ],
         include_str!("admit_start.lua"),
     )
 }
@@ -84,10 +87,7 @@ impl RedisStore {
         } else {
             gcra_parts(&self.prefix, &adm.tenant, &adm.limits, now)
         };
-        let pump = match &adm.pump {
-            Some((b, p)) => send_parts(&self.prefix, b, p, now),
-            None => Parts::default(),
-        };
+        let pump = Parts::default();
         let start = self.start_parts(&spec, now);
         let head = [
             limits.keys.len(),
@@ -97,13 +97,11 @@ impl RedisStore {
         ];
         let mut inv = self.scripts.admit_start.prepare_invoke();
         driver(head, &[&limits, &pump, &start]).apply(&mut inv);
-        let [lim, pmp, out] = three(self.conn.invoke(&inv).await?)?;
+        let [lim, _, out] = three(self.conn.invoke(&inv).await?)?;
         Ok(Admitted {
             decision: decision(adm, lim)?,
-            pump: match pmp {
-                Value::Nil => None,
-                v => Some(decode_send(v)?),
-            },
+            pump: None,
+            guard_down: false,
             outcome: match out {
                 Value::Nil => None,
                 v => Some(self.start_outcome(spec, v)?),
@@ -122,12 +120,8 @@ impl RedisStore {
         } else {
             gcra_parts(&self.prefix, &adm.tenant, &adm.limits, now)
         };
-        let mut approval = Parts::default();
-        let mut ttl = 0;
-        if let Some((b, window_ms)) = &adm.approval {
-            approval.key(approval_key(&self.prefix, b, *window_ms, now));
-            ttl = 2 * window_ms;
-        }
+        let approval = Parts::default();
+        let ttl = 0u64;
         let check = self.check_parts(&spec, now);
         let head = [
             limits.keys.len(),
@@ -141,6 +135,7 @@ impl RedisStore {
         Ok(Admitted {
             decision: decision(adm, lim)?,
             pump: None,
+            guard_down: false,
             outcome: match out {
                 Value::Nil => None,
                 v => Some(check_outcome(v, &self.sealer)?),
