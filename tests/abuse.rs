@@ -4,14 +4,15 @@
 
 #[path = "abuse/check_lockout.rs"]
 mod check_lockout;
+#[path = "abuse/guard.rs"]
+mod guard;
 mod support;
 
 use check_lockout::*;
+use guard::*;
 use serde_json::json;
 use support::app::{number, Backend};
 use support::spawn_app;
-
-const ADMIN_KEY: &str = "otpgw_admin_key_for_tests_only";
 
 fn demo(c: &mut otpgw::Config) -> &mut otpgw::config::TenantConfig {
     c.tenants.get_mut("demo").unwrap()
@@ -30,7 +31,9 @@ scenarios!(
     client_ip_limit_counts_only_requests_that_name_it,
     check_limits_count_checks_not_sends,
     geo_permissions_refuse_countries_and_number_types,
-    pumped_prefix_is_blocked_listed_and_lifted,
+    a_pumped_prefix_is_blocked_explained_listed_and_lifted,
+    a_thin_spread_is_stopped_at_the_range,
+    a_client_spraying_ranges_is_challenged_and_a_passed_challenge_goes_through,
     shadow_mode_only_counts,
     safe_list_is_never_blocked,
     approvals_keep_a_converting_prefix_open,
@@ -156,11 +159,7 @@ async fn geo_permissions_refuse_countries_and_number_types(b: Backend) {
 }
 
 fn pumping(c: &mut otpgw::Config, mode: otpgw::config::PumpingMode) {
-    c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
-    let p = &mut demo(c).pumping;
-    p.mode = mode;
-    p.levels.prefix.budget = 1.0;
-    p.block_secs = 600;
+    guard::guard(c, mode);
 }
 
 /// Numbers in one prefix (`+1415<exchange>0` then 3 digits), distinct per call.
@@ -169,79 +168,7 @@ fn in_prefix(prefix: &str, i: u32) -> String {
 }
 
 fn random_prefix() -> String {
-    let n = number();
-    n[..n.len() - 3].to_string()
-}
-
-async fn pumped_prefix_is_blocked_listed_and_lifted(b: Backend) {
-    let app = spawn_app(b, |c| pumping(c, otpgw::config::PumpingMode::Enforce)).await;
-    let prefix = random_prefix();
-    for i in 0..4 {
-        let r = app.start(&in_prefix(&prefix, i)).await;
-        assert_eq!(r.status, 201, "{}", r.text);
-    }
-    let r = app.start(&in_prefix(&prefix, 4)).await;
-    assert_eq!(
-        (r.status, r.body["reason"].as_str()),
-        (403, Some("prefix_blocked")),
-        "{}",
-        r.text
-    );
-    assert_eq!(app.start(&in_prefix(&prefix, 5)).await.status, 403);
-
-    let admin = |req: reqwest::RequestBuilder| req.bearer_auth(ADMIN_KEY);
-    let r = app.send(app.http.get(app.url("/v1/admin/blocks"))).await;
-    assert_eq!(r.status, 401);
-    let r = app.get("/v1/admin/blocks").await;
-    assert_eq!(
-        (r.status, r.code()),
-        (403, "forbidden"),
-        "a tenant key is no admin key"
-    );
-    let r = app
-        .send(admin(app.http.get(app.url("/v1/admin/blocks?tenant=demo"))))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let blocks = r.body["blocks"].as_array().unwrap();
-    let mine: Vec<_> = blocks.iter().filter(|b| b["prefix"] == prefix).collect();
-    assert_eq!(mine.len(), 1, "{}", r.text);
-    assert_eq!(mine[0]["country"], "US");
-    assert_eq!(mine[0]["strikes"], 1);
-    assert_eq!(mine[0]["sends"], 5);
-
-    let page = app.send(app.http.get(app.url("/ops"))).await;
-    assert!(page.text.contains(&prefix), "the ops page lists the block");
-
-    let path = format!("/v1/admin/blocks/demo/{}", prefix.trim_start_matches('+'));
-    let r = app.send(admin(app.http.delete(app.url(&path)))).await;
-    assert_eq!(
-        (r.status, r.body["lifted"].as_bool()),
-        (200, Some(true)),
-        "{}",
-        r.text
-    );
-    let r = app.send(admin(app.http.delete(app.url(&path)))).await;
-    assert_eq!(r.status, 404);
-    assert_eq!(app.start(&in_prefix(&prefix, 6)).await.status, 201);
-
-    let metrics = app.send(app.http.get(app.url("/metrics"))).await.text;
-    assert!(
-        metrics.contains("otpgw_pumping_decisions_total{country=\"US\",decision=\"blocked_now\",tenant=\"demo\"}"),
-        "{metrics}"
-    );
-}
-
-async fn shadow_mode_only_counts(b: Backend) {
-    let app = spawn_app(b, |c| pumping(c, otpgw::config::PumpingMode::Shadow)).await;
-    let prefix = random_prefix();
-    for i in 0..8 {
-        assert_eq!(app.start(&in_prefix(&prefix, i)).await.status, 201);
-    }
-    let metrics = app.send(app.http.get(app.url("/metrics"))).await.text;
-    assert!(
-        metrics.contains("otpgw_pumping_decisions_total{country=\"US\",decision=\"would_block\",tenant=\"demo\"} 4"),
-        "{metrics}"
-    );
+    guard::fresh_block(3)
 }
 
 async fn safe_list_is_never_blocked(b: Backend) {

@@ -481,7 +481,9 @@ async fn every_documented_route_is_routed_by_the_running_server() {
             .replace("{id}", UNKNOWN_ID)
             .replace("{provider}", "console")
             .replace("{tenant}", "demo")
-            .replace("{prefix}", "+14155550");
+            .replace("{prefix}", "+14155550")
+            .replace("{level}", "prefix")
+            .replace("{key}", "+14155550");
         assert!(
             !path.contains('{'),
             "unexpected path parameter in {}",

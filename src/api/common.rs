@@ -39,8 +39,8 @@ pub struct RawStart {
     pub client_ip: Option<String>,
     /// Caller metadata (must be an object).
     pub metadata: Option<Value>,
-    /// What the caller knows of the end user, for the pumping guard.
-    pub risk_context: Option<RawRisk>,
+    /// What the caller knows of the end user, for the pumping guard ([`RawRisk`]).
+    pub risk_context: Option<Value>,
 }
 
 /// `risk_context` as received (start and check). Unknown fields are rejected.
@@ -60,6 +60,50 @@ pub struct RawRisk {
 }
 
 impl RawRisk {
+    /// Reads a request's `risk_context` (absent or `null`: none) into the domain type;
+    /// every error names the field.
+    pub fn read(v: Option<&Value>) -> Result<Option<RiskContext>> {
+        let bad = |m: String| Error::InvalidRequest(format!("`risk_context`{m}"));
+        let obj = match v {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Object(o)) => o,
+            Some(_) => return Err(bad(" must be an object".into())),
+        };
+        let mut raw = RawRisk::default();
+        for (k, v) in obj {
+            let wrong = |what: &str| bad(format!(".{k} must be {what}"));
+            let text = || match v {
+                Value::Null => Ok(None),
+                Value::String(s) => Ok(Some(s.clone())),
+                _ => Err(wrong("a string")),
+            };
+            match k.as_str() {
+                "user_agent" => raw.user_agent = text()?,
+                "session_id" => raw.session_id = text()?,
+                "device_id" => raw.device_id = text()?,
+                "captcha_score" => {
+                    raw.captcha_score = match v {
+                        Value::Null => None,
+                        Value::Number(n) => n.as_f64(),
+                        _ => return Err(wrong("a number from 0 to 1")),
+                    }
+                }
+                "challenge_passed" => {
+                    raw.challenge_passed = match v {
+                        Value::Null => None,
+                        Value::Bool(b) => Some(*b),
+                        _ => return Err(wrong("true or false")),
+                    }
+                }
+                _ => {
+                    let name: String = k.chars().take(64).collect();
+                    return Err(bad(format!(": unknown field `{name}`")));
+                }
+            }
+        }
+        raw.parse().map(Some)
+    }
+
     /// Parses into the domain type.
     pub fn parse(&self) -> Result<RiskContext> {
         RiskContext::parse(
@@ -86,8 +130,9 @@ pub struct RawCheck {
     pub client_ip: Option<String>,
     /// End user's session (opaque): failed checks are counted per (number, session).
     pub client_session: Option<String>,
-    /// What the caller knows of the end user: an approval counts for its sources.
-    pub risk_context: Option<RawRisk>,
+    /// What the caller knows of the end user: an approval counts for its sources
+    /// ([`RawRisk`]).
+    pub risk_context: Option<Value>,
 }
 
 impl RawStart {
@@ -138,7 +183,7 @@ impl RawStart {
             template,
             app_hash: self.app_hash.as_deref().map(AppHash::parse).transpose()?,
             client_ip: self.client_ip.as_deref().map(parse_client_ip).transpose()?,
-            risk: self.risk_context.as_ref().map(RawRisk::parse).transpose()?,
+            risk: RawRisk::read(self.risk_context.as_ref())?,
             metadata,
             request_id: request_id.filter(|s| !s.is_empty()),
         })
@@ -174,7 +219,7 @@ impl RawCheck {
                 .as_deref()
                 .map(ClientSession::parse)
                 .transpose()?,
-            risk: self.risk_context.as_ref().map(RawRisk::parse).transpose()?,
+            risk: RawRisk::read(self.risk_context.as_ref())?,
         };
         Ok((by, code, client))
     }

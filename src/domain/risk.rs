@@ -6,14 +6,14 @@ use super::ClientSession;
 use crate::error::{Error, Result};
 use std::fmt;
 
-/// Longest `user_agent` accepted, in bytes.
+/// Longest `user_agent` accepted, in characters.
 pub const MAX_USER_AGENT: usize = 512;
 
 /// The end user's context, parsed and bounded. Identifiers are only ever stored as
 /// keyed hashes; `Debug` shows none of them.
 #[derive(Clone, Default, PartialEq)]
 pub struct RiskContext {
-    /// Browser or app user agent (1..=512 printable characters).
+    /// Browser or app user agent (1..=512 characters, none a control character).
     pub user_agent: Option<String>,
     /// The end user's session (the same rules as `client_session`).
     pub session_id: Option<ClientSession>,

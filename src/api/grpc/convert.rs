@@ -76,21 +76,21 @@ impl From<pb::StartRequest> for RawStart {
                 .metadata
                 .map(struct_to_json)
                 .filter(|m| m.as_object().is_some_and(|o| !o.is_empty())),
-            risk_context: r.risk_context.map(RawRisk::from),
+            risk_context: r.risk_context.map(risk_json),
         }
     }
 }
 
-impl From<pb::RiskContext> for RawRisk {
-    fn from(r: pb::RiskContext) -> Self {
-        RawRisk {
-            user_agent: r.user_agent,
-            session_id: r.session_id,
-            device_id: r.device_id,
-            captcha_score: r.captcha_score,
-            challenge_passed: r.challenge_passed,
-        }
-    }
+/// gRPC's `RiskContext` as the JSON object the shared edge reads.
+fn risk_json(r: pb::RiskContext) -> Value {
+    serde_json::to_value(RawRisk {
+        user_agent: r.user_agent,
+        session_id: r.session_id,
+        device_id: r.device_id,
+        captcha_score: r.captcha_score,
+        challenge_passed: r.challenge_passed,
+    })
+    .unwrap_or(Value::Null)
 }
 
 impl From<pb::CheckRequest> for RawCheck {
@@ -106,7 +106,7 @@ impl From<pb::CheckRequest> for RawCheck {
             code: Some(Value::String(r.code)),
             client_ip: r.client_ip,
             client_session: r.client_session,
-            risk_context: r.risk_context.map(RawRisk::from),
+            risk_context: r.risk_context.map(risk_json),
         }
     }
 }

@@ -129,10 +129,13 @@ pub async fn lift(
         return Err(none());
     }
     if state.service.abuse().lift(&t, level, &key).await? {
-        Ok(
-            Json(json!({"tenant": tenant, "level": level.as_str(), "key": key, "lifted": true}))
-                .into_response(),
-        )
+        let mut body =
+            json!({"tenant": tenant, "level": level.as_str(), "key": key, "lifted": true});
+        let digits = key.trim_start_matches('+');
+        if level == Level::Prefix && digits.bytes().all(|b| b.is_ascii_digit()) {
+            body["prefix"] = json!(format!("+{digits}"));
+        }
+        Ok(Json(body).into_response())
     } else {
         Err(none())
     }

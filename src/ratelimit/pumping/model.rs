@@ -291,8 +291,10 @@ pub fn decide(
             anchor = own;
         }
         let lp = p.levels[tg.level.index()];
+        // A level under an active block was answered above (a passed challenge).
+        let active = priors[i].is_some_and(|b| b.until_ms > now && b.action != Action::Shadow);
         let judged = match lp {
-            Some(lp) if tg.level != Level::Tenant => {
+            Some(lp) if tg.level != Level::Tenant && !active => {
                 // A level blocked before (strikes are remembered) is on probation:
                 // its budget is spent, only noise is tolerated.
                 let budget = if priors[i].is_some_and(|b| b.strikes > 0) {
