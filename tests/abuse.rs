@@ -2,12 +2,15 @@
 //! permissions, the pumping guard and its admin API, local shedding, and the failed-check
 //! limits per (number, client) and per number (`check_lockout.rs`).
 
+#[path = "abuse/campaign.rs"]
+mod campaign;
 #[path = "abuse/check_lockout.rs"]
 mod check_lockout;
 #[path = "abuse/guard.rs"]
 mod guard;
 mod support;
 
+use campaign::*;
 use check_lockout::*;
 use guard::*;
 use serde_json::json;
@@ -35,6 +38,9 @@ scenarios!(
     a_thin_spread_is_stopped_at_the_range,
     a_client_spraying_ranges_is_challenged_and_a_passed_challenge_goes_through,
     shadow_mode_only_counts,
+    a_shared_address_whose_users_type_codes_back_is_never_challenged,
+    a_thin_spread_over_one_area_from_rotating_addresses_is_stopped,
+    one_client_cycling_through_many_areas_is_stopped,
     safe_list_is_never_blocked,
     approvals_keep_a_converting_prefix_open,
     an_attackers_wrong_codes_do_not_lock_out_the_real_user,

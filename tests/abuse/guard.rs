@@ -385,3 +385,27 @@ async fn grpc_carries_the_risk_context_and_the_challenge() {
         .await
         .expect("a passed challenge goes through");
 }
+
+/// Many real users behind one address (an office, a carrier NAT) who type their codes
+/// back with the same `client_ip`: the approvals count for the address, which is never
+/// challenged.
+pub async fn a_shared_address_whose_users_type_codes_back_is_never_challenged(b: Backend) {
+    let app = spawn_app(b, |c| {
+        guard(c, otpgw::config::PumpingMode::Enforce);
+        demo(c).pumping.levels.ip.budget = 1.0;
+        demo(c).limits.client_ip_per_hour = 0;
+    })
+    .await;
+    let ip = "192.0.2.200";
+    for i in 0..30 {
+        let to = number();
+        let r = app
+            .post("/v1/verifications", json!({"to": to, "client_ip": ip}))
+            .await;
+        assert_eq!(r.status, 201, "user {i}: {}", r.text);
+        let code = app.code_for(&to).await;
+        let body = json!({"to": to, "code": code, "client_ip": ip});
+        let r = app.post("/v1/verifications/check", body).await;
+        assert_eq!(r.body["status"], "approved", "{}", r.text);
+    }
+}
