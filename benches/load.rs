@@ -1127,7 +1127,7 @@ impl Direct {
         let fresh = Verification {
             id: VerificationId::generate(shard).map_err(|e| e.to_string())?,
             tenant: TENANT.into(),
-            to: to.to_string(),
+            to: parsed.clone(),
             channel: Channel::Sms,
             status: Status::Pending,
             created_at: now,

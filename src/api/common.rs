@@ -275,7 +275,7 @@ impl VerificationView {
     pub fn new(v: &Verification, now: Millis, valid: Option<bool>) -> Self {
         VerificationView {
             id: v.id.as_str().to_string(),
-            to: v.to.clone(),
+            to: v.to.as_str().to_string(),
             channel: v.channel.as_str().to_string(),
             status: v.status_at(now).as_str().to_string(),
             created_at: rfc3339(v.created_at),

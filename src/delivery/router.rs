@@ -189,21 +189,10 @@ impl Router {
     }
 
     /// The providers to try for `to`, in order.
-    pub fn plan(&self, to: &str) -> Vec<Arc<Slot>> {
-        let needs_country = self
-            .routes
-            .iter()
-            .any(|(d, _)| d.iter().any(|x| matches!(x, Dest::Country(_))));
-        let country = if needs_country {
-            PhoneNumber::parse(to)
-                .ok()
-                .and_then(|n| n.region().map(str::to_string))
-        } else {
-            None
-        };
+    pub fn plan(&self, to: &PhoneNumber) -> Vec<Arc<Slot>> {
         let matches = |d: &Dest| match d {
-            Dest::Prefix(p) => to.starts_with(p.as_str()),
-            Dest::Country(c) => country.as_deref() == Some(c.as_str()),
+            Dest::Prefix(p) => to.as_str().starts_with(p.as_str()),
+            Dest::Country(c) => to.region() == Some(c.as_str()),
         };
         let entries = self
             .routes
@@ -371,9 +360,21 @@ mod tests {
             providers = ["a", "b"]
             "#
         ));
-        assert_eq!(names(r.plan("+447400123456")), ["b", "a"], "by ISO country");
-        assert_eq!(names(r.plan("+14155550123")), ["a", "b"], "by prefix");
-        assert_eq!(names(r.plan("+4915123456789")), ["c"], "default");
+        assert_eq!(
+            names(r.plan(&PhoneNumber::parse("+447400123456").unwrap())),
+            ["b", "a"],
+            "by ISO country"
+        );
+        assert_eq!(
+            names(r.plan(&PhoneNumber::parse("+14155550123").unwrap())),
+            ["a", "b"],
+            "by prefix"
+        );
+        assert_eq!(
+            names(r.plan(&PhoneNumber::parse("+4915123456789").unwrap())),
+            ["c"],
+            "default"
+        );
     }
 
     #[test]
@@ -387,7 +388,7 @@ mod tests {
         ));
         let mut first_a = 0;
         for _ in 0..4000 {
-            let p = names(r.plan("+14155550123"));
+            let p = names(r.plan(&PhoneNumber::parse("+14155550123").unwrap()));
             assert_eq!(p.len(), 2, "the other provider stays as failover");
             if p[0] == "a" {
                 first_a += 1;

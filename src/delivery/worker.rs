@@ -235,7 +235,7 @@ async fn process(ctx: &Ctx, lease: Lease) {
         return settle(ctx, &lease, None).await;
     }
     if now >= v.expires_at {
-        let country = crate::domain::country_of(&v.to);
+        let country = v.to.country().to_string();
         ctx.metrics
             .finished
             .with_label_values(&[&v.tenant, v.channel.as_str(), &country, "expired"])
@@ -259,7 +259,7 @@ async fn process(ctx: &Ctx, lease: Lease) {
         now,
     );
     if let Some(o) = &ctx.outbox {
-        o.record(&v.tenant, &v.to, &body, now);
+        o.record(&v.tenant, v.to.as_str(), &body, now);
     }
     let encoding = match crate::template::encoding_of(&body) {
         crate::template::Encoding::Gsm7 => "gsm7",

@@ -15,7 +15,7 @@ mod verification;
 pub use client::{parse_client_ip, CheckClient, ClientSession};
 pub use client_net::ClientNet;
 pub use code::{uniform_below, CodeLength, OtpCode};
-pub use phone::{country_of, mask_digit_runs, mask_number, PhoneNumber};
+pub use phone::{mask_digit_runs, mask_number, PhoneNumber};
 pub use risk::RiskContext;
 pub use verification::{
     AppHash, Channel, Delivery, DeliveryStatus, Locale, Status, Verification, VerificationId,

@@ -32,9 +32,6 @@ impl PhoneNumber {
         if digits.len() < 7 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("must be + followed by 7 to 15 digits"));
         }
-        if let Some(n) = recent::get(input) {
-            return Ok(n);
-        }
         let parsed =
             phonenumber::parse(None, input).map_err(|_| bad("is not a possible number"))?;
         if !phonenumber::is_valid(&parsed) {
@@ -42,9 +39,7 @@ impl PhoneNumber {
         }
         let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
         let region = parsed.country().id().map(|id| id.as_ref().to_string());
-        let n = PhoneNumber { e164, region };
-        recent::put(input, &n);
-        Ok(n)
+        Ok(PhoneNumber { e164, region })
     }
 
     /// The full number, for the store and the provider only.
@@ -85,77 +80,27 @@ impl PhoneNumber {
         mask_number(&self.e164)
     }
 
+    /// A number read back from the store, where it was written after [`Self::parse`]:
+    /// not validated again. `region` is the one stored with it; a record written
+    /// before regions were stored has none, and is parsed once for it.
+    pub fn from_stored(e164: String, region: Option<String>) -> Self {
+        let region = region.or_else(|| {
+            phonenumber::parse(None, &e164)
+                .ok()
+                .and_then(|p| p.country().id().map(|id| id.as_ref().to_string()))
+        });
+        PhoneNumber { e164, region }
+    }
+
+    /// The region for metrics and the ops page: its ISO 3166 code, or `unknown`.
+    pub fn country(&self) -> &str {
+        self.region.as_deref().unwrap_or("unknown")
+    }
+
     /// Loads libphonenumber's metadata now rather than on the first request.
     pub fn warm_up() {
         let _ = PhoneNumber::parse("+14155550123");
     }
-}
-
-/// Numbers parsed recently. One verification parses the same number several times (the
-/// start's input, the check's input, the stored number again for the country label), and
-/// validation is the costliest step of a request: about 10 µs for a +1 number, whose
-/// patterns are tried region by region across the NANP. Parsing is a pure function of
-/// the input, so remembering a bounded number of valid results changes only the time.
-mod recent {
-    use super::PhoneNumber;
-    use std::collections::{HashMap, VecDeque};
-    use std::sync::{Mutex, OnceLock};
-
-    const SHARDS: usize = 16;
-    /// Entries per shard (8192 numbers in all, well under a megabyte).
-    const PER_SHARD: usize = 512;
-
-    #[derive(Default)]
-    struct Shard {
-        map: HashMap<String, PhoneNumber>,
-        order: VecDeque<String>,
-    }
-
-    fn all() -> &'static [Mutex<Shard>; SHARDS] {
-        static ALL: OnceLock<[Mutex<Shard>; SHARDS]> = OnceLock::new();
-        ALL.get_or_init(|| std::array::from_fn(|_| Mutex::default()))
-    }
-
-    fn shard(input: &str) -> std::sync::MutexGuard<'static, Shard> {
-        let h = input
-            .bytes()
-            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
-        all()[h % SHARDS].lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(super) fn get(input: &str) -> Option<PhoneNumber> {
-        shard(input).map.get(input).cloned()
-    }
-
-    pub(super) fn put(input: &str, n: &PhoneNumber) {
-        let mut s = shard(input);
-        if s.map.contains_key(input) {
-            return;
-        }
-        if s.order.len() >= PER_SHARD {
-            if let Some(old) = s.order.pop_front() {
-                s.map.remove(&old);
-            }
-        }
-        s.order.push_back(input.to_string());
-        s.map.insert(input.to_string(), n.clone());
-    }
-
-    #[cfg(test)]
-    pub(super) fn len() -> usize {
-        all()
-            .iter()
-            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()).map.len())
-            .sum()
-    }
-}
-
-/// ISO 3166 region of a stored E.164 number, or `unknown` (metrics, ops page).
-pub fn country_of(e164: &str) -> String {
-    PhoneNumber::parse(e164)
-        .ok()
-        .and_then(|n| n.region().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Masks any number-like string: keeps the first five characters and the last two.
@@ -246,18 +191,15 @@ mod tests {
     }
 
     #[test]
-    fn a_remembered_number_parses_the_same_and_the_memory_is_bounded() {
-        let first = PhoneNumber::parse("+14155550188").unwrap();
-        let again = PhoneNumber::parse("+14155550188").unwrap();
-        assert_eq!(first, again);
-        assert_eq!(again.region(), Some("US"));
-        for i in 0..10_000 {
-            let _ = PhoneNumber::parse(&format!("+1415{}{:04}", 230 + i / 10_000, i));
-        }
-        assert!(recent::len() <= 16 * 512);
-        assert!(
-            PhoneNumber::parse("+10000000000").is_err(),
-            "invalid input stays invalid"
+    fn a_stored_number_keeps_its_region_without_parsing() {
+        let n = PhoneNumber::parse("+14155550188").unwrap();
+        let back = PhoneNumber::from_stored(n.as_str().to_string(), n.region().map(str::to_string));
+        assert_eq!(back, n);
+        let old = PhoneNumber::from_stored("+447400123456".into(), None);
+        assert_eq!(
+            old.region(),
+            Some("GB"),
+            "a record without its region is parsed once"
         );
     }
 

@@ -199,8 +199,8 @@ pub struct Verification {
     pub id: VerificationId,
     /// Owning tenant.
     pub tenant: String,
-    /// Destination, E.164.
-    pub to: String,
+    /// Destination.
+    pub to: super::PhoneNumber,
     /// Delivery channel.
     pub channel: Channel,
     /// Stored status (see [`Verification::status_at`] for the status shown).
@@ -267,7 +267,7 @@ impl fmt::Debug for Verification {
         f.debug_struct("Verification")
             .field("id", &self.id)
             .field("tenant", &self.tenant)
-            .field("to", &super::mask_number(&self.to))
+            .field("to", &self.to)
             .field("status", &self.status)
             .field("expires_at", &self.expires_at)
             .field("send_count", &self.send_count)

@@ -291,7 +291,7 @@ mod tests {
         let msg = crate::providers::OutboundMessage {
             id: crate::domain::VerificationId::parse("vrf_00aa0123456789abcdef01234567").unwrap(),
             tenant: "acme".into(),
-            to: "+14155550123".into(),
+            to: crate::domain::PhoneNumber::parse("+14155550123").unwrap(),
             body: "Your code is 123456".into(),
             locale: "en".into(),
             metadata: None,

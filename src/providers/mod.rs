@@ -31,7 +31,7 @@ pub mod webhook;
 
 pub use registry::ProviderConfig;
 
-use crate::domain::{mask_number, Millis, VerificationId};
+use crate::domain::{Millis, PhoneNumber, VerificationId};
 use async_trait::async_trait;
 use std::fmt;
 use std::sync::Arc;
@@ -44,8 +44,8 @@ pub struct OutboundMessage {
     pub id: VerificationId,
     /// Tenant.
     pub tenant: String,
-    /// Destination, E.164.
-    pub to: String,
+    /// Destination (E.164, with its region).
+    pub to: PhoneNumber,
     /// Full text, code included.
     pub body: String,
     /// Locale used for the text.
@@ -63,7 +63,7 @@ impl fmt::Debug for OutboundMessage {
         f.debug_struct("OutboundMessage")
             .field("id", &self.id)
             .field("tenant", &self.tenant)
-            .field("to", &mask_number(&self.to))
+            .field("to", &self.to)
             .field("body", &"<redacted>")
             .field("expires_at", &self.expires_at)
             .finish()

@@ -180,7 +180,7 @@ impl Service {
         let r = self.check_inner(tenant, by, code, client).await;
         observe::checked(&self.inner.metrics, &tenant.id, r.as_ref().map(|(v, _)| v));
         if let Ok(((v, true), _)) = &r {
-            let country = country_of(&v.to);
+            let country = v.to.country().to_string();
             self.inner.activity.approved(&country, now_millis());
         }
         r
@@ -247,7 +247,7 @@ impl Service {
         let fresh = Verification {
             id: VerificationId::generate(number.shard)?,
             tenant: tenant.id.clone(),
-            to: input.to.as_str().to_string(),
+            to: input.to.clone(),
             channel: input.channel,
             status: Status::Pending,
             created_at: now,
@@ -351,21 +351,20 @@ impl Service {
             CheckBy::To(n) => {
                 let adm = abuse.check_admission(tenant, Some(&n), client)?;
                 let r = self.number_ref(tenant, n.as_str(), Channel::Sms);
-                (CheckTarget::Number(r), n.as_str().to_string(), adm)
+                (CheckTarget::Number(r), n, adm)
             }
             CheckBy::Id(id) => {
                 // shed before the read; the number is known only after it
                 abuse.check_admission(tenant, None, client)?;
                 let v = self.get(tenant, &id).await?;
-                let n = PhoneNumber::parse(&v.to).ok();
-                let adm = abuse.admission_after_read(tenant, n.as_ref(), client);
-                let r = self.number_ref(tenant, &v.to, v.channel);
+                let adm = abuse.admission_after_read(tenant, Some(&v.to), client);
+                let r = self.number_ref(tenant, v.to.as_str(), v.channel);
                 (CheckTarget::Id(id, r), v.to, adm)
             }
         };
         let spec = CheckSpec {
             target,
-            code_mac: self.inner.keys.code_mac(&tenant.id, &to, code),
+            code_mac: self.inner.keys.code_mac(&tenant.id, to.as_str(), code),
             number_fail_limit: cfg.number_failed_checks_per_hour,
             client_keys: client_check_keys(&self.inner.keys, tenant, client),
             client_fail_limit: cfg.client_failed_checks_per_hour,
@@ -424,7 +423,7 @@ impl Service {
 
     async fn cancel_inner(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
         let v = self.get(tenant, id).await?;
-        let number = self.number_ref(tenant, &v.to, v.channel);
+        let number = self.number_ref(tenant, v.to.as_str(), v.channel);
         let now = now_millis();
         let after = self
             .inner

@@ -1,7 +1,7 @@
 //! Turning service outcomes into metrics (kept apart so the service reads as policy).
 
 use super::Started;
-use crate::domain::{country_of, Channel, Status, Verification};
+use crate::domain::{Channel, Status, Verification};
 use crate::error::Error;
 use crate::metrics::Metrics;
 
@@ -38,9 +38,9 @@ pub fn started(
 
 /// A verification reached an end state.
 pub fn finished(m: &Metrics, tenant: &str, v: &Verification, outcome: &str) {
-    let country = country_of(&v.to);
+    let country = v.to.country();
     m.finished
-        .with_label_values(&[tenant, v.channel.as_str(), &country, outcome])
+        .with_label_values(&[tenant, v.channel.as_str(), country, outcome])
         .inc();
 }
 

@@ -53,7 +53,7 @@ pub fn start_spec(number: &NumberRef, cooldown_ms: i64) -> StartSpec {
         fresh: Verification {
             id: VerificationId::generate(number.shard).unwrap(),
             tenant: "t".into(),
-            to: "+14155550123".into(),
+            to: otpgw::domain::PhoneNumber::parse("+14155550123").unwrap(),
             channel: Channel::Sms,
             status: Status::Pending,
             created_at: now,

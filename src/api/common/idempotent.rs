@@ -86,7 +86,7 @@ async fn replay(svc: &Service, tenant: &Tenant, status: u16, body: &str) -> Resu
         }
         Err(e) => return Err(e),
     };
-    view.to = v.to.clone();
+    view.to = v.to.as_str().to_string();
     view.metadata = metadata_view(&v);
     Ok(StartResult {
         created: status == 201,

@@ -95,7 +95,7 @@ impl SnsProvider {
         let mut f = form_urlencoded::Serializer::new(String::new());
         f.append_pair("Action", "Publish")
             .append_pair("Version", "2010-03-31")
-            .append_pair("PhoneNumber", &msg.to)
+            .append_pair("PhoneNumber", msg.to.as_str())
             .append_pair("Message", &msg.body);
         for (i, (name, value)) in self.attributes.iter().enumerate() {
             let n = i + 1;

@@ -40,6 +40,6 @@ impl SmsProvider for ConsoleProvider {
 impl OutboundMessage {
     /// The destination, masked for output.
     pub fn to_masked(&self) -> String {
-        crate::domain::mask_number(&self.to)
+        self.to.masked()
     }
 }

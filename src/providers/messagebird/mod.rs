@@ -247,7 +247,7 @@ impl SmsProvider for MessageBirdProvider {
     }
 
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
-        let recipient = msisdn(&msg.to).ok_or_else(|| {
+        let recipient = msisdn(msg.to.as_str()).ok_or_else(|| {
             ProviderError::new(super::ErrorKind::InvalidDestination, "not an E.164 number")
         })?;
         let body = SendBody {

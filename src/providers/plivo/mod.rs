@@ -283,7 +283,7 @@ impl SmsProvider for PlivoProvider {
         let body = SendBody {
             src: self.src.as_deref().map(plivo_number),
             powerpack_uuid: self.powerpack_uuid.as_deref(),
-            dst: plivo_number(&msg.to),
+            dst: plivo_number(msg.to.as_str()),
             text: &msg.body,
             url: self.status_url.as_deref(),
             method: self.status_url.as_ref().map(|_| "POST"),

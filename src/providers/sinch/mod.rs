@@ -124,7 +124,7 @@ impl SmsProvider for SinchProvider {
     }
 
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
-        let mut batch = serde_json::json!({ "to": [msg.to], "body": msg.body });
+        let mut batch = serde_json::json!({ "to": [msg.to.as_str()], "body": msg.body });
         if let Some(from) = &self.from {
             batch["from"] = from.as_str().into();
         }

@@ -220,7 +220,7 @@ impl SmsProvider for TelnyxProvider {
         let body = SendBody {
             from: self.from.as_deref(),
             messaging_profile_id: self.messaging_profile_id.as_deref(),
-            to: &msg.to,
+            to: msg.to.as_str(),
             text: &msg.body,
             webhook_url: self.webhook_url.as_deref(),
         };

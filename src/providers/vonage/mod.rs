@@ -212,7 +212,7 @@ impl SmsProvider for VonageProvider {
     }
 
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
-        let to = msg.to.strip_prefix('+').unwrap_or(&msg.to);
+        let to = msg.to.as_str().strip_prefix('+').unwrap_or(msg.to.as_str());
         let mut form: Vec<(&str, &str)> = vec![
             ("api_key", &self.api_key),
             ("api_secret", &*self.api_secret),

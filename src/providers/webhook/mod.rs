@@ -69,7 +69,7 @@ impl SmsProvider for WebhookProvider {
             .unwrap_or(serde_json::Value::Null);
         let body = Body::json(&serde_json::json!({
             "id": msg.id.as_str(),
-            "to": msg.to,
+            "to": msg.to.as_str(),
             "body": msg.body,
             "locale": msg.locale,
             "metadata": metadata,

@@ -20,7 +20,7 @@ fn spec(tenant: &str, n: u32, now: Millis, ttl: i64) -> StartSpec {
         fresh: Verification {
             id,
             tenant: tenant.into(),
-            to: format!("+1415555{n:04}"),
+            to: crate::domain::PhoneNumber::parse(&format!("+1415555{n:04}")).unwrap(),
             channel: Channel::Sms,
             status: Status::Pending,
             created_at: now,

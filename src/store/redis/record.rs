@@ -4,7 +4,7 @@
 //! `t` tenant, `pe` personal data sealed, `ch` channel, `st` status, `ca` created,
 //! `ex` expires, `sc` sends, `ms` max sends, `nr` next resend, `al` attempts left,
 //! `ds`/`dp`/`du` delivery status/provider/updated, `lo` locale, `tp` template,
-//! `cl` code length, `sd` code seed (16 bytes), `cm` code MAC (32 bytes), and one
+//! `cl` code length, `rg` the number's region (ISO 3166; not personal), `sd` code seed (16 bytes), `cm` code MAC (32 bytes), and one
 //! `x:<16 hex>` field per delivery receipt applied (`store::progress::receipt_mark`; read
 //! only by `delivery.lua`). Instants are integer milliseconds.
 //!
@@ -15,7 +15,9 @@
 //! `to` and `md` fields) still decode until they expire. No script reads `pe`.
 
 use crate::crypto::Sealer;
-use crate::domain::{Channel, Delivery, DeliveryStatus, Status, Verification, VerificationId};
+use crate::domain::{
+    Channel, Delivery, DeliveryStatus, PhoneNumber, Status, Verification, VerificationId,
+};
 use ::redis::Value;
 use std::borrow::Cow;
 
@@ -25,7 +27,7 @@ fn place<'a>(id: &'a VerificationId, tenant: &'a str) -> [&'a [u8]; 2] {
 
 /// The sealed `pe` field of a record.
 fn seal_personal(v: &Verification, sealer: &Sealer) -> Vec<u8> {
-    let to = v.to.as_bytes();
+    let to = v.to.as_str().as_bytes();
     let mut plain = Vec::with_capacity(1 + to.len() + v.metadata.as_ref().map_or(0, String::len));
     plain.push(to.len().min(255) as u8);
     plain.extend_from_slice(&to[..to.len().min(255)]);
@@ -69,6 +71,7 @@ pub fn encode(v: &Verification, mac: &[u8; 32], sealer: &Sealer) -> Vec<Vec<u8>>
         ("ds", v.delivery.status.as_str().into()),
         ("du", v.delivery.updated_at.to_string().into_bytes()),
         ("cl", v.code_length.to_string().into_bytes()),
+        ("rg", v.to.region().unwrap_or("").as_bytes().to_vec()),
         ("sd", v.seed.clone()),
         ("cm", mac.to_vec()),
     ];
@@ -150,6 +153,7 @@ pub fn decode(id: &VerificationId, v: &Value, sealer: &Sealer) -> Option<Verific
         Some(pe) => open_personal(sealer, id, tenant, pe)?,
         None => (s("to")?.to_string(), opt("md")),
     };
+    let to = PhoneNumber::from_stored(to, opt("rg"));
     Some(Verification {
         id: id.clone(),
         tenant: tenant.to_string(),
@@ -184,7 +188,7 @@ mod tests {
         Verification {
             id: VerificationId::generate(3).unwrap(),
             tenant: "t".into(),
-            to: "+14155550123".into(),
+            to: crate::domain::PhoneNumber::parse("+14155550123").unwrap(),
             channel: Channel::Sms,
             status: Status::Pending,
             created_at: 1,
