@@ -7,10 +7,27 @@ use std::fmt;
 ///
 /// `Debug` and [`PhoneNumber::masked`] show only the country prefix and the last two
 /// digits, so a number never reaches a log in full by accident.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct PhoneNumber {
     e164: String,
     region: Option<String>,
+    /// libphonenumber's parse, kept from [`PhoneNumber::parse`] for the number type
+    /// (`None` for a number read back from the store).
+    parsed: Option<Box<phonenumber::PhoneNumber>>,
+}
+
+impl PartialEq for PhoneNumber {
+    fn eq(&self, other: &Self) -> bool {
+        self.e164 == other.e164
+    }
+}
+
+impl Eq for PhoneNumber {}
+
+impl std::hash::Hash for PhoneNumber {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.e164.hash(h)
+    }
 }
 
 /// Longest input accepted before any parsing: `+` and 15 digits (ITU-T E.164).
@@ -39,7 +56,11 @@ impl PhoneNumber {
         }
         let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
         let region = parsed.country().id().map(|id| id.as_ref().to_string());
-        Ok(PhoneNumber { e164, region })
+        Ok(PhoneNumber {
+            e164,
+            region,
+            parsed: Some(Box::new(parsed)),
+        })
     }
 
     /// The full number, for the store and the provider only.
@@ -56,8 +77,16 @@ impl PhoneNumber {
     /// `premium_rate`, …). +1 numbers come back `fixed_line_or_mobile`.
     pub fn number_type(&self) -> &'static str {
         use phonenumber::Type as T;
-        let Ok(p) = phonenumber::parse(None, &self.e164) else {
-            return "unknown";
+        let again;
+        let p = match &self.parsed {
+            Some(p) => &**p,
+            None => match phonenumber::parse(None, &self.e164) {
+                Ok(p) => {
+                    again = p;
+                    &again
+                }
+                Err(_) => return "unknown",
+            },
         };
         match p.number_type(&phonenumber::metadata::DATABASE) {
             T::FixedLine => "fixed_line",
@@ -89,7 +118,11 @@ impl PhoneNumber {
                 .ok()
                 .and_then(|p| p.country().id().map(|id| id.as_ref().to_string()))
         });
-        PhoneNumber { e164, region }
+        PhoneNumber {
+            e164,
+            region,
+            parsed: None,
+        }
     }
 
     /// The region for metrics and the ops page: its ISO 3166 code, or `unknown`.
