@@ -2,9 +2,10 @@
 //!
 //! Every failure a caller can see is an [`Error`] variant with a stable machine-readable
 //! `code` (the contract's list), an HTTP status and a retry delay where one applies. The
-//! HTTP status ([`Error::http_status`]) and the gRPC code ([`Error::grpc_code`]) are
-//! decided here and nowhere else; `api/http/problem.rs` and `api/grpc/status.rs` only
-//! render them (problem+json; status with `google.rpc` details). Internal detail (store
+//! HTTP status ([`Error::http_status`]) is decided here and nowhere else;
+//! `api/http/problem.rs` renders it as problem+json, and `api/grpc/status.rs` maps the
+//! status to its gRPC code (one table) with `google.rpc` details. This module names
+//! no transport. Internal detail (store
 //! errors, provider bodies) goes to the log, never into the response.
 
 use std::time::Duration;
@@ -146,21 +147,6 @@ impl Error {
             | Error::MaxAttemptsReached { .. } => 429,
             Error::StoreUnavailable { .. } => 503,
             Error::Internal(_) => 500,
-        }
-    }
-
-    /// The gRPC status code this error maps to.
-    pub fn grpc_code(&self) -> tonic::Code {
-        use tonic::Code;
-        match self.http_status() {
-            400 | 405 | 413 | 415 => Code::InvalidArgument,
-            401 => Code::Unauthenticated,
-            403 => Code::PermissionDenied,
-            404 => Code::NotFound,
-            409 => Code::AlreadyExists,
-            429 => Code::ResourceExhausted,
-            503 => Code::Unavailable,
-            _ => Code::Internal,
         }
     }
 

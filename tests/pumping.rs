@@ -9,6 +9,7 @@ use otpgw::config::PumpingConfig;
 use otpgw::domain::now_millis;
 use otpgw::ratelimit::pumping::{Action, GuardPolicy, Level, Outcome, Probe, PumpStore, Target};
 use otpgw::ratelimit::{build, Backends};
+use otpgw::service::guard_policy;
 use support::app::base_config;
 use support::Backend;
 
@@ -26,7 +27,7 @@ fn policy() -> GuardPolicy {
     c.levels.prefix.budget = 1.0;
     c.block_secs = 10;
     c.max_block_secs = 60;
-    c.policy()
+    guard_policy(&c)
 }
 
 fn probe(t: &str, prefix: &str) -> Probe {
@@ -153,7 +154,7 @@ async fn shadow_mode_never_blocks(b: Backend) {
     let mut c = PumpingConfig::default();
     c.levels.prefix.budget = 1.0;
     c.mode = otpgw::config::PumpingMode::Shadow;
-    let p = c.policy();
+    let p = guard_policy(&c);
     let pr = probe(&t, "+14155554");
     let mut would = 0;
     for _ in 0..20 {
@@ -172,11 +173,10 @@ async fn shadow_mode_never_blocks(b: Backend) {
 async fn a_full_level_counts_newcomers_in_its_overflow_entry(b: Backend) {
     let be = backends(b);
     let (t, now) = (tenant(), now_millis());
-    let p = PumpingConfig {
+    let p = guard_policy(&PumpingConfig {
         max_tracked: 3,
         ..PumpingConfig::default()
-    }
-    .policy();
+    });
     let mut overflowed = 0;
     for i in 0..10 {
         let pr = probe(&t, &format!("+1415556{i}"));

@@ -2,7 +2,6 @@
 //! and one `[…pumping.levels.<level>]` table per level. What each number means, and how
 //! the defaults were chosen, is in `docs/abuse.md`.
 
-use crate::ratelimit::pumping::{Action, GuardPolicy, Level, LevelPolicy};
 use serde::Deserialize;
 
 /// The guard as a whole.
@@ -158,51 +157,6 @@ impl Default for PumpingConfig {
 }
 
 impl PumpingConfig {
-    /// The model's policy.
-    pub fn policy(&self) -> GuardPolicy {
-        let l = &self.levels;
-        let level = |c: &LevelConfig| {
-            let action = match (self.mode, c.action) {
-                (_, LevelMode::Off) | (PumpingMode::Off, _) => return None,
-                (PumpingMode::Shadow, _) | (_, LevelMode::Shadow) => Action::Shadow,
-                (_, LevelMode::Enforce) => Action::Enforce,
-                (_, LevelMode::Challenge) => Action::Challenge,
-            };
-            Some(LevelPolicy {
-                action,
-                budget: c.budget.max(0.0),
-                drop: c.drop.clamp(0.0, 1.0),
-            })
-        };
-        let mut levels = [None; 8];
-        for lv in Level::ALL {
-            levels[lv.index()] = match lv {
-                Level::Tenant => None,
-                Level::Country => level(&l.country),
-                Level::Area => level(&l.area),
-                Level::Range => level(&l.range),
-                Level::Prefix => level(&l.prefix),
-                Level::Ip => level(&l.ip),
-                Level::Session => level(&l.session),
-                Level::Device => level(&l.device),
-            };
-        }
-        let recent_ms = self.recent_secs.max(1) * 1000;
-        GuardPolicy {
-            recent_ms,
-            baseline_ms: (self.baseline_secs.max(1) * 1000).max(recent_ms),
-            prior: self.expected_conversion.clamp(0.01, 1.0),
-            floor: self.conversion_floor.clamp(0.0, 1.0),
-            z: self.noise_sigmas.max(0.0),
-            lag_ms: self.approval_lag_secs * 1000,
-            jump: self.volume_jump.max(1.0),
-            block_ms: self.block_secs.max(1) * 1000,
-            max_block_ms: self.max_block_secs.max(self.block_secs).max(1) * 1000,
-            max_tracked: self.max_tracked.max(1),
-            levels,
-        }
-    }
-
     /// Problems `config check` and startup refuse.
     pub fn problems(&self, tenant: &str) -> Vec<String> {
         let mut out = Vec::new();

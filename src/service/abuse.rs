@@ -7,7 +7,8 @@
 //! round trip on one node, see [`crate::store::admit`]), and [`Abuse::settle`] turns
 //! what came back into the request's answer.
 
-use super::admission::{check_admission, geo_check, start_admission, Sources};
+use super::admission::{check_admission, geo_check, start_admission};
+use super::guard::{guard_policy, Sources};
 use super::Tenant;
 use crate::crypto::Keys;
 use crate::domain::{now_millis, CheckClient, ClientNet, PhoneNumber, RiskContext};
@@ -242,7 +243,7 @@ impl Abuse {
             Level::Country => key.to_ascii_uppercase(),
             _ => key.to_string(),
         };
-        let p = tenant.cfg.pumping.policy();
+        let p = guard_policy(&tenant.cfg.pumping);
         let lifted = self
             .backends
             .pumps

@@ -4,15 +4,15 @@
 //! client keys a check's failures are counted under (decided by the check itself, since
 //! only a wrong code is charged: see [`crate::store::CheckSpec`]).
 
+use super::guard::{guard_policy, probe, Sources};
 use super::Tenant;
 use crate::config::{PumpingMode, TenantConfig};
 use crate::crypto::Keys;
-use crate::domain::{CheckClient, ClientNet, ClientSession, PhoneNumber, RiskContext};
+use crate::domain::{CheckClient, ClientNet, PhoneNumber};
 use crate::error::{Error, Result};
-use crate::ratelimit::pumping::{block_of, prefix_of, GuardPolicy, Level, Probe, Target};
+use crate::ratelimit::pumping::{prefix_of, GuardPolicy, Probe};
 use crate::ratelimit::Limit;
 use crate::store::Admission;
-use std::net::IpAddr;
 
 const SEC: u64 = 1000;
 const MIN: u64 = 60 * SEC;
@@ -83,102 +83,6 @@ fn guarded(cfg: &TenantConfig, to: &str) -> bool {
     cfg.pumping.mode != PumpingMode::Off && !safe_listed(cfg, to)
 }
 
-/// The sources a request names, for the guard.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Sources<'a> {
-    /// The end user's IP.
-    pub ip: Option<IpAddr>,
-    /// A session named outside `risk_context` (a check's `client_session`).
-    pub session: Option<&'a ClientSession>,
-    /// The caller's `risk_context`.
-    pub risk: Option<&'a RiskContext>,
-}
-
-fn masked_ip(net: &ClientNet) -> String {
-    match net.addr() {
-        IpAddr::V4(a) => {
-            let o = a.octets();
-            format!("{}.{}.{}.x", o[0], o[1], o[2])
-        }
-        IpAddr::V6(_) => net.to_string(),
-    }
-}
-
-/// Where a send to `to` counts for the guard: tenant, country, the number's blocks,
-/// then the sources the request names (those whose level is on).
-pub fn probe(
-    keys: &Keys,
-    tenant: &Tenant,
-    to: &PhoneNumber,
-    src: Sources<'_>,
-    policy: &GuardPolicy,
-) -> Probe {
-    let t = &tenant.id;
-    let country = to.region().unwrap_or("unknown").to_string();
-    let on = |l: Level| policy.levels[l.index()].is_some();
-    let mut targets = vec![
-        Target {
-            level: Level::Tenant,
-            field: "all".into(),
-            label: t.clone(),
-        },
-        Target {
-            level: Level::Country,
-            field: country.clone(),
-            label: country.clone(),
-        },
-    ];
-    for level in [Level::Area, Level::Range, Level::Prefix] {
-        if let Some(block) = block_of(to.as_str(), level).filter(|_| on(level)) {
-            targets.push(Target {
-                level,
-                field: keys.scope_key(t, level.as_str(), block),
-                label: block.to_string(),
-            });
-        }
-    }
-    let net = src
-        .ip
-        .map(|ip| ClientNet::of(ip, tenant.cfg.limits.ipv6_prefix_len));
-    let mut source = |level: Level, value: Option<String>, label: String| {
-        if let Some(v) = value.filter(|_| on(level)) {
-            let field = keys.scope_key(t, level.as_str(), &v);
-            let label = format!("{label}{}", &field[..8]);
-            targets.push(Target {
-                level,
-                field,
-                label,
-            });
-        }
-    };
-    if let Some(n) = &net {
-        let label = format!("{} ", masked_ip(n));
-        source(Level::Ip, Some(n.to_string()), label);
-    }
-    let risk = src.risk;
-    let session = risk
-        .and_then(|r| r.session_id.as_ref())
-        .or(src.session)
-        .map(|s| s.as_str().to_string());
-    source(Level::Session, session, "session ".into());
-    let device = risk.and_then(|r| match (&r.device_id, &r.user_agent, &net) {
-        (Some(d), _, _) => Some(format!("id:{}", d.as_str())),
-        (None, Some(ua), Some(n)) => Some(format!("ua:{n}:{ua}")),
-        _ => None,
-    });
-    source(Level::Device, device, "device ".into());
-    Probe {
-        tenant: t.clone(),
-        channel: "sms".into(),
-        country,
-        targets,
-        challenge_passed: risk.is_some_and(|r| r.challenge_passed),
-        low_score: risk
-            .and_then(|r| r.captcha_score)
-            .is_some_and(|s| s < tenant.cfg.pumping.low_captcha_score),
-    }
-}
-
 fn guard(
     keys: &Keys,
     tenant: &Tenant,
@@ -189,7 +93,7 @@ fn guard(
     if !guarded(cfg, to.as_str()) {
         return None;
     }
-    let policy = cfg.pumping.policy();
+    let policy = guard_policy(&cfg.pumping);
     Some((probe(keys, tenant, to, src, &policy), policy))
 }
 

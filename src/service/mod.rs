@@ -9,15 +9,15 @@
 mod abuse;
 mod activity;
 mod admission;
+mod guard;
 mod idempotency;
 mod observe;
 mod tenants;
 
 pub use abuse::Abuse;
 pub use activity::{Activity, CountryHour};
-pub use admission::{
-    check_admission, client_check_keys, geo_check, limit_policy, probe, start_admission, Sources,
-};
+pub use admission::{check_admission, client_check_keys, geo_check, limit_policy, start_admission};
+pub use guard::{guard_policy, probe, Sources};
 
 pub use tenants::{AdminKeys, Tenant, Tenants};
 

@@ -1,6 +1,7 @@
 //! Rendering of [`Error`] as a gRPC status with `google.rpc` details.
 //!
-//! The code comes from [`Error::grpc_code`], the one mapping. Details: an `ErrorInfo`
+//! The code follows from the error's HTTP status ([`code`], the one table from statuses
+//! to gRPC codes). Details: an `ErrorInfo`
 //! whose `reason` is the contract's `code` (domain `otpgw`), with metadata `reason` (the
 //! limit, when there is one) and `retry_after` (seconds); a `RetryInfo` when waiting
 //! helps; and the same `retry-after` as metadata.
@@ -32,6 +33,21 @@ impl From<Error> for tonic::Status {
             metadata.insert("retry-after", MetadataValue::from(secs));
         }
         details.set_error_info(e.code(), "otpgw", info);
-        tonic::Status::with_error_details_and_metadata(e.grpc_code(), message, details, metadata)
+        tonic::Status::with_error_details_and_metadata(code(&e), message, details, metadata)
+    }
+}
+
+/// The gRPC code of an error, from its HTTP status.
+pub fn code(e: &Error) -> tonic::Code {
+    use tonic::Code;
+    match e.http_status() {
+        400 | 405 | 413 | 415 => Code::InvalidArgument,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::NotFound,
+        409 => Code::AlreadyExists,
+        429 => Code::ResourceExhausted,
+        503 => Code::Unavailable,
+        _ => Code::Internal,
     }
 }
