@@ -103,6 +103,7 @@ pub(crate) fn approval_parts(prefix: &str, probe: &Probe, p: &GuardPolicy, now: 
     parts("approve", prefix, probe, p, now)
 }
 
+/// A reply's text.
 pub(super) fn text(v: &Value) -> Option<String> {
     match v {
         Value::BulkString(b) => Some(String::from_utf8_lossy(b).to_string()),
@@ -111,6 +112,7 @@ pub(super) fn text(v: &Value) -> Option<String> {
     }
 }
 
+/// A reply's integer (or integer text).
 pub(super) fn int(v: &Value) -> Option<i64> {
     match v {
         Value::Int(i) => Some(*i),
@@ -118,6 +120,7 @@ pub(super) fn int(v: &Value) -> Option<i64> {
     }
 }
 
+/// The error of a reply that is not what the script returns.
 pub(super) fn bad() -> StoreError {
     StoreError("unexpected reply from the pumping guard's script".into())
 }
