@@ -10,8 +10,8 @@ use crate::store::redis::Parts;
 use crate::store::{StoreError, StoreResult};
 use ::redis::Value;
 
-/// Values the script reads per target (see the head of `guard.lua`).
-const PER_TARGET: usize = 12;
+/// Values a send's reply holds per trip (see the head of `guard.lua`).
+const PER_TRIP: usize = 12;
 
 /// `P:{pg:<tenant>}`: the hash tag every key of a tenant's guard shares.
 pub(super) fn tag(prefix: &str, tenant: &str) -> String {
@@ -164,7 +164,7 @@ pub(crate) fn decode_send(v: Value, probe: &Probe) -> StoreResult<PumpVerdict> {
     let Value::Array(items) = v else {
         return Err(bad());
     };
-    if items.len() < 2 || (items.len() - 2) % PER_TARGET != 0 {
+    if items.len() < 2 || (items.len() - 2) % PER_TRIP != 0 {
         return Err(bad());
     }
     let outcome = match text(&items[0]).as_deref() {
@@ -175,7 +175,7 @@ pub(crate) fn decode_send(v: Value, probe: &Probe) -> StoreResult<PumpVerdict> {
     };
     let overflowed = int(&items[1]).and_then(|n| u32::try_from(n).ok());
     let trips = items[2..]
-        .chunks(PER_TARGET)
+        .chunks(PER_TRIP)
         .map(|r| trip(probe, r))
         .collect::<Option<Vec<Trip>>>();
     Ok(PumpVerdict {
