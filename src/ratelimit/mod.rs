@@ -27,9 +27,8 @@
 //! |---|---|---|---|
 //! | `P:v1:{rl:T}:number:H` | string | until the last TAT passes | the number's minute, hour and day TATs in ms, space-separated |
 //! | `P:v1:{rl:T}:<reason>:H` | string | until the TAT passes | GCRA TAT in ms (every other limit) |
-//! | `P:v1:{pg:T}:s:H:<slot>` / `a:H:<slot>` | counter | 2 windows | sends / approvals to a prefix in one window slot |
-//! | `P:v1:{pg:T}:blocks` | hash | longest block | field H: `until|strikes|country|prefix|sends|approvals` |
-//! | `P:v1:{pg:T}:strikes:H` | counter | 30 days | how often the prefix was blocked |
+//! | `P:v1:{pg:T}:t:<channel>:<level>:<generation>` | hash | 2 generations (`baseline_secs` each) | field H (or `~`, the overflow entry): the level's decayed sends and approvals, `rs,ra,ls,la,t` in thousandths of a send |
+//! | `P:v1:{pg:T}:blocks` | hash | 30 days + the longest block, from the last block | field `<channel>:<level>:H`: `until|strikes|action|since|rule|sends|approvals|expected|baseline|tolerance|country|label` |
 //!
 //! **All limit keys of a tenant live in one cluster slot** (hash tag `{rl:T}`), and so
 //! do all its pumping keys (`{pg:T}`). That is what lets one script read and charge a

@@ -1,5 +1,5 @@
 //! The SMS-pumping guard: what it counts, the rules that block, and the state contract
-//! its backends (memory here, Redis in `redis.rs`) keep.
+//! its backends (memory in `memory.rs`, Redis in `redis.rs` over `guard.lua`) keep.
 //!
 //! # Model (the whole argument is in `docs/abuse.md`)
 //! Pumping sends codes to number ranges an attacker is paid for; nobody types those
@@ -27,7 +27,8 @@
 
 mod memory;
 pub mod model;
-mod redis;
+pub(crate) mod redis;
+mod redis_codec;
 
 pub use self::memory::{MemoryPumps, OVERFLOW};
 pub use self::redis::RedisPumps;

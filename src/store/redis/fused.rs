@@ -2,14 +2,17 @@
 //! script, so one round trip per request with every limit on.
 //!
 //! The scripts are joined at startup from the same Lua the separate calls run
-//! (`gcra.lua`, `pump.lua`, `start.lua`, `check.lua`), each body wrapped as a function
-//! of its own `KEYS` and `ARGV`, plus a short driver (`admit_start.lua`,
-//! `admit_check.lua`) that calls them in the order of [`crate::store::admit`]. The keys
-//! are the ones the separate calls use, so both ways share state. On Redis Cluster the
-//! keys sit in different slots and the steps run in turn instead.
+//! (`gcra.lua`, the pumping guard's `guard.lua`, `start.lua`, `check.lua`), each body
+//! wrapped as a function of its own `KEYS` and `ARGV`, plus a short driver
+//! (`admit_start.lua`, `admit_check.lua`) that calls them in the order of
+//! [`crate::store::admit`]: a start runs the guard's send decision and stops when it
+//! refuses; a check that approves counts the approval with the guard. The keys are the
+//! ones the separate calls use, so both ways share state. On Redis Cluster the keys sit
+//! in different slots and the steps run in turn instead.
 
 use super::{check_outcome, Admission, Admitted, Parts, RedisStore, StoreError, StoreResult};
 use super::{CheckOutcome, CheckSpec, Millis, StartOutcome, StartSpec};
+use crate::ratelimit::pumping::redis::{approval_parts, decode_send, send_parts, GUARD};
 use crate::ratelimit::redis::{decode, gcra_parts, GCRA};
 use crate::ratelimit::Decision;
 use ::redis::Value;
@@ -28,11 +31,7 @@ fn join(parts: &[(&str, &str)], driver: &str) -> String {
 /// The start driver joined with its parts.
 pub(super) fn start_script() -> String {
     join(
-        &[
-            ("limits", GCRA),
-            ("pump", "return {'ok'}"),
-            ("start", super::START),
-        ],
+        &[("limits", GCRA), ("pump", GUARD), ("start", super::START)],
         include_str!("admit_start.lua"),
     )
 }
@@ -40,7 +39,7 @@ pub(super) fn start_script() -> String {
 /// The check driver joined with its parts.
 pub(super) fn check_script() -> String {
     join(
-        &[("limits", GCRA), ("check", super::CHECK)],
+        &[("limits", GCRA), ("pump", GUARD), ("check", super::CHECK)],
         include_str!("admit_check.lua"),
     )
 }
@@ -68,6 +67,19 @@ fn three(v: Value) -> StoreResult<[Value; 3]> {
     }
 }
 
+/// The guard's `{'error', message}` when it could not count a check's approval.
+fn approval_error(v: &Value) -> Option<String> {
+    match v {
+        Value::Array(r) => match &r[..] {
+            [Value::BulkString(head), Value::BulkString(why)] if head == b"error" => {
+                Some(String::from_utf8_lossy(why).into_owned())
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn decision(adm: &Admission, v: Value) -> StoreResult<Decision> {
     match v {
         Value::Nil => Ok(Decision::Allowed(Vec::new())),
@@ -87,7 +99,10 @@ impl RedisStore {
         } else {
             gcra_parts(&self.prefix, &adm.tenant, &adm.limits, now)
         };
-        let pump = Parts::default();
+        let pump = match &adm.pump {
+            Some((probe, p)) => send_parts(&self.prefix, probe, p, now),
+            None => Parts::default(),
+        };
         let start = self.start_parts(&spec, now);
         let head = [
             limits.keys.len(),
@@ -97,10 +112,14 @@ impl RedisStore {
         ];
         let mut inv = self.scripts.admit_start.prepare_invoke();
         driver(head, &[&limits, &pump, &start]).apply(&mut inv);
-        let [lim, _, out] = three(self.conn.invoke(&inv).await?)?;
+        let [lim, pmp, out] = three(self.conn.invoke(&inv).await?)?;
+        let pump = match (pmp, &adm.pump) {
+            (Value::Nil, _) | (_, None) => None,
+            (v, Some((probe, _))) => Some(decode_send(v, probe)?),
+        };
         Ok(Admitted {
             decision: decision(adm, lim)?,
-            pump: None,
+            pump,
             guard_down: false,
             outcome: match out {
                 Value::Nil => None,
@@ -120,18 +139,23 @@ impl RedisStore {
         } else {
             gcra_parts(&self.prefix, &adm.tenant, &adm.limits, now)
         };
-        let approval = Parts::default();
-        let ttl = 0u64;
+        let approval = match &adm.approval {
+            Some((probe, p)) => approval_parts(&self.prefix, probe, p, now),
+            None => Parts::default(),
+        };
         let check = self.check_parts(&spec, now);
         let head = [
             limits.keys.len(),
             limits.args.len(),
             approval.keys.len(),
-            ttl as usize,
+            approval.args.len(),
         ];
         let mut inv = self.scripts.admit_check.prepare_invoke();
         driver(head, &[&limits, &approval, &check]).apply(&mut inv);
-        let [lim, _, out] = three(self.conn.invoke(&inv).await?)?;
+        let [lim, counted, out] = three(self.conn.invoke(&inv).await?)?;
+        if let Some(e) = approval_error(&counted) {
+            tracing::warn!(error = %e, "could not count an approval for the pumping guard");
+        }
         Ok(Admitted {
             decision: decision(adm, lim)?,
             pump: None,

@@ -165,7 +165,7 @@ impl Store for RedisStore {
         spec: StartSpec,
         now: Millis,
     ) -> StoreResult<Admitted<StartOutcome>> {
-        if self.conn.is_cluster() || adm.pump.is_some() {
+        if self.conn.is_cluster() {
             return admit::start_in_turn(self, gate, adm, spec, now).await;
         }
         self.fused_start(adm, spec, now).await
@@ -178,7 +178,7 @@ impl Store for RedisStore {
         spec: CheckSpec,
         now: Millis,
     ) -> StoreResult<Admitted<CheckOutcome>> {
-        if self.conn.is_cluster() || adm.approval.is_some() {
+        if self.conn.is_cluster() {
             return admit::check_in_turn(self, gate, adm, spec, now).await;
         }
         self.fused_check(adm, spec, now).await
