@@ -696,7 +696,20 @@ async fn proto_messages_mirror_the_json_contract_field_for_field() {
     );
     assert_eq!(
         proto_fields("CheckRequest"),
-        ["client_ip", "client_session", "code", "id", "to"]
+        [
+            "client_ip",
+            "client_session",
+            "code",
+            "id",
+            "risk_context",
+            "to"
+        ]
+    );
+    let risk = json_keys(&serde_json::to_value(otpgw::api::common::RawRisk::default()).unwrap());
+    assert_eq!(
+        proto_fields("RiskContext"),
+        risk,
+        "RiskContext vs the JSON object"
     );
     assert_eq!(proto_fields("GetRequest"), ["id"]);
     assert!(s.ok.is_some());

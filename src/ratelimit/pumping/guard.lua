@@ -144,7 +144,8 @@ end
 local trips, outcome = {}, 'allowed'
 for i = 1, n do
   local x, b = tg[i], tg[i].prior
-  if b and x.on and not (b.until_ms <= now or b.action == 0) then
+  -- A level now in shadow (the tenant switched) reports rather than refuses.
+  if b and x.on and x.action ~= 0 and not (b.until_ms <= now or b.action == 0) then
     if b.action == 1 then
       outcome = 'blocked'
     elseif not passed and outcome == 'allowed' then
@@ -153,7 +154,7 @@ for i = 1, n do
     trips[#trips + 1] = {i, x.field, b.action, 0, b.until_ms, b.strikes, b.explain}
   end
 end
-if outcome ~= 'allowed' then return reply(outcome, trips) end
+if outcome ~= 'allowed' or n == 0 then return reply(outcome, trips) end
 
 local ps = 1.0 - math.exp(-lag / recent)
 
@@ -224,7 +225,9 @@ for i = 1, n do
   if source then own = country_p else own = expected(t, parent, anchor) end
   if x.level == 0 then anchor = own end
   local judged = nil
-  if x.on and x.level ~= 0 then
+  -- A level under an active block was answered above (a passed challenge).
+  local active = x.prior and x.prior.until_ms > now and x.prior.action ~= 0 and x.on and x.action ~= 0
+  if x.on and x.level ~= 0 and not active then
     -- A level blocked before is on probation: its budget is spent.
     local budget = x.budget
     if x.prior and x.prior.strikes > 0 then

@@ -28,7 +28,8 @@ struct Gens {
 
 impl Gens {
     fn roll(&mut self, gen: i64) {
-        if gen == self.gen {
+        // A clock behind the last writer's (another instance's) rolls nothing back.
+        if gen <= self.gen {
             return;
         }
         self.prev = if gen == self.gen + 1 {

@@ -237,13 +237,20 @@ pub fn decide(
     now: Millis,
 ) -> Decision {
     let n = probe.targets.len();
+    if n == 0 {
+        return Decision {
+            verdict: PumpVerdict::ok(),
+            tallies: Vec::new(),
+        };
+    }
     let mut trips = Vec::new();
     let mut outcome = Outcome::Allowed;
     for (i, tg) in probe.targets.iter().enumerate() {
-        let (Some(b), Some(_)) = (priors[i], p.levels[tg.level.index()]) else {
+        let (Some(b), Some(lp)) = (priors[i], p.levels[tg.level.index()]) else {
             continue;
         };
-        if b.until_ms <= now || b.action == Action::Shadow {
+        // A level now in shadow (the tenant switched) reports rather than refuses.
+        if b.until_ms <= now || b.action == Action::Shadow || lp.action == Action::Shadow {
             continue;
         }
         if b.action == Action::Enforce {
@@ -292,7 +299,8 @@ pub fn decide(
         }
         let lp = p.levels[tg.level.index()];
         // A level under an active block was answered above (a passed challenge).
-        let active = priors[i].is_some_and(|b| b.until_ms > now && b.action != Action::Shadow);
+        let active = priors[i].is_some_and(|b| b.until_ms > now && b.action != Action::Shadow)
+            && lp.is_some_and(|l| l.action != Action::Shadow);
         let judged = match lp {
             Some(lp) if tg.level != Level::Tenant && !active => {
                 // A level blocked before (strikes are remembered) is on probation:

@@ -235,3 +235,40 @@ fn blocks_double_up_to_the_cap() {
         [h, 2 * h, 4 * h, 4 * h, 4 * h]
     );
 }
+
+#[test]
+fn switching_a_tenant_to_shadow_releases_its_blocks() {
+    let mut sim = Sim::new();
+    let pr = probe("+3712200", None);
+    let refused = (0..40)
+        .filter(|i| sim.send(&pr, i * 1000).refuses())
+        .count();
+    assert!(refused > 0);
+    for l in sim.p.levels.iter_mut().flatten() {
+        l.action = Action::Shadow;
+    }
+    let v = sim.send(&pr, 41_000);
+    assert_eq!(v.outcome, Outcome::Allowed, "{v:?}");
+    assert!(v.trips.iter().all(|t| t.action == Action::Shadow), "{v:?}");
+}
+
+#[test]
+fn a_passed_challenge_does_not_strike_its_level_again() {
+    let mut sim = Sim::new();
+    let mut i = 0;
+    while sim
+        .send(&probe(&format!("+3713{i:03}"), Some("ipx")), i * 1000)
+        .outcome
+        != Outcome::Challenge
+    {
+        i += 1;
+    }
+    let mut pr = probe("+3713999", Some("ipx"));
+    pr.challenge_passed = true;
+    for k in 0..5 {
+        let v = sim.send(&pr, (i + 1 + k) * 1000);
+        let ip: Vec<_> = v.trips.iter().filter(|t| t.level == Level::Ip).collect();
+        assert_eq!(ip.len(), 1, "{v:?}");
+        assert_eq!((ip[0].new, ip[0].strikes), (false, 1), "{v:?}");
+    }
+}
