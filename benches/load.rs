@@ -100,6 +100,8 @@ enum StoreArg {
 enum Limits {
     On,
     Off,
+    /// Every limit on, the pumping guard off (to measure the guard's own cost).
+    NoGuard,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,7 +125,8 @@ struct Args {
     transport: Transport,
     /// Abuse control: `on` decides every limit and counts every send and approval for
     /// the pumping guard, as by default, with the shared quotas raised so the load is
-    /// never refused; `off` turns all of it off.
+    /// never refused; `off` turns all of it off; `no-guard` keeps the limits and turns
+    /// only the pumping guard off.
     #[arg(long, value_enum, default_value = "on")]
     limits: Limits,
     /// Closed-loop workers (flows in flight at once).
@@ -800,6 +803,8 @@ fn raise_limits(t: &mut otpgw::config::TenantConfig, limits: Limits) {
     }
     if limits == Limits::Off {
         (l.number_per_minute, l.number_per_hour, l.number_per_day) = (0, 0, 0);
+        t.pumping.mode = otpgw::config::PumpingMode::Off;
+    } else if limits == Limits::NoGuard {
         t.pumping.mode = otpgw::config::PumpingMode::Off;
     } else {
         let lv = &mut t.pumping.levels;

@@ -77,9 +77,12 @@ local function find(i, field)
   return field, nil
 end
 
+-- A generation's key gets its TTL when a level is added to it: writes go only to the
+-- generation of `now`, so the key outlives its last new level by the TTL and no more.
 local function store(i, field, t)
-  redis.call('HSET', KEYS[2 * i - 1], field, encode(t))
-  redis.call('PEXPIRE', KEYS[2 * i - 1], ttl)
+  if redis.call('HSET', KEYS[2 * i - 1], field, encode(t)) == 1 then
+    redis.call('PEXPIRE', KEYS[2 * i - 1], ttl)
+  end
 end
 
 if ARGV[1] == 'approve' then
@@ -126,8 +129,14 @@ for i = 1, n do
   if field == '~' then x.label = '(overflow)' end
   x.field, x.tally = field, t
   x.bfield = channel .. ':' .. x.name .. ':' .. field
-  x.prior = read_block(redis.call('HGET', blocks, x.bfield) or nil)
   tg[i] = x
+end
+-- Every target's block record in one read.
+if n > 0 then
+  local names = {}
+  for i = 1, n do names[i] = tg[i].bfield end
+  local recs = redis.call('HMGET', blocks, unpack(names))
+  for i = 1, n do tg[i].prior = read_block(recs[i] or nil) end
 end
 
 local function reply(outcome, trips)
