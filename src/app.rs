@@ -101,6 +101,10 @@ impl Application {
             cfg.store.redis.shards,
             metrics.clone(),
             abuse,
+            crate::service::Fleet {
+                router: router.clone(),
+                queue: queue.clone(),
+            },
         );
         let listener = TcpListener::bind(cfg.server.listen)
             .await
@@ -146,11 +150,9 @@ impl Application {
             service: service.clone(),
             outbox: outbox.clone(),
             body_limit: cfg.server.body_limit_bytes,
-            router: router.clone(),
             public_base_url: cfg.receipts.public_base_url.clone(),
             receipt_body_limit: cfg.receipts.body_limit_bytes,
             metrics: metrics.clone(),
-            queue,
             access: Arc::new(http::Access::new(
                 crate::service::AdminKeys::new(&cfg.admin.api_keys),
                 cfg.server.trusted_proxies.clone(),

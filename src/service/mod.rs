@@ -11,20 +11,26 @@ mod activity;
 mod admission;
 mod guard;
 mod idempotency;
+mod idempotent;
 mod observe;
+mod ops;
 mod tenants;
+pub mod view;
 
+pub use crate::ratelimit::headers::RateInfo;
+pub use crate::ratelimit::pumping::{Block, Level};
 pub use abuse::Abuse;
 pub use activity::{Activity, CountryHour};
 pub use admission::{check_admission, client_check_keys, geo_check, limit_policy, start_admission};
 pub use guard::{guard_policy, probe, Sources};
+pub use ops::{BreakerState, Fleet, Outbox, ProviderState, QueueDepth, ReceiptRequest};
+pub use view::{error_rate, DeliveryView, StartResult, VerificationView};
 
 pub use tenants::{AdminKeys, Tenant, Tenants};
 
 use crate::crypto::{random_bytes, Keys};
 use crate::domain::*;
 use crate::error::{Error, Result};
-use crate::ratelimit::headers::RateInfo;
 use crate::store::*;
 use crate::template;
 use std::sync::Arc;
@@ -87,6 +93,7 @@ struct Inner {
     metrics: crate::metrics::Metrics,
     activity: Activity,
     abuse: Abuse,
+    fleet: Fleet,
 }
 
 fn ms(secs: u64) -> i64 {
@@ -111,6 +118,7 @@ impl Service {
         shards: u16,
         metrics: crate::metrics::Metrics,
         abuse: Abuse,
+        fleet: Fleet,
     ) -> Self {
         Service {
             inner: Arc::new(Inner {
@@ -121,6 +129,7 @@ impl Service {
                 metrics,
                 activity: Activity::default(),
                 abuse,
+                fleet,
             }),
         }
     }
@@ -449,6 +458,11 @@ impl Service {
     /// Last-hour activity per country (this process).
     pub fn activity(&self) -> &Activity {
         &self.inner.activity
+    }
+
+    /// Providers and the send queue (the ops side).
+    pub fn fleet(&self) -> &Fleet {
+        &self.inner.fleet
     }
 
     /// The store (tests, admin tools).

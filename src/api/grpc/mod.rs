@@ -125,7 +125,7 @@ impl Verifications for GrpcApi {
 }
 
 /// The `ratelimit-policy` / `ratelimit` values of the HTTP API, as response metadata.
-fn rate_metadata<T>(resp: &mut Response<T>, info: &crate::ratelimit::headers::RateInfo) {
+fn rate_metadata<T>(resp: &mut Response<T>, info: &crate::service::RateInfo) {
     let m = resp.metadata_mut();
     if let Some(v) = info.policy().and_then(|v| v.parse().ok()) {
         m.insert("ratelimit-policy", v);

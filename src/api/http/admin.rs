@@ -17,7 +17,7 @@
 use super::AppState;
 use crate::domain::rfc3339;
 use crate::error::Error;
-use crate::ratelimit::pumping::{Block, Level};
+use crate::service::{Block, Level};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};

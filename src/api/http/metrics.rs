@@ -14,6 +14,7 @@
 
 use super::AppState;
 use crate::error::Error;
+use crate::service::{BreakerState, Level};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -71,13 +72,13 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
         return e.into_response();
     }
     let m = &state.metrics;
-    for slot in state.router.slots() {
-        let v = match slot.breaker.state() {
-            crate::delivery::breaker::BreakerState::Closed => 0.0,
-            crate::delivery::breaker::BreakerState::HalfOpen => 1.0,
-            crate::delivery::breaker::BreakerState::Open => 2.0,
+    for p in state.service.providers() {
+        let v = match p.breaker {
+            BreakerState::Closed => 0.0,
+            BreakerState::HalfOpen => 1.0,
+            BreakerState::Open => 2.0,
         };
-        m.breaker.with_label_values(&[&slot.name]).set(v);
+        m.breaker.with_label_values(&[&p.name]).set(v);
     }
     m.evictions.set(state.service.store().evictions() as i64);
     let mut r = m.render().into_response();
@@ -91,7 +92,7 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
 /// Refreshes the store-backed gauges once.
 async fn refresh(state: &AppState) {
     let m = &state.metrics;
-    match state.queue.depth().await {
+    match state.service.queue_depth().await {
         Ok(d) => {
             m.queue_depth.set(d.pending as i64);
             m.queue_dead.set(d.dead as i64);
@@ -102,7 +103,7 @@ async fn refresh(state: &AppState) {
     }
     for t in state.service.tenants().ids() {
         if let Ok(b) = state.service.abuse().blocks(std::slice::from_ref(&t)).await {
-            for level in crate::ratelimit::pumping::Level::ALL {
+            for level in Level::ALL {
                 let n = b.iter().filter(|x| x.level == level).count();
                 m.pumping_blocks
                     .with_label_values(&[&t, level.as_str()])

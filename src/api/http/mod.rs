@@ -31,7 +31,7 @@ pub use extract::RequestId;
 
 use crate::config::ServerConfig;
 use crate::error::Error;
-use crate::providers::outbox::Outbox;
+use crate::service::Outbox;
 use crate::service::Service;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{MatchedPath, Request};
@@ -54,16 +54,12 @@ pub struct AppState {
     pub outbox: Option<Outbox>,
     /// Largest body accepted.
     pub body_limit: usize,
-    /// Providers, for delivery receipts.
-    pub router: std::sync::Arc<crate::delivery::Router>,
     /// Public base URL of this gateway as providers call it (receipt signatures cover it).
     pub public_base_url: Option<String>,
     /// Largest receipt body read (`receipts.body_limit_bytes`).
     pub receipt_body_limit: usize,
     /// Metrics.
     pub metrics: crate::metrics::Metrics,
-    /// The send queue (depth for `/metrics`).
-    pub queue: std::sync::Arc<dyn crate::queue::Queue>,
     /// Admin keys, trusted proxies, and who counts as local (`/ops`, `/dev/outbox`).
     pub access: std::sync::Arc<Access>,
     /// Who may read `/metrics`, and whether this port serves it.

@@ -6,9 +6,9 @@
 //! `403` with another key), except from a local caller in dev mode (`access.rs`).
 
 use super::AppState;
-use crate::delivery::breaker::BreakerState;
 use crate::domain::now_millis;
 use crate::error::Error;
+use crate::service::BreakerState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -44,8 +44,8 @@ pub async fn page(State(state): State<AppState>, req: Request) -> Result<Respons
     );
 
     h.push_str("<h2>Providers</h2><table id=\"providers\"><tr><th>name</th><th>kind</th><th>breaker</th></tr>");
-    for slot in state.router.slots() {
-        let st = slot.breaker.state();
+    for p in state.service.providers() {
+        let st = p.breaker;
         let class = match st {
             BreakerState::Closed => "closed",
             BreakerState::Open => "open",
@@ -54,15 +54,15 @@ pub async fn page(State(state): State<AppState>, req: Request) -> Result<Respons
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
-            escape(&slot.name),
-            slot.provider.kind(),
+            escape(&p.name),
+            p.kind,
             st.as_str()
         );
     }
     h.push_str("</table>");
 
     h.push_str("<h2>Send queue</h2><table id=\"queue\">");
-    match state.queue.depth().await {
+    match state.service.queue_depth().await {
         Ok(d) => {
             let age = d
                 .oldest_age_ms

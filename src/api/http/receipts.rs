@@ -15,16 +15,14 @@
 //! which is only right when nothing terminates TLS or rewrites the request on the way in
 //! (`config::receipts` warns about that at startup).
 //!
-//! Each receipt is applied once per (provider, message id, status)
-//! ([`crate::store::progress`]): a vendor's retry or a replay is answered `200` and
-//! changes nothing, and a final status never moves.
+//! What a receipt does is the service's and delivery's ([`crate::delivery::receipts`]):
+//! each is applied once per (provider, message id, status), a vendor's retry or a replay
+//! is answered `200` and changes nothing, and a final status never moves.
 
 use super::extract::read_limited;
 use super::AppState;
-use crate::domain::now_millis;
 use crate::error::Error;
-use crate::providers::{ReceiptError, ReceiptRequest};
-use crate::store::{receipt_mark, ReceiptApplied};
+use crate::service::ReceiptRequest;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, State};
@@ -44,9 +42,11 @@ pub async fn receive(
 ) -> Result<Response, Error> {
     // A name that does not even decode cannot be a provider's.
     let provider = provider.map(|Path(p)| p).unwrap_or_default();
-    let slot = state.router.slot(&provider).ok_or_else(|| {
-        Error::RouteNotFound("no provider of that name takes receipts here".into())
-    })?;
+    if !state.service.takes_receipts(&provider) {
+        return Err(Error::RouteNotFound(
+            "no provider of that name takes receipts here".into(),
+        ));
+    }
     let body = read_limited(&headers, body, state.receipt_body_limit).await?;
     let base = match &state.public_base_url {
         Some(b) => b.trim_end_matches('/').to_string(),
@@ -68,63 +68,6 @@ pub async fn receive(
         headers: &headers,
         body: &body,
     };
-    let receipts = slot.provider.parse_receipt(&req).map_err(|e| {
-        tracing::warn!(provider = %provider, error = %e, "receipt refused");
-        match e {
-            ReceiptError::NotSupported => {
-                Error::RouteNotFound(format!("provider `{provider}` sends no delivery receipts"))
-            }
-            ReceiptError::Unsigned => Error::Unauthorized(e.to_string()),
-            ReceiptError::Forged => Error::Forbidden(e.to_string()),
-            ReceiptError::Malformed(m) => Error::InvalidRequest(format!("malformed receipt: {m}")),
-        }
-    })?;
-    let store = state.service.store();
-    let unavailable = |e: crate::store::StoreError| {
-        tracing::warn!(error = %e, "store call failed");
-        Error::store_unavailable("the verification store is unavailable; try again shortly")
-    };
-    let (mut matched, mut updated) = (0, 0);
-    for r in &receipts {
-        let Some(id) = store
-            .find_provider_message(&provider, &r.message_id)
-            .await
-            .map_err(unavailable)?
-        else {
-            tracing::info!(provider = %provider, "receipt for a message id this gateway does not know");
-            continue;
-        };
-        matched += 1;
-        let reason = r
-            .detail
-            .as_deref()
-            .map(|d| format!("reported by {provider}: {d}"));
-        let mark = receipt_mark(&provider, &r.message_id, r.status);
-        let applied = store
-            .apply_receipt(
-                &id,
-                &mark,
-                r.status,
-                &provider,
-                reason.as_deref(),
-                now_millis(),
-            )
-            .await
-            .map_err(unavailable)?;
-        let outcome = match applied {
-            ReceiptApplied::Moved => {
-                updated += 1;
-                "applied"
-            }
-            ReceiptApplied::Unchanged => "no change",
-            ReceiptApplied::Replayed => "replay ignored",
-        };
-        tracing::info!(id = id.as_str(), provider = %provider, status = r.status.as_str(), detail = r.detail.as_deref().unwrap_or(""), outcome, "delivery receipt");
-    }
-    if matched == 0 && !receipts.is_empty() {
-        return Err(Error::NotFound(
-            "no message of this gateway matches the receipt".into(),
-        ));
-    }
+    let updated = state.service.receipt(&provider, &req).await?;
     Ok(Json(json!({ "updated": updated })).into_response())
 }

@@ -5,7 +5,7 @@ use super::extract::{Auth, JsonBody, RequestId};
 use super::AppState;
 use crate::api::common::{self, RawCheck, RawStart, VerificationView};
 use crate::error::{Error, Result};
-use crate::ratelimit::headers::RateInfo;
+use crate::service::RateInfo;
 use crate::service::Tenant;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};

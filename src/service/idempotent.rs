@@ -1,4 +1,4 @@
-//! The start both transports call, and its idempotency.
+//! The start both transports call, with its idempotency.
 //!
 //! The store keeps, under a keyed hash of the client's key, a keyed fingerprint of the
 //! request and the first answer *without* its personal data (`to` and `metadata`
@@ -9,28 +9,39 @@
 //! canceled and past retention) there is nothing to answer with and the replay is
 //! `409 idempotency_conflict`.
 
-use super::{metadata_view, RawStart, StartResult, VerificationView};
+use super::view::{metadata_view, StartResult, VerificationView};
+use super::{Service, StartInput, Started, Tenant};
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::ratelimit::headers::RateInfo;
-use crate::service::{Service, StartInput, Started, Tenant};
 use crate::store::IdempotencyBegin;
 use serde_json::Value;
 
-/// Starts a verification, honouring an idempotency key if given.
-pub async fn start(
+impl Service {
+    /// Starts a verification, honouring an idempotency key if given; `canonical` is the
+    /// request's canonical form (the fingerprint's input).
+    pub async fn start_idempotent(
+        &self,
+        tenant: &Tenant,
+        input: StartInput,
+        canonical: &[u8],
+        idempotency_key: Option<String>,
+    ) -> Result<StartResult> {
+        start(self, tenant, input, canonical, idempotency_key).await
+    }
+}
+
+async fn start(
     svc: &Service,
     tenant: &Tenant,
-    raw: RawStart,
+    input: StartInput,
+    canonical: &[u8],
     idempotency_key: Option<String>,
-    request_id: Option<String>,
 ) -> Result<StartResult> {
-    let canonical = raw.canonical();
-    let input = raw.parse(request_id)?;
     let Some(key) = idempotency_key else {
         return run_start(svc, tenant, input).await.map(|(r, _)| r);
     };
-    let (key, fp) = svc.idempotency_names(tenant, &key, &canonical);
+    let (key, fp) = svc.idempotency_names(tenant, &key, canonical);
     match svc.idempotency_begin(tenant, &key, &fp).await? {
         IdempotencyBegin::Reserved => {}
         IdempotencyBegin::Replay(status, body) => return replay(svc, tenant, status, &body).await,
