@@ -8,6 +8,7 @@
 //! before the code expired (then it is also dead-lettered with the reason).
 
 pub mod breaker;
+mod order;
 pub mod receipts;
 pub mod router;
 mod worker;

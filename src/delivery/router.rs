@@ -17,6 +17,8 @@
 //! starts after an exponential, jittered backoff, unless the code expires first.
 
 use super::breaker::Breaker;
+pub(super) use super::order::backoff;
+use super::order::weighted_order;
 use crate::config::Config;
 use crate::domain::{now_millis, Millis, PhoneNumber};
 use crate::providers::{ErrorKind, OutboundMessage, SmsProvider};
@@ -49,7 +51,7 @@ enum Dest {
     Prefix(String),
 }
 
-type Plan = Vec<(Arc<Slot>, u32)>;
+pub(super) type Plan = Vec<(Arc<Slot>, u32)>;
 
 /// The routing table.
 pub struct Router {
@@ -85,40 +87,6 @@ pub enum Outcome {
         /// Last failure.
         reason: String,
     },
-}
-
-/// Delay before retry round `round` (1-based): exponential, capped, jittered in [½, 1].
-pub fn backoff(initial: Duration, max: Duration, round: u32) -> Duration {
-    let exp = initial.saturating_mul(1u32 << round.saturating_sub(1).min(16));
-    let cap = exp.min(max);
-    let r = u32::from_be_bytes(crate::crypto::random_bytes::<4>()) as f64 / u32::MAX as f64;
-    cap.mul_f64(0.5 + r / 2.0)
-}
-
-fn weighted_order(entries: &Plan) -> Vec<Arc<Slot>> {
-    let mut pool: Vec<(Arc<Slot>, u32)> = entries.clone();
-    let mut out = Vec::with_capacity(pool.len());
-    while !pool.is_empty() {
-        let total: u64 = pool.iter().map(|(_, w)| *w as u64).sum();
-        if total == 0 {
-            out.extend(pool.drain(..).map(|(s, _)| s));
-            break;
-        }
-        let mut pick = u64::from_be_bytes(crate::crypto::random_bytes::<8>()) % total;
-        let i = pool
-            .iter()
-            .position(|(_, w)| {
-                if pick < *w as u64 {
-                    true
-                } else {
-                    pick -= *w as u64;
-                    false
-                }
-            })
-            .unwrap_or(0);
-        out.push(pool.remove(i).0);
-    }
-    out
 }
 
 impl Router {
@@ -312,91 +280,5 @@ impl Router {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_is_capped_and_jittered() {
-        let i = Duration::from_millis(100);
-        let m = Duration::from_millis(1000);
-        for _ in 0..50 {
-            let b1 = backoff(i, m, 1);
-            assert!(b1 >= Duration::from_millis(50) && b1 <= i);
-            let b3 = backoff(i, m, 3);
-            assert!(b3 >= Duration::from_millis(200) && b3 <= Duration::from_millis(400));
-            assert!(backoff(i, m, 30) <= m);
-        }
-    }
-
-    fn router(toml: &str) -> Router {
-        let cfg = Config::from_toml(toml).unwrap();
-        Router::from_config(&cfg, crate::metrics::Metrics::new()).unwrap()
-    }
-
-    const PROVIDERS: &str = r#"
-        [providers.a]
-        kind = "console"
-        [providers.b]
-        kind = "console"
-        [providers.c]
-        kind = "console"
-    "#;
-
-    fn names(p: Vec<Arc<Slot>>) -> Vec<String> {
-        p.into_iter().map(|s| s.name.clone()).collect()
-    }
-
-    #[test]
-    fn routes_by_country_then_prefix_then_default() {
-        let r = router(&format!(
-            r#"{PROVIDERS}
-            [routing]
-            default = ["c"]
-            [[routing.routes]]
-            destinations = ["GB"]
-            providers = ["b", "a"]
-            [[routing.routes]]
-            destinations = ["+1"]
-            providers = ["a", "b"]
-            "#
-        ));
-        assert_eq!(
-            names(r.plan(&PhoneNumber::parse("+447400123456").unwrap())),
-            ["b", "a"],
-            "by ISO country"
-        );
-        assert_eq!(
-            names(r.plan(&PhoneNumber::parse("+14155550123").unwrap())),
-            ["a", "b"],
-            "by prefix"
-        );
-        assert_eq!(
-            names(r.plan(&PhoneNumber::parse("+4915123456789").unwrap())),
-            ["c"],
-            "default"
-        );
-    }
-
-    #[test]
-    fn weights_split_the_first_choice() {
-        let r = router(&format!(
-            r#"{PROVIDERS}
-            [routing]
-            default = ["a", "b"]
-            default_weights = [3, 1]
-            "#
-        ));
-        let mut first_a = 0;
-        for _ in 0..4000 {
-            let p = names(r.plan(&PhoneNumber::parse("+14155550123").unwrap()));
-            assert_eq!(p.len(), 2, "the other provider stays as failover");
-            if p[0] == "a" {
-                first_a += 1;
-            }
-        }
-        assert!(
-            (2700..3300).contains(&first_a),
-            "{first_a} of 4000 went to a first (expect ~3000)"
-        );
-    }
-}
+#[path = "router_tests.rs"]
+mod tests;
