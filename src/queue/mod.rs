@@ -26,8 +26,8 @@ use std::sync::{Arc, Mutex};
 #[error("queue unavailable: {0}")]
 pub struct QueueError(pub String);
 
-impl From<crate::store::StoreError> for QueueError {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<crate::error::StoreError> for QueueError {
+    fn from(e: crate::error::StoreError) -> Self {
         QueueError(e.0)
     }
 }

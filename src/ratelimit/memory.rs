@@ -2,7 +2,7 @@
 
 use super::{gcra, Decision, Limit, RateLimiter};
 use crate::domain::Millis;
-use crate::store::StoreResult;
+use crate::error::StoreResult;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;

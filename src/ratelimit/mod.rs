@@ -53,7 +53,7 @@ pub use self::redis::RedisLimiter;
 
 use crate::config::{StoreConfig, StoreKind};
 use crate::domain::Millis;
-use crate::store::StoreResult;
+use crate::error::StoreResult;
 use async_trait::async_trait;
 use std::sync::Arc;
 

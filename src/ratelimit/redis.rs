@@ -2,8 +2,8 @@
 
 use super::{quota_after, Decision, Limit, RateLimiter};
 use crate::domain::Millis;
+use crate::error::{StoreError, StoreResult};
 use crate::store::redis::{Conn, Parts};
-use crate::store::{StoreError, StoreResult};
 use ::redis::{Script, Value};
 use async_trait::async_trait;
 use std::sync::Arc;

@@ -24,14 +24,7 @@ use crate::queue::Queue;
 use async_trait::async_trait;
 use std::sync::Arc;
 
-/// What a failed store call means to a caller: the backend did not answer in time or at
-/// all. Mapped to `503 store_unavailable`.
-#[derive(Debug, thiserror::Error)]
-#[error("store unavailable: {0}")]
-pub struct StoreError(pub String);
-
-/// Store result alias.
-pub type StoreResult<T> = Result<T, StoreError>;
+pub use crate::error::{StoreError, StoreResult};
 
 /// Where a number's entries live: the keyed number hash and its shard.
 #[derive(Debug, Clone, PartialEq, Eq)]

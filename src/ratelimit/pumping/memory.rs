@@ -9,7 +9,7 @@
 use super::model::{self, Prior, Tally};
 use super::{Block, GuardPolicy, Level, Probe, PumpStore, PumpVerdict, Target};
 use crate::domain::Millis;
-use crate::store::StoreResult;
+use crate::error::StoreResult;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -34,7 +34,7 @@ pub use self::memory::{MemoryPumps, OVERFLOW};
 pub use self::redis::RedisPumps;
 
 use crate::domain::Millis;
-use crate::store::StoreResult;
+use crate::error::StoreResult;
 use async_trait::async_trait;
 use serde::Serialize;
 

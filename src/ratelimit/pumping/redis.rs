@@ -17,8 +17,8 @@
 use super::redis_codec::{bad, block_field, blocks_key, gen_key, gen_of, int, text};
 use super::{Block, GuardPolicy, Level, Probe, PumpStore, PumpVerdict};
 use crate::domain::Millis;
+use crate::error::StoreResult;
 use crate::store::redis::Conn;
-use crate::store::StoreResult;
 use ::redis::{Script, Value};
 use async_trait::async_trait;
 use std::sync::Arc;

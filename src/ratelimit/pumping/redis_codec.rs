@@ -6,8 +6,8 @@ use super::memory::{OVERFLOW, STRIKE_MEMORY_MS};
 use super::{Action, Block, Explain, GuardPolicy, Level, Outcome, Probe, PumpVerdict, Rule};
 use super::{Target, Trip};
 use crate::domain::Millis;
+use crate::error::{StoreError, StoreResult};
 use crate::store::redis::Parts;
-use crate::store::{StoreError, StoreResult};
 use ::redis::Value;
 
 /// Values a send's reply holds per trip (see the head of `guard.lua`).
