@@ -8,7 +8,8 @@
 //!   [`api::serve`]: the accept loop with connection deadlines and caps;
 //! - [`domain`]: parsed inputs ([`domain::PhoneNumber`], [`domain::OtpCode`], …) and the
 //!   verification record;
-//! - [`service`]: transport-free start / check / get / cancel, tenants and API keys;
+//! - [`service`]: transport-free start / check / get / cancel; [`tenants`]: tenants and
+//!   API keys;
 //! - [`crypto`]: code MACs, code derivation, number keys, API-key hashes;
 //! - [`store`]: the store trait with [`store::memory`] and [`store::redis`] (Lua
 //!   scripts, cluster-safe key layout);
@@ -38,6 +39,7 @@ pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod template;
+pub mod tenants;
 
 pub use app::Application;
 pub use config::Config;

@@ -12,14 +12,13 @@ mod admission;
 mod guard;
 mod idempotency;
 mod observe;
-mod tenants;
 
 pub use abuse::Abuse;
 pub use activity::{Activity, CountryHour};
 pub use admission::{check_admission, client_check_keys, geo_check, limit_policy, start_admission};
 pub use guard::{guard_policy, probe, Sources};
 
-pub use tenants::{AdminKeys, Tenant, Tenants};
+pub use crate::tenants::{AdminKeys, Tenant, Tenants};
 
 use crate::crypto::{random_bytes, Keys};
 use crate::domain::*;
