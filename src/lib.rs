@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod providers;
 pub mod queue;
 pub mod ratelimit;
+pub mod secret;
 pub mod service;
 pub mod store;
 pub mod telemetry;
