@@ -3,6 +3,7 @@
 use super::*;
 use crate::domain::DeliveryStatus;
 use crate::metrics::Metrics;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Wraps a store; every call is timed under its operation name.

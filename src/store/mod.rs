@@ -1,28 +1,24 @@
-//! The verification store: the `Store` trait, a memory and a Redis implementation, picked
-//! from config in [`build`] and nowhere else.
+//! The verification store's contract: the `Store` trait, its requests and outcomes, and
+//! what is the same on every backend (admission in turn, the metering decorator, the
+//! delivery-status rule).
 //!
-//! Every operation that touches more than one value is atomic in both implementations
+//! Every operation that touches more than one value is atomic in every implementation
 //! (a mutex section in memory, one Lua script in Redis), so N instances over one Redis
 //! behave like one. The caller passes `now`; stores never read the clock for semantics.
-//! The shared behaviour suites (`tests/behaviour.rs`, `tests/queue.rs`) run against
+//! The implementations live in [`crate::backend`], by backend; this module names none of
+//! them. The shared behaviour suites (`tests/behaviour.rs`, `tests/queue.rs`) run against
 //! memory, Redis and Redis Cluster.
 
 pub mod admit;
-pub mod memory;
 mod metered;
 pub mod progress;
-pub mod redis;
-mod ttl_map;
 
 pub use admit::{Admission, Admitted};
 pub use metered::MeteredStore;
-pub use progress::{delivery_moves, receipt_mark, ReceiptApplied};
+pub use progress::{bounded_reason, delivery_moves, receipt_mark, ReceiptApplied};
 
-use crate::config::{StoreConfig, StoreKind};
 use crate::domain::{Channel, Millis, Verification, VerificationId};
-use crate::queue::Queue;
 use async_trait::async_trait;
-use std::sync::Arc;
 
 pub use crate::error::{StoreError, StoreResult};
 
@@ -314,26 +310,4 @@ pub fn due_for_sending(v: &Verification, seq: u32, redelivered: bool, now: Milli
         && now < v.expires_at
         && v.send_count <= seq
         && !(accepted && redelivered)
-}
-
-/// Builds the configured store and its send queue (one backend: a start and its message
-/// are written in one atomic step). The one place a backend is chosen. `keys` seal the
-/// personal data a store keeps outside the process (Redis).
-pub async fn build(
-    cfg: &StoreConfig,
-    queue_capacity: usize,
-    keys: &crate::crypto::Keys,
-) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Queue>)> {
-    Ok(match cfg.kind {
-        StoreKind::Memory => {
-            let store = Arc::new(memory::MemoryStore::new(&cfg.memory, queue_capacity));
-            let queue = Arc::new(crate::queue::memory::MemoryQueue::new(store.clone()));
-            (store, queue)
-        }
-        StoreKind::Redis => {
-            let store = redis::RedisStore::new(&cfg.redis, keys.sealer().clone())?;
-            let queue = Arc::new(store.queue());
-            (Arc::new(store), queue)
-        }
-    })
 }

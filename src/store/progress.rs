@@ -1,7 +1,7 @@
 //! How a message's delivery status may move, and how receipts are made idempotent.
 //!
 //! One rule for every writer (the delivery worker, provider receipts) and every backend:
-//! [`delivery_moves`] here, mirrored by `redis/delivery.lua`. Statuses rank
+//! [`delivery_moves`] here, mirrored by `backend/redis/lua/delivery.lua`. Statuses rank
 //! `queued` < `sending` < `sent` < the final ones (`delivered`, `undelivered`, `failed`,
 //! `expired`); an update never moves a message backwards, and a final status never moves
 //! at all, so a late or replayed receipt cannot turn `delivered` into `undelivered` or
@@ -13,7 +13,8 @@
 //! a set on the memory record), so a vendor's retry or an attacker's replay of a signed
 //! receipt changes nothing, even after a resend has put the message back to `queued`.
 //! The marks live and expire with the record; a verification has a handful of them at
-//! most (the receipt statuses of its sends).
+//! most (the receipt statuses of its sends). A failure reason is stored the same way
+//! everywhere too ([`bounded_reason`]).
 
 use crate::domain::DeliveryStatus;
 use sha2::{Digest, Sha256};
@@ -64,6 +65,17 @@ pub fn receipt_mark(provider: &str, message_id: &str, status: DeliveryStatus) ->
         h.update(part.as_bytes());
     }
     format!("x:{}", hex::encode(&h.finalize()[..8]))
+}
+
+/// A failure reason as stored: number-like digit runs masked, at most 300 bytes, cut at
+/// a character boundary (every backend stores it so).
+pub fn bounded_reason(r: &str) -> String {
+    let r = crate::domain::mask_digit_runs(r);
+    let mut end = r.len().min(300);
+    while !r.is_char_boundary(end) {
+        end -= 1;
+    }
+    r[..end].to_string()
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The SMS-pumping guard: what it counts, the rules that block, and the state contract
-//! its backends (memory in `memory.rs`, Redis in `redis.rs` over `guard.lua`) keep.
+//! its backends keep ([`PumpStore`]; in process and over `guard.lua` in Redis, both in
+//! [`crate::backend`], both running the one decision of [`model`]).
 //!
 //! # Model (the whole argument is in `docs/abuse.md`)
 //! Pumping sends codes to number ranges an attacker is paid for; nobody types those
@@ -25,18 +26,18 @@
 //! double on each repeat, and counts are never reset by a block, so a level that is
 //! still pumped when its block ends trips again at once. Refused sends are not counted.
 
-mod memory;
 pub mod model;
-pub(crate) mod redis;
-mod redis_codec;
-
-pub use self::memory::{MemoryPumps, OVERFLOW};
-pub use self::redis::RedisPumps;
 
 use crate::domain::Millis;
 use crate::error::StoreResult;
 use async_trait::async_trait;
 use serde::Serialize;
+
+/// Field of the shared entry new levels fall into when their level is full (every
+/// backend's name for it).
+pub const OVERFLOW: &str = "~";
+/// Strikes are remembered this long after a block ends.
+pub const STRIKE_MEMORY_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// Where a send is counted. The order is the evaluation order (parents first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

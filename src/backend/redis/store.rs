@@ -1,80 +1,43 @@
-//! The Redis store: one node through a reconnecting connection manager, a primary found
-//! through Redis Sentinel (one node to the scripts), or a Redis Cluster; every multi-key
-//! step is one Lua script, so one round trip and atomic.
-//!
-//! # Key layout (version `v1`)
-//! `P` is `store.redis.key_prefix`, `S` the number's shard (`0..shards`, 4 hex digits,
-//! from the keyed number hash), `N` the keyed number hash (no phone number appears in a
-//! key name), `T` the tenant id. No value holds a number or metadata in plain text: the
-//! record seals them (`record.rs`), idempotency entries hold neither, and the key hash
-//! and fingerprint are keyed (see [`crate::crypto`]).
-//!
-//! | key | type | TTL | holds |
-//! |---|---|---|---|
-//! | `P:v1:{sS}:v:<id>` | hash | expiry + retention; retention after finishing | the record (fields in `record.rs`) |
-//! | `P:v1:{sS}:n:T:N:<channel>` | string | until expiry | id of the pending verification |
-//! | `P:v1:{sS}:ls:T:N` | counter | window | sends to the number in the window |
-//! | `P:v1:{sS}:cf:T:N` | string | until the TAT passes (≤ window) | GCRA TAT (ms) of the number's failed checks |
-//! | `P:v1:{sS}:cc:T:N:H` | string | until the TAT passes (≤ window) | GCRA TAT (ms) of the failed checks from one client (`H`: keyed hash of its IP group or session) |
-//! | `P:v1:{sS}:q` | stream | — (entries deleted on ack) | queued sends of the shard, consumer group `otpgw` |
-//! | `P:v1:{sS}:dead` | stream | capped at ~10 000 entries | dead-lettered sends with their reason |
-//! | `P:v1:{iT}:<key hash>` | string | reservation: TTL + retention; response: until the verification's expiry + retention | idempotency reservation (`p|<fingerprint>`) or stored response (`d|<fingerprint>|<status>|<body without number or metadata>`) |
-//! | `P:v1:pm:<provider>:<message id>` | string | retention | verification id of a provider's message (receipts) |
-//!
-//! The hash tag `{sS}` puts a number's record, index and counters in one cluster slot,
-//! so each script is cluster-safe. A verification id carries its shard, so a lookup by id
-//! finds the same slot. The send queue is one stream per shard in that same slot, so a
-//! start and its queued message are one script (see `start.lua`); workers read every
-//! shard's stream (`crate::queue::redis`). Scripts may read the record named by the
-//! index (same slot, built from a prefix argument).
-//!
-//! # Failure behaviour
-//! The connection is made lazily: the gateway starts with Redis down, answers
-//! `503 store_unavailable`, and connects on the first call after Redis is back. After
-//! that the connection manager (or the cluster client) reconnects by itself; under
-//! Sentinel the sentinels are asked for the master again when it moved (`sentinel.rs`).
-//! Every call has a deadline (`command_timeout_ms`), so an unresponsive Redis gives 503,
-//! not a hang.
+//! The store over Redis: every multi-key step is one Lua script (`lua/`), so one round
+//! trip and atomic; reads and the provider-message links are plain commands. A start
+//! queues its send in the same script (the shard's stream shares the record's slot), and
+//! rings the process's doorbell so its idle worker reads that shard at once.
 
-mod calls;
-mod conn;
-mod fused;
-mod record;
-mod sentinel;
-
-pub(crate) use calls::Parts;
-use calls::{bad_reply, check_outcome, reply};
-
-pub use conn::Conn;
-
-pub use super::*;
-use crate::config::RedisStoreConfig;
-use crate::domain::DeliveryStatus;
+use super::calls::{bad_reply, check_outcome, reply};
+use super::conn::Conn;
+use super::keys::Layout;
+use super::{fused, record};
+use crate::backend::Doorbell;
+use crate::domain::{DeliveryStatus, Millis, Verification, VerificationId};
+use crate::ratelimit::Backends;
+use crate::store::{admit, Admission, Admitted, CheckOutcome, CheckSpec, IdempotencyBegin};
+use crate::store::{NumberRef, ReceiptApplied, StartOutcome, StartSpec, Store, StoreResult};
 use ::redis::Script;
+use async_trait::async_trait;
 use record::{decode, text};
+use std::sync::Arc;
 
-pub(super) static START: &str = include_str!("start.lua");
-pub(super) static CHECK: &str = include_str!("check.lua");
-static CANCEL: &str = include_str!("cancel.lua");
-static DELIVERY: &str = include_str!("delivery.lua");
-static BEGIN_DELIVERY: &str = include_str!("begin_delivery.lua");
-static IDEMPOTENCY: &str = include_str!("idempotency.lua");
+pub(super) static START: &str = include_str!("lua/start.lua");
+pub(super) static CHECK: &str = include_str!("lua/check.lua");
+static CANCEL: &str = include_str!("lua/cancel.lua");
+static DELIVERY: &str = include_str!("lua/delivery.lua");
+static BEGIN_DELIVERY: &str = include_str!("lua/begin_delivery.lua");
+static IDEMPOTENCY: &str = include_str!("lua/idempotency.lua");
 
 /// Redis-backed store.
 pub struct RedisStore {
-    conn: std::sync::Arc<Conn>,
-    sealer: crate::crypto::Sealer,
-    prefix: String,
-    shards: u16,
-    scripts: Scripts,
-    doorbell: crate::queue::Doorbell,
+    pub(super) conn: Arc<Conn>,
+    pub(super) sealer: crate::crypto::Sealer,
+    pub(super) layout: Layout,
+    pub(super) scripts: Scripts,
+    pub(super) doorbell: Doorbell,
 }
 
-struct Scripts {
+pub(super) struct Scripts {
     start: Script,
     check: Script,
-    admit_start: Script,
-    admit_check: Script,
+    pub(super) admit_start: Script,
+    pub(super) admit_check: Script,
     cancel: Script,
     delivery: Script,
     begin_delivery: Script,
@@ -82,14 +45,18 @@ struct Scripts {
 }
 
 impl RedisStore {
-    /// Prepares the store; connecting happens on first use. `sealer` seals the
-    /// records' personal data.
-    pub fn new(cfg: &RedisStoreConfig, sealer: crate::crypto::Sealer) -> anyhow::Result<Self> {
-        Ok(RedisStore {
-            conn: std::sync::Arc::new(Conn::new(cfg)?),
+    /// The store over `conn` in `layout`; `sealer` seals the records' personal data,
+    /// `doorbell` is rung when a start queues a send. Connecting happens on first use.
+    pub fn new(
+        conn: Arc<Conn>,
+        layout: Layout,
+        sealer: crate::crypto::Sealer,
+        doorbell: Doorbell,
+    ) -> Self {
+        RedisStore {
+            conn,
             sealer,
-            prefix: format!("{}:v1", cfg.key_prefix),
-            shards: cfg.shards.max(1),
+            layout,
             scripts: Scripts {
                 start: Script::new(START),
                 check: Script::new(CHECK),
@@ -100,46 +67,8 @@ impl RedisStore {
                 begin_delivery: Script::new(BEGIN_DELIVERY),
                 idempotency: Script::new(IDEMPOTENCY),
             },
-            doorbell: crate::queue::Doorbell::default(),
-        })
-    }
-
-    /// The send queue over the same connection and key layout.
-    pub fn queue(&self) -> crate::queue::redis::RedisQueue {
-        crate::queue::redis::RedisQueue::new(
-            self.conn.clone(),
-            self.prefix.clone(),
-            self.shards,
-            self.doorbell.clone(),
-        )
-    }
-
-    fn tag(&self, shard: u16) -> String {
-        format!("{}:{{s{shard:04x}}}", self.prefix)
-    }
-    fn record_prefix(&self, shard: u16) -> String {
-        format!("{}:v:", self.tag(shard))
-    }
-    fn record_key(&self, id: &VerificationId) -> String {
-        format!("{}{}", self.record_prefix(id.shard()), id.as_str())
-    }
-    fn index_key(&self, n: &NumberRef) -> String {
-        format!(
-            "{}:n:{}:{}:{}",
-            self.tag(n.shard),
-            n.tenant,
-            n.key,
-            n.channel.as_str()
-        )
-    }
-    fn counter_key(&self, kind: &str, n: &NumberRef) -> String {
-        format!("{}:{kind}:{}:{}", self.tag(n.shard), n.tenant, n.key)
-    }
-    fn link_key(&self, provider: &str, message_id: &str) -> String {
-        format!("{}:pm:{provider}:{message_id}", self.prefix)
-    }
-    fn idem_key(&self, tenant: &str, key: &str) -> String {
-        format!("{}:{{i{tenant}}}:{key}", self.prefix)
+            doorbell,
+        }
     }
 }
 
@@ -160,7 +89,7 @@ impl Store for RedisStore {
 
     async fn admit_start(
         &self,
-        gate: &crate::ratelimit::Backends,
+        gate: &Backends,
         adm: &Admission,
         spec: StartSpec,
         now: Millis,
@@ -173,7 +102,7 @@ impl Store for RedisStore {
 
     async fn admit_check(
         &self,
-        gate: &crate::ratelimit::Backends,
+        gate: &Backends,
         adm: &Admission,
         spec: CheckSpec,
         now: Millis,
@@ -186,7 +115,7 @@ impl Store for RedisStore {
 
     async fn get_any(&self, id: &VerificationId) -> StoreResult<Option<Verification>> {
         let mut cmd = ::redis::cmd("HGETALL");
-        cmd.arg(self.record_key(id));
+        cmd.arg(self.layout.record_key(id));
         let v = self.conn.query(&cmd).await?;
         Ok(decode(id, &v, &self.sealer))
     }
@@ -199,7 +128,7 @@ impl Store for RedisStore {
         ttl_ms: i64,
     ) -> StoreResult<()> {
         let mut cmd = ::redis::cmd("SET");
-        cmd.arg(self.link_key(provider, message_id))
+        cmd.arg(self.layout.link_key(provider, message_id))
             .arg(id.as_str())
             .arg("PX")
             .arg(ttl_ms.max(1));
@@ -212,7 +141,7 @@ impl Store for RedisStore {
         message_id: &str,
     ) -> StoreResult<Option<VerificationId>> {
         let mut cmd = ::redis::cmd("GET");
-        cmd.arg(self.link_key(provider, message_id));
+        cmd.arg(self.layout.link_key(provider, message_id));
         let v = self.conn.query(&cmd).await?;
         Ok(text(&v).and_then(|s| VerificationId::parse(&s).ok()))
     }
@@ -226,8 +155,8 @@ impl Store for RedisStore {
         now: Millis,
     ) -> StoreResult<Option<Verification>> {
         let mut inv = self.scripts.cancel.prepare_invoke();
-        inv.key(self.record_key(id))
-            .key(self.index_key(number))
+        inv.key(self.layout.record_key(id))
+            .key(self.layout.index_key(number))
             .arg(now)
             .arg(tenant)
             .arg(retention_ms)
@@ -249,11 +178,11 @@ impl Store for RedisStore {
         now: Millis,
     ) -> StoreResult<()> {
         let mut inv = self.scripts.delivery.prepare_invoke();
-        inv.key(self.record_key(id))
+        inv.key(self.layout.record_key(id))
             .arg(status.as_str())
             .arg(provider.unwrap_or(""))
             .arg(now)
-            .arg(reason.map(bounded_reason).unwrap_or_default());
+            .arg(reason.map(crate::store::bounded_reason).unwrap_or_default());
         self.conn.invoke(&inv).await.map(|_| ())
     }
 
@@ -267,11 +196,11 @@ impl Store for RedisStore {
         now: Millis,
     ) -> StoreResult<ReceiptApplied> {
         let mut inv = self.scripts.delivery.prepare_invoke();
-        inv.key(self.record_key(id))
+        inv.key(self.layout.record_key(id))
             .arg(status.as_str())
             .arg(provider)
             .arg(now)
-            .arg(reason.map(bounded_reason).unwrap_or_default())
+            .arg(reason.map(crate::store::bounded_reason).unwrap_or_default())
             .arg("")
             .arg("")
             .arg(mark);
@@ -291,7 +220,7 @@ impl Store for RedisStore {
         now: Millis,
     ) -> StoreResult<Option<Verification>> {
         let mut inv = self.scripts.begin_delivery.prepare_invoke();
-        inv.key(self.record_key(id))
+        inv.key(self.layout.record_key(id))
             .arg(now)
             .arg(seq)
             .arg(if redelivered { "1" } else { "0" });
@@ -315,8 +244,8 @@ impl Store for RedisStore {
                 .await;
         }
         let mut inv = self.scripts.delivery.prepare_invoke();
-        inv.key(self.record_key(id))
-            .key(self.link_key(provider, message_id))
+        inv.key(self.layout.record_key(id))
+            .key(self.layout.link_key(provider, message_id))
             .arg(sent.as_str())
             .arg(provider)
             .arg(now)
@@ -334,7 +263,7 @@ impl Store for RedisStore {
         ttl_ms: i64,
     ) -> StoreResult<IdempotencyBegin> {
         let mut inv = self.scripts.idempotency.prepare_invoke();
-        inv.key(self.idem_key(tenant, key))
+        inv.key(self.layout.idem_key(tenant, key))
             .arg(format!("p|{fp}"))
             .arg(ttl_ms);
         let (head, rest) = reply(self.conn.invoke(&inv).await?);
@@ -367,7 +296,7 @@ impl Store for RedisStore {
         until: Millis,
     ) -> StoreResult<()> {
         let mut cmd = ::redis::cmd("SET");
-        cmd.arg(self.idem_key(tenant, key))
+        cmd.arg(self.layout.idem_key(tenant, key))
             .arg(format!("d|{fp}|{status}|{body}"))
             .arg("PXAT")
             .arg(until.max(1));
@@ -376,22 +305,11 @@ impl Store for RedisStore {
 
     async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()> {
         let mut cmd = ::redis::cmd("DEL");
-        cmd.arg(self.idem_key(tenant, key));
+        cmd.arg(self.layout.idem_key(tenant, key));
         self.conn.query(&cmd).await.map(|_| ())
     }
 
     async fn ping(&self) -> StoreResult<()> {
         self.conn.ping().await
     }
-}
-
-/// A failure reason as stored: number-like digit runs masked, at most 300 bytes, cut at
-/// a character boundary.
-pub(crate) fn bounded_reason(r: &str) -> String {
-    let r = crate::domain::mask_digit_runs(r);
-    let mut end = r.len().min(300);
-    while !r.is_char_boundary(end) {
-        end -= 1;
-    }
-    r[..end].to_string()
 }

@@ -4,8 +4,9 @@
 //! its message are one atomic step there too. Nothing survives the process: this is the
 //! single-instance development backend.
 
-use super::*;
-use crate::store::memory::MemoryStore;
+use super::store::MemoryStore;
+use crate::queue::{Lease, Queue, QueueDepth, QueueResult, QueuedMessage};
+use async_trait::async_trait;
 use std::collections::{HashMap, VecDeque};
 
 /// Dead letters kept in memory (oldest dropped first).
