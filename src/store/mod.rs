@@ -15,9 +15,10 @@ pub mod progress;
 
 pub use admit::{Admission, Admitted};
 pub use metered::MeteredStore;
-pub use progress::{bounded_reason, delivery_moves, receipt_mark, ReceiptApplied};
+pub use progress::{bounded_reason, delivery_moves, due_for_sending, receipt_mark, ReceiptApplied};
 
 use crate::domain::{Channel, Millis, Verification, VerificationId};
+use crate::queue::Lease;
 use async_trait::async_trait;
 
 pub use crate::error::{StoreError, StoreResult};
@@ -253,20 +254,27 @@ pub trait Store: Send + Sync + 'static {
         Ok(v)
     }
     /// Records that `provider` accepted the send as `message_id` (status `sent`, and the
-    /// link receipts are matched by), in one step where the backend can.
+    /// link receipts are matched by), in one step where the backend can. With `ack`, the
+    /// send's lease is acked in that same step where the backend keeps its queue beside
+    /// the record (both backends do: one Redis script, one memory lock section). Returns
+    /// whether it acked; if not, the caller acks through the queue. By default the steps
+    /// run in turn and nothing is acked.
     async fn delivered(
         &self,
         id: &VerificationId,
         provider: &str,
         message_id: &str,
         link_ttl_ms: i64,
+        ack: Option<&Lease>,
         now: Millis,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
+        let _ = ack; // no queue here to ack: the caller does
         let sent = crate::domain::DeliveryStatus::Sent;
         self.set_delivery(id, sent, Some(provider), None, now)
             .await?;
         self.link_provider_message(provider, message_id, id, link_ttl_ms)
-            .await
+            .await?;
+        Ok(false)
     }
     /// Reserves an idempotency key (`key` and `fingerprint` are keyed hashes) for
     /// `ttl_ms`.
@@ -297,17 +305,4 @@ pub trait Store: Send + Sync + 'static {
     fn evictions(&self) -> u64 {
         0
     }
-}
-
-/// Whether a queued send (sequence `seq`) of `v` is to go out at `now`: the verification
-/// is pending and unexpired, no resend superseded the message, and a provider has not
-/// already accepted it before a worker stopped (a redelivery). `begin_delivery.lua`
-/// repeats this.
-pub fn due_for_sending(v: &Verification, seq: u32, redelivered: bool, now: Millis) -> bool {
-    use crate::domain::{DeliveryStatus as D, Status};
-    let accepted = matches!(v.delivery.status, D::Sent | D::Delivered | D::Undelivered);
-    v.status == Status::Pending
-        && now < v.expires_at
-        && v.send_count <= seq
-        && !(accepted && redelivered)
 }

@@ -14,7 +14,8 @@
 //! receipt changes nothing, even after a resend has put the message back to `queued`.
 //! The marks live and expire with the record; a verification has a handful of them at
 //! most (the receipt statuses of its sends). A failure reason is stored the same way
-//! everywhere too ([`bounded_reason`]).
+//! everywhere too ([`bounded_reason`]), and whether a queued send is still due is one
+//! rule ([`due_for_sending`]).
 
 use crate::domain::DeliveryStatus;
 use sha2::{Digest, Sha256};
@@ -76,6 +77,24 @@ pub fn bounded_reason(r: &str) -> String {
         end -= 1;
     }
     r[..end].to_string()
+}
+
+/// Whether a queued send (sequence `seq`) of `v` is to go out at `now`: the verification
+/// is pending and unexpired, no resend superseded the message, and a provider has not
+/// already accepted it before a worker stopped (a redelivery). `begin_delivery.lua`
+/// repeats this.
+pub fn due_for_sending(
+    v: &crate::domain::Verification,
+    seq: u32,
+    redelivered: bool,
+    now: crate::domain::Millis,
+) -> bool {
+    use crate::domain::{DeliveryStatus as D, Status};
+    let accepted = matches!(v.delivery.status, D::Sent | D::Delivered | D::Undelivered);
+    v.status == Status::Pending
+        && now < v.expires_at
+        && v.send_count <= seq
+        && !(accepted && redelivered)
 }
 
 #[cfg(test)]

@@ -47,6 +47,11 @@ impl QueueState {
             .push_back((self.next, msg, std::time::Instant::now()));
     }
 
+    /// Removes a delivered message (the queue's ack, and the store's in `delivered`).
+    pub fn ack(&mut self, l: &Lease) {
+        self.leased.remove(&entry(l));
+    }
+
     /// Dead letters, oldest first (tests, admin).
     pub fn dead_letters(&self) -> Vec<(QueuedMessage, String)> {
         self.dead.iter().cloned().collect()
@@ -136,7 +141,7 @@ impl Queue for MemoryQueue {
     }
 
     async fn ack(&self, l: &Lease) -> QueueResult<()> {
-        self.store.with_queue(|q| q.leased.remove(&entry(l)));
+        self.store.with_queue(|q| q.ack(l));
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use super::state::{index_key, Inner};
 use crate::backend::Doorbell;
 use crate::config::MemoryStoreConfig;
 use crate::domain::{now_millis, DeliveryStatus, Millis, Status, Verification, VerificationId};
+use crate::queue::Lease;
 use crate::store::{CheckOutcome, CheckSpec, IdempotencyBegin, NumberRef, ReceiptApplied};
 use crate::store::{StartOutcome, StartSpec, Store, StoreResult};
 use async_trait::async_trait;
@@ -218,6 +219,28 @@ impl Store for MemoryStore {
         } else {
             ReceiptApplied::Unchanged
         })
+    }
+
+    async fn delivered(
+        &self,
+        id: &VerificationId,
+        provider: &str,
+        message_id: &str,
+        link_ttl_ms: i64,
+        ack: Option<&Lease>,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let mut g = self.lock();
+        if let Some(r) = g.records.get_mut(id.as_str(), now) {
+            r.progress(DeliveryStatus::Sent, Some(provider), None, now);
+        }
+        let key = format!("{provider}:{message_id}");
+        g.provider_messages
+            .insert(key, id.clone(), now_millis() + link_ttl_ms);
+        if let Some(l) = ack {
+            g.queue.ack(l);
+        }
+        Ok(ack.is_some())
     }
 
     async fn idempotency_begin(

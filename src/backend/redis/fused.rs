@@ -23,7 +23,9 @@ use ::redis::Value;
 
 const SLICE: &str = "local function slice(t, from, n)\n  local r = {}\n  for i = 1, n do r[i] = t[from + i - 1] end\n  return r\nend\n";
 
-fn join(parts: &[(&str, &str)], driver: &str) -> String {
+/// `driver` with each part's body before it as a function of its own `KEYS` and `ARGV`
+/// (also how the store's `delivered` script joins its parts).
+pub(super) fn join(parts: &[(&str, &str)], driver: &str) -> String {
     let mut s = String::from(SLICE);
     for (name, body) in parts {
         s.push_str(&format!("local function {name}(KEYS, ARGV)\n{body}\nend\n"));

@@ -3,8 +3,10 @@
 //! Redis Cluster) and one key layout, built together by [`build`].
 //!
 //! They share more than the connection: on one node a start, its limits, the guard and
-//! its enqueue are one script (`fused.rs` joins `gcra.lua`, `guard.lua` and `start.lua`).
-//! The Lua scripts live in `lua/`, beside the Rust that loads them.
+//! its enqueue are one script (`fused.rs` joins `gcra.lua`, `guard.lua` and `start.lua`),
+//! and an accepted send's `sent` and its stream entry's ack are one script on every
+//! deployment (`delivery.rs`: the entry lives in the record's slot). The Lua scripts live
+//! in `lua/`, beside the Rust that loads them.
 //!
 //! # Key layout (version `v1`)
 //! `P` is `store.redis.key_prefix`, `S` the number's shard (`0..shards`, 4 hex digits,
@@ -57,6 +59,7 @@
 
 mod calls;
 mod conn;
+mod delivery;
 mod fused;
 mod guard_codec;
 mod keys;

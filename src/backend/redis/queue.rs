@@ -30,6 +30,9 @@ use std::time::{Duration, Instant};
 /// The consumer group every gateway process reads in.
 pub(super) const GROUP: &str = "otpgw";
 
+/// Acks and deletes a stream entry (also joined into the store's `delivered` script).
+pub(super) static ACK: &str = include_str!("lua/ack.lua");
+
 /// Every shard's stream is read at least this often (sends queued by other processes,
 /// or left over by an earlier read); in between, `receive` reads only the shards this
 /// process rang the doorbell for, and costs nothing when there are none.
@@ -54,7 +57,7 @@ impl RedisQueue {
             conn,
             layout,
             groups_ready: AtomicBool::new(false),
-            ack: Script::new(include_str!("lua/ack.lua")),
+            ack: Script::new(ACK),
             dead: Script::new(include_str!("lua/dead.lua")),
             doorbell,
             last_sweep: Mutex::new(None),

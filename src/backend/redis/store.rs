@@ -6,9 +6,11 @@
 use super::calls::{bad_reply, check_outcome, reply};
 use super::conn::Conn;
 use super::keys::Layout;
+use super::queue::ACK;
 use super::{fused, record};
 use crate::backend::Doorbell;
 use crate::domain::{DeliveryStatus, Millis, Verification, VerificationId};
+use crate::queue::Lease;
 use crate::ratelimit::Backends;
 use crate::store::{admit, Admission, Admitted, CheckOutcome, CheckSpec, IdempotencyBegin};
 use crate::store::{NumberRef, ReceiptApplied, StartOutcome, StartSpec, Store, StoreResult};
@@ -21,6 +23,7 @@ pub(super) static START: &str = include_str!("lua/start.lua");
 pub(super) static CHECK: &str = include_str!("lua/check.lua");
 static CANCEL: &str = include_str!("lua/cancel.lua");
 static DELIVERY: &str = include_str!("lua/delivery.lua");
+static DELIVERED: &str = include_str!("lua/delivered.lua");
 static BEGIN_DELIVERY: &str = include_str!("lua/begin_delivery.lua");
 static IDEMPOTENCY: &str = include_str!("lua/idempotency.lua");
 
@@ -39,8 +42,9 @@ pub(super) struct Scripts {
     pub(super) admit_start: Script,
     pub(super) admit_check: Script,
     cancel: Script,
-    delivery: Script,
-    begin_delivery: Script,
+    pub(super) delivery: Script,
+    pub(super) delivered: Script,
+    pub(super) begin_delivery: Script,
     idempotency: Script,
 }
 
@@ -64,6 +68,10 @@ impl RedisStore {
                 admit_check: Script::new(&fused::check_script()),
                 cancel: Script::new(CANCEL),
                 delivery: Script::new(DELIVERY),
+                delivered: Script::new(&fused::join(
+                    &[("progress", DELIVERY), ("ack", ACK)],
+                    DELIVERED,
+                )),
                 begin_delivery: Script::new(BEGIN_DELIVERY),
                 idempotency: Script::new(IDEMPOTENCY),
             },
@@ -177,13 +185,7 @@ impl Store for RedisStore {
         reason: Option<&str>,
         now: Millis,
     ) -> StoreResult<()> {
-        let mut inv = self.scripts.delivery.prepare_invoke();
-        inv.key(self.layout.record_key(id))
-            .arg(status.as_str())
-            .arg(provider.unwrap_or(""))
-            .arg(now)
-            .arg(reason.map(crate::store::bounded_reason).unwrap_or_default());
-        self.conn.invoke(&inv).await.map(|_| ())
+        self.progress(id, status, provider, reason, now).await
     }
 
     async fn apply_receipt(
@@ -195,21 +197,7 @@ impl Store for RedisStore {
         reason: Option<&str>,
         now: Millis,
     ) -> StoreResult<ReceiptApplied> {
-        let mut inv = self.scripts.delivery.prepare_invoke();
-        inv.key(self.layout.record_key(id))
-            .arg(status.as_str())
-            .arg(provider)
-            .arg(now)
-            .arg(reason.map(crate::store::bounded_reason).unwrap_or_default())
-            .arg("")
-            .arg("")
-            .arg(mark);
-        match record::int(&self.conn.invoke(&inv).await?) {
-            Some(1) => Ok(ReceiptApplied::Moved),
-            Some(2) => Ok(ReceiptApplied::Replayed),
-            Some(0) => Ok(ReceiptApplied::Unchanged),
-            _ => Err(bad_reply("delivery")),
-        }
+        self.receipt(id, mark, status, provider, reason, now).await
     }
 
     async fn begin_delivery(
@@ -219,12 +207,7 @@ impl Store for RedisStore {
         redelivered: bool,
         now: Millis,
     ) -> StoreResult<Option<Verification>> {
-        let mut inv = self.scripts.begin_delivery.prepare_invoke();
-        inv.key(self.layout.record_key(id))
-            .arg(now)
-            .arg(seq)
-            .arg(if redelivered { "1" } else { "0" });
-        Ok(decode(id, &self.conn.invoke(&inv).await?, &self.sealer))
+        self.begin(id, seq, redelivered, now).await
     }
 
     async fn delivered(
@@ -233,26 +216,11 @@ impl Store for RedisStore {
         provider: &str,
         message_id: &str,
         link_ttl_ms: i64,
+        ack: Option<&Lease>,
         now: Millis,
-    ) -> StoreResult<()> {
-        let sent = DeliveryStatus::Sent;
-        if self.conn.is_cluster() {
-            self.set_delivery(id, sent, Some(provider), None, now)
-                .await?;
-            return self
-                .link_provider_message(provider, message_id, id, link_ttl_ms)
-                .await;
-        }
-        let mut inv = self.scripts.delivery.prepare_invoke();
-        inv.key(self.layout.record_key(id))
-            .key(self.layout.link_key(provider, message_id))
-            .arg(sent.as_str())
-            .arg(provider)
-            .arg(now)
-            .arg("")
-            .arg(id.as_str())
-            .arg(link_ttl_ms.max(1));
-        self.conn.invoke(&inv).await.map(|_| ())
+    ) -> StoreResult<bool> {
+        self.accepted(id, provider, message_id, link_ttl_ms, ack, now)
+            .await
     }
 
     async fn idempotency_begin(
