@@ -80,7 +80,8 @@ fn benches(c: &mut Criterion) {
 /// and day, client IP, tenant, API key, country, prefix), over many numbers so the map
 /// holds realistic state.
 fn limits(c: &mut Criterion) {
-    use otpgw::ratelimit::{Limit, MemoryLimiter};
+    use otpgw::backend::memory::MemoryLimiter;
+    use otpgw::ratelimit::Limit;
     let limiter = MemoryLimiter::default();
     let lim = |reason: &'static str, key: String, quota: u32, window_ms: u64| Limit {
         reason,

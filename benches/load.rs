@@ -21,7 +21,7 @@
 //!   checks them by number;
 //! - `ceiling`: alternates the Redis scripts one flow performs (`Store::admit_start` +
 //!   `Store::admit_check` with the same admissions the service builds, issued straight
-//!   through `otpgw::store::build`, same Lua scripts, same client, same concurrency, same
+//!   through `otpgw::backend::build`, same Lua scripts, same client, same concurrency, same
 //!   Redis) with full gateway flows, `--rounds` times, and reports gateway / ceiling;
 //! - `memory`: Redis bytes per pending verification (`used_memory` before and after
 //!   creating `--pending` verifications through the store, queued and then delivered),
@@ -1092,17 +1092,16 @@ struct Made {
 impl Direct {
     async fn new(cfg: &Config) -> Direct {
         let keys = Keys::derive(&ServerSecret::new(SECRET.as_bytes().to_vec()));
-        let (store, queue) = otpgw::store::build(&cfg.store, 10_000_000, &keys)
-            .await
-            .expect("store builds");
+        let backend =
+            otpgw::backend::build(&cfg.store, 10_000_000, &keys).expect("the backend builds");
         let who = otpgw::service::Tenants::new(&cfg.tenants)
             .authenticate(DEMO_API_KEY)
             .expect("the demo key acts for the demo tenant");
         Direct {
-            store,
-            queue,
+            store: backend.store.clone(),
+            queue: backend.queue.clone(),
             who,
-            gate: otpgw::ratelimit::build(&cfg.store).expect("limiter builds"),
+            gate: backend.gate(),
             keys,
             shards: cfg.store.redis.shards.max(1),
         }

@@ -1,6 +1,7 @@
 //! Assembly: one builder turns a [`Config`] into a running gateway.
 //!
-//! [`Application::build`] validates the config, makes the store, provider, queue and
+//! [`Application::build`] validates the config, makes the backend (store, queue, limits;
+//! [`crate::backend::build`], called here and nowhere else), the providers and the
 //! service, and binds the listener (port 0 works, which is how tests run many gateways).
 //! [`Application::run_until`] serves until the shutdown future completes, then stops
 //! accepting, gives in-flight requests `shutdown_grace_ms`, and gives queued messages
@@ -9,6 +10,7 @@
 
 use crate::api::http::{self, AppState};
 use crate::api::serve::{self, Limits, Protocols};
+use crate::backend;
 use crate::config::{self, Config, Mode, DEMO_API_KEY};
 use crate::crypto::{hash_api_key, Keys, ServerSecret};
 use crate::delivery::{self, Router, Workers};
@@ -71,9 +73,13 @@ impl Application {
         }
         let metrics = Metrics::new();
         let keys = Keys::derive(&secret);
-        let (store, queue) = store::build(&cfg.store, cfg.delivery.queue_capacity, &keys).await?;
-        let store: Arc<dyn store::Store> =
-            Arc::new(store::MeteredStore::new(store, metrics.clone()));
+        // The one place a backend is chosen: store, queue, limiter and guard state together.
+        let backend = backend::build(&cfg.store, cfg.delivery.queue_capacity, &keys)?;
+        let queue = backend.queue.clone();
+        let store: Arc<dyn store::Store> = Arc::new(store::MeteredStore::new(
+            backend.store.clone(),
+            metrics.clone(),
+        ));
         let outbox = cfg.dev.outbox.then(Outbox::default);
         let router = Arc::new(Router::from_config(&cfg, metrics.clone())?);
         let tenants = Tenants::new(&cfg.tenants);
@@ -89,7 +95,7 @@ impl Application {
             metrics: metrics.clone(),
         });
         let abuse = crate::service::Abuse::new(
-            crate::ratelimit::build(&cfg.store)?,
+            backend.gate(),
             crate::ratelimit::local::LocalShed::new(&cfg.tenants),
             keys.clone(),
             metrics.clone(),

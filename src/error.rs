@@ -7,6 +7,9 @@
 //! status to its gRPC code (one table) with `google.rpc` details. This module names
 //! no transport. Internal detail (store
 //! errors, provider bodies) goes to the log, never into the response.
+//!
+//! [`StoreError`] lives here too: what a failed call to the shared state means, one type
+//! for the store, the queue and the limits, below all three.
 
 use std::time::Duration;
 
@@ -188,6 +191,18 @@ impl Error {
         }
     }
 }
+
+/// What a failed call to the shared state (store, queue, limits, the pumping guard's
+/// counters) means to a caller: the backend did not answer in time or at all. Mapped to
+/// `503 store_unavailable`. It lives here, below every module that reports it, so the
+/// trait modules (`store`, `queue`, `ratelimit`) share it without importing each other;
+/// `store` re-exports it as `store::StoreError`.
+#[derive(Debug, thiserror::Error)]
+#[error("store unavailable: {0}")]
+pub struct StoreError(pub String);
+
+/// Result of a call to the shared state.
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
 
 /// Whole seconds for a `Retry-After` header: rounded up, at least 1.
 pub fn retry_after_secs(d: Duration) -> u64 {

@@ -8,14 +8,14 @@ mod support;
 use otpgw::config::PumpingConfig;
 use otpgw::domain::now_millis;
 use otpgw::ratelimit::pumping::{Action, GuardPolicy, Level, Outcome, Probe, PumpStore, Target};
-use otpgw::ratelimit::{build, Backends};
+use otpgw::ratelimit::Backends;
 use otpgw::service::guard_policy;
 use support::app::base_config;
 use support::Backend;
 
 fn backends(b: Backend) -> Backends {
     let (cfg, _) = base_config(b);
-    build(&cfg.store).unwrap()
+    support::store::gate(&cfg.store)
 }
 
 fn tenant() -> String {

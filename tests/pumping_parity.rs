@@ -7,9 +7,10 @@
 
 mod support;
 
+use otpgw::backend::memory::MemoryPumps;
 use otpgw::domain::Millis;
 use otpgw::ratelimit::pumping::{block_of, Action, Block, Explain, GuardPolicy, Level};
-use otpgw::ratelimit::pumping::{LevelPolicy, MemoryPumps, Outcome, Probe, PumpStore};
+use otpgw::ratelimit::pumping::{LevelPolicy, Outcome, Probe, PumpStore};
 use otpgw::ratelimit::pumping::{PumpVerdict, Rule, Target, Trip, OVERFLOW};
 use support::app::base_config;
 use support::Backend;
@@ -207,7 +208,7 @@ fn same_blocks(m: &[Block], r: &[Block]) -> bool {
 async fn memory_and_redis_give_the_same_verdicts() {
     let started = std::time::Instant::now();
     let (cfg, _) = base_config(Backend::Redis);
-    let redis = otpgw::ratelimit::build(&cfg.store).unwrap().pumps;
+    let redis = support::store::gate(&cfg.store).pumps;
     let memory = MemoryPumps::default();
     let pols = policies();
     let tenants = ["ta", "tb"];

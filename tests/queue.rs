@@ -1,6 +1,6 @@
 //! The queue suite: the same behaviour of the send queue on memory, a single Redis and a
 //! 3-master Redis Cluster, driven through the store's start (which enqueues atomically),
-//! and the store's delivery steps (begin, delivered).
+//! and the store's delivery steps (begin, delivered, which acks the lease it is handed).
 
 mod support;
 
@@ -23,6 +23,7 @@ support::store::on_every_backend!(
     dead_letter_moves_the_send_out,
     begin_delivery_marks_only_a_due_send,
     delivered_marks_sent_and_links_the_message_id,
+    delivered_acks_the_lease_in_the_same_step,
 );
 
 async fn a_start_queues_one_send_leased_once(kind: &str) {
@@ -177,7 +178,10 @@ async fn begin_delivery_marks_only_a_due_send(kind: &str) {
     let v = store.get_any(&id).await.unwrap().unwrap();
     assert_eq!(v.delivery.status, DeliveryStatus::Sending);
     // Accepted, then redelivered after a crash: read, not marked back to sending.
-    store.delivered(&id, "p", "m-1", 60_000, now).await.unwrap();
+    store
+        .delivered(&id, "p", "m-1", 60_000, None, now)
+        .await
+        .unwrap();
     let redelivered = store.begin_delivery(&id, 2, true, now).await.unwrap();
     assert_eq!(delivery(redelivered), Some(DeliveryStatus::Sent));
     let v = store.get_any(&id).await.unwrap().unwrap();
@@ -209,10 +213,11 @@ async fn delivered_marks_sent_and_links_the_message_id(kind: &str) {
     let now = now_millis();
     store.start(s, now).await.unwrap();
     store.begin_delivery(&id, 1, false, now).await.unwrap();
-    store
-        .delivered(&id, "twilio", "SM123", 60_000, now + 5)
+    let acked = store
+        .delivered(&id, "twilio", "SM123", 60_000, None, now + 5)
         .await
         .unwrap();
+    assert!(!acked, "no lease given, nothing acked");
     let v = store.get_any(&id).await.unwrap().unwrap();
     assert_eq!(
         (v.delivery.status, v.delivery.provider.as_deref()),
@@ -230,5 +235,32 @@ async fn delivered_marks_sent_and_links_the_message_id(kind: &str) {
             .await
             .unwrap(),
         None
+    );
+}
+
+async fn delivered_acks_the_lease_in_the_same_step(kind: &str) {
+    let (store, queue) = backend(kind).await;
+    let s = spec(0);
+    let id = s.fresh.id.clone();
+    let now = now_millis();
+    store.start(s, now).await.unwrap();
+    let l = queue.receive("c1", 10).await.unwrap().remove(0);
+    store.begin_delivery(&id, 1, false, now).await.unwrap();
+    let acked = store
+        .delivered(&id, "twilio", "SM7", 60_000, Some(&l), now + 5)
+        .await
+        .unwrap();
+    assert!(acked, "{kind}: the store acks the lease beside the record");
+    assert_eq!(queue.depth().await.unwrap().pending, 0);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert!(
+        queue.reclaim("c2", 10, 10).await.unwrap().is_empty(),
+        "an acked send is never reclaimed"
+    );
+    let v = store.get_any(&id).await.unwrap().unwrap();
+    assert_eq!(v.delivery.status, DeliveryStatus::Sent);
+    assert_eq!(
+        store.find_provider_message("twilio", "SM7").await.unwrap(),
+        Some(id)
     );
 }

@@ -1,17 +1,17 @@
 //! The rate limiter, one suite over memory, Redis and
-//! Redis Cluster (the backends `otpgw::ratelimit::build` picks from the store kind).
+//! Redis Cluster (the limiters `otpgw::backend::build` picks from the store kind).
 
 mod support;
 
 use otpgw::domain::now_millis;
-use otpgw::ratelimit::{build, Backends, Decision, Limit};
+use otpgw::ratelimit::{Backends, Decision, Limit};
 use std::time::Duration;
 use support::app::base_config;
 use support::Backend;
 
 fn backends(b: Backend) -> Backends {
     let (cfg, _) = base_config(b);
-    build(&cfg.store).unwrap()
+    support::store::gate(&cfg.store)
 }
 
 fn tenant() -> String {

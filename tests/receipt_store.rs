@@ -26,7 +26,7 @@ async fn sent(store: &Arc<dyn Store>) -> (VerificationId, NumberRef) {
     store.start(s, now).await.unwrap();
     store.begin_delivery(&id, 1, false, now).await.unwrap();
     store
-        .delivered(&id, "tw", "SM1", 60_000, now)
+        .delivered(&id, "tw", "SM1", 60_000, None, now)
         .await
         .unwrap();
     (id, n)

@@ -8,8 +8,10 @@
 //!
 //! Store traffic per send on one Redis node: one script reads the verification and marks
 //! it `sending` (`Store::begin_delivery`), one records `sent` with the provider's message
-//! id for receipts (`Store::delivered`), one acks the stream entry: three round trips (four
-//! on a cluster, where the message-id link lives in another slot).
+//! id for receipts and acks the stream entry (`Store::delivered`, handed the lease): two
+//! round trips (three on a cluster, where the message-id link lives in another slot).
+//! A send that is not sent (gone, superseded, failed) is acked or dead-lettered through
+//! the queue.
 //!
 //! Shutdown keeps taking what is queued until the queue is empty, lets those sends finish,
 //! all within `shutdown_deadline_ms`, and leaves the rest in the queue: with Redis
@@ -23,8 +25,8 @@ use crate::domain::{now_millis, DeliveryStatus, Status};
 use crate::providers::outbox::Outbox;
 use crate::providers::OutboundMessage;
 use crate::queue::{Lease, Queue};
-use crate::service::Tenants;
 use crate::store::Store;
+use crate::tenants::Tenants;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
@@ -290,14 +292,19 @@ async fn process(ctx: &Ctx, lease: Lease) {
             message_id,
         } => {
             let ttl = (v.expires_at - now) + tenant.cfg.retention_secs as i64 * 1000;
-            if let Err(e) = ctx
+            // The ack rides in the same step where the backend can (both do).
+            let acked = ctx
                 .store
-                .delivered(id, &provider, &message_id, ttl, now_millis())
-                .await
-            {
-                tracing::warn!(id = id.as_str(), error = %e, "could not record the accepted send; its status stays `sending` and its receipts will be refused");
+                .delivered(id, &provider, &message_id, ttl, Some(&lease), now_millis())
+                .await;
+            match acked {
+                Ok(true) => {}
+                Ok(false) => settle(ctx, &lease, None).await,
+                Err(e) => {
+                    tracing::warn!(id = id.as_str(), error = %e, "could not record the accepted send; its status stays `sending` and its receipts will be refused");
+                    settle(ctx, &lease, None).await;
+                }
             }
-            settle(ctx, &lease, None).await;
         }
         Outcome::Rejected { provider, reason } => {
             let reason = format!("rejected by {provider}: {reason}");

@@ -3,11 +3,14 @@
 //! Handlers turn transport input into these types and the service layer only ever sees
 //! them: a [`PhoneNumber`] is normalised E.164 and valid, an [`OtpCode`] is 4..10 digits,
 //! a [`VerificationId`] has our shape and names its store shard, a [`CheckClient`] names
-//! the end user a check comes from.
+//! the end user a check comes from. [`gsm`] is how a text goes on the air (GSM-7 or
+//! UCS-2) and in how many segments: the templates count them, an adapter picks its
+//! encoding by it.
 
 mod client;
 mod client_net;
 mod code;
+pub mod gsm;
 mod phone;
 mod risk;
 mod verification;

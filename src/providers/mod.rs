@@ -9,7 +9,7 @@
 //! second, paid, send. Adapters: `console` (development), `webhook` (your
 //! own endpoint), and the vendors `twilio`, `vonage`, `sinch`, `telnyx`, `plivo`,
 //! `messagebird` and `aws_sns`. Each vendor folder has `config.rs` (settings; credentials
-//! are [`crate::config::Secret`], so the derived `Debug` prints `<redacted>`), `error.rs` (the vendor's documented codes to [`ErrorKind`] and
+//! are [`crate::secret::Secret`], so the derived `Debug` prints `<redacted>`), `error.rs` (the vendor's documented codes to [`ErrorKind`] and
 //! retryability) and `mod.rs` (the request, the answer, receipts). `callback`, `http`
 //! and `settings` hold what adapters share. The dev outbox (`outbox`) records what was handed to a
 //! provider, for `GET /dev/outbox`.

@@ -3,7 +3,7 @@
 //! Each kind's settings are its adapter's own `Config` (in its folder); `kind = "…"`
 //! picks the variant. Adding an adapter means a folder under `providers/` and one
 //! variant here, and a line in this file's test that no `Debug` shows a credential.
-//! Credentials are [`crate::config::Secret`] (derived `Debug` prints `<redacted>`);
+//! Credentials are [`crate::secret::Secret`] (derived `Debug` prints `<redacted>`);
 //! they and the sender ids read any scalar as text (`config::secret::text` for the
 //! plain ids), so a token of digits set in the environment is the string it was.
 

@@ -1,6 +1,6 @@
-//! The durable send queue: a small trait with a memory and a Redis Streams
-//! implementation, built together with the store (see [`crate::store::build`]) because a
-//! start and its message are written in one atomic step.
+//! The durable send queue's contract: a small trait, the message and its lease. The
+//! implementations (in process, Redis Streams) live in [`crate::backend`], each beside
+//! its backend's store, because a start and its message are written in one atomic step.
 //!
 //! A message names a verification and which send of it this is (`seq`); the text (with
 //! its code) is rendered only when a worker sends it, so no code is ever queued at rest.
@@ -13,21 +13,16 @@
 //! crash between the provider's acceptance and the ack, and the worker checks the
 //! verification's delivery state first to make even that rare.
 
-pub mod memory;
-pub mod redis;
-
 use crate::domain::VerificationId;
 use async_trait::async_trait;
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 
 /// What a queue error means: the backend did not answer. The lease stays where it was.
 #[derive(Debug, thiserror::Error)]
 #[error("queue unavailable: {0}")]
 pub struct QueueError(pub String);
 
-impl From<crate::store::StoreError> for QueueError {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<crate::error::StoreError> for QueueError {
+    fn from(e: crate::error::StoreError) -> Self {
         QueueError(e.0)
     }
 }
@@ -100,55 +95,5 @@ pub trait Queue: Send + Sync + 'static {
     /// queued by other processes are found by polling. The default never completes.
     async fn queued(&self) {
         std::future::pending::<()>().await
-    }
-}
-
-/// Rung by the store each time a start of this process queues a send: wakes this
-/// process's idle delivery worker and remembers which shards got sends, so the worker can
-/// read those shards first instead of polling every shard.
-#[derive(Clone, Default)]
-pub struct Doorbell(Arc<Bell>);
-
-#[derive(Default)]
-struct Bell {
-    notify: tokio::sync::Notify,
-    shards: Mutex<BTreeSet<u16>>,
-}
-
-impl std::fmt::Debug for Doorbell {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Doorbell")
-    }
-}
-
-impl Doorbell {
-    /// A send was queued in `shard`.
-    pub fn ring(&self, shard: u16) {
-        self.0
-            .shards
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(shard);
-        // One stored permit: a ring while the worker is busy wakes its next wait at once.
-        self.0.notify.notify_one();
-    }
-
-    /// Waits for the next ring (or returns at once if one came since the last wait).
-    pub async fn wait(&self) {
-        self.0.notify.notified().await
-    }
-
-    /// The shards rung since the last call (emptied).
-    pub fn take_shards(&self) -> BTreeSet<u16> {
-        std::mem::take(&mut *self.0.shards.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    /// Marks `shard` again (it may hold more than one read took).
-    pub fn remark(&self, shard: u16) {
-        self.0
-            .shards
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(shard);
     }
 }

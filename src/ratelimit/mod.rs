@@ -13,47 +13,26 @@
 //! each is charged, or none is charged and the answer names the limit that needs the
 //! longest wait. In Redis that is **one Lua script** (`gcra.lua`), on one node joined
 //! with the pumping guard's and the start's or check's script into one round trip for
-//! the whole request (`crate::store::admit`); the script reads Redis's clock rather than
+//! the whole request ([`crate::store::admit`]); the script reads Redis's clock rather than
 //! the caller's: instances with slightly skewed
 //! clocks, or whose requests arrive in another order than they read their clocks, would
 //! otherwise see a TAT in their future and refuse a request the quota still allows.
 //!
-//! # Key layout (version `v1`)
-//! `P` is `store.redis.key_prefix`, `T` the tenant id, `H` a keyed hash of the scope's
-//! value ([`crate::crypto::Keys::scope_key`]: no number, prefix or IP address appears
-//! in a key name).
+//! Where the TATs and the guard's counters live in Redis, and why all of a tenant's limit
+//! keys share one cluster slot, is written down with the Redis backend
+//! (`backend/redis/mod.rs`).
 //!
-//! | key | type | TTL | holds |
-//! |---|---|---|---|
-//! | `P:v1:{rl:T}:number:H` | string | until the last TAT passes | the number's minute, hour and day TATs in ms, space-separated |
-//! | `P:v1:{rl:T}:<reason>:H` | string | until the TAT passes | GCRA TAT in ms (every other limit) |
-//! | `P:v1:{pg:T}:t:<channel>:<level>:<generation>` | hash | 2 generations (`baseline_secs` each) | field H (or `~`, the overflow entry): the level's decayed sends and approvals, `rs,ra,ls,la,t` in thousandths of a send |
-//! | `P:v1:{pg:T}:blocks` | hash | 30 days + the longest block, from the last block | field `<channel>:<level>:H`: `until|strikes|action|since|rule|sends|approvals|expected|baseline|tolerance|country|label` |
-//!
-//! **All limit keys of a tenant live in one cluster slot** (hash tag `{rl:T}`), and so
-//! do all its pumping keys (`{pg:T}`). That is what lets one script read and charge a
-//! number, an IP, the tenant, a country and a prefix atomically on Redis Cluster, where
-//! a script may only touch keys of one slot. The price: one tenant's limit traffic goes
-//! to one node. A limit decision is a few hundred bytes and microseconds of Lua, so a
-//! node serves tens of thousands per second; a tenant bigger than that needs its own
-//! instance, and local shedding ([`local`]) keeps floods from reaching Redis at all.
-//!
-//! The memory implementation runs the same algorithm under a mutex; [`build`] picks one
-//! from the store kind, and `tests/ratelimit.rs` runs one suite over memory, Redis and
-//! Redis Cluster.
+//! The implementations (in process; `gcra.lua` on Redis) live in [`crate::backend`]; this
+//! module holds the contract, the algorithm they share ([`gcra`]) and the
+//! request-side helpers (local shedding, the header fields). `tests/ratelimit.rs` runs one
+//! suite over memory, Redis and Redis Cluster.
 
 pub mod headers;
 pub mod local;
-mod memory;
 pub mod pumping;
-pub(crate) mod redis;
 
-pub use self::memory::MemoryLimiter;
-pub use self::redis::RedisLimiter;
-
-use crate::config::{StoreConfig, StoreKind};
 use crate::domain::Millis;
-use crate::store::StoreResult;
+use crate::error::StoreResult;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -140,19 +119,6 @@ pub fn gcra(tats: &[f64], limits: &[Limit], now: f64) -> (Decision, Vec<f64>) {
     (Decision::Allowed(quotas), new)
 }
 
-/// Where a limit's TAT is stored in Redis: the scope part of the key name and the
-/// position in that key. A number's minute, hour and day limits share one key
-/// (`number`, positions 1 to 3): one key per number instead of three, the biggest
-/// part of the limits' memory per pending verification.
-pub fn stored_as(reason: &'static str) -> (&'static str, usize) {
-    match reason {
-        "number_per_minute" => ("number", 1),
-        "number_per_hour" => ("number", 2),
-        "number_per_day" => ("number", 3),
-        other => (other, 1),
-    }
-}
-
 /// The quota of `l` when its TAT is `ahead_ms` past now.
 pub fn quota_after(l: &Limit, ahead_ms: f64) -> Quota {
     let w = l.window_ms as f64;
@@ -167,30 +133,8 @@ pub fn quota_after(l: &Limit, ahead_ms: f64) -> Quota {
     }
 }
 
-/// The limiter and the pumping guard's state over the configured store: the one place
-/// a backend is chosen for them.
-pub fn build(cfg: &StoreConfig) -> anyhow::Result<Backends> {
-    Ok(match cfg.kind {
-        StoreKind::Memory => {
-            let m = Arc::new(MemoryLimiter::default());
-            let p = Arc::new(pumping::MemoryPumps::default());
-            Backends {
-                limiter: m,
-                pumps: p,
-            }
-        }
-        StoreKind::Redis => {
-            let conn = Arc::new(crate::store::redis::Conn::new(&cfg.redis)?);
-            let prefix = format!("{}:v1", cfg.redis.key_prefix);
-            Backends {
-                limiter: Arc::new(RedisLimiter::new(conn.clone(), prefix.clone())),
-                pumps: Arc::new(pumping::RedisPumps::new(conn, prefix)),
-            }
-        }
-    })
-}
-
-/// What [`build`] returns.
+/// The limiter and the pumping guard's state of one backend (built with its store by
+/// `backend::build`): what a store admits requests with.
 #[derive(Clone)]
 pub struct Backends {
     /// Rate limits.

@@ -16,7 +16,6 @@ mod idempotent;
 mod observe;
 mod ops;
 mod start;
-mod tenants;
 pub mod view;
 
 pub use crate::ratelimit::headers::RateInfo;
@@ -28,7 +27,7 @@ pub use guard::{guard_policy, probe, Sources};
 pub use ops::{BreakerState, Fleet, Outbox, ProviderState, QueueDepth, ReceiptRequest};
 pub use view::{error_rate, DeliveryView, StartResult, VerificationView};
 
-pub use tenants::{AdminKeys, Tenant, Tenants};
+pub use crate::tenants::{AdminKeys, Tenant, Tenants};
 
 use crate::crypto::{random_bytes, Keys};
 use crate::domain::*;

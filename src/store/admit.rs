@@ -9,7 +9,7 @@
 //! The steps touch three hash tags (the tenant's limits, the tenant's guard counters,
 //! the number's shard), so on Redis Cluster they are separate round trips, run in turn
 //! by the functions here (also the memory backend's way). One Redis node runs them as
-//! one script (`store/redis/fused.rs`): one round trip per start and per check, limits
+//! one script (`backend/redis/fused.rs`): one round trip per start and per check, limits
 //! included.
 
 use super::*;

@@ -3,6 +3,7 @@
 use super::*;
 use crate::domain::DeliveryStatus;
 use crate::metrics::Metrics;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Wraps a store; every call is timed under its operation name.
@@ -154,12 +155,13 @@ impl Store for MeteredStore {
         provider: &str,
         message_id: &str,
         link_ttl_ms: i64,
+        ack: Option<&Lease>,
         now: Millis,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         self.timed(
             "delivered",
             self.inner
-                .delivered(id, provider, message_id, link_ttl_ms, now),
+                .delivered(id, provider, message_id, link_ttl_ms, ack, now),
         )
         .await
     }

@@ -1,37 +1,27 @@
-//! The verification store: the `Store` trait, a memory and a Redis implementation, picked
-//! from config in [`build`] and nowhere else.
+//! The verification store's contract: the `Store` trait, its requests and outcomes, and
+//! what is the same on every backend (admission in turn, the metering decorator, the
+//! delivery-status rule).
 //!
-//! Every operation that touches more than one value is atomic in both implementations
+//! Every operation that touches more than one value is atomic in every implementation
 //! (a mutex section in memory, one Lua script in Redis), so N instances over one Redis
 //! behave like one. The caller passes `now`; stores never read the clock for semantics.
-//! The shared behaviour suites (`tests/behaviour.rs`, `tests/queue.rs`) run against
+//! The implementations live in [`crate::backend`], by backend; this module names none of
+//! them. The shared behaviour suites (`tests/behaviour.rs`, `tests/queue.rs`) run against
 //! memory, Redis and Redis Cluster.
 
 pub mod admit;
-pub mod memory;
 mod metered;
 pub mod progress;
-pub mod redis;
-mod ttl_map;
 
 pub use admit::{Admission, Admitted};
 pub use metered::MeteredStore;
-pub use progress::{delivery_moves, receipt_mark, ReceiptApplied};
+pub use progress::{bounded_reason, delivery_moves, due_for_sending, receipt_mark, ReceiptApplied};
 
-use crate::config::{StoreConfig, StoreKind};
 use crate::domain::{Channel, Millis, Verification, VerificationId};
-use crate::queue::Queue;
+use crate::queue::Lease;
 use async_trait::async_trait;
-use std::sync::Arc;
 
-/// What a failed store call means to a caller: the backend did not answer in time or at
-/// all. Mapped to `503 store_unavailable`.
-#[derive(Debug, thiserror::Error)]
-#[error("store unavailable: {0}")]
-pub struct StoreError(pub String);
-
-/// Store result alias.
-pub type StoreResult<T> = Result<T, StoreError>;
+pub use crate::error::{StoreError, StoreResult};
 
 /// Where a number's entries live: the keyed number hash and its shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,20 +254,27 @@ pub trait Store: Send + Sync + 'static {
         Ok(v)
     }
     /// Records that `provider` accepted the send as `message_id` (status `sent`, and the
-    /// link receipts are matched by), in one step where the backend can.
+    /// link receipts are matched by), in one step where the backend can. With `ack`, the
+    /// send's lease is acked in that same step where the backend keeps its queue beside
+    /// the record (both backends do: one Redis script, one memory lock section). Returns
+    /// whether it acked; if not, the caller acks through the queue. By default the steps
+    /// run in turn and nothing is acked.
     async fn delivered(
         &self,
         id: &VerificationId,
         provider: &str,
         message_id: &str,
         link_ttl_ms: i64,
+        ack: Option<&Lease>,
         now: Millis,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
+        let _ = ack; // no queue here to ack: the caller does
         let sent = crate::domain::DeliveryStatus::Sent;
         self.set_delivery(id, sent, Some(provider), None, now)
             .await?;
         self.link_provider_message(provider, message_id, id, link_ttl_ms)
-            .await
+            .await?;
+        Ok(false)
     }
     /// Reserves an idempotency key (`key` and `fingerprint` are keyed hashes) for
     /// `ttl_ms`.
@@ -308,39 +305,4 @@ pub trait Store: Send + Sync + 'static {
     fn evictions(&self) -> u64 {
         0
     }
-}
-
-/// Whether a queued send (sequence `seq`) of `v` is to go out at `now`: the verification
-/// is pending and unexpired, no resend superseded the message, and a provider has not
-/// already accepted it before a worker stopped (a redelivery). `begin_delivery.lua`
-/// repeats this.
-pub fn due_for_sending(v: &Verification, seq: u32, redelivered: bool, now: Millis) -> bool {
-    use crate::domain::{DeliveryStatus as D, Status};
-    let accepted = matches!(v.delivery.status, D::Sent | D::Delivered | D::Undelivered);
-    v.status == Status::Pending
-        && now < v.expires_at
-        && v.send_count <= seq
-        && !(accepted && redelivered)
-}
-
-/// Builds the configured store and its send queue (one backend: a start and its message
-/// are written in one atomic step). The one place a backend is chosen. `keys` seal the
-/// personal data a store keeps outside the process (Redis).
-pub async fn build(
-    cfg: &StoreConfig,
-    queue_capacity: usize,
-    keys: &crate::crypto::Keys,
-) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Queue>)> {
-    Ok(match cfg.kind {
-        StoreKind::Memory => {
-            let store = Arc::new(memory::MemoryStore::new(&cfg.memory, queue_capacity));
-            let queue = Arc::new(crate::queue::memory::MemoryQueue::new(store.clone()));
-            (store, queue)
-        }
-        StoreKind::Redis => {
-            let store = redis::RedisStore::new(&cfg.redis, keys.sealer().clone())?;
-            let queue = Arc::new(store.queue());
-            (Arc::new(store), queue)
-        }
-    })
 }

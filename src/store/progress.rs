@@ -1,7 +1,7 @@
 //! How a message's delivery status may move, and how receipts are made idempotent.
 //!
 //! One rule for every writer (the delivery worker, provider receipts) and every backend:
-//! [`delivery_moves`] here, mirrored by `redis/delivery.lua`. Statuses rank
+//! [`delivery_moves`] here, mirrored by `backend/redis/lua/delivery.lua`. Statuses rank
 //! `queued` < `sending` < `sent` < the final ones (`delivered`, `undelivered`, `failed`,
 //! `expired`); an update never moves a message backwards, and a final status never moves
 //! at all, so a late or replayed receipt cannot turn `delivered` into `undelivered` or
@@ -13,7 +13,9 @@
 //! a set on the memory record), so a vendor's retry or an attacker's replay of a signed
 //! receipt changes nothing, even after a resend has put the message back to `queued`.
 //! The marks live and expire with the record; a verification has a handful of them at
-//! most (the receipt statuses of its sends).
+//! most (the receipt statuses of its sends). A failure reason is stored the same way
+//! everywhere too ([`bounded_reason`]), and whether a queued send is still due is one
+//! rule ([`due_for_sending`]).
 
 use crate::domain::DeliveryStatus;
 use sha2::{Digest, Sha256};
@@ -64,6 +66,35 @@ pub fn receipt_mark(provider: &str, message_id: &str, status: DeliveryStatus) ->
         h.update(part.as_bytes());
     }
     format!("x:{}", hex::encode(&h.finalize()[..8]))
+}
+
+/// A failure reason as stored: number-like digit runs masked, at most 300 bytes, cut at
+/// a character boundary (every backend stores it so).
+pub fn bounded_reason(r: &str) -> String {
+    let r = crate::domain::mask_digit_runs(r);
+    let mut end = r.len().min(300);
+    while !r.is_char_boundary(end) {
+        end -= 1;
+    }
+    r[..end].to_string()
+}
+
+/// Whether a queued send (sequence `seq`) of `v` is to go out at `now`: the verification
+/// is pending and unexpired, no resend superseded the message, and a provider has not
+/// already accepted it before a worker stopped (a redelivery). `begin_delivery.lua`
+/// repeats this.
+pub fn due_for_sending(
+    v: &crate::domain::Verification,
+    seq: u32,
+    redelivered: bool,
+    now: crate::domain::Millis,
+) -> bool {
+    use crate::domain::{DeliveryStatus as D, Status};
+    let accepted = matches!(v.delivery.status, D::Sent | D::Delivered | D::Undelivered);
+    v.status == Status::Pending
+        && now < v.expires_at
+        && v.send_count <= seq
+        && !(accepted && redelivered)
 }
 
 #[cfg(test)]

@@ -14,10 +14,9 @@
 //! Locale fallback: the exact tag (`pt-BR`), its language (`pt`), the tenant's default
 //! locale, then `en`; tenant templates first, built-in texts after.
 
-mod gsm;
 mod preview;
 
-pub use gsm::{encoding_of, segments, Encoding};
+pub use crate::domain::gsm::{encoding_of, segments, Encoding};
 pub use preview::{lint, preview, Preview};
 
 use crate::config::TenantConfig;

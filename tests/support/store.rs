@@ -1,6 +1,8 @@
-//! The store and queue built straight from config, without the gateway around them, on
-//! memory, one Redis or the shared Redis Cluster, and a fresh start to feed them: for the
-//! store-level suites (`tests/queue.rs`, `tests/receipt_store.rs`).
+//! The store and queue built straight from config (`otpgw::backend::build`), without the
+//! gateway around them, on memory, one Redis or the shared Redis Cluster, and a fresh
+//! start to feed them: for the store-level suites (`tests/queue.rs`,
+//! `tests/receipt_store.rs`); and the limiter and guard state of a config's backend
+//! ([`gate`]) for the limit and guard suites.
 
 use otpgw::config::{Secret, StoreConfig, StoreKind};
 use otpgw::domain::*;
@@ -32,8 +34,18 @@ pub async fn backend(kind: &str) -> (Arc<dyn Store>, Arc<dyn Queue>) {
                 .collect();
         }
     }
-    let keys = otpgw::crypto::Keys::derive(&otpgw::crypto::ServerSecret::new(vec![7u8; 32]));
-    otpgw::store::build(&cfg, 1000, &keys).await.unwrap()
+    let b = otpgw::backend::build(&cfg, 1000, &keys()).unwrap();
+    (b.store, b.queue)
+}
+
+/// The keys the backends built here seal records with.
+pub fn keys() -> otpgw::crypto::Keys {
+    otpgw::crypto::Keys::derive(&otpgw::crypto::ServerSecret::new(vec![7u8; 32]))
+}
+
+/// The limiter and the pumping guard's state of `cfg`'s backend.
+pub fn gate(cfg: &StoreConfig) -> otpgw::ratelimit::Backends {
+    otpgw::backend::build(cfg, 1000, &keys()).unwrap().gate()
 }
 
 /// A number of tenant `t` on a random shard.

@@ -1,7 +1,7 @@
 //! Amazon SNS provider settings.
 
-use crate::config::Secret;
 use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
+use crate::secret::Secret;
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "aws_sns"`.
@@ -15,7 +15,7 @@ pub struct Config {
     /// China regions). Set it for a VPC endpoint or a test double.
     pub base_url: Option<String>,
     /// Access key ID of an IAM identity allowed `sns:Publish`.
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
+    #[serde(deserialize_with = "crate::secret::text::string")]
     pub access_key_id: String,
     /// Its secret access key.
     pub secret_access_key: Secret,
@@ -26,10 +26,10 @@ pub struct Config {
     pub sms_type: String,
     /// `AWS.SNS.SMS.SenderID`: an alphanumeric sender ID, where the destination country
     /// supports them (1-11 letters and digits, at least one letter).
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
+    #[serde(deserialize_with = "crate::secret::text::option")]
     pub sender_id: Option<String>,
     /// `AWS.MM.SMS.OriginationNumber`: an origination number of the account, E.164.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
+    #[serde(deserialize_with = "crate::secret::text::option")]
     pub origination_number: Option<String>,
     /// Per-attempt timeout, in milliseconds.
     pub timeout_ms: u64,

@@ -1,8 +1,8 @@
 //! MessageBird (Bird) provider settings.
 
-use crate::config::Secret;
 use crate::providers::http::is_http_url;
 use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
+use crate::secret::Secret;
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "messagebird"`.
@@ -14,7 +14,7 @@ pub struct Config {
     /// Live access key, sent as `Authorization: AccessKey <access_key>`.
     pub access_key: Secret,
     /// Sender: a number with its country code, or up to 11 letters and digits.
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
+    #[serde(deserialize_with = "crate::secret::text::string")]
     pub originator: String,
     /// Where MessageBird sends status reports for each message (`reportUrl`): the public
     /// URL of this instance's `/v1/receipts/<name>`. Unset: the account's report URL.

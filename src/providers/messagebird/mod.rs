@@ -40,8 +40,8 @@ pub use config::Config;
 
 use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
-use crate::config::Secret;
 use crate::domain::DeliveryStatus;
+use crate::secret::Secret;
 use async_trait::async_trait;
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};

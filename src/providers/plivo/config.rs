@@ -1,7 +1,7 @@
 //! Plivo provider settings.
 
-use crate::config::Secret;
 use crate::providers::settings::{blank, timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
+use crate::secret::Secret;
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "plivo"`.
@@ -12,13 +12,13 @@ pub struct Config {
     /// test double.
     pub base_url: String,
     /// Auth ID: the account in the path and the Basic-auth user name.
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
+    #[serde(deserialize_with = "crate::secret::text::string")]
     pub auth_id: String,
     /// Auth Token: the Basic-auth password, and the key of callback signatures.
     pub auth_token: Secret,
     /// Sender (`src`): a Plivo number (E.164, the `+` is optional), a short code or an
     /// alphanumeric sender ID. Exactly one of `src` and `powerpack_uuid`.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
+    #[serde(deserialize_with = "crate::secret::text::option")]
     pub src: Option<String>,
     /// Powerpack (number pool) to send from, instead of `src`.
     pub powerpack_uuid: Option<String>,

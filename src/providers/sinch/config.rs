@@ -1,7 +1,7 @@
 //! Sinch provider settings.
 
-use crate::config::Secret;
 use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
+use crate::secret::Secret;
 use serde::Deserialize;
 
 /// Regions of the SMS REST API (`https://{region}.sms.api.sinch.com`).
@@ -21,13 +21,13 @@ pub struct Config {
     /// Sends per second this instance may make through this provider (none: no cap).
     pub max_tps: Option<u32>,
     /// Service plan ID (part of every path).
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
+    #[serde(deserialize_with = "crate::secret::text::string")]
     pub service_plan_id: String,
     /// API token of that service plan (`Authorization: Bearer …`).
     pub api_token: Secret,
     /// Sender: a number in E.164, a short code or an alphanumeric sender ID. Unset: the
     /// service plan's default originator.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
+    #[serde(deserialize_with = "crate::secret::text::option")]
     pub from: Option<String>,
     /// Public URL of this gateway's receipts endpoint for this instance
     /// (`https://…/v1/receipts/<name>`), sent as `callback_url` with `token=…` appended.

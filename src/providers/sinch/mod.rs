@@ -44,8 +44,8 @@ pub use config::{Config, MIN_TOKEN_LEN, REGIONS};
 use super::callback::{check_token, with_token};
 use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
-use crate::config::Secret;
 use crate::domain::DeliveryStatus;
+use crate::secret::Secret;
 use async_trait::async_trait;
 use serde_json::Value;
 

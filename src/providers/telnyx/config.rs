@@ -1,7 +1,7 @@
 //! Telnyx provider settings.
 
-use crate::config::Secret;
 use crate::providers::settings::{blank, timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
+use crate::secret::Secret;
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "telnyx"`.
@@ -14,7 +14,7 @@ pub struct Config {
     pub api_key: Secret,
     /// Sender: a `+E.164` Telnyx number, an alphanumeric sender ID or a short code.
     /// Needed unless `messaging_profile_id` is set; alphanumeric senders need both.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
+    #[serde(deserialize_with = "crate::secret::text::option")]
     pub from: Option<String>,
     /// Messaging profile to send through (number pool, alphanumeric sender ID).
     pub messaging_profile_id: Option<String>,
@@ -23,7 +23,7 @@ pub struct Config {
     pub webhook_url: Option<String>,
     /// The account's webhook public key (base64, from the portal), for checking the
     /// `telnyx-signature-ed25519` of receipts. Unset: receipts are refused (404).
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
+    #[serde(deserialize_with = "crate::secret::text::option")]
     pub public_key: Option<String>,
     /// Oldest accepted `telnyx-timestamp` (and furthest in the future), in seconds.
     pub signature_tolerance_s: u64,

@@ -1,7 +1,7 @@
 //! Twilio provider settings.
 
-use crate::config::Secret;
 use crate::providers::settings::{blank, timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
+use crate::secret::Secret;
 use serde::Deserialize;
 
 /// Twilio's production REST API.
@@ -29,13 +29,13 @@ pub struct Config {
     /// `X-Twilio-Signature` HMAC on status callbacks.
     pub auth_token: Option<Secret>,
     /// API key SID (`SK…`), used with `api_key_secret` instead of the auth token to send.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
+    #[serde(deserialize_with = "crate::secret::text::option")]
     pub api_key_sid: Option<String>,
     /// API key secret.
     pub api_key_secret: Option<Secret>,
     /// Sender: a Twilio number in E.164, a short code or an alphanumeric sender ID.
     /// Exactly one of `from` and `messaging_service_sid`.
-    #[serde(deserialize_with = "crate::config::secret::text::option")]
+    #[serde(deserialize_with = "crate::secret::text::option")]
     pub from: Option<String>,
     /// Messaging Service SID (`MG` + 32 hex digits) that picks the sender from its pool.
     pub messaging_service_sid: Option<String>,

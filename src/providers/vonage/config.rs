@@ -1,7 +1,7 @@
 //! Vonage provider settings.
 
-use crate::config::Secret;
 use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
+use crate::secret::Secret;
 use serde::Deserialize;
 
 /// Vonage's production SMS API root (the API lives at `/sms/json` under it).
@@ -41,12 +41,12 @@ pub struct Config {
     /// Sends per second this instance may make through this provider (none: no cap).
     pub max_tps: Option<u32>,
     /// API key (`api_key`).
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
+    #[serde(deserialize_with = "crate::secret::text::string")]
     pub api_key: String,
     /// API secret (`api_secret`).
     pub api_secret: Secret,
     /// Sender: a virtual number (E.164, with or without `+`) or an alphanumeric sender ID.
-    #[serde(deserialize_with = "crate::config::secret::text::string")]
+    #[serde(deserialize_with = "crate::secret::text::string")]
     pub from: String,
     /// Public URL of this gateway's receipts endpoint for this instance
     /// (`https://…/v1/receipts/<name>`), sent as `callback` on each message (with

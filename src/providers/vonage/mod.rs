@@ -62,9 +62,9 @@ use super::callback::{
 };
 use super::http::{self, Auth, Body};
 use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
-use crate::config::Secret;
+use crate::domain::gsm::{encoding_of, Encoding};
 use crate::domain::DeliveryStatus;
-use crate::template::{encoding_of, Encoding};
+use crate::secret::Secret;
 use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Digest;

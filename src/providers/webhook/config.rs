@@ -1,7 +1,7 @@
 //! Webhook provider settings.
 
-use crate::config::Secret;
 use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
+use crate::secret::Secret;
 use serde::Deserialize;
 
 /// `[providers.<name>]` with `kind = "webhook"`.

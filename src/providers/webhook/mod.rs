@@ -20,7 +20,7 @@ pub use config::Config;
 
 use super::http::{self, Answer, Auth, Body};
 use super::{ErrorKind, OutboundMessage, ProviderError, SmsProvider};
-use crate::config::Secret;
+use crate::secret::Secret;
 use async_trait::async_trait;
 
 /// Signature header name.

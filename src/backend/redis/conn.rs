@@ -3,8 +3,8 @@
 //! master moved or (Sentinel) the sentinels name another one (see `sentinel.rs`).
 
 use super::sentinel::{lost_master, Sentinels};
-use super::{StoreError, StoreResult};
 use crate::config::RedisStoreConfig;
+use crate::error::{StoreError, StoreResult};
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;

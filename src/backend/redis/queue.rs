@@ -1,6 +1,6 @@
 //! The Redis Streams queue: one stream per shard (`P:v1:{sS}:q`, beside the number's
-//! keys, see `crate::store::redis`), one consumer group `otpgw`, one consumer per gateway
-//! process.
+//! keys, see the layout in `mod.rs`), one consumer group `otpgw`, one consumer per
+//! gateway process.
 //!
 //! - `receive`: `XREADGROUP … >` on every shard at most every [`SWEEP_EVERY`], and in
 //!   between only on the shards this process queued sends into (the store rings a
@@ -16,15 +16,22 @@
 //! The group is created on first use with `XGROUP CREATE … 0 MKSTREAM`, so sends queued
 //! before any worker existed are still read.
 
-use super::*;
-use crate::store::redis::Conn;
-use ::redis::{Script, Value};
-use std::collections::HashMap;
+use super::conn::Conn;
+use super::keys::Layout;
+use super::stream::{as_u64, entry, items, text};
+use crate::backend::Doorbell;
+use crate::queue::{Lease, Queue, QueueDepth, QueueResult};
+use ::redis::Script;
+use async_trait::async_trait;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const GROUP: &str = "otpgw";
+/// The consumer group every gateway process reads in.
+pub(super) const GROUP: &str = "otpgw";
+
+/// Acks and deletes a stream entry (also joined into the store's `delivered` script).
+pub(super) static ACK: &str = include_str!("lua/ack.lua");
 
 /// Every shard's stream is read at least this often (sends queued by other processes,
 /// or left over by an earlier read); in between, `receive` reads only the shards this
@@ -33,201 +40,32 @@ pub const SWEEP_EVERY: Duration = Duration::from_millis(20);
 
 /// Queue over Redis Streams.
 pub struct RedisQueue {
-    conn: Arc<Conn>,
-    prefix: String,
-    shards: u16,
-    groups_ready: AtomicBool,
+    pub(super) conn: Arc<Conn>,
+    pub(super) layout: Layout,
+    pub(super) groups_ready: AtomicBool,
     ack: Script,
     dead: Script,
-    doorbell: Doorbell,
-    last_sweep: Mutex<Option<Instant>>,
-}
-
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::Int(i) => Some(i.to_string()),
-        _ => None,
-    }
-}
-
-fn items(v: &Value) -> &[Value] {
-    match v {
-        Value::Array(a) => a,
-        _ => &[],
-    }
-}
-
-/// Parses one `[id, [field, value, …]]` stream entry.
-fn entry(v: &Value, shard: u16, redelivered: bool) -> Option<(Lease, Vec<String>)> {
-    let parts = items(v);
-    let id = text(parts.first()?)?;
-    let fields: Vec<String> = items(parts.get(1)?).iter().filter_map(text).collect();
-    let get = |k: &str| {
-        fields
-            .chunks_exact(2)
-            .find(|p| p[0] == k)
-            .map(|p| p[1].clone())
-    };
-    let opt = |k: &str| get(k).filter(|s| !s.is_empty());
-    let msg = QueuedMessage {
-        id: VerificationId::parse(&get("v")?).ok()?,
-        tenant: get("t")?,
-        seq: get("s")?.parse().ok()?,
-        app_hash: opt("h"),
-        request_id: opt("r"),
-    };
-    Some((
-        Lease {
-            msg,
-            entry: id,
-            shard,
-            redelivered,
-        },
-        fields,
-    ))
+    pub(super) doorbell: Doorbell,
+    pub(super) last_sweep: Mutex<Option<Instant>>,
 }
 
 impl RedisQueue {
-    /// A queue over `conn` with the store's prefix and shard count; `doorbell` is the
-    /// one the store rings when a start of this process queues a send.
-    pub fn new(conn: Arc<Conn>, prefix: String, shards: u16, doorbell: Doorbell) -> Self {
+    /// A queue over `conn` in the store's key layout; `doorbell` is the one the store
+    /// rings when a start of this process queues a send.
+    pub fn new(conn: Arc<Conn>, layout: Layout, doorbell: Doorbell) -> Self {
         RedisQueue {
             conn,
-            prefix,
-            shards: shards.max(1),
+            layout,
             groups_ready: AtomicBool::new(false),
-            ack: Script::new(include_str!("ack.lua")),
-            dead: Script::new(include_str!("dead.lua")),
+            ack: Script::new(ACK),
+            dead: Script::new(include_str!("lua/dead.lua")),
             doorbell,
             last_sweep: Mutex::new(None),
         }
     }
-
-    /// Which shards to read now: all of them when a sweep is due, else the rung ones.
-    fn shards_to_read(&self) -> Vec<u16> {
-        let mut last = self.last_sweep.lock().unwrap_or_else(|p| p.into_inner());
-        let rung = self.doorbell.take_shards();
-        if last.is_none_or(|t| t.elapsed() >= SWEEP_EVERY) {
-            *last = Some(Instant::now());
-            (0..self.shards).collect()
-        } else {
-            rung.into_iter().filter(|s| *s < self.shards).collect()
-        }
-    }
-
-    /// `XREADGROUP` of up to `per` new entries from each of `shards`: one command on a
-    /// single node, one per shard on a cluster. Returns each shard's reply.
-    async fn read_new(
-        &self,
-        consumer: &str,
-        shards: &[u16],
-        per: usize,
-    ) -> Vec<(u16, QueueResult<Value>)> {
-        let cmd = |streams: &[u16]| {
-            let mut cmd = ::redis::cmd("XREADGROUP");
-            cmd.arg("GROUP")
-                .arg(GROUP)
-                .arg(consumer)
-                .arg("COUNT")
-                .arg(per)
-                .arg("STREAMS");
-            for s in streams {
-                cmd.arg(self.stream(*s));
-            }
-            for _ in streams {
-                cmd.arg(">");
-            }
-            cmd
-        };
-        if self.conn.is_cluster() || shards.len() == 1 {
-            let futs = shards.iter().map(|&s| {
-                let c = cmd(&[s]);
-                async move { (s, self.conn.query(&c).await.map_err(QueueError::from)) }
-            });
-            return futures_util::future::join_all(futs).await;
-        }
-        match self.conn.query(&cmd(shards)).await {
-            Err(e) => {
-                let e = QueueError::from(e);
-                shards
-                    .iter()
-                    .map(|s| (*s, Err(QueueError(e.0.clone()))))
-                    .collect()
-            }
-            Ok(v) => {
-                // The reply lists only the streams that had entries, by name.
-                let names: HashMap<String, u16> =
-                    shards.iter().map(|s| (self.stream(*s), *s)).collect();
-                items(&v)
-                    .iter()
-                    .filter_map(|stream| {
-                        let name = text(items(stream).first()?)?;
-                        let shard = *names.get(&name)?;
-                        Some((shard, Ok(Value::Array(vec![stream.clone()]))))
-                    })
-                    .collect()
-            }
-        }
-    }
-
-    fn stream(&self, shard: u16) -> String {
-        format!("{}:{{s{shard:04x}}}:q", self.prefix)
-    }
-
-    fn dead_stream(&self, shard: u16) -> String {
-        format!("{}:{{s{shard:04x}}}:dead", self.prefix)
-    }
-
-    async fn ensure_groups(&self) -> QueueResult<()> {
-        if self.groups_ready.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        for shard in 0..self.shards {
-            let mut cmd = ::redis::cmd("XGROUP");
-            cmd.arg("CREATE")
-                .arg(self.stream(shard))
-                .arg(GROUP)
-                .arg("0")
-                .arg("MKSTREAM");
-            if let Err(e) = self.conn.query(&cmd).await {
-                if !e.0.contains("BUSYGROUP") {
-                    return Err(e.into());
-                }
-            }
-        }
-        self.groups_ready.store(true, Ordering::Release);
-        Ok(())
-    }
-
-    async fn per_shard<F, Fut, T>(&self, f: F) -> Vec<(u16, QueueResult<T>)>
-    where
-        F: Fn(u16) -> Fut,
-        Fut: std::future::Future<Output = QueueResult<T>>,
-    {
-        let futs = (0..self.shards).map(|s| {
-            let fut = f(s);
-            async move { (s, fut.await) }
-        });
-        futures_util::future::join_all(futs).await
-    }
-
-    /// The full entry of a lease (for dead-lettering it whole).
-    async fn fields(&self, lease: &Lease) -> QueueResult<Vec<String>> {
-        let mut cmd = ::redis::cmd("XRANGE");
-        cmd.arg(self.stream(lease.shard))
-            .arg(&lease.entry)
-            .arg(&lease.entry);
-        let v = self.conn.query(&cmd).await?;
-        Ok(items(&v)
-            .first()
-            .and_then(|e| entry(e, lease.shard, false))
-            .map(|(_, f)| f)
-            .unwrap_or_default())
-    }
 }
 
+#[async_trait]
 #[async_trait]
 impl Queue for RedisQueue {
     async fn receive(&self, consumer: &str, max: usize) -> QueueResult<Vec<Lease>> {
@@ -280,11 +118,11 @@ impl Queue for RedisQueue {
         max: usize,
     ) -> QueueResult<Vec<Lease>> {
         self.ensure_groups().await?;
-        let per = max.div_ceil(self.shards as usize).max(1);
+        let per = max.div_ceil(self.layout.shards as usize).max(1);
         let results = self
             .per_shard(|shard| async move {
                 let mut cmd = ::redis::cmd("XAUTOCLAIM");
-                cmd.arg(self.stream(shard))
+                cmd.arg(self.layout.stream(shard))
                     .arg(GROUP)
                     .arg(consumer)
                     .arg(min_idle_ms);
@@ -308,7 +146,7 @@ impl Queue for RedisQueue {
 
     async fn touch(&self, consumer: &str, lease: &Lease) -> QueueResult<()> {
         let mut cmd = ::redis::cmd("XCLAIM");
-        cmd.arg(self.stream(lease.shard))
+        cmd.arg(self.layout.stream(lease.shard))
             .arg(GROUP)
             .arg(consumer)
             .arg(0)
@@ -320,7 +158,7 @@ impl Queue for RedisQueue {
 
     async fn ack(&self, lease: &Lease) -> QueueResult<()> {
         let mut inv = self.ack.prepare_invoke();
-        inv.key(self.stream(lease.shard))
+        inv.key(self.layout.stream(lease.shard))
             .arg(GROUP)
             .arg(&lease.entry);
         self.conn.invoke(&inv).await?;
@@ -330,8 +168,8 @@ impl Queue for RedisQueue {
     async fn dead_letter(&self, lease: &Lease, reason: &str) -> QueueResult<()> {
         let fields = self.fields(lease).await?;
         let mut inv = self.dead.prepare_invoke();
-        inv.key(self.stream(lease.shard))
-            .key(self.dead_stream(lease.shard))
+        inv.key(self.layout.stream(lease.shard))
+            .key(self.layout.dead_stream(lease.shard))
             .arg(GROUP)
             .arg(&lease.entry)
             .arg(reason);
@@ -346,12 +184,12 @@ impl Queue for RedisQueue {
         let results = self
             .per_shard(|shard| async move {
                 let mut q = ::redis::cmd("XLEN");
-                q.arg(self.stream(shard));
+                q.arg(self.layout.stream(shard));
                 let mut d = ::redis::cmd("XLEN");
-                d.arg(self.dead_stream(shard));
+                d.arg(self.layout.dead_stream(shard));
                 let mut first = ::redis::cmd("XRANGE");
                 first
-                    .arg(self.stream(shard))
+                    .arg(self.layout.stream(shard))
                     .arg("-")
                     .arg("+")
                     .arg("COUNT")
@@ -385,12 +223,5 @@ impl Queue for RedisQueue {
 
     async fn queued(&self) {
         self.doorbell.wait().await
-    }
-}
-
-fn as_u64(v: &Value) -> u64 {
-    match v {
-        Value::Int(i) => (*i).max(0) as u64,
-        other => text(other).and_then(|s| s.parse().ok()).unwrap_or(0),
     }
 }

@@ -1,5 +1,9 @@
 //! Tenants, admin keys and API-key authentication.
 //!
+//! A module of its own, below `service` and `delivery` (the service authenticates with
+//! it, delivery workers find a tenant's templates in it), so neither imports the other;
+//! `service` re-exports its types.
+//!
 //! Config holds `sha256:<hex>` of each key, lower-cased here once. A presented key is
 //! hashed and compared with every configured hash in constant time, so neither timing
 //! nor early exit tells which tenant, if any, was close. The config check refuses a hash

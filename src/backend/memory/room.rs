@@ -2,13 +2,14 @@
 //! makes room when a cap is reached.
 //!
 //! Verifications and stored idempotent answers both count, per tenant (the group of
-//! their [`TtlMap`](super::TtlMap) entries). At its own cap a tenant makes room by
+//! their [`TtlMap`](super::ttl_map::TtlMap) entries). At its own cap a tenant makes room by
 //! losing its own soonest-to-expire entry, counted as an eviction. At the store's cap
 //! nothing is evicted: the entries there belong to others, and no tenant's traffic may
 //! push out another tenant's pending verifications, so the new entry is refused until
 //! the soonest one expires.
 
-use super::{Inner, Millis};
+use super::state::Inner;
+use crate::domain::Millis;
 
 /// The caps, from `store.memory`.
 #[derive(Debug, Clone, Copy)]

@@ -9,25 +9,24 @@
 //!   [`decode_block`]), kept 30 days after the last block for its strikes.
 //!
 //! A send is one call of `guard.lua`: it reads the levels' tallies and blocks, runs the
-//! decision of [`super::model::decide`] (mirrored line by line in Lua), writes the new
+//! decision of [`crate::ratelimit::pumping::model::decide`] (mirrored line by line in Lua), writes the new
 //! blocks and, when the send is let through, the counts, and answers the verdict. An
 //! approval is one call too. On one node the admission scripts join the same script
-//! (`store/redis/fused.rs`) into a start's or check's single round trip.
+//! (`fused.rs`) into a start's or check's single round trip.
 
-use super::redis_codec::{bad, block_field, blocks_key, gen_key, gen_of, int, text};
-use super::{Block, GuardPolicy, Level, Probe, PumpStore, PumpVerdict};
+use super::conn::Conn;
+use super::guard_codec::{approval_parts, bad, block_field, blocks_key, decode_block};
+use super::guard_codec::{decode_send, gen_key, gen_of, int, send_parts, text};
 use crate::domain::Millis;
-use crate::store::redis::Conn;
-use crate::store::StoreResult;
+use crate::error::StoreResult;
+use crate::ratelimit::pumping::{Block, GuardPolicy, Level, Probe, PumpStore, PumpVerdict};
 use ::redis::{Script, Value};
 use async_trait::async_trait;
 use std::sync::Arc;
 
-pub(crate) use super::redis_codec::{approval_parts, decode_block, decode_send, send_parts};
-
 /// The guard's script: a send's whole decision, or an approval (also joined into the
 /// one-node admission scripts).
-pub(crate) static GUARD: &str = include_str!("guard.lua");
+pub(super) static GUARD: &str = include_str!("lua/guard.lua");
 
 /// Lifts a block and forgets the level's counts in both generations that may hold them.
 /// KEYS: blocks, current and previous generation; ARGV: block field, field.

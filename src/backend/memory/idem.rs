@@ -3,7 +3,9 @@
 //! its tenant's share and the store's cap like a verification does (see `room.rs`).
 
 use super::room::{Caps, Full};
-use super::{IdempotencyBegin, Inner, Millis};
+use super::state::Inner;
+use crate::domain::Millis;
+use crate::store::IdempotencyBegin;
 
 /// One idempotency key's state.
 #[derive(Debug, Clone)]

@@ -1,15 +1,16 @@
 //! The Redis limiter: `gcra.lua` over the tenant's slot, one round trip per request.
 
-use super::{quota_after, Decision, Limit, RateLimiter};
+use super::calls::Parts;
+use super::conn::Conn;
 use crate::domain::Millis;
-use crate::store::redis::{Conn, Parts};
-use crate::store::{StoreError, StoreResult};
+use crate::error::{StoreError, StoreResult};
+use crate::ratelimit::{quota_after, Decision, Limit, RateLimiter};
 use ::redis::{Script, Value};
 use async_trait::async_trait;
 use std::sync::Arc;
 
 /// The GCRA script (also joined into the one-node admission scripts).
-pub(crate) static GCRA: &str = include_str!("gcra.lua");
+pub(super) static GCRA: &str = include_str!("lua/gcra.lua");
 
 /// Redis (single node or cluster) limiter.
 pub struct RedisLimiter {
@@ -37,13 +38,26 @@ fn int(v: &Value) -> Option<i64> {
     }
 }
 
+/// Where a limit's TAT is stored in Redis: the scope part of the key name and the
+/// position in that key. A number's minute, hour and day limits share one key
+/// (`number`, positions 1 to 3): one key per number instead of three, the biggest
+/// part of the limits' memory per pending verification.
+fn stored_as(reason: &'static str) -> (&'static str, usize) {
+    match reason {
+        "number_per_minute" => ("number", 1),
+        "number_per_hour" => ("number", 2),
+        "number_per_day" => ("number", 3),
+        other => (other, 1),
+    }
+}
+
 /// Keys and arguments of `gcra.lua` for `limits` of `tenant`, keys under `prefix`:
-/// limits that share a stored key ([`super::stored_as`]) name it once.
-pub(crate) fn gcra_parts(prefix: &str, tenant: &str, limits: &[Limit], now: Millis) -> Parts {
+/// limits that share a stored key ([`stored_as`]) name it once.
+pub(super) fn gcra_parts(prefix: &str, tenant: &str, limits: &[Limit], now: Millis) -> Parts {
     let mut p = Parts::default();
     p.arg(now);
     for l in limits {
-        let (scope, position) = super::stored_as(l.reason);
+        let (scope, position) = stored_as(l.reason);
         let key = format!("{prefix}:{{rl:{tenant}}}:{scope}:{}", l.key);
         let index = match p.keys.iter().position(|k| *k == key) {
             Some(i) => i + 1,
@@ -61,7 +75,7 @@ pub(crate) fn gcra_parts(prefix: &str, tenant: &str, limits: &[Limit], now: Mill
 }
 
 /// Reads `gcra.lua`'s reply for `limits`.
-pub(crate) fn decode(limits: &[Limit], v: Value) -> StoreResult<Decision> {
+pub(super) fn decode(limits: &[Limit], v: Value) -> StoreResult<Decision> {
     let bad = || StoreError("unexpected reply from the rate-limit script".into());
     let items = match v {
         Value::Array(items) => items,

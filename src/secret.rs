@@ -7,6 +7,10 @@
 //! only when the number prints back exactly as written, so `000123` or a 35-digit secret
 //! stays the string it was. A value that is no scalar at all (a list, a table) is refused
 //! with an error that names its kind, never its content.
+//!
+//! A module of its own below `config` and `providers` (the server secret and each
+//! adapter's credentials are `Secret`s), so an adapter's settings need nothing else of
+//! the config; `config` re-exports it.
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -57,7 +61,7 @@ impl<'de> Deserialize<'de> for Secret {
 }
 
 /// Text of a float as the environment layer writes it back (`{:?}`: `1.0`, `0.5`).
-pub(super) fn float_text(f: f64) -> String {
+pub(crate) fn float_text(f: f64) -> String {
     format!("{f:?}")
 }
 

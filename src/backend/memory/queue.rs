@@ -4,8 +4,9 @@
 //! its message are one atomic step there too. Nothing survives the process: this is the
 //! single-instance development backend.
 
-use super::*;
-use crate::store::memory::MemoryStore;
+use super::store::MemoryStore;
+use crate::queue::{Lease, Queue, QueueDepth, QueueResult, QueuedMessage};
+use async_trait::async_trait;
 use std::collections::{HashMap, VecDeque};
 
 /// Dead letters kept in memory (oldest dropped first).
@@ -44,6 +45,11 @@ impl QueueState {
         self.next += 1;
         self.ready
             .push_back((self.next, msg, std::time::Instant::now()));
+    }
+
+    /// Removes a delivered message (the queue's ack, and the store's in `delivered`).
+    pub fn ack(&mut self, l: &Lease) {
+        self.leased.remove(&entry(l));
     }
 
     /// Dead letters, oldest first (tests, admin).
@@ -135,7 +141,7 @@ impl Queue for MemoryQueue {
     }
 
     async fn ack(&self, l: &Lease) -> QueueResult<()> {
-        self.store.with_queue(|q| q.leased.remove(&entry(l)));
+        self.store.with_queue(|q| q.ack(l));
         Ok(())
     }
 

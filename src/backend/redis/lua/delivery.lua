@@ -2,17 +2,15 @@
 -- `store::progress::delivery_moves`).
 -- KEYS[1] record   ARGV[1] status  ARGV[2] provider ('' keeps it)  ARGV[3] now ms
 -- ARGV[4] reason ('' = none: a change without a reason clears the last one)
--- With KEYS[2] (one Redis node only: another slot): also links a provider's message id
--- to the verification, ARGV[5] verification id, ARGV[6] link TTL ms.
--- ARGV[7] (receipts): the receipt's mark field; a mark already on the record means a
+-- ARGV[5] (receipts): the receipt's mark field; a mark already on the record means a
 -- replay, and nothing changes.
 -- Returns 1 when the status moved, 0 when not (or the record is gone), 2 for a replay.
+-- `delivered.lua` runs this body as its function `progress`.
 local rank = {queued = 0, sending = 1, sent = 2, delivered = 3, undelivered = 3, failed = 3, expired = 3}
-if KEYS[2] then redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6]) end
 local cur = redis.call('HGET', KEYS[1], 'ds')
 if not cur then return 0 end
-if ARGV[7] and ARGV[7] ~= '' then
-  if redis.call('HSETNX', KEYS[1], ARGV[7], '1') == 0 then return 2 end
+if ARGV[5] and ARGV[5] ~= '' then
+  if redis.call('HSETNX', KEYS[1], ARGV[5], '1') == 0 then return 2 end
 end
 local from = rank[cur] or 0
 if from == 3 or rank[ARGV[1]] < from then return 0 end

@@ -1,8 +1,9 @@
-//! The in-process limiter: the GCRA of [`super::gcra`] over a map under one mutex.
+//! The in-process limiter: the GCRA of [`crate::ratelimit::gcra`] over a map under one
+//! mutex.
 
-use super::{gcra, Decision, Limit, RateLimiter};
 use crate::domain::Millis;
-use crate::store::StoreResult;
+use crate::error::StoreResult;
+use crate::ratelimit::{gcra, Decision, Limit, RateLimiter};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;

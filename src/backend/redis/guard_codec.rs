@@ -1,13 +1,12 @@
 //! Keys, arguments and replies of `guard.lua`, built apart from the call so that the
-//! one-node admission scripts (`store/redis/fused.rs`) join them with the limits' and
+//! one-node admission scripts (`fused.rs`) join them with the limits' and
 //! the store's parts into one round trip.
 
-use super::memory::{OVERFLOW, STRIKE_MEMORY_MS};
-use super::{Action, Block, Explain, GuardPolicy, Level, Outcome, Probe, PumpVerdict, Rule};
-use super::{Target, Trip};
+use super::calls::Parts;
 use crate::domain::Millis;
-use crate::store::redis::Parts;
-use crate::store::{StoreError, StoreResult};
+use crate::error::{StoreError, StoreResult};
+use crate::ratelimit::pumping::{Action, Block, Explain, GuardPolicy, Level, Outcome, Probe};
+use crate::ratelimit::pumping::{PumpVerdict, Rule, Target, Trip, OVERFLOW, STRIKE_MEMORY_MS};
 use ::redis::Value;
 
 /// Values a send's reply holds per trip (see the head of `guard.lua`).

@@ -10,16 +10,22 @@
 //! ones the separate calls use, so both ways share state. On Redis Cluster the keys sit
 //! in different slots and the steps run in turn instead.
 
-use super::{check_outcome, Admission, Admitted, Parts, RedisStore, StoreError, StoreResult};
-use super::{CheckOutcome, CheckSpec, Millis, StartOutcome, StartSpec};
-use crate::ratelimit::pumping::redis::{approval_parts, decode_send, send_parts, GUARD};
-use crate::ratelimit::redis::{decode, gcra_parts, GCRA};
+use super::calls::{check_outcome, Parts};
+use super::guard_codec::{approval_parts, decode_send, send_parts};
+use super::limiter::{decode, gcra_parts, GCRA};
+use super::pumps::GUARD;
+use super::store::{RedisStore, CHECK, START};
+use crate::domain::Millis;
 use crate::ratelimit::Decision;
+use crate::store::{Admission, Admitted, CheckOutcome, CheckSpec, StartOutcome, StartSpec};
+use crate::store::{StoreError, StoreResult};
 use ::redis::Value;
 
 const SLICE: &str = "local function slice(t, from, n)\n  local r = {}\n  for i = 1, n do r[i] = t[from + i - 1] end\n  return r\nend\n";
 
-fn join(parts: &[(&str, &str)], driver: &str) -> String {
+/// `driver` with each part's body before it as a function of its own `KEYS` and `ARGV`
+/// (also how the store's `delivered` script joins its parts).
+pub(super) fn join(parts: &[(&str, &str)], driver: &str) -> String {
     let mut s = String::from(SLICE);
     for (name, body) in parts {
         s.push_str(&format!("local function {name}(KEYS, ARGV)\n{body}\nend\n"));
@@ -31,16 +37,16 @@ fn join(parts: &[(&str, &str)], driver: &str) -> String {
 /// The start driver joined with its parts.
 pub(super) fn start_script() -> String {
     join(
-        &[("limits", GCRA), ("pump", GUARD), ("start", super::START)],
-        include_str!("admit_start.lua"),
+        &[("limits", GCRA), ("pump", GUARD), ("start", START)],
+        include_str!("lua/admit_start.lua"),
     )
 }
 
 /// The check driver joined with its parts.
 pub(super) fn check_script() -> String {
     join(
-        &[("limits", GCRA), ("pump", GUARD), ("check", super::CHECK)],
-        include_str!("admit_check.lua"),
+        &[("limits", GCRA), ("pump", GUARD), ("check", CHECK)],
+        include_str!("lua/admit_check.lua"),
     )
 }
 
@@ -97,10 +103,10 @@ impl RedisStore {
         let limits = if adm.limits.is_empty() {
             Parts::default()
         } else {
-            gcra_parts(&self.prefix, &adm.tenant, &adm.limits, now)
+            gcra_parts(&self.layout.prefix, &adm.tenant, &adm.limits, now)
         };
         let pump = match &adm.pump {
-            Some((probe, p)) => send_parts(&self.prefix, probe, p, now),
+            Some((probe, p)) => send_parts(&self.layout.prefix, probe, p, now),
             None => Parts::default(),
         };
         let start = self.start_parts(&spec, now);
@@ -137,10 +143,10 @@ impl RedisStore {
         let limits = if adm.limits.is_empty() {
             Parts::default()
         } else {
-            gcra_parts(&self.prefix, &adm.tenant, &adm.limits, now)
+            gcra_parts(&self.layout.prefix, &adm.tenant, &adm.limits, now)
         };
         let approval = match &adm.approval {
-            Some((probe, p)) => approval_parts(&self.prefix, probe, p, now),
+            Some((probe, p)) => approval_parts(&self.layout.prefix, probe, p, now),
             None => Parts::default(),
         };
         let check = self.check_parts(&spec, now);

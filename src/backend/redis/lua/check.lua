@@ -4,7 +4,7 @@
 -- ARGV[1] now ms  ARGV[2] record key prefix  ARGV[3] id ('' = the pending one)
 -- ARGV[4] tenant  ARGV[5] code MAC  ARGV[6] number's failed-check limit  ARGV[7] window ms
 -- ARGV[8] retention ms after approval  ARGV[9] per-client failed-check limit
--- The failed-check limits are GCRA, as in ratelimit/gcra.lua (and `ratelimit::gcra`,
+-- The failed-check limits are GCRA, as in gcra.lua (and `ratelimit::gcra`,
 -- which the memory store runs): a key holds its TAT in ms, read against Redis's clock.
 -- The check is refused, right code or not, while one more failure would not be
 -- admitted; only a wrong code is charged.

@@ -6,18 +6,14 @@
 //! each: a level untouched for a whole generation is dropped, and a generation holds at
 //! most `max_tracked` levels; new ones beyond that share the overflow entry `~`.
 
-use super::model::{self, Prior, Tally};
-use super::{Block, GuardPolicy, Level, Probe, PumpStore, PumpVerdict, Target};
 use crate::domain::Millis;
-use crate::store::StoreResult;
+use crate::error::StoreResult;
+use crate::ratelimit::pumping::model::{self, Prior, Tally};
+use crate::ratelimit::pumping::{Block, GuardPolicy, Level, Probe, PumpStore, PumpVerdict};
+use crate::ratelimit::pumping::{Target, OVERFLOW, STRIKE_MEMORY_MS};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
-
-/// Field of the shared entry new levels fall into when their level is full.
-pub const OVERFLOW: &str = "~";
-/// Strikes are remembered this long after a block ends.
-pub const STRIKE_MEMORY_MS: i64 = 30 * 24 * 3600 * 1000;
 
 #[derive(Default)]
 struct Gens {

@@ -3,14 +3,16 @@
 //! the limiter's and the pumping guard's parts.
 
 use super::record::{self, decode, int, text};
-use super::{CheckOutcome, CheckSpec, CheckTarget, Millis, RedisStore, StartOutcome, StartSpec};
-use super::{StoreError, StoreResult, Verification, VerificationId};
+use super::store::RedisStore;
+use crate::domain::{Millis, Verification, VerificationId};
+use crate::store::{CheckOutcome, CheckSpec, CheckTarget, StartOutcome, StartSpec};
+use crate::store::{StoreError, StoreResult};
 use ::redis::{ScriptInvocation, ToRedisArgs, Value};
 
 /// A script's keys and arguments, built apart from the call so that several scripts'
 /// parts can be joined into one call (see `fused.rs`).
 #[derive(Default)]
-pub(crate) struct Parts {
+pub struct Parts {
     /// Key names, in order.
     pub keys: Vec<String>,
     /// Arguments, in order.
@@ -44,12 +46,12 @@ impl RedisStore {
     pub(super) fn start_parts(&self, spec: &StartSpec, now: Millis) -> Parts {
         let v = &spec.fresh;
         let mut p = Parts::default();
-        p.key(self.index_key(&spec.number))
-            .key(self.counter_key("ls", &spec.number))
-            .key(self.record_key(&v.id))
-            .key(format!("{}:q", self.tag(spec.number.shard)))
+        p.key(self.layout.index_key(&spec.number))
+            .key(self.layout.counter_key("ls", &spec.number))
+            .key(self.layout.record_key(&v.id))
+            .key(format!("{}:q", self.layout.tag(spec.number.shard)))
             .arg(now)
-            .arg(self.record_prefix(spec.number.shard))
+            .arg(self.layout.record_prefix(spec.number.shard))
             .arg(v.id.as_str())
             .arg(spec.cooldown_ms)
             .arg(spec.retention_ms)
@@ -91,15 +93,15 @@ impl RedisStore {
             CheckTarget::Id(id, n) => (n, id.as_str().to_string()),
         };
         let mut p = Parts::default();
-        p.key(self.index_key(number))
-            .key(self.counter_key("cf", number));
+        p.key(self.layout.index_key(number))
+            .key(self.layout.counter_key("cf", number));
         if spec.client_fail_limit > 0 {
             for c in &spec.client_keys {
-                p.key(format!("{}:{c}", self.counter_key("cc", number)));
+                p.key(format!("{}:{c}", self.layout.counter_key("cc", number)));
             }
         }
         p.arg(now)
-            .arg(self.record_prefix(number.shard))
+            .arg(self.layout.record_prefix(number.shard))
             .arg(&id)
             .arg(&number.tenant)
             .arg(&spec.code_mac[..])

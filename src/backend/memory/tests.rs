@@ -3,7 +3,9 @@
 //! tenant's) and its background purge.
 
 use super::*;
-use crate::domain::Channel;
+use crate::domain::*;
+use crate::store::*;
+use std::time::Duration;
 
 fn store(total: usize, per_tenant: Option<usize>) -> MemoryStore {
     let cfg = MemoryStoreConfig {
@@ -180,9 +182,5 @@ async fn background_task_purges_expired_entries() {
         assert!(t.elapsed() < Duration::from_secs(2), "not purged");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(
-        store.inner.lock().unwrap().index.len(),
-        0,
-        "indexes purged too"
-    );
+    assert_eq!(store.lock().index.len(), 0, "indexes purged too");
 }

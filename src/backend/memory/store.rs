@@ -1,0 +1,287 @@
+//! The embedded store: everything in one process, one mutex section per operation.
+//!
+//! The default backend for development and single-instance use. Each operation takes the
+//! lock once and does all its reads and writes inside, which gives the same atomicity the
+//! Redis scripts give (the start and the check are in `verify.rs`). A background task
+//! purges expired entries every `purge_interval_ms`; it holds only a weak reference, so
+//! it ends with the store. Verifications and idempotency entries are bounded per tenant
+//! and in all (`max_entries_per_tenant`, `max_entries`; see `room.rs`): a tenant past its
+//! share loses its own soonest-to-expire entry, counted in [`MemoryStore::evictions`]; at
+//! the store's cap a start is refused rather than evict another tenant's entries.
+
+use super::queue::QueueState;
+use super::room::Caps;
+use super::state::{index_key, Inner};
+use crate::backend::Doorbell;
+use crate::config::MemoryStoreConfig;
+use crate::domain::{now_millis, DeliveryStatus, Millis, Status, Verification, VerificationId};
+use crate::queue::Lease;
+use crate::store::{CheckOutcome, CheckSpec, IdempotencyBegin, NumberRef, ReceiptApplied};
+use crate::store::{StartOutcome, StartSpec, Store, StoreResult};
+use async_trait::async_trait;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+/// In-process store.
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+    pub(super) caps: Caps,
+    pub(super) queue_capacity: usize,
+    evictions: Arc<AtomicU64>,
+    pub(super) doorbell: Doorbell,
+}
+
+impl MemoryStore {
+    /// A store with its purge task (needs a Tokio runtime when one is running).
+    pub fn new(cfg: &MemoryStoreConfig, queue_capacity: usize) -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let weak: Weak<Mutex<Inner>> = Arc::downgrade(&inner);
+            let every = Duration::from_millis(cfg.purge_interval_ms.max(10));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    let Some(inner) = weak.upgrade() else { break };
+                    let now = now_millis();
+                    let mut g = inner.lock().expect("store lock");
+                    g.records.purge(now);
+                    g.index.purge(now);
+                    g.counters.purge(now);
+                    g.fail_tats.purge(now);
+                    g.idem.purge(now);
+                    g.provider_messages.purge(now);
+                }
+            });
+        }
+        MemoryStore {
+            inner,
+            caps: Caps::new(cfg),
+            queue_capacity: queue_capacity.max(1),
+            evictions: Arc::new(AtomicU64::new(0)),
+            doorbell: Doorbell::default(),
+        }
+    }
+
+    /// Rung each time a start queues a send (wakes idle delivery workers).
+    pub fn doorbell(&self) -> &Doorbell {
+        &self.doorbell
+    }
+
+    /// Entries evicted because their tenant's share was full.
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn evicted(&self, n: u64) {
+        if n > 0 {
+            self.evictions.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Entries held (verifications and idempotency entries, including expired ones not
+    /// yet purged): all, and of one tenant.
+    pub fn held(&self, tenant: &str) -> (usize, usize) {
+        let g = self.lock();
+        (g.held(), g.held_by(tenant))
+    }
+
+    /// Verifications held (including expired ones not yet purged).
+    pub fn len(&self) -> usize {
+        self.lock().records.len()
+    }
+
+    /// True when no verification is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Runs `f` on the queue state under the store's lock.
+    pub fn with_queue<T>(&self, f: impl FnOnce(&mut QueueState) -> T) -> T {
+        f(&mut self.lock().queue)
+    }
+
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied operation visible to
+        // callers in a way retrying would fix; recover the data rather than fail forever.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome> {
+        self.start_locked(spec, now)
+    }
+
+    async fn check(&self, spec: CheckSpec, now: Millis) -> StoreResult<CheckOutcome> {
+        self.check_locked(spec, now)
+    }
+
+    async fn get_any(&self, id: &VerificationId) -> StoreResult<Option<Verification>> {
+        let g = self.lock();
+        Ok(g.records
+            .get(id.as_str(), now_millis())
+            .map(|r| r.v.clone()))
+    }
+
+    async fn link_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+        id: &VerificationId,
+        ttl_ms: i64,
+    ) -> StoreResult<()> {
+        let key = format!("{provider}:{message_id}");
+        self.lock()
+            .provider_messages
+            .insert(key, id.clone(), now_millis() + ttl_ms);
+        Ok(())
+    }
+
+    async fn find_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<VerificationId>> {
+        let key = format!("{provider}:{message_id}");
+        Ok(self
+            .lock()
+            .provider_messages
+            .get(&key, now_millis())
+            .cloned())
+    }
+
+    async fn cancel(
+        &self,
+        tenant: &str,
+        id: &VerificationId,
+        number: &NumberRef,
+        retention_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>> {
+        let mut g = self.lock();
+        let Some(r) = g
+            .records
+            .get_mut(id.as_str(), now)
+            .filter(|r| r.v.tenant == tenant)
+        else {
+            return Ok(None);
+        };
+        if r.v.status != Status::Pending || now >= r.v.expires_at {
+            return Ok(Some(r.v.clone()));
+        }
+        r.v.status = Status::Canceled;
+        let out = r.v.clone();
+        g.records.set_expiry(id.as_str(), now + retention_ms);
+        let idx = index_key(number);
+        if g.index.get(&idx, now).map(String::as_str) == Some(id.as_str()) {
+            g.index.remove(&idx);
+        }
+        Ok(Some(out))
+    }
+
+    async fn set_delivery(
+        &self,
+        id: &VerificationId,
+        status: DeliveryStatus,
+        provider: Option<&str>,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let mut g = self.lock();
+        if let Some(r) = g.records.get_mut(id.as_str(), now) {
+            r.progress(status, provider, reason, now);
+        }
+        Ok(())
+    }
+
+    async fn apply_receipt(
+        &self,
+        id: &VerificationId,
+        mark: &str,
+        status: DeliveryStatus,
+        provider: &str,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<ReceiptApplied> {
+        let mut g = self.lock();
+        let Some(r) = g.records.get_mut(id.as_str(), now) else {
+            return Ok(ReceiptApplied::Unchanged);
+        };
+        if r.receipts.iter().any(|m| m == mark) {
+            return Ok(ReceiptApplied::Replayed);
+        }
+        r.receipts.push(mark.to_string());
+        Ok(if r.progress(status, Some(provider), reason, now) {
+            ReceiptApplied::Moved
+        } else {
+            ReceiptApplied::Unchanged
+        })
+    }
+
+    async fn delivered(
+        &self,
+        id: &VerificationId,
+        provider: &str,
+        message_id: &str,
+        link_ttl_ms: i64,
+        ack: Option<&Lease>,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let mut g = self.lock();
+        if let Some(r) = g.records.get_mut(id.as_str(), now) {
+            r.progress(DeliveryStatus::Sent, Some(provider), None, now);
+        }
+        let key = format!("{provider}:{message_id}");
+        g.provider_messages
+            .insert(key, id.clone(), now_millis() + link_ttl_ms);
+        if let Some(l) = ack {
+            g.queue.ack(l);
+        }
+        Ok(ack.is_some())
+    }
+
+    async fn idempotency_begin(
+        &self,
+        tenant: &str,
+        key: &str,
+        fp: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<IdempotencyBegin> {
+        let now = now_millis();
+        let (answer, evicted) =
+            self.lock()
+                .idem_begin(tenant, key, fp, now + ttl_ms, self.caps, now);
+        self.evicted(evicted);
+        Ok(answer)
+    }
+
+    async fn idempotency_finish(
+        &self,
+        tenant: &str,
+        key: &str,
+        fp: &str,
+        status: u16,
+        body: &str,
+        until: Millis,
+    ) -> StoreResult<()> {
+        self.lock()
+            .idem_finish(tenant, key, fp, (status, body), until, now_millis());
+        Ok(())
+    }
+
+    async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()> {
+        self.lock().idem_abort(tenant, key);
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+}
