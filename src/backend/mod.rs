@@ -14,7 +14,9 @@
 //! - [`Doorbell`]: how a start wakes its process's idle delivery worker, on both.
 
 mod doorbell;
+/// Everything in process.
 pub mod memory;
+/// One Redis node, Sentinel or a cluster, over one connection.
 pub mod redis;
 
 pub use doorbell::Doorbell;

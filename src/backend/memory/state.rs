@@ -53,15 +53,18 @@ pub(super) struct Inner {
     pub queue: QueueState,
 }
 
+/// The index of the verification pending for a number.
 pub(super) fn index_key(n: &NumberRef) -> String {
     format!("{}:{}:{}", n.tenant, n.key, n.channel.as_str())
 }
 
+/// A number's counter of `kind`.
 pub(super) fn counter_key(kind: &str, n: &NumberRef) -> String {
     format!("{kind}:{}:{}", n.tenant, n.key)
 }
 
 impl Inner {
+    /// A counter's value and time to live (both 0 when absent).
     pub fn counter(&self, key: &str, now: Millis) -> (u32, i64) {
         match (self.counters.get(key, now), self.counters.expiry(key, now)) {
             (Some(c), Some(exp)) => (*c, exp - now),
@@ -69,6 +72,7 @@ impl Inner {
         }
     }
 
+    /// Adds one to a counter, starting its window when absent.
     pub fn bump(&mut self, key: String, window_ms: i64, now: Millis) {
         match self.counters.get_mut(&key, now) {
             Some(c) => *c += 1,

@@ -74,6 +74,7 @@ impl MemoryStore {
         self.evictions.load(Ordering::Relaxed)
     }
 
+    /// Counts `n` evictions.
     pub(super) fn evicted(&self, n: u64) {
         if n > 0 {
             self.evictions.fetch_add(n, Ordering::Relaxed);
@@ -102,6 +103,7 @@ impl MemoryStore {
         f(&mut self.lock().queue)
     }
 
+    /// The store's one lock.
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave a half-applied operation visible to
         // callers in a way retrying would fix; recover the data rather than fail forever.

@@ -128,6 +128,7 @@ pub(super) fn check_outcome(v: Value, sealer: &crate::crypto::Sealer) -> StoreRe
     })
 }
 
+/// A script's reply as its head word and the values after it.
 pub(super) fn reply(v: Value) -> (String, Vec<Value>) {
     match v {
         Value::Array(mut items) if !items.is_empty() => {
@@ -138,6 +139,7 @@ pub(super) fn reply(v: Value) -> (String, Vec<Value>) {
     }
 }
 
+/// The error of a reply a script never gives.
 pub(super) fn bad_reply(what: &str) -> StoreError {
     StoreError(format!("unexpected reply from the {what} script"))
 }

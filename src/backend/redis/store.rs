@@ -19,7 +19,9 @@ use async_trait::async_trait;
 use record::{decode, text};
 use std::sync::Arc;
 
+/// The start script (also joined into the one-node admission script).
 pub(super) static START: &str = include_str!("lua/start.lua");
+/// The check script (also joined into the one-node admission script).
 pub(super) static CHECK: &str = include_str!("lua/check.lua");
 static CANCEL: &str = include_str!("lua/cancel.lua");
 static DELIVERY: &str = include_str!("lua/delivery.lua");
@@ -36,6 +38,7 @@ pub struct RedisStore {
     pub(super) doorbell: Doorbell,
 }
 
+/// The store's scripts, loaded once.
 pub(super) struct Scripts {
     start: Script,
     check: Script,

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+/// A reply value as text.
 pub(super) fn text(v: &Value) -> Option<String> {
     match v {
         Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
@@ -20,6 +21,7 @@ pub(super) fn text(v: &Value) -> Option<String> {
     }
 }
 
+/// A reply's array items (none for anything else).
 pub(super) fn items(v: &Value) -> &[Value] {
     match v {
         Value::Array(a) => a,
@@ -137,6 +139,7 @@ impl RedisQueue {
         }
     }
 
+    /// Creates the consumer group on every shard's stream, once.
     pub(super) async fn ensure_groups(&self) -> QueueResult<()> {
         if self.groups_ready.load(Ordering::Acquire) {
             return Ok(());
@@ -158,6 +161,7 @@ impl RedisQueue {
         Ok(())
     }
 
+    /// `f` on every shard, concurrently, with each shard's result.
     pub(super) async fn per_shard<F, Fut, T>(&self, f: F) -> Vec<(u16, QueueResult<T>)>
     where
         F: Fn(u16) -> Fut,
