@@ -162,10 +162,13 @@ async fn begin_delivery_marks_only_a_due_send(kind: &str) {
         store.start(again, now).await.unwrap(),
         StartOutcome::Resent(_)
     ));
-    let delivery = |v: Option<Verification>| v.map(|v| v.delivery.status);
+    let delivery = |b: Option<Begun>| b.map(|b| (b.record.delivery.status, b.verdict));
     // The first send was superseded by the resend (sequence 2): not marked.
     let stale = store.begin_delivery(&id, 1, false, now).await.unwrap();
-    assert_eq!(delivery(stale), Some(DeliveryStatus::Queued));
+    assert_eq!(
+        delivery(stale),
+        Some((DeliveryStatus::Queued, SendVerdict::Superseded))
+    );
     let v = store.get_any(&id).await.unwrap().unwrap();
     assert_eq!(
         v.delivery.status,
@@ -174,7 +177,10 @@ async fn begin_delivery_marks_only_a_due_send(kind: &str) {
     );
     // The current one is marked; the record comes back as it was before.
     let due = store.begin_delivery(&id, 2, false, now).await.unwrap();
-    assert_eq!(delivery(due), Some(DeliveryStatus::Queued));
+    assert_eq!(
+        delivery(due),
+        Some((DeliveryStatus::Queued, SendVerdict::Due))
+    );
     let v = store.get_any(&id).await.unwrap().unwrap();
     assert_eq!(v.delivery.status, DeliveryStatus::Sending);
     // Accepted, then redelivered after a crash: read, not marked back to sending.
@@ -183,7 +189,10 @@ async fn begin_delivery_marks_only_a_due_send(kind: &str) {
         .await
         .unwrap();
     let redelivered = store.begin_delivery(&id, 2, true, now).await.unwrap();
-    assert_eq!(delivery(redelivered), Some(DeliveryStatus::Sent));
+    assert_eq!(
+        delivery(redelivered),
+        Some((DeliveryStatus::Sent, SendVerdict::AlreadyAccepted))
+    );
     let v = store.get_any(&id).await.unwrap().unwrap();
     assert_eq!(v.delivery.status, DeliveryStatus::Sent);
     // Expired before it was sent: read, not marked.
@@ -191,7 +200,10 @@ async fn begin_delivery_marks_only_a_due_send(kind: &str) {
     let late_id = s.fresh.id.clone();
     store.start(s, now).await.unwrap();
     let late = store.begin_delivery(&late_id, 1, false, now + 61_000).await;
-    assert_eq!(delivery(late.unwrap()), Some(DeliveryStatus::Queued));
+    assert_eq!(
+        delivery(late.unwrap()),
+        Some((DeliveryStatus::Queued, SendVerdict::Expired))
+    );
     let v = store.get_any(&late_id).await.unwrap().unwrap();
     assert_eq!(
         v.delivery.status,

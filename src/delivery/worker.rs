@@ -21,11 +21,11 @@
 use super::{Outcome, Router};
 use crate::config::DeliveryConfig;
 use crate::crypto::Keys;
-use crate::domain::{now_millis, DeliveryStatus, Status};
+use crate::domain::{now_millis, DeliveryStatus};
 use crate::providers::outbox::Outbox;
 use crate::providers::OutboundMessage;
 use crate::queue::{Lease, Queue};
-use crate::store::Store;
+use crate::store::{Begun, SendVerdict, Store};
 use crate::tenants::Tenants;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -211,44 +211,40 @@ async fn process(ctx: &Ctx, lease: Lease) {
         .store
         .begin_delivery(id, lease.msg.seq, lease.redelivered, now)
         .await;
-    let v = match begun {
-        Ok(Some(v)) => v,
+    let Begun { record: v, verdict } = match begun {
+        Ok(Some(b)) => b,
         Ok(None) => return settle(ctx, &lease, None).await,
         Err(e) => {
             tracing::warn!(id = id.as_str(), error = %e, "cannot read the verification; leaving the send queued");
             return;
         }
     };
-    if v.send_count > lease.msg.seq {
-        return settle(ctx, &lease, None).await;
-    }
-    let accepted = matches!(
-        v.delivery.status,
-        DeliveryStatus::Sent | DeliveryStatus::Delivered | DeliveryStatus::Undelivered
-    );
-    if accepted && lease.redelivered {
-        tracing::info!(
-            id = id.as_str(),
-            "send already accepted before a worker stopped; not sending it twice"
-        );
-        return settle(ctx, &lease, None).await;
-    }
-    if v.status != Status::Pending {
-        return settle(ctx, &lease, None).await;
-    }
-    if now >= v.expires_at {
-        let country = v.to.country().to_string();
-        ctx.metrics
-            .finished
-            .with_label_values(&[&v.tenant, v.channel.as_str(), &country, "expired"])
-            .inc();
-        return fail(
-            ctx,
-            &lease,
-            None,
-            "the code expired before it could be sent",
-        )
-        .await;
+    match verdict {
+        SendVerdict::Due => {}
+        SendVerdict::Superseded | SendVerdict::Finished => {
+            return settle(ctx, &lease, None).await;
+        }
+        SendVerdict::AlreadyAccepted => {
+            tracing::info!(
+                id = id.as_str(),
+                "send already accepted before a worker stopped; not sending it twice"
+            );
+            return settle(ctx, &lease, None).await;
+        }
+        SendVerdict::Expired => {
+            let country = v.to.country().to_string();
+            ctx.metrics
+                .finished
+                .with_label_values(&[&v.tenant, v.channel.as_str(), &country, "expired"])
+                .inc();
+            return fail(
+                ctx,
+                &lease,
+                None,
+                "the code expired before it could be sent",
+            )
+            .await;
+        }
     }
     let Some(tenant) = ctx.tenants.get(&v.tenant) else {
         return fail(ctx, &lease, None, "the tenant is no longer configured").await;

@@ -142,7 +142,7 @@ impl Store for MeteredStore {
         seq: u32,
         redelivered: bool,
         now: Millis,
-    ) -> StoreResult<Option<Verification>> {
+    ) -> StoreResult<Option<Begun>> {
         self.timed(
             "begin_delivery",
             self.inner.begin_delivery(id, seq, redelivered, now),

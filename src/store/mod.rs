@@ -15,7 +15,9 @@ pub mod progress;
 
 pub use admit::{Admission, Admitted};
 pub use metered::MeteredStore;
-pub use progress::{bounded_reason, delivery_moves, due_for_sending, receipt_mark, ReceiptApplied};
+pub use progress::{
+    bounded_reason, delivery_moves, receipt_mark, send_verdict, Begun, ReceiptApplied, SendVerdict,
+};
 
 use crate::domain::{Channel, Millis, Verification, VerificationId};
 use crate::queue::Lease;
@@ -233,25 +235,25 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<&str>,
         now: Millis,
     ) -> StoreResult<ReceiptApplied>;
-    /// Reads a verification for delivery and, when its send is due
-    /// ([`due_for_sending`]), marks it `sending`, in one step where the backend can.
-    /// Returns the record as it was before the mark.
+    /// Reads a verification for delivery, judges its send ([`send_verdict`]) and, when
+    /// it is due, marks it `sending`, in one step where the backend can. Returns the
+    /// record as it was before the mark, with the verdict; `None` when it is gone.
     async fn begin_delivery(
         &self,
         id: &VerificationId,
         seq: u32,
         redelivered: bool,
         now: Millis,
-    ) -> StoreResult<Option<Verification>> {
-        let v = self.get_any(id).await?;
-        if let Some(v) = v
-            .as_ref()
-            .filter(|v| due_for_sending(v, seq, redelivered, now))
-        {
+    ) -> StoreResult<Option<Begun>> {
+        let Some(v) = self.get_any(id).await? else {
+            return Ok(None);
+        };
+        let verdict = send_verdict(&v, seq, redelivered, now);
+        if verdict == SendVerdict::Due {
             let sending = crate::domain::DeliveryStatus::Sending;
             self.set_delivery(&v.id, sending, None, None, now).await?;
         }
-        Ok(v)
+        Ok(Some(Begun { record: v, verdict }))
     }
     /// Records that `provider` accepted the send as `message_id` (status `sent`, and the
     /// link receipts are matched by), in one step where the backend can. With `ack`, the

@@ -79,22 +79,52 @@ pub fn bounded_reason(r: &str) -> String {
     r[..end].to_string()
 }
 
-/// Whether a queued send (sequence `seq`) of `v` is to go out at `now`: the verification
-/// is pending and unexpired, no resend superseded the message, and a provider has not
-/// already accepted it before a worker stopped (a redelivery). `begin_delivery.lua`
-/// repeats this.
-pub fn due_for_sending(
+/// What becomes of a queued send when a worker takes it: the one rule, which the worker
+/// acts on and `begin_delivery.lua` mirrors to mark a due send `sending`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendVerdict {
+    /// Send it now.
+    Due,
+    /// A resend queued a newer message; this one is dropped.
+    Superseded,
+    /// A provider accepted it before a worker stopped (this is a redelivery): not twice.
+    AlreadyAccepted,
+    /// The verification is approved, canceled or out of attempts.
+    Finished,
+    /// The code expired before it could be sent.
+    Expired,
+}
+
+/// The verdict on a queued send (sequence `seq`) of `v` at `now`.
+pub fn send_verdict(
     v: &crate::domain::Verification,
     seq: u32,
     redelivered: bool,
     now: crate::domain::Millis,
-) -> bool {
+) -> SendVerdict {
     use crate::domain::{DeliveryStatus as D, Status};
     let accepted = matches!(v.delivery.status, D::Sent | D::Delivered | D::Undelivered);
-    v.status == Status::Pending
-        && now < v.expires_at
-        && v.send_count <= seq
-        && !(accepted && redelivered)
+    if v.send_count > seq {
+        SendVerdict::Superseded
+    } else if accepted && redelivered {
+        SendVerdict::AlreadyAccepted
+    } else if v.status != Status::Pending {
+        SendVerdict::Finished
+    } else if now >= v.expires_at {
+        SendVerdict::Expired
+    } else {
+        SendVerdict::Due
+    }
+}
+
+/// A send a worker has taken: the record as it was before `begin_delivery` marked it,
+/// and the verdict.
+#[derive(Debug, Clone)]
+pub struct Begun {
+    /// The record, before the mark.
+    pub record: crate::domain::Verification,
+    /// What to do with the send.
+    pub verdict: SendVerdict,
 }
 
 #[cfg(test)]

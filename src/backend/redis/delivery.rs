@@ -12,9 +12,9 @@ use super::calls::bad_reply;
 use super::queue::GROUP;
 use super::record::{self, decode};
 use super::store::RedisStore;
-use crate::domain::{DeliveryStatus, Millis, Verification, VerificationId};
+use crate::domain::{DeliveryStatus, Millis, VerificationId};
 use crate::queue::Lease;
-use crate::store::{bounded_reason, ReceiptApplied, Store, StoreResult};
+use crate::store::{bounded_reason, send_verdict, Begun, ReceiptApplied, Store, StoreResult};
 
 impl RedisStore {
     /// [`Store::set_delivery`].
@@ -67,13 +67,18 @@ impl RedisStore {
         seq: u32,
         redelivered: bool,
         now: Millis,
-    ) -> StoreResult<Option<Verification>> {
+    ) -> StoreResult<Option<Begun>> {
         let mut inv = self.scripts.begin_delivery.prepare_invoke();
         inv.key(self.layout.record_key(id))
             .arg(now)
             .arg(seq)
             .arg(if redelivered { "1" } else { "0" });
-        Ok(decode(id, &self.conn.invoke(&inv).await?, &self.sealer))
+        // The script marks a due send by its mirror of the rule; the verdict is the rule's.
+        let record = decode(id, &self.conn.invoke(&inv).await?, &self.sealer);
+        Ok(record.map(|record| Begun {
+            verdict: send_verdict(&record, seq, redelivered, now),
+            record,
+        }))
     }
 
     /// [`Store::delivered`]: the record's `sent`, the link and the ack in one script on

@@ -13,7 +13,7 @@ use crate::domain::{DeliveryStatus, Millis, Verification, VerificationId};
 use crate::queue::Lease;
 use crate::ratelimit::Backends;
 use crate::store::{admit, Admission, Admitted, CheckOutcome, CheckSpec, IdempotencyBegin};
-use crate::store::{NumberRef, ReceiptApplied, StartOutcome, StartSpec, Store, StoreResult};
+use crate::store::{Begun, NumberRef, ReceiptApplied, StartOutcome, StartSpec, Store, StoreResult};
 use ::redis::Script;
 use async_trait::async_trait;
 use record::{decode, text};
@@ -209,7 +209,7 @@ impl Store for RedisStore {
         seq: u32,
         redelivered: bool,
         now: Millis,
-    ) -> StoreResult<Option<Verification>> {
+    ) -> StoreResult<Option<Begun>> {
         self.begin(id, seq, redelivered, now).await
     }
 

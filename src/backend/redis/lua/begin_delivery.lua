@@ -1,5 +1,5 @@
 -- Read a verification for delivery and, when its send is due, mark it `sending`: one
--- round trip instead of a read and a write. Mirrors `store::due_for_sending`.
+-- round trip instead of a read and a write. Mirrors `store::send_verdict` (due or not).
 -- KEYS[1] record   ARGV[1] now ms  ARGV[2] the queued message's send sequence
 -- ARGV[3] '1' when the message was redelivered (taken over after a stop or crash)
 -- Returns the record's fields as they were before the mark (empty when gone).
