@@ -12,7 +12,8 @@
 //! of `docs/abuse.md`; `cargo test --bench pumping` (no `--bench` argument) runs a small
 //! version of three of them and asserts the targets. `PUMPING_CONFIG` (TOML, the
 //! `[tenants.<id>.pumping]` keys) overrides the defaults; `PUMPING_ONLY` (names,
-//! comma-separated) picks scenarios.
+//! comma-separated) picks scenarios; `PUMPING_SENDS` (first sends per day) and
+//! `PUMPING_SEED` change the tenant; `PUMPING_DEBUG` prints every trip.
 
 mod gateway;
 mod rng;
@@ -25,6 +26,7 @@ use otpgw::config::PumpingConfig;
 use otpgw::ratelimit::pumping::Level;
 use scenarios::Scenario;
 use sim::{Params, Stats};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -37,7 +39,7 @@ fn pct(n: u64, of: u64) -> String {
     format!("{n} ({p:.d$} %)")
 }
 
-fn levels(m: &std::collections::BTreeMap<Level, u64>) -> String {
+fn levels(m: &BTreeMap<Level, u64>) -> String {
     if m.is_empty() {
         return "none".into();
     }
@@ -45,6 +47,17 @@ fn levels(m: &std::collections::BTreeMap<Level, u64>) -> String {
         .map(|(l, n)| format!("{} {n}", l.as_str()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn blocks(m: &BTreeMap<Level, (BTreeSet<String>, u64)>) -> String {
+    if m.is_empty() {
+        return "none".into();
+    }
+    let one = |(l, (set, trips)): (&Level, &(BTreeSet<String>, u64))| match *trips as usize {
+        n if n == set.len() => format!("{} {n}", l.as_str()),
+        n => format!("{} {} ({n} trips)", l.as_str(), set.len()),
+    };
+    m.iter().map(one).collect::<Vec<_>>().join(", ")
 }
 
 /// The targets: at most 5 % of attack sends and none after the attack's first hour,
@@ -71,18 +84,11 @@ fn main() {
         Ok(t) => toml::from_str(&t).expect("PUMPING_CONFIG"),
         Err(_) => PumpingConfig::default(),
     };
-    let params = if full {
-        Params {
-            sends_per_day: 100_000.0,
-            warmup_days: 3,
-            seed: 0x5EED,
-        }
-    } else {
-        Params {
-            sends_per_day: 20_000.0,
-            warmup_days: 1,
-            seed: 0x5EED,
-        }
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
+    let params = Params {
+        sends_per_day: env("PUMPING_SENDS").unwrap_or(if full { 100_000.0 } else { 10_000.0 }),
+        warmup_days: if full { 3 } else { 1 },
+        seed: env("PUMPING_SEED").map_or(0x5EED, |s| s as u64),
     };
     let only = std::env::var("PUMPING_ONLY").ok();
     let small = ["concentrated", "thin spread", "marketing campaign"];
@@ -155,7 +161,7 @@ fn main() {
             st.normal,
             pct(st.refused, st.normal),
             pct(st.challenged, st.normal),
-            levels(&st.blocks),
+            blocks(&st.blocks),
             if miss.is_empty() {
                 "met".into()
             } else {

@@ -9,7 +9,7 @@ use crate::world::{Pool, COUNTRIES};
 use otpgw::config::PumpingConfig;
 use otpgw::ratelimit::pumping::{Action, Level, Outcome, PumpVerdict};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 pub struct Params {
     /// First sends of normal users per day (resends come on top).
@@ -27,8 +27,10 @@ pub struct Stats {
     pub normal: u64,
     pub refused: u64,
     pub challenged: u64,
-    /// New blocks during the day, by level.
-    pub blocks: BTreeMap<Level, u64>,
+    /// Levels blocked during the day (by their label), and trips in all (a level
+    /// trips again, with a new strike, each time a send passes its challenge while
+    /// its counts still say pumped), by level.
+    pub blocks: BTreeMap<Level, (BTreeSet<String>, u64)>,
     /// Normal sends refused during the day, by the level that refused them.
     pub refused_by: BTreeMap<Level, u64>,
     pub warmup_normal: u64,
@@ -204,7 +206,9 @@ impl Run<'_> {
                 .iter()
                 .filter(|t| t.new && t.action != Action::Shadow)
             {
-                *st.blocks.entry(t.level).or_default() += 1;
+                let b = st.blocks.entry(t.level).or_default();
+                b.0.insert(t.label.clone());
+                b.1 += 1;
             }
         }
         st.overflowed += u64::from(v.overflowed);
