@@ -123,7 +123,8 @@ pub struct PumpingConfig {
     /// Longest block, in seconds.
     pub max_block_secs: u64,
     /// Blocks, ranges or sources tracked per level before new ones share one overflow
-    /// entry (counted in `otpgw_pumping_overflow_total`).
+    /// entry (counted in `otpgw_pumping_overflow_total`). Keep it above what a level
+    /// sees in `baseline_secs`: about first sends per day times baseline days.
     pub max_tracked: u32,
     /// A `risk_context.captcha_score` below this halves the budgets of the request's
     /// sources.
@@ -146,9 +147,9 @@ impl Default for PumpingConfig {
             noise_sigmas: 3.0,
             approval_lag_secs: 120,
             volume_jump: 3.0,
-            block_secs: 3600,
+            block_secs: 24 * 3600,
             max_block_secs: 7 * 24 * 3600,
-            max_tracked: 100_000,
+            max_tracked: 1_000_000,
             low_captcha_score: 0.3,
             safe_list: Vec::new(),
             levels: LevelsConfig::default(),

@@ -1,2 +1,0 @@
-//! SMS-pumping simulator (being rewritten for the layered guard).
-fn main() {}
