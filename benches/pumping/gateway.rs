@@ -5,10 +5,11 @@
 //! then the memory backend's `send_now` / `approve_now`, which run the model's `decide`
 //! and `approve`.
 
+use otpgw::backend::memory::MemoryPumps;
 use otpgw::config::{PumpingConfig, TenantConfig};
 use otpgw::crypto::{Keys, ServerSecret};
 use otpgw::domain::{PhoneNumber, RiskContext};
-use otpgw::ratelimit::pumping::{GuardPolicy, MemoryPumps, PumpVerdict};
+use otpgw::ratelimit::pumping::{GuardPolicy, PumpVerdict};
 use otpgw::service::{probe, Sources, Tenant};
 use std::net::IpAddr;
 
@@ -31,7 +32,7 @@ impl Gateway {
         };
         Gateway {
             keys: Keys::derive(&ServerSecret::new(b"pumping simulator".to_vec())),
-            policy: tenant.cfg.pumping.policy(),
+            policy: otpgw::service::guard_policy(&tenant.cfg.pumping),
             tenant,
             pumps: MemoryPumps::default(),
         }

@@ -204,7 +204,7 @@ pub fn judge_long(
     let pl = (parent * f).max(0.01);
     let pending = rs1 * pending_share(p) * pl;
     let deficit = ls1 * pl - la;
-    let tol = 2.0 * budget + p.z * (ls1 * pl * (1.0 - pl)).sqrt() + pending;
+    let tol = 0.5 * budget + p.z * (ls1 * pl * (1.0 - pl)).sqrt() + pending;
     (deficit > tol && la < drop * pl * ls1).then_some(Explain {
         rule: Rule::Long,
         sends: ls1,
@@ -301,8 +301,11 @@ pub fn decide(
         // A level under an active block was answered above (a passed challenge).
         let active = priors[i].is_some_and(|b| b.until_ms > now && b.action != Action::Shadow)
             && lp.is_some_and(|l| l.action != Action::Shadow);
+        // The overflow entry pools every newcomer of a full level, whose sends arrive
+        // with their codes not yet typed: it is counted, never judged.
+        let pooled = tg.field == super::OVERFLOW;
         let judged = match lp {
-            Some(lp) if tg.level != Level::Tenant && !active => {
+            Some(lp) if tg.level != Level::Tenant && !active && !pooled => {
                 // A level blocked before (strikes are remembered) is on probation:
                 // its budget is spent, only noise is tolerated.
                 let budget = if priors[i].is_some_and(|b| b.strikes > 0) {

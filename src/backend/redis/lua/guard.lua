@@ -209,7 +209,7 @@ local function judge_long(t, parent, fct, budget, drop)
   local pl = math.max(parent * fct, 0.01)
   local pending = rs1 * ps * pl
   local deficit = ls1 * pl - la
-  local tol = 2.0 * budget + z * math.sqrt(ls1 * pl * (1.0 - pl)) + pending
+  local tol = 0.5 * budget + z * math.sqrt(ls1 * pl * (1.0 - pl)) + pending
   if deficit > tol and la < drop * pl * ls1 then return {1, ls1, la, pl, 0.0, tol} end
   return nil
 end
@@ -236,7 +236,8 @@ for i = 1, n do
   local judged = nil
   -- A level under an active block was answered above (a passed challenge).
   local active = x.prior and x.prior.until_ms > now and x.prior.action ~= 0 and x.on and x.action ~= 0
-  if x.on and x.level ~= 0 and not active then
+  -- The overflow entry pools every newcomer of a full level: counted, never judged.
+  if x.on and x.level ~= 0 and not active and x.field ~= '~' then
     -- A level blocked before is on probation: its budget is spent.
     local budget = x.budget
     if x.prior and x.prior.strikes > 0 then
