@@ -21,15 +21,7 @@ fn demo(c: &mut otpgw::Config) -> &mut otpgw::config::TenantConfig {
     c.tenants.get_mut("demo").unwrap()
 }
 
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
-        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Memory).await } )* }
-        mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Redis).await } )* }
-        mod cluster { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Cluster).await } )* }
-    };
-}
-
-scenarios!(
+support::on_every_backend_kind!(
     number_limit_answers_429_with_reason_and_headers,
     client_ip_limit_counts_only_requests_that_name_it,
     check_limits_count_checks_not_sends,

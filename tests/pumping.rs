@@ -186,15 +186,7 @@ async fn a_full_level_counts_newcomers_in_its_overflow_entry(b: Backend) {
     assert_eq!(overflowed, 7);
 }
 
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
-        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Memory).await } )* }
-        mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Redis).await } )* }
-        mod cluster { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Cluster).await } )* }
-    };
-}
-
-scenarios!(
+support::on_every_backend_kind!(
     a_prefix_without_approvals_is_blocked_listed_and_lifted,
     a_block_that_ends_on_a_still_pumped_prefix_trips_again_and_doubles,
     approvals_keep_a_prefix_open,

@@ -27,15 +27,7 @@ fn lim(reason: &'static str, key: &str, quota: u32, window_ms: u64) -> Limit {
     }
 }
 
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
-        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Memory).await } )* }
-        mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Redis).await } )* }
-        mod cluster { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Cluster).await } )* }
-    };
-}
-
-scenarios!(
+support::on_every_backend_kind!(
     admits_the_quota_then_refuses_with_a_wait,
     admits_again_after_the_window,
     a_refusal_charges_no_other_limit,

@@ -13,3 +13,15 @@ pub mod store;
 
 #[allow(unused_imports)]
 pub use app::{spawn_app, Backend, TestApp};
+
+/// One test function per backend, taking the [`Backend`] (`memory`, `redis`, `cluster`
+/// modules); `store::on_every_backend!` is the same for the store-level suites.
+macro_rules! on_every_backend_kind {
+    ($($name:ident),* $(,)?) => {
+        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Memory).await } )* }
+        mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Redis).await } )* }
+        mod cluster { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Cluster).await } )* }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_every_backend_kind;
