@@ -16,6 +16,7 @@ pub use app::{spawn_app, Backend, TestApp};
 
 /// One test function per backend, taking the [`Backend`] (`memory`, `redis`, `cluster`
 /// modules); `store::on_every_backend!` is the same for the store-level suites.
+#[allow(unused_macros)]
 macro_rules! on_every_backend_kind {
     ($($name:ident),* $(,)?) => {
         mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Memory).await } )* }
