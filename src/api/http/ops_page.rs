@@ -1,8 +1,8 @@
 //! `GET /ops`: a one-page view for operators, plain HTML with no external assets.
 //!
 //! Providers with their breaker state, the send queue, starts and conversion per country
-//! over the last hour (this process), and the SMS-pumping guard's active prefix blocks
-//! (shared by all instances). Needs an admin key (`admin.api_keys`: `401` without one,
+//! over the last hour (this process), and the SMS-pumping guard's active blocks at every
+//! level with their explanation (shared by all instances). Needs an admin key (`admin.api_keys`: `401` without one,
 //! `403` with another key), except from a local caller in dev mode (`access.rs`).
 
 use super::AppState;
