@@ -10,7 +10,7 @@ use crate::config::{PumpingMode, TenantConfig};
 use crate::crypto::Keys;
 use crate::domain::{CheckClient, ClientNet, PhoneNumber};
 use crate::error::{Error, Result};
-use crate::ratelimit::pumping::{prefix_of, GuardPolicy, Probe};
+use crate::ratelimit::pumping::{prefix_of, GuardPolicy, Level, Probe};
 use crate::ratelimit::Limit;
 use crate::store::Admission;
 
@@ -111,18 +111,33 @@ pub fn start_admission(
     let num = keys.scope_key(t, "number", to.as_str());
     let country = to.region().unwrap_or("unknown");
     let prefix = prefix_of(to.as_str());
+    let pump = guard(keys, tenant, to, src);
+    // The guard's prefix and IP levels are named by the same keyed hashes as the
+    // per-prefix and per-IP limits: computed once.
+    let named = |level: Level| {
+        pump.as_ref()
+            .and_then(|(p, _)| p.targets.iter().find(|x| x.level == level))
+            .map(|x| x.field.clone())
+    };
     let limits: Vec<Limit> = [
         limit(cfg, "number_per_minute", num.clone()),
         limit(cfg, "number_per_hour", num.clone()),
         limit(cfg, "number_per_day", num),
         ip.and_then(|ip| {
-            let net = ClientNet::of(ip, cfg.limits.ipv6_prefix_len);
-            limit(cfg, "client_ip", keys.scope_key(t, "ip", &net.to_string()))
+            let key = named(Level::Ip).unwrap_or_else(|| {
+                let net = ClientNet::of(ip, cfg.limits.ipv6_prefix_len);
+                keys.scope_key(t, "ip", &net.to_string())
+            });
+            limit(cfg, "client_ip", key)
         }),
         limit(cfg, "tenant_sends", String::new()),
         limit(cfg, "api_key_sends", tenant.key_id.clone()),
         limit(cfg, "country", country.to_string()),
-        limit(cfg, "prefix", keys.scope_key(t, "prefix", prefix)),
+        limit(
+            cfg,
+            "prefix",
+            named(Level::Prefix).unwrap_or_else(|| keys.scope_key(t, "prefix", prefix)),
+        ),
     ]
     .into_iter()
     .flatten()
@@ -130,7 +145,7 @@ pub fn start_admission(
     Admission {
         tenant: t.clone(),
         limits,
-        pump: guard(keys, tenant, to, src),
+        pump,
         approval: None,
         fail_open: cfg.pumping.fail_open,
     }

@@ -9,8 +9,8 @@
 use crate::domain::Millis;
 use crate::error::StoreResult;
 use crate::ratelimit::pumping::model::{self, Prior, Tally};
+use crate::ratelimit::pumping::{active_blocks, Target, OVERFLOW, STRIKE_MEMORY_MS};
 use crate::ratelimit::pumping::{Block, GuardPolicy, Level, Probe, PumpStore, PumpVerdict};
-use crate::ratelimit::pumping::{Target, OVERFLOW, STRIKE_MEMORY_MS};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -216,13 +216,8 @@ impl PumpStore for MemoryPumps {
 
     async fn blocks(&self, tenant: &str, now: Millis) -> StoreResult<Vec<Block>> {
         let s = self.inner.lock().expect("pump lock");
-        let mut v: Vec<Block> = s
-            .blocks
-            .get(tenant)
-            .map(|m| m.values().filter(|b| b.until_ms > now).cloned().collect())
-            .unwrap_or_default();
-        v.sort_by(|a, b| (a.level, &a.label).cmp(&(b.level, &b.label)));
-        Ok(v)
+        let all = s.blocks.get(tenant).into_iter().flat_map(|m| m.values());
+        Ok(active_blocks(all.cloned(), now))
     }
 
     async fn lift(

@@ -19,7 +19,9 @@ use super::guard_codec::{approval_parts, bad, block_field, blocks_key, decode_bl
 use super::guard_codec::{decode_send, gen_key, gen_of, int, send_parts, text};
 use crate::domain::Millis;
 use crate::error::StoreResult;
-use crate::ratelimit::pumping::{Block, GuardPolicy, Level, Probe, PumpStore, PumpVerdict};
+use crate::ratelimit::pumping::{
+    active_blocks, Block, GuardPolicy, Level, Probe, PumpStore, PumpVerdict,
+};
 use ::redis::{Script, Value};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -89,13 +91,10 @@ impl PumpStore for RedisPumps {
             Value::Map(m) => m.into_iter().flat_map(|(k, v)| [k, v]).collect(),
             _ => return Err(bad()),
         };
-        let mut out: Vec<Block> = items
+        let all = items
             .chunks(2)
-            .filter_map(|kv| decode_block(tenant, &text(kv.first()?)?, &text(kv.get(1)?)?))
-            .filter(|b| b.until_ms > now)
-            .collect();
-        out.sort_by(|a, b| (a.level, &a.label).cmp(&(b.level, &b.label)));
-        Ok(out)
+            .filter_map(|kv| decode_block(tenant, &text(kv.first()?)?, &text(kv.get(1)?)?));
+        Ok(active_blocks(all, now))
     }
 
     async fn lift(

@@ -270,6 +270,14 @@ pub trait PumpStore: Send + Sync + 'static {
     ) -> StoreResult<bool>;
 }
 
+/// The blocks still in force at `now`, by level then label: what every backend's
+/// [`PumpStore::blocks`] answers.
+pub fn active_blocks(all: impl IntoIterator<Item = Block>, now: Millis) -> Vec<Block> {
+    let mut v: Vec<Block> = all.into_iter().filter(|b| b.until_ms > now).collect();
+    v.sort_by(|a, b| (a.level, &a.label).cmp(&(b.level, &b.label)));
+    v
+}
+
 /// The block of a number at a level: E.164 minus [`Level::cut`] digits.
 pub fn block_of(e164: &str, level: Level) -> Option<&str> {
     let cut = level.cut()?;
