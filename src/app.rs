@@ -81,7 +81,15 @@ impl Application {
             metrics.clone(),
         ));
         let outbox = cfg.dev.outbox.then(Outbox::default);
-        let router = Arc::new(Router::from_config(&cfg, metrics.clone())?);
+        // Receipts that arrive on a provider's own connection (SMPP binds) take the
+        // HTTP receipts' path through this channel.
+        let (receipts_tx, receipts_rx) = tokio::sync::mpsc::channel(10_000);
+        let router = Arc::new(Router::with_receipts(
+            &cfg,
+            metrics.clone(),
+            &crate::providers::ReceiptSink::new(receipts_tx),
+        )?);
+        delivery::receipts::spawn_pushed(store.clone(), receipts_rx, metrics.clone());
         let tenants = Tenants::new(&cfg.tenants);
         let workers = delivery::start(delivery::Ctx {
             store: store.clone(),
