@@ -15,9 +15,9 @@ use super::Router;
 use crate::domain::now_millis;
 use crate::error::{Error, Result};
 use crate::providers::{PushedReceipt, Receipt, ReceiptError, ReceiptRequest};
+use crate::store::{receipt_mark, ReceiptApplied, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
-use crate::store::{receipt_mark, ReceiptApplied, Store, StoreError};
 
 /// Whether `provider` names a provider instance of this gateway (the endpoint answers
 /// `404` before reading a body otherwise).

@@ -175,9 +175,14 @@ source = "Acme""#,
             }
             ProviderConfig::AwsSns(c) => format!("{:?}", aws_sns::SnsProvider::new(c).unwrap()),
             ProviderConfig::Smpp(c) => {
-                let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
                 let _in = rt.enter();
-                format!("{:?}", smpp::SmppProvider::new("s", c, ReceiptSink::default()).unwrap())
+                format!(
+                    "{:?}",
+                    smpp::SmppProvider::new("s", c, ReceiptSink::default()).unwrap()
+                )
             }
         }
     }

@@ -45,15 +45,25 @@ async fn several_binds_share_the_sends_and_keep_alive_with_enquire_link() {
     for id in &ids {
         wait_status(&app, id, "sent").await;
     }
-    s.wait_for("enquire_link", |_| true, Duration::from_secs(5)).await;
+    s.wait_for("enquire_link", |_| true, Duration::from_secs(5))
+        .await;
     let m = metrics(&app).await;
     let per_bind: Vec<f64> = (0..3)
-        .map(|b| series(&m, &format!("otpgw_smpp_submits_total{{bind=\"{b}\",provider=\"smsc\"}}")))
+        .map(|b| {
+            series(
+                &m,
+                &format!("otpgw_smpp_submits_total{{bind=\"{b}\",provider=\"smsc\"}}"),
+            )
+        })
         .collect();
     assert_eq!(per_bind.iter().sum::<f64>(), 6.0, "{m}");
-    assert!(per_bind.iter().filter(|n| **n > 0.0).count() >= 2, "{per_bind:?}");
+    assert!(
+        per_bind.iter().filter(|n| **n > 0.0).count() >= 2,
+        "{per_bind:?}"
+    );
     for b in 0..3 {
-        let line = format!("otpgw_smpp_bind_state{{bind=\"{b}\",provider=\"smsc\",state=\"bound\"}}");
+        let line =
+            format!("otpgw_smpp_bind_state{{bind=\"{b}\",provider=\"smsc\",state=\"bound\"}}");
         assert_eq!(series(&m, &line), 1.0, "{m}");
     }
 }
@@ -71,14 +81,29 @@ async fn a_drop_an_unbind_a_generic_nack_and_a_malformed_pdu_each_end_in_a_new_b
     }
     assert!(s.count("unbind_resp") >= 1, "the SMSC's unbind is answered");
     let m = metrics(&app).await;
-    assert!(series(&m, "otpgw_smpp_reconnects_total{bind=\"0\",provider=\"smsc\"}") >= 4.0, "{m}");
+    assert!(
+        series(
+            &m,
+            "otpgw_smpp_reconnects_total{bind=\"0\",provider=\"smsc\"}"
+        ) >= 4.0,
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_smsc_restarts_no_queued_send_is_lost() {
     let port = free_port();
     let mut s = Smsc::start_on(port, json!({})).await;
-    let app = gateway(provider(port)).await;
+    let p = provider(port);
+    // The breaker opens while the SMSC is away; a short open time lets the sends go
+    // soon after it is back (they wait in the queue meanwhile, as they would for any
+    // provider).
+    let app = spawn_app(Backend::Memory, move |c| {
+        c.providers.insert("smsc".into(), ProviderConfig::Smpp(p));
+        c.routing.default = vec!["smsc".into()];
+        c.delivery.breaker.open_ms = 300;
+    })
+    .await;
     s.wait_for("bound", |_| true, T).await;
     s.kill();
     let mut sent = Vec::new();
@@ -92,7 +117,10 @@ async fn after_the_smsc_restarts_no_queued_send_is_lost() {
     }
     let subs = s.all("submit");
     for (_, to) in &sent {
-        let n = subs.iter().filter(|e| e["destination_addr"] == to.trim_start_matches('+')).count();
+        let n = subs
+            .iter()
+            .filter(|e| e["destination_addr"] == to.trim_start_matches('+'))
+            .count();
         assert_eq!(n, 1, "{to} submitted once after the restart: {subs:?}");
     }
 }
@@ -124,10 +152,23 @@ async fn a_full_window_fails_over_after_window_wait_ms() {
     let v = wait_status(&app, &second, "sent").await;
     assert_eq!(v["delivery"]["provider"], "hook");
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
-    assert_eq!(s.count("submit"), 1, "the second never reached the full bind");
+    assert_eq!(
+        s.count("submit"),
+        1,
+        "the second never reached the full bind"
+    );
     let m = metrics(&app).await;
-    assert_eq!(series(&m, "otpgw_smpp_window_in_use{bind=\"0\",provider=\"smsc\"}"), 1.0, "{m}");
-    assert!(series(&m, "otpgw_smpp_errors_total{bind=\"0\",provider=\"smsc\",status=\"window_full\"}") >= 1.0);
+    assert_eq!(
+        series(&m, "otpgw_smpp_window_in_use{bind=\"0\",provider=\"smsc\"}"),
+        1.0,
+        "{m}"
+    );
+    assert!(
+        series(
+            &m,
+            "otpgw_smpp_errors_total{bind=\"0\",provider=\"smsc\",status=\"window_full\"}"
+        ) >= 1.0
+    );
     s.cmd(json!({"cmd": "release"})).await;
     let v = wait_status(&app, &first, "sent").await;
     assert_eq!(v["delivery"]["provider"], "smsc");
@@ -147,7 +188,14 @@ async fn a_wrong_password_is_refused_with_the_breaker_and_no_tight_loop() {
     let attempts = s.count("bind");
     assert!((2..=5).contains(&attempts), "{attempts} bind attempts");
     let m = metrics(&app).await;
-    assert_eq!(series(&m, "otpgw_smpp_bind_state{bind=\"0\",provider=\"smsc\",state=\"refused\"}"), 1.0, "{m}");
+    assert_eq!(
+        series(
+            &m,
+            "otpgw_smpp_bind_state{bind=\"0\",provider=\"smsc\",state=\"refused\"}"
+        ),
+        1.0,
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +210,10 @@ async fn an_smsc_that_never_answers_the_bind_times_out_and_backs_off() {
     assert_eq!(v["delivery"]["provider"], "hook");
     tokio::time::sleep(Duration::from_millis(2_000)).await;
     let attempts = s.count("bind");
-    assert!((2..=8).contains(&attempts), "{attempts} bind attempts in ~2.5 s");
+    assert!(
+        (2..=8).contains(&attempts),
+        "{attempts} bind attempts in ~2.5 s"
+    );
     let r = app.get("/healthz").await;
     assert_eq!(r.status, 200, "the gateway keeps running");
 }

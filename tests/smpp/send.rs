@@ -15,9 +15,18 @@ async fn a_start_goes_out_as_one_submit_sm_and_a_text_receipt_delivers_it() {
     let (id, to) = start(&app).await;
     let sub = s.wait_for("submit", |_| true, T).await;
     assert_eq!(sub["destination_addr"], to.trim_start_matches('+'));
-    assert_eq!((sub["dest_addr_ton"].as_u64(), sub["dest_addr_npi"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (sub["dest_addr_ton"].as_u64(), sub["dest_addr_npi"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(sub["source_addr"], "Acme");
-    assert_eq!((sub["source_addr_ton"].as_u64(), sub["source_addr_npi"].as_u64()), (Some(5), Some(0)));
+    assert_eq!(
+        (
+            sub["source_addr_ton"].as_u64(),
+            sub["source_addr_npi"].as_u64()
+        ),
+        (Some(5), Some(0))
+    );
     assert_eq!(sub["registered_delivery"].as_u64(), Some(1));
     assert_eq!(sub["data_coding"].as_u64(), Some(0));
     let code = app.code_for(&to).await;
@@ -42,7 +51,8 @@ async fn a_tlv_receipt_moves_the_status_by_receipted_message_id_and_message_stat
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_id_and_a_mobile_originated_message_are_acknowledged_and_counted() {
     let (mut s, app) = pair(json!({})).await;
-    s.cmd(json!({"cmd": "receipt", "id": "no-such-id", "form": "text"})).await;
+    s.cmd(json!({"cmd": "receipt", "id": "no-such-id", "form": "text"}))
+        .await;
     s.cmd(json!({"cmd": "mo"})).await;
     s.wait_count("deliver_sm_resp", 2, T).await;
     assert!(s.all("deliver_sm_resp").iter().all(|e| e["status"] == 0));
@@ -70,10 +80,14 @@ async fn a_long_text_goes_as_udh_parts_that_reassemble_on_the_smsc() {
     let s = Smsc::start(json!({})).await;
     let text = format!("{} {{code}}", "Your verification code follows. ".repeat(8));
     let app = super::support::spawn_app(super::support::Backend::Memory, |c| {
-        c.providers.insert("smsc".into(), otpgw::providers::ProviderConfig::Smpp(provider(s.port)));
+        c.providers.insert(
+            "smsc".into(),
+            otpgw::providers::ProviderConfig::Smpp(provider(s.port)),
+        );
         c.routing.default = vec!["smsc".into()];
         for t in c.tenants.values_mut() {
-            t.templates.insert("default".into(), [("en".to_string(), text.clone())].into());
+            t.templates
+                .insert("default".into(), [("en".to_string(), text.clone())].into());
         }
     })
     .await;
@@ -85,7 +99,9 @@ async fn a_long_text_goes_as_udh_parts_that_reassemble_on_the_smsc() {
     assert_eq!(msg["text"], text.replace("{code}", &code));
     let subs = s.all("submit");
     assert_eq!(subs.len(), 2);
-    assert!(subs.iter().all(|e| e["esm_class"].as_u64().unwrap() & 0x40 != 0));
+    assert!(subs
+        .iter()
+        .all(|e| e["esm_class"].as_u64().unwrap() & 0x40 != 0));
     wait_status(&app, &id, "sent").await;
 }
 
@@ -96,10 +112,12 @@ async fn ucs2_texts_go_with_data_coding_8_and_sar_parts_reassemble() {
     let mut p = provider(s.port);
     p.concatenation = otpgw::providers::smpp::config::Concatenation::Sar;
     let app = super::support::spawn_app(super::support::Backend::Memory, |c| {
-        c.providers.insert("smsc".into(), otpgw::providers::ProviderConfig::Smpp(p));
+        c.providers
+            .insert("smsc".into(), otpgw::providers::ProviderConfig::Smpp(p));
         c.routing.default = vec!["smsc".into()];
         for t in c.tenants.values_mut() {
-            t.templates.insert("default".into(), [("en".to_string(), text.clone())].into());
+            t.templates
+                .insert("default".into(), [("en".to_string(), text.clone())].into());
         }
     })
     .await;
@@ -121,10 +139,12 @@ async fn message_payload_carries_a_long_text_in_one_submit_sm() {
     let mut p = provider(s.port);
     p.concatenation = otpgw::providers::smpp::config::Concatenation::Payload;
     let app = super::support::spawn_app(super::support::Backend::Memory, |c| {
-        c.providers.insert("smsc".into(), otpgw::providers::ProviderConfig::Smpp(p));
+        c.providers
+            .insert("smsc".into(), otpgw::providers::ProviderConfig::Smpp(p));
         c.routing.default = vec!["smsc".into()];
         for t in c.tenants.values_mut() {
-            t.templates.insert("default".into(), [("en".to_string(), text.clone())].into());
+            t.templates
+                .insert("default".into(), [("en".to_string(), text.clone())].into());
         }
     })
     .await;
@@ -148,7 +168,10 @@ async fn throttling_backs_off_on_the_bind_and_the_message_goes_once_accepted() {
     assert_eq!(resps[2]["status"].as_u64(), Some(0));
     let m = metrics(&app).await;
     assert_eq!(
-        series(&m, "otpgw_smpp_errors_total{bind=\"0\",provider=\"smsc\",status=\"ESME_RTHROTTLED\"}"),
+        series(
+            &m,
+            "otpgw_smpp_errors_total{bind=\"0\",provider=\"smsc\",status=\"ESME_RTHROTTLED\"}"
+        ),
         2.0,
         "{m}"
     );
@@ -159,7 +182,13 @@ async fn an_invalid_destination_is_rejected_for_good_without_a_retry() {
     let (s, app) = pair(json!({"submit_status": 0x0B})).await;
     let (id, _) = start(&app).await;
     let v = wait_status(&app, &id, "failed").await;
-    assert!(v["delivery"]["reason"].as_str().unwrap_or("").contains("ESME_RINVDSTADR"), "{v}");
+    assert!(
+        v["delivery"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("ESME_RINVDSTADR"),
+        "{v}"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(s.count("submit"), 1, "a permanent status is never retried");
     let _ = gateway;

@@ -164,8 +164,9 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     case 'drop': all.forEach((s) => s.socket.destroy()); break;
     case 'unbind': all.forEach((s) => s.unbind()); break;
     case 'garbage': {
-      // command_length 8: shorter than a PDU header (16 octets); no SMPP peer can read on.
-      const b = Buffer.from([0, 0, 0, 8, 0xde, 0xad, 0xbe, 0xef]);
+      // A header whose command_length (12) is shorter than the header itself (16
+      // octets): no SMPP peer can read on after it.
+      const b = Buffer.from([0, 0, 0, 12, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 9]);
       all.forEach((s) => s.socket.write(b));
       break;
     }

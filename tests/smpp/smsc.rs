@@ -46,7 +46,13 @@ fn node_modules() -> &'static Path {
         );
         std::fs::create_dir_all(&dir).unwrap();
         let out = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
             .arg(&dir)
             .arg(SMPP_PACKAGE)
             .stdin(Stdio::null())
@@ -131,7 +137,10 @@ impl Smsc {
         self.stdin.flush().unwrap();
         let t = Instant::now();
         while self.count_where("done", |e| e["cmd"] == name.as_str()) == before {
-            assert!(t.elapsed() < Duration::from_secs(5), "the SMSC did not run {c}");
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "the SMSC did not run {c}"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }

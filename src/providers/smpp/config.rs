@@ -152,7 +152,9 @@ impl SourceKind {
             return Some(SourceKind::ShortCode);
         }
         let ok = (1..=11).contains(&source.len())
-            && source.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+            && source
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b' ')
             && source.bytes().any(|b| b.is_ascii_alphabetic());
         ok.then_some(SourceKind::Alphanumeric)
     }

@@ -164,10 +164,7 @@ mod tests {
     fn packs_as_the_gsm_spec_example() {
         // "hellohello" packed, the classic example of GSM 03.38 packing.
         let septets: Vec<u8> = b"hellohello".to_vec();
-        assert_eq!(
-            hex::encode(pack(&septets)),
-            "e8329bfd4697d9ec37"
-        );
+        assert_eq!(hex::encode(pack(&septets)), "e8329bfd4697d9ec37");
     }
 
     #[test]

@@ -52,7 +52,9 @@ use async_trait::async_trait;
 use rusmpp::pdus::SubmitSm;
 use rusmpp::tlvs::MessageSubmissionRequestTlvValue as Tlv;
 use rusmpp::types::{AnyOctetString, COctetString, OctetString};
-use rusmpp::values::{DataCoding, EsmClass, MessagePayload, Npi, RegisteredDelivery, ServiceType, Ton};
+use rusmpp::values::{
+    DataCoding, EsmClass, MessagePayload, Npi, RegisteredDelivery, ServiceType, Ton,
+};
 use rusmpp::CommandId;
 use session::{Bind, State};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -185,12 +187,10 @@ impl SmppProvider {
     }
 
     /// The `submit_sm` for one part.
-    fn submit_sm(&self, to: &str, dc: u8, part: &encode::Part, reference: usize) -> SubmitSm {
+    fn submit_sm(&self, to: &str, dc: u8, part: &encode::Part) -> SubmitSm {
         let c = self.cfg();
-        let mut esm = EsmClass::default();
-        if part.udhi {
-            esm = esm.with_udhi_indicator();
-        }
+        // Default mode, default message type; bit 6 is the UDH indicator (§5.2.12).
+        let esm = EsmClass::from(if part.udhi { 0x40 } else { 0x00 });
         let mut sm = SubmitSm::builder()
             .service_type(ServiceType::new(c_text(&c.service_type)))
             .source_addr_ton(Ton::from(self.source.0))
@@ -202,17 +202,21 @@ impl SmppProvider {
             .esm_class(esm)
             .registered_delivery(RegisteredDelivery::from(u8::from(c.registered_delivery)))
             .data_coding(DataCoding::from(dc))
-            .short_message(OctetString::from_vec(part.short_message.clone()).unwrap_or_else(|_| OctetString::empty()))
+            .short_message(
+                OctetString::from_vec(part.short_message.clone())
+                    .unwrap_or_else(|_| OctetString::empty()),
+            )
             .build();
         if let Some(p) = &part.payload {
-            sm.push_tlv(Tlv::MessagePayload(MessagePayload::new(AnyOctetString::from_vec(p.clone()))));
+            sm.push_tlv(Tlv::MessagePayload(MessagePayload::new(
+                AnyOctetString::from_vec(p.clone()),
+            )));
         }
         if let Some((r, total, seq)) = part.sar {
             sm.push_tlv(Tlv::SarMsgRefNum(r));
             sm.push_tlv(Tlv::SarTotalSegments(total));
             sm.push_tlv(Tlv::SarSegmentSeqnum(seq));
         }
-        let _ = reference;
         sm
     }
 
@@ -222,15 +226,26 @@ impl SmppProvider {
         let window_wait = Duration::from_millis(c.window_wait_ms);
         for attempt in 0..=c.throttle_retries {
             let Some(client) = bind.client() else {
-                return Err(ProviderError::new(ErrorKind::Unavailable, "smpp: the bind went down"));
+                return Err(ProviderError::new(
+                    ErrorKind::Unavailable,
+                    "smpp: the bind went down",
+                ));
             };
-            let permit = match tokio::time::timeout(window_wait, bind.window.clone().acquire_owned()).await {
+            let permit = match tokio::time::timeout(
+                window_wait,
+                bind.window.clone().acquire_owned(),
+            )
+            .await
+            {
                 Ok(Ok(p)) => p,
                 _ => {
                     bind.failed("window_full");
                     let mut e = ProviderError::new(
                         ErrorKind::RateLimited,
-                        format!("smpp: the window ({}) stayed full for {} ms", c.window, c.window_wait_ms),
+                        format!(
+                            "smpp: the window ({}) stayed full for {} ms",
+                            c.window, c.window_wait_ms
+                        ),
                     );
                     e.retry_after = Some(Duration::from_millis(c.throttle_backoff_ms));
                     return Err(e);
@@ -249,7 +264,10 @@ impl SmppProvider {
                         bind.reset();
                         return Err(ProviderError::new(
                             ErrorKind::Unavailable,
-                            format!("smpp: generic_nack ({}) for submit_sm", status::name(u32::from(response.status()))),
+                            format!(
+                                "smpp: generic_nack ({}) for submit_sm",
+                                status::name(u32::from(response.status()))
+                            ),
                         ));
                     }
                     u32::from(response.status())
@@ -258,12 +276,18 @@ impl SmppProvider {
                     bind.failed("timeout");
                     return Err(ProviderError::new(
                         ErrorKind::Timeout,
-                        format!("smpp: no submit_sm_resp within {} ms", c.response_timeout_ms),
+                        format!(
+                            "smpp: no submit_sm_resp within {} ms",
+                            c.response_timeout_ms
+                        ),
                     ));
                 }
                 Err(e) => {
                     bind.failed("closed");
-                    return Err(ProviderError::new(ErrorKind::Unavailable, format!("smpp: {e}")));
+                    return Err(ProviderError::new(
+                        ErrorKind::Unavailable,
+                        format!("smpp: {e}"),
+                    ));
                 }
             };
             bind.failed(status::name(status));
@@ -274,7 +298,8 @@ impl SmppProvider {
                 }
                 return Err(e);
             }
-            let wait = Duration::from_millis(c.throttle_backoff_ms).saturating_mul(1 << attempt.min(16));
+            let wait =
+                Duration::from_millis(c.throttle_backoff_ms).saturating_mul(1 << attempt.min(16));
             tracing::info!(provider = %self.shared.name, bind = bind.index, status = status::name(status), wait_ms = wait.as_millis() as u64, "SMSC throttling; backing off");
             tokio::time::sleep(session_jitter(wait)).await;
         }
@@ -302,7 +327,7 @@ impl SmsProvider for SmppProvider {
         let bind = self.pick().await?;
         let mut first: Option<String> = None;
         for (i, part) in enc.parts.iter().enumerate() {
-            let sm = self.submit_sm(msg.to.as_str(), enc.data_coding, part, i);
+            let sm = self.submit_sm(msg.to.as_str(), enc.data_coding, part);
             match self.submit(&bind, sm).await {
                 Ok(id) => {
                     first.get_or_insert(id);

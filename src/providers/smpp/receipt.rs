@@ -165,13 +165,22 @@ mod tests {
             network_error: None,
         };
         let Kind::Receipt(r) = read(&d) else { panic!() };
-        assert_eq!((r.message_id.as_str(), r.status), ("m-1", DeliveryStatus::Failed));
+        assert_eq!(
+            (r.message_id.as_str(), r.status),
+            ("m-1", DeliveryStatus::Failed)
+        );
     }
 
     #[test]
     fn other_message_types_are_mobile_originated() {
         assert_eq!(read(&text(0x00, "STOP")), Kind::MobileOriginated);
-        assert_eq!(read(&text(0x08, "id:1 stat:DELIVRD")), Kind::MobileOriginated);
-        assert!(matches!(read(&text(0x20, "id:1 stat:DELIVRD")), Kind::Receipt(_)));
+        assert_eq!(
+            read(&text(0x08, "id:1 stat:DELIVRD")),
+            Kind::MobileOriginated
+        );
+        assert!(matches!(
+            read(&text(0x20, "id:1 stat:DELIVRD")),
+            Kind::Receipt(_)
+        ));
     }
 }

@@ -208,7 +208,9 @@ fn jitter(d: Duration) -> Duration {
 }
 
 /// Connects and binds once.
-async fn bind_once(s: &Shared) -> Result<(Client, impl futures_util::Stream<Item = Event> + Unpin), BindFailure> {
+async fn bind_once(
+    s: &Shared,
+) -> Result<(Client, impl futures_util::Stream<Item = Event> + Unpin), BindFailure> {
     let c = &s.cfg;
     let scheme = if c.tls { "ssmpp" } else { "smpp" };
     let url = format!("{scheme}://{}:{}", c.host.trim(), c.port);
@@ -242,11 +244,11 @@ async fn bind_once(s: &Shared) -> Result<(Client, impl futures_util::Stream<Item
     match client.bind_transceiver(bind).await {
         Ok(_) => Ok((client, events)),
         Err(rusmppc::error::Error::UnexpectedResponse { response }) => {
-            let _ = client.close().await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), client.close()).await;
             Err(BindFailure::Refused(u32::from(response.status())))
         }
         Err(e) => {
-            let _ = client.close().await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), client.close()).await;
             Err(BindFailure::Other(format!("bind: {e}")))
         }
     }
@@ -319,7 +321,10 @@ async fn serve(
                 return "the SMSC unbound".into();
             }
             (CommandId::GenericNack, _) => {
-                return format!("generic_nack ({})", super::status::name(u32::from(cmd.status())));
+                return format!(
+                    "generic_nack ({})",
+                    super::status::name(u32::from(cmd.status()))
+                );
             }
             (id, _) if id.is_response() => {
                 bind.failed("late");
@@ -348,7 +353,8 @@ pub async fn run(s: Arc<Shared>, bind: Arc<Bind>) {
                 let why = serve(&s, &bind, &client, events).await;
                 bind.set(State::Down, None);
                 bind.reconnects.fetch_add(1, Ordering::Relaxed);
-                let _ = client.close().await;
+                // The library's close waits for its connection task, which may be gone.
+                let _ = tokio::time::timeout(Duration::from_secs(1), client.close()).await;
                 tracing::warn!(provider = %s.name, bind = bind.index, reason = %why, "SMPP bind down; binding again");
                 bind.went_down(why);
                 initial

@@ -94,8 +94,20 @@ pub fn kind(status: u32) -> ErrorKind {
     match status {
         THROTTLED | QUEUE_FULL => ErrorKind::RateLimited,
         0x0B | 0x50 | 0x51 | 0x33 | 0x40 => ErrorKind::InvalidDestination,
-        0x01 | 0x02 | 0x03 | 0x06 | 0x07 | 0x15 | 0x43 | 0x61 | 0x62 | 0x63 | 0x65 | 0x66
-        | 0xC0..=0xC4 | 0x104 => ErrorKind::RejectedContent,
+        0x01
+        | 0x02
+        | 0x03
+        | 0x06
+        | 0x07
+        | 0x15
+        | 0x43
+        | 0x61
+        | 0x62
+        | 0x63
+        | 0x65
+        | 0x66
+        | 0xC0..=0xC4
+        | 0x104 => ErrorKind::RejectedContent,
         0x04 | 0x05 | 0x0A | 0x0D | 0x0E | 0x0F | 0x48 | 0x49 | 0x53 | 0x100..=0x103 => {
             ErrorKind::Auth
         }
@@ -131,7 +143,10 @@ mod tests {
         assert!(!e.retryable && e.kind == ErrorKind::Auth);
         let e = error(0x08);
         assert!(e.retryable && e.kind == ErrorKind::Unavailable);
-        assert_eq!(error(0x0B).detail, "smpp: submit_sm answered ESME_RINVDSTADR (0x0000000b)");
+        assert_eq!(
+            error(0x0B).detail,
+            "smpp: submit_sm answered ESME_RINVDSTADR (0x0000000b)"
+        );
         assert_eq!(name(0x0400), "other");
         assert_eq!(kind(0x0400), ErrorKind::Unavailable);
     }
