@@ -12,6 +12,8 @@ mod smsc;
 
 #[path = "smpp/faults.rs"]
 mod faults;
+#[path = "smpp/ops.rs"]
+mod ops;
 #[path = "smpp/send.rs"]
 mod send;
 
