@@ -13,6 +13,8 @@
 //   receipt_stat              stat of those receipts (default DELIVRD)
 //   receipt_delay_ms          delay before those receipts
 //   id_prefix                 prefix of message ids (default "m")
+//   quiet                     report no submit, submit_resp or message (benchmarks):
+//                             only a `count` report every 1000 submits
 // Commands on stdin, one JSON object a line: {"cmd":"set",...settings}, {"cmd":"drop"}
 // (destroy every connection), {"cmd":"unbind"}, {"cmd":"garbage"} (a malformed PDU),
 // {"cmd":"generic_nack"}, {"cmd":"receipt","id":..,"form":"tlv"|"text","stat":..},
@@ -29,7 +31,7 @@ const port = parseInt(process.argv[2], 10);
 const cfg = Object.assign({
   system_id: 'otpgw', password: 'secret', refuse_status: 0x0E, bind_silent: false,
   submit_status: 0, throttle_first: 0, throttle_status: 0x58, delay_ms: 0, hold: false,
-  receipt: null, receipt_stat: 'DELIVRD', receipt_delay_ms: 0, id_prefix: 'm',
+  receipt: null, receipt_stat: 'DELIVRD', receipt_delay_ms: 0, id_prefix: 'm', quiet: false,
 }, JSON.parse(process.argv[3] || '{}'));
 
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -86,6 +88,12 @@ function sendReceipt(session, id, form, stat) {
 function onSubmit(session, pdu) {
   submits += 1;
   const n = submits;
+  if (cfg.quiet) {
+    const id = cfg.id_prefix + (nextId++).toString(16).padStart(8, '0');
+    session.send(pdu.response({ message_id: id }));
+    if (n % 1000 === 0) out({ event: 'count', n });
+    return;
+  }
   const { text, udh } = textOf(pdu.short_message);
   const payload = pdu.message_payload !== undefined ? textOf(pdu.message_payload).text : null;
   const sar = pdu.sar_msg_ref_num !== undefined
