@@ -33,7 +33,9 @@ fn message() -> OutboundMessage {
     }
 }
 
-async fn run(p: Arc<SmppProvider>, n: usize, senders: usize) -> Duration {
+/// Sends `n` messages from `senders` tasks; the time taken and the sends that failed
+/// (with the first failure).
+async fn run(p: Arc<SmppProvider>, n: usize, senders: usize) -> (Duration, usize, Option<String>) {
     let started = Instant::now();
     let per = n / senders;
     let tasks: Vec<_> = (0..senders)
@@ -41,16 +43,24 @@ async fn run(p: Arc<SmppProvider>, n: usize, senders: usize) -> Duration {
             let p = p.clone();
             tokio::spawn(async move {
                 let m = message();
+                let (mut failed, mut first) = (0, None);
                 for _ in 0..per {
-                    p.send(&m).await.expect("accepted");
+                    if let Err(e) = p.send(&m).await {
+                        failed += 1;
+                        first.get_or_insert(e.to_string());
+                    }
                 }
+                (failed, first)
             })
         })
         .collect();
+    let (mut failed, mut first) = (0, None);
     for t in tasks {
-        t.await.unwrap();
+        let (f, e) = t.await.unwrap();
+        failed += f;
+        first = first.or(e);
     }
-    started.elapsed()
+    (started.elapsed(), failed, first)
 }
 
 async fn case(sessions: u32, n: usize) {
@@ -70,13 +80,17 @@ async fn case(sessions: u32, n: usize) {
     s.wait_count("bound", sessions as usize, Duration::from_secs(10))
         .await;
     run(p.clone(), 1_000, 64).await;
-    let took = run(p.clone(), n, 64).await;
-    let sent = (n / 64) * 64;
+    let (took, failed, first) = run(p.clone(), n, 64).await;
+    let sent = (n / 64) * 64 - failed;
     println!(
-        "smpp/{sessions}_bind{}_window_10: {sent} submit_sm in {:.2} s = {:.0} submit_sm/s",
+        "smpp/{sessions}_bind{}_window_10: {sent} submit_sm in {:.2} s = {:.0} submit_sm/s{}",
         if sessions == 1 { "" } else { "s" },
         took.as_secs_f64(),
-        sent as f64 / took.as_secs_f64()
+        sent as f64 / took.as_secs_f64(),
+        match first {
+            Some(e) => format!(" ({failed} failed, first: {e})"),
+            None => String::new(),
+        }
     );
 }
 

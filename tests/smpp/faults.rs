@@ -217,3 +217,40 @@ async fn an_smsc_that_never_answers_the_bind_times_out_and_backs_off() {
     let r = app.get("/healthz").await;
     assert_eq!(r.status, 200, "the gateway keeps running");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_answer_times_out_fails_over_and_is_counted_when_it_comes() {
+    let mut s = Smsc::start(json!({"hold": true})).await;
+    let sink = Sink::start(Behaviour::Ok).await;
+    let mut p = provider(s.port);
+    p.response_timeout_ms = 300;
+    let app = with_fallback(p, &sink).await;
+    s.wait_for("bound", |_| true, T).await;
+    let (id, _) = start(&app).await;
+    let v = wait_status(&app, &id, "sent").await;
+    assert_eq!(v["delivery"]["provider"], "hook", "a timeout fails over");
+    s.cmd(json!({"cmd": "release"})).await;
+    s.wait_for("submit_resp", |_| true, T).await;
+    let t = Instant::now();
+    loop {
+        let m = metrics(&app).await;
+        let timeouts = series(
+            &m,
+            "otpgw_smpp_errors_total{bind=\"0\",provider=\"smsc\",status=\"timeout\"}",
+        );
+        let late = series(
+            &m,
+            "otpgw_smpp_errors_total{bind=\"0\",provider=\"smsc\",status=\"late\"}",
+        );
+        if timeouts >= 1.0 && late >= 1.0 {
+            break;
+        }
+        assert!(t.elapsed() < T, "timeouts {timeouts}, late {late}:\n{m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let v = app.fetch(&id).await.body;
+    assert_eq!(
+        v["delivery"]["provider"], "hook",
+        "the late answer changes nothing"
+    );
+}

@@ -140,7 +140,10 @@ function onSubmit(session, pdu) {
 const server = smpp.createServer({ debug: false }, (session) => {
   sessions.add(session);
   session.on('close', () => { sessions.delete(session); out({ event: 'close' }); });
-  session.on('error', (e) => out({ event: 'session_error', error: String(e) }));
+  session.on('error', (e) => {
+    process.stderr.write(`smsc: session error: ${e}\n`);
+    out({ event: 'session_error', error: String(e) });
+  });
   session.on('bind_transceiver', (pdu) => {
     out({ event: 'bind', system_id: pdu.system_id, system_type: pdu.system_type,
       interface_version: pdu.interface_version });

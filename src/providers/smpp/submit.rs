@@ -82,7 +82,22 @@ impl SmppProvider {
                     return Err(e);
                 }
             };
-            let result = client.submit_sm(sm.clone()).await;
+            // The library times the answer from when the PDU is written; a session that
+            // cannot write (the SMSC stopped reading) would hold the send for ever: the
+            // whole call is bounded too, and such a bind is reset.
+            let whole = Duration::from_millis(c.response_timeout_ms.saturating_mul(2));
+            let Ok(result) = tokio::time::timeout(whole, client.submit_sm(sm.clone())).await else {
+                drop(permit);
+                bind.failed("timeout");
+                bind.reset();
+                return Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "smpp: submit_sm not written and answered within {} ms",
+                        whole.as_millis()
+                    ),
+                ));
+            };
             drop(permit);
             let status = match result {
                 Ok(resp) => {
