@@ -20,8 +20,13 @@
 //!   only as HMAC(k_idem, tenant ‖ …), so neither a client's key (which may hold an
 //!   email address) nor a guessable request (a number) can be confirmed from a copy of
 //!   the store.
+//! - **a code made elsewhere** (a delivery-only send) cannot be derived: it is sealed
+//!   like the number, bound to its record ([`Keys::seal_code`]), and opened only by the
+//!   worker that renders its message.
+//! - **Standard Webhooks** signatures of the auth servers' hooks: [`webhook_sig`].
 
 mod seal;
+pub mod webhook_sig;
 
 pub use seal::Sealer;
 
@@ -117,6 +122,24 @@ impl Keys {
     /// Seals personal data at rest.
     pub fn sealer(&self) -> &Sealer {
         &self.seal
+    }
+
+    /// A code made elsewhere (a delivery-only send), sealed for the record `id` of
+    /// `tenant`: the worker opens it to render the message; at rest it is ciphertext
+    /// bound to that record, like the number.
+    pub fn seal_code(&self, id: &str, tenant: &str, code: &OtpCode) -> Vec<u8> {
+        self.seal.seal(
+            &[id.as_bytes(), tenant.as_bytes(), b"code"],
+            code.expose().as_bytes(),
+        )
+    }
+
+    /// The code [`Self::seal_code`] sealed for this record, if it opens.
+    pub fn open_code(&self, id: &str, tenant: &str, sealed: &[u8]) -> Option<OtpCode> {
+        let plain = self
+            .seal
+            .open(&[id.as_bytes(), tenant.as_bytes(), b"code"], sealed)?;
+        OtpCode::parse(std::str::from_utf8(&plain).ok()?).ok()
     }
 
     /// Hex name under which a tenant's `Idempotency-Key` is stored.

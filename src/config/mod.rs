@@ -13,6 +13,7 @@
 mod abuse;
 mod delivery;
 mod env;
+mod hooks;
 mod keys;
 mod listeners;
 mod proxies;
@@ -26,6 +27,7 @@ mod validate;
 pub use crate::secret::{self, Secret};
 pub use abuse::{warnings as abuse_warnings, GeoConfig, LimitsConfig};
 pub use delivery::{BreakerConfig, RouteConfig, RoutingConfig};
+pub use hooks::{HooksConfig, SupabaseHookConfig};
 pub use listeners::MetricsConfig;
 pub use proxies::{IpBlock, TrustedProxies};
 pub use pumping::{LevelConfig, LevelMode, LevelsConfig, PumpingConfig, PumpingMode};

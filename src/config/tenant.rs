@@ -54,6 +54,8 @@ pub struct TenantConfig {
     pub geo: super::GeoConfig,
     /// The SMS-pumping guard.
     pub pumping: super::PumpingConfig,
+    /// Auth servers' hooks that send their codes through this tenant.
+    pub hooks: super::HooksConfig,
 }
 
 impl Default for TenantConfig {
@@ -76,6 +78,7 @@ impl Default for TenantConfig {
             limits: Default::default(),
             geo: Default::default(),
             pumping: Default::default(),
+            hooks: Default::default(),
         }
     }
 }

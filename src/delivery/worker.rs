@@ -249,13 +249,16 @@ async fn process(ctx: &Ctx, lease: Lease) {
     let Some(tenant) = ctx.tenants.get(&v.tenant) else {
         return fail(ctx, &lease, None, "the tenant is no longer configured").await;
     };
-    let (body, locale) = super::render(
+    let Some((body, locale)) = super::render(
         &ctx.keys,
         &tenant.cfg,
         &v,
         lease.msg.app_hash.as_deref(),
         now,
-    );
+    ) else {
+        let why = "the supplied code does not open under this server secret";
+        return fail(ctx, &lease, None, why).await;
+    };
     if let Some(o) = &ctx.outbox {
         o.record(&v.tenant, v.to.as_str(), &body, now);
     }

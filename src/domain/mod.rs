@@ -21,7 +21,8 @@ pub use code::{uniform_below, CodeLength, OtpCode};
 pub use phone::{mask_digit_runs, mask_number, PhoneNumber};
 pub use risk::RiskContext;
 pub use verification::{
-    AppHash, Channel, Delivery, DeliveryStatus, Locale, Status, Verification, VerificationId,
+    AppHash, Channel, Delivery, DeliveryId, DeliveryStatus, Locale, RecordKind, Status,
+    Verification, VerificationId,
 };
 
 /// Milliseconds since the Unix epoch; the one clock unit stores and scripts share.

@@ -6,7 +6,7 @@
 use super::room::Full;
 use super::state::{counter_key, index_key, Record};
 use super::store::MemoryStore;
-use crate::domain::{Delivery, DeliveryStatus, Millis, Status, Verification};
+use crate::domain::{Delivery, DeliveryStatus, Millis, RecordKind, Status, Verification};
 use crate::queue::QueuedMessage;
 use crate::ratelimit::{gcra, Decision, Limit};
 use crate::store::{CheckOutcome, CheckSpec, CheckTarget, EnqueueSpec, NumberRef};
@@ -45,7 +45,10 @@ impl MemoryStore {
         let idx = index_key(&spec.number);
         let lim = counter_key("s", &spec.number);
         let (sent, lim_ttl) = g.counter(&lim, now);
-        let pending = g.index.get(&idx, now).cloned();
+        // A delivery-only send never resends the pending verification nor takes its
+        // place in the index (as `start.lua`).
+        let indexed = spec.fresh.id.kind() == RecordKind::Verification;
+        let pending = g.index.get(&idx, now).filter(|_| indexed).cloned();
         if let Some(id) = pending {
             if let Some(r) = g.records.get_mut(&id, now) {
                 let v = &mut r.v;
@@ -84,7 +87,9 @@ impl MemoryStore {
         }
         let v = spec.fresh;
         let id = v.id.as_str().to_string();
-        g.index.insert(idx, id.clone(), v.expires_at);
+        if indexed {
+            g.index.insert(idx, id.clone(), v.expires_at);
+        }
         g.records.insert_in(
             Some(&v.tenant),
             id,

@@ -154,7 +154,7 @@ impl Store for RedisStore {
         let mut cmd = ::redis::cmd("GET");
         cmd.arg(self.layout.link_key(provider, message_id));
         let v = self.conn.query(&cmd).await?;
-        Ok(text(&v).and_then(|s| VerificationId::parse(&s).ok()))
+        Ok(text(&v).and_then(|s| VerificationId::parse_stored(&s)))
     }
 
     async fn cancel(
