@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::domain::DeliveryStatus;
+use crate::domain::{Millis, Verification, VerificationId};
 use crate::metrics::Metrics;
+use crate::queue::Lease;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,7 +39,7 @@ impl MeteredStore {
 }
 
 #[async_trait]
-impl Store for MeteredStore {
+impl Verifications for MeteredStore {
     async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome> {
         self.timed("start", self.inner.start(spec, now)).await
     }
@@ -67,6 +69,24 @@ impl Store for MeteredStore {
     async fn get_any(&self, id: &VerificationId) -> StoreResult<Option<Verification>> {
         self.timed("get", self.inner.get_any(id)).await
     }
+    async fn cancel(
+        &self,
+        tenant: &str,
+        id: &VerificationId,
+        number: &NumberRef,
+        retention_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>> {
+        self.timed(
+            "cancel",
+            self.inner.cancel(tenant, id, number, retention_ms, now),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for MeteredStore {
     async fn link_provider_message(
         &self,
         provider: &str,
@@ -89,20 +109,6 @@ impl Store for MeteredStore {
         self.timed(
             "find_provider_message",
             self.inner.find_provider_message(provider, message_id),
-        )
-        .await
-    }
-    async fn cancel(
-        &self,
-        tenant: &str,
-        id: &VerificationId,
-        number: &NumberRef,
-        retention_ms: i64,
-        now: Millis,
-    ) -> StoreResult<Option<Verification>> {
-        self.timed(
-            "cancel",
-            self.inner.cancel(tenant, id, number, retention_ms, now),
         )
         .await
     }
@@ -165,6 +171,10 @@ impl Store for MeteredStore {
         )
         .await
     }
+}
+
+#[async_trait]
+impl Idempotency for MeteredStore {
     async fn idempotency_begin(
         &self,
         tenant: &str,
@@ -198,6 +208,10 @@ impl Store for MeteredStore {
         self.timed("idempotency", self.inner.idempotency_abort(tenant, key))
             .await
     }
+}
+
+#[async_trait]
+impl Store for MeteredStore {
     async fn ping(&self) -> StoreResult<()> {
         self.timed("ping", self.inner.ping()).await
     }

@@ -14,6 +14,7 @@ use crate::queue::Lease;
 use crate::ratelimit::Backends;
 use crate::store::{admit, Admission, Admitted, CheckOutcome, CheckSpec, IdempotencyBegin};
 use crate::store::{Begun, NumberRef, ReceiptApplied, StartOutcome, StartSpec, Store, StoreResult};
+use crate::store::{DeliveryLog, Idempotency, Verifications};
 use ::redis::Script;
 use async_trait::async_trait;
 use record::{decode, text};
@@ -84,7 +85,7 @@ impl RedisStore {
 }
 
 #[async_trait]
-impl Store for RedisStore {
+impl Verifications for RedisStore {
     async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome> {
         let mut inv = self.scripts.start.prepare_invoke();
         self.start_parts(&spec, now).apply(&mut inv);
@@ -131,6 +132,32 @@ impl Store for RedisStore {
         Ok(decode(id, &v, &self.sealer))
     }
 
+    async fn cancel(
+        &self,
+        tenant: &str,
+        id: &VerificationId,
+        number: &NumberRef,
+        retention_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>> {
+        let mut inv = self.scripts.cancel.prepare_invoke();
+        inv.key(self.layout.record_key(id))
+            .key(self.layout.index_key(number))
+            .arg(now)
+            .arg(tenant)
+            .arg(retention_ms)
+            .arg(id.as_str());
+        let (head, rest) = reply(self.conn.invoke(&inv).await?);
+        match head.as_str() {
+            "not_found" => Ok(None),
+            "ok" => Ok(rest.first().and_then(|r| decode(id, r, &self.sealer))),
+            _ => Err(bad_reply("cancel")),
+        }
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for RedisStore {
     async fn link_provider_message(
         &self,
         provider: &str,
@@ -155,29 +182,6 @@ impl Store for RedisStore {
         cmd.arg(self.layout.link_key(provider, message_id));
         let v = self.conn.query(&cmd).await?;
         Ok(text(&v).and_then(|s| VerificationId::parse_stored(&s)))
-    }
-
-    async fn cancel(
-        &self,
-        tenant: &str,
-        id: &VerificationId,
-        number: &NumberRef,
-        retention_ms: i64,
-        now: Millis,
-    ) -> StoreResult<Option<Verification>> {
-        let mut inv = self.scripts.cancel.prepare_invoke();
-        inv.key(self.layout.record_key(id))
-            .key(self.layout.index_key(number))
-            .arg(now)
-            .arg(tenant)
-            .arg(retention_ms)
-            .arg(id.as_str());
-        let (head, rest) = reply(self.conn.invoke(&inv).await?);
-        match head.as_str() {
-            "not_found" => Ok(None),
-            "ok" => Ok(rest.first().and_then(|r| decode(id, r, &self.sealer))),
-            _ => Err(bad_reply("cancel")),
-        }
     }
 
     async fn set_delivery(
@@ -225,7 +229,10 @@ impl Store for RedisStore {
         self.accepted(id, provider, message_id, link_ttl_ms, ack, now)
             .await
     }
+}
 
+#[async_trait]
+impl Idempotency for RedisStore {
     async fn idempotency_begin(
         &self,
         tenant: &str,
@@ -279,7 +286,10 @@ impl Store for RedisStore {
         cmd.arg(self.layout.idem_key(tenant, key));
         self.conn.query(&cmd).await.map(|_| ())
     }
+}
 
+#[async_trait]
+impl Store for RedisStore {
     async fn ping(&self) -> StoreResult<()> {
         self.conn.ping().await
     }
