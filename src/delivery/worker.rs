@@ -232,11 +232,12 @@ async fn process(ctx: &Ctx, lease: Lease) {
             return settle(ctx, &lease, None).await;
         }
         SendVerdict::Expired => {
-            let country = v.to.country().to_string();
-            ctx.metrics
-                .finished
-                .with_label_values(&[&v.tenant, v.channel.as_str(), &country, "expired"])
-                .inc();
+            // verifications only: a delivery's end shows in its status and dead letter
+            if v.id.kind() == crate::domain::RecordKind::Verification {
+                let country = v.to.country().to_string();
+                let labels = [v.tenant.as_str(), v.channel.as_str(), &country, "expired"];
+                ctx.metrics.finished.with_label_values(&labels).inc();
+            }
             return fail(
                 ctx,
                 &lease,
