@@ -21,6 +21,28 @@ support::on_every_backend_kind!(
     refused_sends_answer_in_the_hook_contract,
 );
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_call_leaves_no_number_code_or_call_id_in_redis() {
+    let app = spawn_app(Backend::Redis, with_hook(vec![secret(1)])).await;
+    let to = number();
+    let body = payload(&to, "7340981");
+    let (id, ts) = (msg_id(), now());
+    let sig = sign_all(&[(secret(1), id.clone(), ts, body.clone())]).remove(0);
+    let r = call(&app, &id, ts, &sig, &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(app.code_for(&to).await, "7340981");
+    let all = support::scan::scan_all(&[support::redis::shared_redis().url()], &app.prefix);
+    assert!(all.iter().any(|s| s.key.contains(":v:dlv_")), "the record was read");
+    assert!(all.iter().any(|s| s.key.contains(":{i")), "the call id was kept");
+    for s in &all {
+        let value = String::from_utf8_lossy(&s.value);
+        for secret in [&to[1..], "7340981", id.as_str()] {
+            assert!(!s.key.contains(secret), "{secret} in key {}", s.key);
+            assert!(!value.contains(secret), "{secret} in the value of {}", s.key);
+        }
+    }
+}
+
 const PATH: &str = "/v1/hooks/supabase/send-sms/demo";
 const PIN: &str = "standardwebhooks==1.3.0";
 
