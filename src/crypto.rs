@@ -124,24 +124,6 @@ impl Keys {
         &self.seal
     }
 
-    /// A code made elsewhere (a delivery-only send), sealed for the record `id` of
-    /// `tenant`: the worker opens it to render the message; at rest it is ciphertext
-    /// bound to that record, like the number.
-    pub fn seal_code(&self, id: &str, tenant: &str, code: &OtpCode) -> Vec<u8> {
-        self.seal.seal(
-            &[id.as_bytes(), tenant.as_bytes(), b"code"],
-            code.expose().as_bytes(),
-        )
-    }
-
-    /// The code [`Self::seal_code`] sealed for this record, if it opens.
-    pub fn open_code(&self, id: &str, tenant: &str, sealed: &[u8]) -> Option<OtpCode> {
-        let plain = self
-            .seal
-            .open(&[id.as_bytes(), tenant.as_bytes(), b"code"], sealed)?;
-        OtpCode::parse(std::str::from_utf8(&plain).ok()?).ok()
-    }
-
     /// Hex name under which a tenant's `Idempotency-Key` is stored.
     pub fn idempotency_key(&self, tenant: &str, key: &[u8]) -> String {
         hex::encode(mac_parts(&self.k_idem, &[b"key", tenant.as_bytes(), key]))

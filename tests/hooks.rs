@@ -32,13 +32,23 @@ async fn a_hook_call_leaves_no_number_code_or_call_id_in_redis() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(app.code_for(&to).await, "7340981");
     let all = support::scan::scan_all(&[support::redis::shared_redis().url()], &app.prefix);
-    assert!(all.iter().any(|s| s.key.contains(":v:dlv_")), "the record was read");
-    assert!(all.iter().any(|s| s.key.contains(":{i")), "the call id was kept");
+    assert!(
+        all.iter().any(|s| s.key.contains(":v:dlv_")),
+        "the record was read"
+    );
+    assert!(
+        all.iter().any(|s| s.key.contains(":{i")),
+        "the call id was kept"
+    );
     for s in &all {
         let value = String::from_utf8_lossy(&s.value);
         for secret in [&to[1..], "7340981", id.as_str()] {
             assert!(!s.key.contains(secret), "{secret} in key {}", s.key);
-            assert!(!value.contains(secret), "{secret} in the value of {}", s.key);
+            assert!(
+                !value.contains(secret),
+                "{secret} in the value of {}",
+                s.key
+            );
         }
     }
 }
