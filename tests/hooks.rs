@@ -218,8 +218,8 @@ async fn forged_stale_future_and_replayed_calls_send_nothing(b: Backend) {
     let ids: Vec<String> = (0..4).map(|_| msg_id()).collect();
     let sigs = sign_all(&[
         (secret(9), ids[0].clone(), t, body.clone()),
-        (secret(1), ids[1].clone(), t - 301, body.clone()),
-        (secret(1), ids[2].clone(), t + 301, body.clone()),
+        (secret(1), ids[1].clone(), t - 330, body.clone()),
+        (secret(1), ids[2].clone(), t + 330, body.clone()),
         (secret(1), ids[3].clone(), t, body.clone()),
     ]);
     let forged = call(&app, &ids[0], t, &sigs[0], &body).await;
@@ -229,10 +229,10 @@ async fn forged_stale_future_and_replayed_calls_send_nothing(b: Backend) {
         "{}",
         forged.text
     );
-    let stale = call(&app, &ids[1], t - 301, &sigs[1], &body).await;
+    let stale = call(&app, &ids[1], t - 330, &sigs[1], &body).await;
     assert_eq!(stale.status, 401, "{}", stale.text);
     assert!(error_of(&stale).1.contains("too far"), "{}", stale.text);
-    let future = call(&app, &ids[2], t + 301, &sigs[2], &body).await;
+    let future = call(&app, &ids[2], t + 330, &sigs[2], &body).await;
     assert_eq!(future.status, 401, "{}", future.text);
     let tampered = body.replace("600613", "600614");
     let r = call(&app, &ids[3], t, &sigs[3], &tampered).await;
