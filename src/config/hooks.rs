@@ -66,10 +66,21 @@ impl SupabaseHookConfig {
     }
 }
 
-/// Problems of one tenant's hooks, each a sentence (prefixed by the caller).
-pub fn problems(h: &HooksConfig) -> Vec<String> {
+/// Problems of one tenant's hooks, each a sentence (prefixed by the caller); `templates`
+/// are the tenant's (`default` is built in).
+pub fn problems(
+    h: &HooksConfig,
+    templates: &std::collections::BTreeMap<String, super::TemplateSet>,
+) -> Vec<String> {
     let mut p = Vec::new();
     if let Some(s) = &h.supabase {
+        if let Some(t) = s.template.as_deref() {
+            if t != "default" && !templates.contains_key(t) {
+                p.push(format!(
+                    "hooks.supabase.template `{t}` is not one of the tenant's templates"
+                ));
+            }
+        }
         if s.secrets.is_empty() {
             p.push("hooks.supabase.secrets is empty, so no call can be verified".into());
         }
@@ -102,6 +113,7 @@ mod tests {
             [tenants.acme.hooks.supabase]
             secrets = ["v1,whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtMTIzNDU2", "hunter2-plain", "v1,whsec_%%%"]
             tolerance_secs = 90000
+            template = "nope"
         "#,
         )
         .unwrap();
@@ -110,6 +122,7 @@ mod tests {
             "tenants.acme: hooks.supabase.secrets[1]: a Standard Webhooks secret is written",
             "secrets[2]: the part after `whsec_` is not base64",
             "tolerance_secs must be at most 86400",
+            "hooks.supabase.template `nope` is not one of the tenant's templates",
         ] {
             assert!(all.contains(want), "{want}: {all}");
         }

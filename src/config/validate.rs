@@ -84,7 +84,7 @@ pub fn problems(c: &Config) -> Vec<String> {
         if t.api_keys.iter().any(|k| !super::keys::is_key_hash(k)) {
             p.push(at("api_keys must hold `sha256:<64 hex>` hashes (see `otpgw api-key new`), never raw keys"));
         }
-        for problem in super::hooks::problems(&t.hooks) {
+        for problem in super::hooks::problems(&t.hooks, &t.templates) {
             p.push(at(&problem));
         }
         if !(4..=10).contains(&t.code_length) {
