@@ -7,7 +7,10 @@
 //! <https://supabase.com/docs/guides/auth/auth-hooks> (HTTP hooks: `200`/`202`/`204` is
 //! success and a JSON body's `{"error": {"http_code", "message"}}` is the error Supabase
 //! shows its user; `429`/`503` with `Retry-After` are retried, under a new
-//! `webhook-id`; `400` and `401` become its own `500`).
+//! `webhook-id`; `400` and `401` become its own `500`). Supabase Auth's source agrees:
+//! `internal/hooks/v0hooks/v0http` reads a body only from `200`/`202`/`204` and retries
+//! `429`/`503` with `Retry-After`; `SendSMSOutput` is an error when its
+//! `error.message` is set, answered with `error.http_code`.
 //!
 //! So: success is `200 {}`; a refusal of the send itself (limits, the pumping guard,
 //! geo, a number we cannot send to) is `200` with the error object carrying our status
