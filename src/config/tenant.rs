@@ -54,6 +54,8 @@ pub struct TenantConfig {
     pub geo: super::GeoConfig,
     /// The SMS-pumping guard.
     pub pumping: super::PumpingConfig,
+    /// The Twilio Verify v2 facade for this tenant (none: `/v2` does not reach it).
+    pub twilio: Option<super::TwilioConfig>,
 }
 
 impl Default for TenantConfig {
@@ -76,6 +78,7 @@ impl Default for TenantConfig {
             limits: Default::default(),
             geo: Default::default(),
             pumping: Default::default(),
+            twilio: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 mod abuse;
 mod activity;
 mod admission;
+mod approve;
 mod check;
 mod guard;
 mod idempotency;
