@@ -165,4 +165,36 @@ mod tests {
         assert!(!keys.accepts("other"));
         assert!(!AdminKeys::default().accepts("k"));
     }
+
+    #[test]
+    fn twilio_credentials_match_user_and_secret_together() {
+        let mut cfg = TenantConfig::default();
+        cfg.twilio = Some(crate::config::TwilioConfig {
+            account_sid: "AC1".into(),
+            service_sids: vec![],
+            auth_token_hashes: vec![hash_api_key("token")
+                .to_ascii_uppercase()
+                .replace("SHA256:", "sha256:")],
+            api_keys: vec![crate::config::TwilioApiKey {
+                sid: "SK1".into(),
+                secret_hash: hash_api_key("secret"),
+            }],
+        });
+        let tenants = Tenants::new(&BTreeMap::from([("t".to_string(), cfg)]));
+        assert_eq!(tenants.authenticate_twilio("AC1", "token").unwrap().id, "t");
+        assert_eq!(
+            tenants.authenticate_twilio("SK1", "secret").unwrap().id,
+            "t"
+        );
+        for (u, p) in [
+            ("AC1", "secret"),
+            ("SK1", "token"),
+            ("AC2", "token"),
+            ("", ""),
+        ] {
+            assert!(tenants.authenticate_twilio(u, p).is_none(), "{u}:{p}");
+        }
+        // A Twilio credential is no API key, and the other way round.
+        assert!(tenants.authenticate("token").is_none());
+    }
 }

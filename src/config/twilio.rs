@@ -94,3 +94,86 @@ pub fn problems(tenants: &BTreeMap<String, super::TenantConfig>) -> Vec<String> 
     }
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TenantConfig;
+
+    fn tenant(tw: TwilioConfig) -> TenantConfig {
+        TenantConfig {
+            twilio: Some(tw),
+            ..Default::default()
+        }
+    }
+
+    fn good() -> TwilioConfig {
+        TwilioConfig {
+            account_sid: format!("AC{}", "a".repeat(32)),
+            service_sids: vec![format!("VA{}", "b".repeat(32))],
+            auth_token_hashes: vec![crate::crypto::hash_api_key("token")],
+            api_keys: vec![TwilioApiKey {
+                sid: format!("SK{}", "c".repeat(32)),
+                secret_hash: crate::crypto::hash_api_key("secret"),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_well_formed_section_has_no_problems() {
+        let map = BTreeMap::from([("a".to_string(), tenant(good()))]);
+        assert!(problems(&map).is_empty(), "{:?}", problems(&map));
+    }
+
+    #[test]
+    fn every_shape_is_checked_and_a_sid_has_one_owner() {
+        let bad = TwilioConfig {
+            account_sid: "AC123".into(),
+            service_sids: vec!["VE0123456789abcdef0123456789abcdef".into()],
+            auth_token_hashes: vec!["the-raw-token".into()],
+            api_keys: vec![TwilioApiKey {
+                sid: "AK0123".into(),
+                secret_hash: "sha256:00".into(),
+            }],
+        };
+        let p = problems(&BTreeMap::from([("a".to_string(), tenant(bad))]));
+        let text = p.join("\n");
+        for what in [
+            "account_sid",
+            "service_sids",
+            "never raw secrets",
+            "api_keys.sid",
+        ] {
+            assert!(text.contains(what), "{what} not reported in {text}");
+        }
+        let empty = TwilioConfig::default();
+        let p = problems(&BTreeMap::from([("a".to_string(), tenant(empty))])).join("\n");
+        assert!(
+            p.contains("no one can call") && p.contains("no path reaches"),
+            "{p}"
+        );
+        let twice = BTreeMap::from([
+            ("a".to_string(), tenant(good())),
+            ("b".to_string(), tenant(good())),
+        ]);
+        let p = problems(&twice).join("\n");
+        assert!(p.contains("listed under tenants a and b"), "{p}");
+    }
+
+    #[test]
+    fn the_documented_section_of_the_default_config_parses() {
+        // config/default.toml carries the section commented out; uncommented, it parses.
+        let text: String = crate::config::DEFAULT_TOML
+            .lines()
+            .skip_while(|l| !l.starts_with("# [tenants.demo.twilio]"))
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.starts_with('[') || l.contains(" = "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let parsed: BTreeMap<String, BTreeMap<String, BTreeMap<String, TwilioConfig>>> =
+            toml::from_str(&text).expect("the documented keys parse");
+        let tw = &parsed["tenants"]["demo"]["twilio"];
+        assert!(is_sid(&tw.account_sid, "AC"));
+        assert_eq!(tw.api_keys.len(), 1);
+    }
+}
