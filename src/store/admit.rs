@@ -13,6 +13,7 @@
 //! included.
 
 use super::*;
+use crate::domain::Millis;
 use crate::ratelimit::pumping::{GuardPolicy, Probe, PumpVerdict};
 use crate::ratelimit::{Backends, Decision, Limit};
 
@@ -66,7 +67,7 @@ async fn decide(gate: &Backends, adm: &Admission, now: Millis) -> StoreResult<De
 }
 
 /// [`Store::admit_start`], one step after the other.
-pub async fn start_in_turn<S: Store + ?Sized>(
+pub async fn start_in_turn<S: Verifications + ?Sized>(
     store: &S,
     gate: &Backends,
     adm: &Admission,
@@ -106,7 +107,7 @@ pub async fn start_in_turn<S: Store + ?Sized>(
 
 /// [`Store::admit_check`], one step after the other. A failure to count the approval
 /// is logged: the check itself has happened.
-pub async fn check_in_turn<S: Store + ?Sized>(
+pub async fn check_in_turn<S: Verifications + ?Sized>(
     store: &S,
     gate: &Backends,
     adm: &Admission,

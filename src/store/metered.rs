@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::domain::DeliveryStatus;
+use crate::domain::{Millis, Verification, VerificationId};
 use crate::metrics::Metrics;
+use crate::queue::Lease;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,7 +39,7 @@ impl MeteredStore {
 }
 
 #[async_trait]
-impl Store for MeteredStore {
+impl Verifications for MeteredStore {
     async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome> {
         self.timed("start", self.inner.start(spec, now)).await
     }
@@ -66,31 +68,6 @@ impl Store for MeteredStore {
     }
     async fn get_any(&self, id: &VerificationId) -> StoreResult<Option<Verification>> {
         self.timed("get", self.inner.get_any(id)).await
-    }
-    async fn link_provider_message(
-        &self,
-        provider: &str,
-        message_id: &str,
-        id: &VerificationId,
-        ttl_ms: i64,
-    ) -> StoreResult<()> {
-        self.timed(
-            "link_provider_message",
-            self.inner
-                .link_provider_message(provider, message_id, id, ttl_ms),
-        )
-        .await
-    }
-    async fn find_provider_message(
-        &self,
-        provider: &str,
-        message_id: &str,
-    ) -> StoreResult<Option<VerificationId>> {
-        self.timed(
-            "find_provider_message",
-            self.inner.find_provider_message(provider, message_id),
-        )
-        .await
     }
     async fn cancel(
         &self,
@@ -127,6 +104,35 @@ impl Store for MeteredStore {
     ) -> StoreResult<Option<VerificationId>> {
         self.timed("pending_id", self.inner.pending_id(number, now))
             .await
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for MeteredStore {
+    async fn link_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+        id: &VerificationId,
+        ttl_ms: i64,
+    ) -> StoreResult<()> {
+        self.timed(
+            "link_provider_message",
+            self.inner
+                .link_provider_message(provider, message_id, id, ttl_ms),
+        )
+        .await
+    }
+    async fn find_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<VerificationId>> {
+        self.timed(
+            "find_provider_message",
+            self.inner.find_provider_message(provider, message_id),
+        )
+        .await
     }
     async fn set_delivery(
         &self,
@@ -187,6 +193,10 @@ impl Store for MeteredStore {
         )
         .await
     }
+}
+
+#[async_trait]
+impl Idempotency for MeteredStore {
     async fn idempotency_begin(
         &self,
         tenant: &str,
@@ -220,6 +230,10 @@ impl Store for MeteredStore {
         self.timed("idempotency", self.inner.idempotency_abort(tenant, key))
             .await
     }
+}
+
+#[async_trait]
+impl Store for MeteredStore {
     async fn ping(&self) -> StoreResult<()> {
         self.timed("ping", self.inner.ping()).await
     }

@@ -1,6 +1,8 @@
-//! The verification store's contract: the `Store` trait, its requests and outcomes, and
-//! what is the same on every backend (admission in turn, the metering decorator, the
-//! delivery-status rule).
+//! The verification store's contract, split by purpose: [`Verifications`] (start, check,
+//! reads, cancel), [`DeliveryLog`] (each send's progress, provider message ids, receipts)
+//! and [`Idempotency`] (keys and stored answers), joined in [`Store`]; their requests and
+//! outcomes; and what is the same on every backend (admission in turn, the metering
+//! decorator, the delivery-status rule).
 //!
 //! Every operation that touches more than one value is atomic in every implementation
 //! (a mutex section in memory, one Lua script in Redis), so N instances over one Redis
@@ -10,8 +12,11 @@
 //! memory, Redis and Redis Cluster.
 
 pub mod admit;
+mod delivery_log;
+mod idempotency;
 mod metered;
 pub mod progress;
+mod verifications;
 
 pub use admit::{Admission, Admitted};
 pub use metered::MeteredStore;
@@ -19,306 +24,21 @@ pub use progress::{
     bounded_reason, delivery_moves, receipt_mark, send_verdict, Begun, ReceiptApplied, SendVerdict,
 };
 
-use crate::domain::{Channel, Millis, Verification, VerificationId};
-use crate::queue::Lease;
 use async_trait::async_trait;
 
 pub use crate::error::{StoreError, StoreResult};
+pub use delivery_log::DeliveryLog;
+pub use idempotency::{Idempotency, IdempotencyBegin};
+pub use verifications::{
+    CheckOutcome, CheckSpec, CheckTarget, EnqueueSpec, NumberRef, StartOutcome, StartSpec,
+    Verifications,
+};
 
-/// Where a number's entries live: the keyed number hash and its shard.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NumberRef {
-    /// Tenant owning the entries.
-    pub tenant: String,
-    /// Keyed hash of the number (see [`crate::crypto::Keys::number_key`]).
-    pub key: String,
-    /// Shard the number hashes into.
-    pub shard: u16,
-    /// Channel of the pending index.
-    pub channel: Channel,
-}
-
-/// A start request as the store sees it: a candidate new verification plus the policy.
-#[derive(Debug, Clone)]
-pub struct StartSpec {
-    /// The record to create if nothing is pending (status pending, send_count 1).
-    pub fresh: Verification,
-    /// MAC of the fresh record's code.
-    pub code_mac: [u8; 32],
-    /// Where the number's entries live.
-    pub number: NumberRef,
-    /// Resend cooldown in ms.
-    pub cooldown_ms: i64,
-    /// How long a finished verification stays readable, in ms.
-    pub retention_ms: i64,
-    /// Sends allowed per number per window.
-    pub number_send_limit: u32,
-    /// Window of that limit, in ms.
-    pub number_window_ms: i64,
-    /// The send to queue with the created or resent verification.
-    pub enqueue: EnqueueSpec,
-}
-
-/// What a start queues besides the verification itself.
-#[derive(Debug, Clone, Default)]
-pub struct EnqueueSpec {
-    /// Android app hash for this send.
-    pub app_hash: Option<String>,
-    /// Request id for log correlation.
-    pub request_id: Option<String>,
-}
-
-/// Outcome of a start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StartOutcome {
-    /// A new verification was created.
-    Created(Verification),
-    /// The pending one was resent (`send_count` already incremented).
-    Resent(Verification),
-    /// A resend before `next_resend_at`; retry after `ms`.
-    Cooldown(i64),
-    /// The pending one has used all its sends; it expires in `ms`.
-    MaxSends(i64),
-    /// The number's send limit is used up for `ms`.
-    NumberLimited(i64),
-    /// The send queue is full (memory backend): nothing was written.
-    QueueFull,
-    /// The store is at its cap (memory backend) and evicting would take another
-    /// tenant's entries: nothing was written; the soonest entry expires in `ms`.
-    StoreFull(i64),
-}
-
-/// Which verification a check targets.
-#[derive(Debug, Clone)]
-pub enum CheckTarget {
-    /// The one pending for this number.
-    Number(NumberRef),
-    /// A specific verification (its number ref read beforehand).
-    Id(VerificationId, NumberRef),
-}
-
-/// A check request as the store sees it.
-#[derive(Debug, Clone)]
-pub struct CheckSpec {
-    /// Target verification.
-    pub target: CheckTarget,
-    /// MAC of the code the user typed.
-    pub code_mac: [u8; 32],
-    /// Failed checks allowed per number per window, from every client together (at
-    /// least 1).
-    pub number_fail_limit: u32,
-    /// Keyed hashes of the clients the check comes from (IP group, session; empty when
-    /// the caller named none): failed checks are also counted per (number, client).
-    pub client_keys: Vec<String>,
-    /// Failed checks allowed per (number, client) per window (0: not counted).
-    pub client_fail_limit: u32,
-    /// Window of both limits, in ms. Both are GCRA over the window (a TAT per key, see
-    /// [`crate::ratelimit`]): a check is refused, right code or not, while one more
-    /// failure would not be admitted; only a failure is charged.
-    pub number_window_ms: i64,
-    /// Retention after approval, in ms.
-    pub retention_ms: i64,
-}
-
-/// Outcome of a check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckOutcome {
-    /// Right code: now approved and used up.
-    Approved(Verification),
-    /// Wrong code: one attempt gone (status may now be `max_attempts_reached`).
-    Wrong(Verification),
-    /// Nothing pending matches.
-    NotFound,
-    /// No attempts left; the verification expires in `ms`.
-    MaxAttempts(i64),
-    /// The number's failed-check limit (all clients together) is used up for `ms`.
-    NumberLimited(i64),
-    /// This client's failed-check limit for the number is used up for `ms`.
-    ClientLimited(i64),
-}
-
-/// Outcome of an idempotency reservation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IdempotencyBegin {
-    /// First use: the caller runs the request, then calls `idempotency_finish` or `_abort`.
-    Reserved,
-    /// Done before with the same body: replay `(status, body)`.
-    Replay(u16, String),
-    /// Used with a different body.
-    Mismatch,
-    /// The same key is being processed right now.
-    InProgress,
-    /// The store is at its cap (memory backend): nothing was reserved; the soonest
-    /// entry expires in `ms`.
-    StoreFull(i64),
-}
-
-/// The store contract.
+/// The whole store: verifications, their delivery log and idempotency keys over one
+/// backend. Split by purpose so each caller names the part it uses; one backend value
+/// implements all three, since one script may touch all of them.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Creates a verification, or resends the pending one, enforcing cooldown, per-
-    /// verification sends and the per-number send limit in one atomic step.
-    async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome>;
-    /// Checks a code MAC atomically: approve and use up, or spend an attempt.
-    async fn check(&self, spec: CheckSpec, now: Millis) -> StoreResult<CheckOutcome>;
-    /// A start behind its admission (limits, pumping guard; see [`admit`]). `gate` holds
-    /// the limiter and guard state built from the same store config. By default the steps
-    /// run in turn; one Redis node runs them as one script.
-    async fn admit_start(
-        &self,
-        gate: &crate::ratelimit::Backends,
-        adm: &Admission,
-        spec: StartSpec,
-        now: Millis,
-    ) -> StoreResult<Admitted<StartOutcome>> {
-        admit::start_in_turn(self, gate, adm, spec, now).await
-    }
-    /// A check behind its admission (limits; an approval counted for the pumping guard).
-    async fn admit_check(
-        &self,
-        gate: &crate::ratelimit::Backends,
-        adm: &Admission,
-        spec: CheckSpec,
-        now: Millis,
-    ) -> StoreResult<Admitted<CheckOutcome>> {
-        admit::check_in_turn(self, gate, adm, spec, now).await
-    }
-    /// Reads a verification of `tenant` (other tenants' ids read as `None`).
-    async fn get(&self, tenant: &str, id: &VerificationId) -> StoreResult<Option<Verification>> {
-        Ok(self.get_any(id).await?.filter(|v| v.tenant == tenant))
-    }
-    /// Reads a verification whatever its tenant (delivery workers).
-    async fn get_any(&self, id: &VerificationId) -> StoreResult<Option<Verification>>;
-    /// Remembers which verification a provider's message id belongs to (receipts).
-    async fn link_provider_message(
-        &self,
-        provider: &str,
-        message_id: &str,
-        id: &VerificationId,
-        ttl_ms: i64,
-    ) -> StoreResult<()>;
-    /// The verification a provider's message id belongs to.
-    async fn find_provider_message(
-        &self,
-        provider: &str,
-        message_id: &str,
-    ) -> StoreResult<Option<VerificationId>>;
-    /// Cancels a pending verification; returns the record after the call (its status
-    /// tells whether it was pending), `None` if unknown.
-    async fn cancel(
-        &self,
-        tenant: &str,
-        id: &VerificationId,
-        number: &NumberRef,
-        retention_ms: i64,
-        now: Millis,
-    ) -> StoreResult<Option<Verification>>;
-    /// Approves a pending verification without a code (a caller's own check, Twilio's
-    /// `Status=approved`), as [`Store::cancel`] cancels one: in one atomic step, the
-    /// pending index freed and the record kept for `retention_ms`. Returns the record
-    /// after the call (its status tells whether it was pending), `None` if unknown.
-    async fn approve(
-        &self,
-        tenant: &str,
-        id: &VerificationId,
-        number: &NumberRef,
-        retention_ms: i64,
-        now: Millis,
-    ) -> StoreResult<Option<Verification>>;
-    /// The id of the verification pending for a number and channel, if any.
-    async fn pending_id(
-        &self,
-        number: &NumberRef,
-        now: Millis,
-    ) -> StoreResult<Option<VerificationId>>;
-    /// Records delivery progress ([`delivery_moves`]: never backwards, never out of a
-    /// final status) with the reason for a failure; a no-op for unknown ids.
-    async fn set_delivery(
-        &self,
-        id: &VerificationId,
-        status: crate::domain::DeliveryStatus,
-        provider: Option<&str>,
-        reason: Option<&str>,
-        now: Millis,
-    ) -> StoreResult<()>;
-    /// Applies a provider's delivery receipt as [`Store::set_delivery`] does, at most
-    /// once per `mark` ([`receipt_mark`] of provider, message id and status): the mark
-    /// is kept on the record, in the same atomic step, whether the status moved or not.
-    async fn apply_receipt(
-        &self,
-        id: &VerificationId,
-        mark: &str,
-        status: crate::domain::DeliveryStatus,
-        provider: &str,
-        reason: Option<&str>,
-        now: Millis,
-    ) -> StoreResult<ReceiptApplied>;
-    /// Reads a verification for delivery, judges its send ([`send_verdict`]) and, when
-    /// it is due, marks it `sending`, in one step where the backend can. Returns the
-    /// record as it was before the mark, with the verdict; `None` when it is gone.
-    async fn begin_delivery(
-        &self,
-        id: &VerificationId,
-        seq: u32,
-        redelivered: bool,
-        now: Millis,
-    ) -> StoreResult<Option<Begun>> {
-        let Some(v) = self.get_any(id).await? else {
-            return Ok(None);
-        };
-        let verdict = send_verdict(&v, seq, redelivered, now);
-        if verdict == SendVerdict::Due {
-            let sending = crate::domain::DeliveryStatus::Sending;
-            self.set_delivery(&v.id, sending, None, None, now).await?;
-        }
-        Ok(Some(Begun { record: v, verdict }))
-    }
-    /// Records that `provider` accepted the send as `message_id` (status `sent`, and the
-    /// link receipts are matched by), in one step where the backend can. With `ack`, the
-    /// send's lease is acked in that same step where the backend keeps its queue beside
-    /// the record (both backends do: one Redis script, one memory lock section). Returns
-    /// whether it acked; if not, the caller acks through the queue. By default the steps
-    /// run in turn and nothing is acked.
-    async fn delivered(
-        &self,
-        id: &VerificationId,
-        provider: &str,
-        message_id: &str,
-        link_ttl_ms: i64,
-        ack: Option<&Lease>,
-        now: Millis,
-    ) -> StoreResult<bool> {
-        let _ = ack; // no queue here to ack: the caller does
-        let sent = crate::domain::DeliveryStatus::Sent;
-        self.set_delivery(id, sent, Some(provider), None, now)
-            .await?;
-        self.link_provider_message(provider, message_id, id, link_ttl_ms)
-            .await?;
-        Ok(false)
-    }
-    /// Reserves an idempotency key (`key` and `fingerprint` are keyed hashes) for
-    /// `ttl_ms`.
-    async fn idempotency_begin(
-        &self,
-        tenant: &str,
-        key: &str,
-        fingerprint: &str,
-        ttl_ms: i64,
-    ) -> StoreResult<IdempotencyBegin>;
-    /// Stores the response of a reserved key, kept until `until` (the end of the
-    /// verification's retention). The response holds no personal data (see
-    /// `crate::api::common`).
-    async fn idempotency_finish(
-        &self,
-        tenant: &str,
-        key: &str,
-        fingerprint: &str,
-        status: u16,
-        body: &str,
-        until: Millis,
-    ) -> StoreResult<()>;
-    /// Releases a reservation whose request failed, so a retry runs again.
-    async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()>;
+pub trait Store: Verifications + DeliveryLog + Idempotency {
     /// Answers when the backend is reachable.
     async fn ping(&self) -> StoreResult<()>;
     /// Entries evicted because the store was full (memory backend; 0 elsewhere).

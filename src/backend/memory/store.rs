@@ -17,7 +17,9 @@ use crate::config::MemoryStoreConfig;
 use crate::domain::{now_millis, DeliveryStatus, Millis, Status, Verification, VerificationId};
 use crate::queue::Lease;
 use crate::store::{CheckOutcome, CheckSpec, IdempotencyBegin, NumberRef, ReceiptApplied};
-use crate::store::{StartOutcome, StartSpec, Store, StoreResult};
+use crate::store::{
+    DeliveryLog, Idempotency, StartOutcome, StartSpec, Store, StoreResult, Verifications,
+};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -112,7 +114,7 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl Store for MemoryStore {
+impl Verifications for MemoryStore {
     async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome> {
         self.start_locked(spec, now)
     }
@@ -126,33 +128,6 @@ impl Store for MemoryStore {
         Ok(g.records
             .get(id.as_str(), now_millis())
             .map(|r| r.v.clone()))
-    }
-
-    async fn link_provider_message(
-        &self,
-        provider: &str,
-        message_id: &str,
-        id: &VerificationId,
-        ttl_ms: i64,
-    ) -> StoreResult<()> {
-        let key = format!("{provider}:{message_id}");
-        self.lock()
-            .provider_messages
-            .insert(key, id.clone(), now_millis() + ttl_ms);
-        Ok(())
-    }
-
-    async fn find_provider_message(
-        &self,
-        provider: &str,
-        message_id: &str,
-    ) -> StoreResult<Option<VerificationId>> {
-        let key = format!("{provider}:{message_id}");
-        Ok(self
-            .lock()
-            .provider_messages
-            .get(&key, now_millis())
-            .cloned())
     }
 
     async fn cancel(
@@ -185,6 +160,36 @@ impl Store for MemoryStore {
         let g = self.lock();
         let id = g.index.get(&index_key(number), now).cloned();
         Ok(id.and_then(|s| VerificationId::parse(&s).ok()))
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for MemoryStore {
+    async fn link_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+        id: &VerificationId,
+        ttl_ms: i64,
+    ) -> StoreResult<()> {
+        let key = format!("{provider}:{message_id}");
+        self.lock()
+            .provider_messages
+            .insert(key, id.clone(), now_millis() + ttl_ms);
+        Ok(())
+    }
+
+    async fn find_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<VerificationId>> {
+        let key = format!("{provider}:{message_id}");
+        Ok(self
+            .lock()
+            .provider_messages
+            .get(&key, now_millis())
+            .cloned())
     }
 
     async fn set_delivery(
@@ -247,7 +252,10 @@ impl Store for MemoryStore {
         }
         Ok(ack.is_some())
     }
+}
 
+#[async_trait]
+impl Idempotency for MemoryStore {
     async fn idempotency_begin(
         &self,
         tenant: &str,
@@ -281,7 +289,10 @@ impl Store for MemoryStore {
         self.lock().idem_abort(tenant, key);
         Ok(())
     }
+}
 
+#[async_trait]
+impl Store for MemoryStore {
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
     }

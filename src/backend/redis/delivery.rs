@@ -14,7 +14,7 @@ use super::record::{self, decode};
 use super::store::RedisStore;
 use crate::domain::{DeliveryStatus, Millis, VerificationId};
 use crate::queue::Lease;
-use crate::store::{bounded_reason, send_verdict, Begun, ReceiptApplied, Store, StoreResult};
+use crate::store::{bounded_reason, send_verdict, Begun, DeliveryLog, ReceiptApplied, StoreResult};
 
 impl RedisStore {
     /// [`Store::set_delivery`].

@@ -14,6 +14,7 @@ use crate::queue::Lease;
 use crate::ratelimit::Backends;
 use crate::store::{admit, Admission, Admitted, CheckOutcome, CheckSpec, IdempotencyBegin};
 use crate::store::{Begun, NumberRef, ReceiptApplied, StartOutcome, StartSpec, Store, StoreResult};
+use crate::store::{DeliveryLog, Idempotency, Verifications};
 use ::redis::Script;
 use async_trait::async_trait;
 use record::{decode, text};
@@ -84,7 +85,7 @@ impl RedisStore {
 }
 
 #[async_trait]
-impl Store for RedisStore {
+impl Verifications for RedisStore {
     async fn start(&self, spec: StartSpec, now: Millis) -> StoreResult<StartOutcome> {
         let mut inv = self.scripts.start.prepare_invoke();
         self.start_parts(&spec, now).apply(&mut inv);
@@ -131,32 +132,6 @@ impl Store for RedisStore {
         Ok(decode(id, &v, &self.sealer))
     }
 
-    async fn link_provider_message(
-        &self,
-        provider: &str,
-        message_id: &str,
-        id: &VerificationId,
-        ttl_ms: i64,
-    ) -> StoreResult<()> {
-        let mut cmd = ::redis::cmd("SET");
-        cmd.arg(self.layout.link_key(provider, message_id))
-            .arg(id.as_str())
-            .arg("PX")
-            .arg(ttl_ms.max(1));
-        self.conn.query(&cmd).await.map(|_| ())
-    }
-
-    async fn find_provider_message(
-        &self,
-        provider: &str,
-        message_id: &str,
-    ) -> StoreResult<Option<VerificationId>> {
-        let mut cmd = ::redis::cmd("GET");
-        cmd.arg(self.layout.link_key(provider, message_id));
-        let v = self.conn.query(&cmd).await?;
-        Ok(text(&v).and_then(|s| VerificationId::parse(&s).ok()))
-    }
-
     async fn cancel(
         &self,
         tenant: &str,
@@ -188,6 +163,35 @@ impl Store for RedisStore {
     ) -> StoreResult<Option<VerificationId>> {
         let mut cmd = ::redis::cmd("GET");
         cmd.arg(self.layout.index_key(number));
+        let v = self.conn.query(&cmd).await?;
+        Ok(text(&v).and_then(|s| VerificationId::parse(&s).ok()))
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for RedisStore {
+    async fn link_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+        id: &VerificationId,
+        ttl_ms: i64,
+    ) -> StoreResult<()> {
+        let mut cmd = ::redis::cmd("SET");
+        cmd.arg(self.layout.link_key(provider, message_id))
+            .arg(id.as_str())
+            .arg("PX")
+            .arg(ttl_ms.max(1));
+        self.conn.query(&cmd).await.map(|_| ())
+    }
+
+    async fn find_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<VerificationId>> {
+        let mut cmd = ::redis::cmd("GET");
+        cmd.arg(self.layout.link_key(provider, message_id));
         let v = self.conn.query(&cmd).await?;
         Ok(text(&v).and_then(|s| VerificationId::parse(&s).ok()))
     }
@@ -237,7 +241,10 @@ impl Store for RedisStore {
         self.accepted(id, provider, message_id, link_ttl_ms, ack, now)
             .await
     }
+}
 
+#[async_trait]
+impl Idempotency for RedisStore {
     async fn idempotency_begin(
         &self,
         tenant: &str,
@@ -291,7 +298,10 @@ impl Store for RedisStore {
         cmd.arg(self.layout.idem_key(tenant, key));
         self.conn.query(&cmd).await.map(|_| ())
     }
+}
 
+#[async_trait]
+impl Store for RedisStore {
     async fn ping(&self) -> StoreResult<()> {
         self.conn.ping().await
     }
