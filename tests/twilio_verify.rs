@@ -8,6 +8,8 @@
 mod schema;
 #[path = "twilio_verify/sdk.rs"]
 mod sdk;
+#[path = "twilio_verify/store.rs"]
+mod store_level;
 mod support;
 
 use base64::Engine;

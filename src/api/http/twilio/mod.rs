@@ -44,7 +44,7 @@ fn twilio_405(m: MethodRouter<AppState>) -> MethodRouter<AppState> {
     })
 }
 
-/// The `/v2` routes; any other path under `/v2` answers Twilio's `20404`.
+/// The `/v2` routes; any other path under `/v2/Services` answers Twilio's `20404`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v2/Services/{service}", twilio_405(get(fetch_service)))
@@ -60,8 +60,7 @@ pub fn routes() -> Router<AppState> {
             "/v2/Services/{service}/VerificationCheck",
             twilio_405(post(check)),
         )
-        .route("/v2", axum::routing::any(not_found))
-        .route("/v2/{*rest}", axum::routing::any(not_found))
+        .route("/v2/Services/{service}/{*rest}", axum::routing::any(not_found))
 }
 
 async fn not_found(req: Request) -> Response {
