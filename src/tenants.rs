@@ -168,8 +168,7 @@ mod tests {
 
     #[test]
     fn twilio_credentials_match_user_and_secret_together() {
-        let mut cfg = TenantConfig::default();
-        cfg.twilio = Some(crate::config::TwilioConfig {
+        let tw = Some(crate::config::TwilioConfig {
             account_sid: "AC1".into(),
             service_sids: vec![],
             auth_token_hashes: vec![hash_api_key("token")
@@ -180,6 +179,10 @@ mod tests {
                 secret_hash: hash_api_key("secret"),
             }],
         });
+        let cfg = TenantConfig {
+            twilio: tw,
+            ..Default::default()
+        };
         let tenants = Tenants::new(&BTreeMap::from([("t".to_string(), cfg)]));
         assert_eq!(tenants.authenticate_twilio("AC1", "token").unwrap().id, "t");
         assert_eq!(

@@ -60,7 +60,10 @@ pub fn routes() -> Router<AppState> {
             "/v2/Services/{service}/VerificationCheck",
             twilio_405(post(check)),
         )
-        .route("/v2/Services/{service}/{*rest}", axum::routing::any(not_found))
+        .route(
+            "/v2/Services/{service}/{*rest}",
+            axum::routing::any(not_found),
+        )
 }
 
 async fn not_found(req: Request) -> Response {
