@@ -781,3 +781,35 @@ async fn unknown_sids_routes_and_methods_answer_twilios_errors() {
     let r = call(&app, "GET", &format!("{}/{sid}", verifications()), &[], ME).await;
     assert_eq!(r.body["status"], "pending");
 }
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_create_and_refuses_another_form() {
+    let app = app().await;
+    let to = number();
+    let send = |key: &str, form: Vec<(&str, String)>| {
+        app.http
+            .post(app.url(&verifications()))
+            .header("authorization", basic(ACCOUNT, TOKEN))
+            .header("idempotency-key", key.to_string())
+            .form(&form)
+    };
+    let form = vec![("To", to.clone()), ("Channel", "sms".to_string())];
+    let first = app.send(send("k-1", form.clone())).await;
+    conforms("POST", &verifications(), &first);
+    assert_eq!(first.status, 201, "{}", first.text);
+    let reordered = vec![("Channel", "sms".to_string()), ("To", to.clone())];
+    let again = app.send(send("k-1", reordered)).await;
+    conforms("POST", &verifications(), &again);
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.body["sid"], first.body["sid"]);
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(
+        app.messages_to(&to).await.len(),
+        1,
+        "a replay sends nothing"
+    );
+    let other = vec![("To", number()), ("Channel", "sms".to_string())];
+    let conflict = app.send(send("k-1", other)).await;
+    conforms("POST", &verifications(), &conflict);
+    twilio_error(&conflict, 409, 20409);
+}

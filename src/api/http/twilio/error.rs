@@ -11,6 +11,7 @@
 //! | unknown SID, other tenant's Service, finished verification, unknown route | 20404 Not Found | 404 | errors/20404: approved or expired Verifications are "soft deleted" and answer 20404 |
 //! | method not allowed | 20004 Method not allowed | 405 | errors/20004 |
 //! | body over the limit | 20413 Request Entity Too Large | 413 | errors/20413 |
+//! | `Idempotency-Key` reused with another form, or in progress | 20409 Conflict | 409 | errors/20409 |
 //! | `max_sends_reached` | 60203 Max send attempts reached | 429 | errors/60203 |
 //! | `max_attempts_reached`, failed-check limits | 60202 Max check attempts reached | 429 | errors/60202 |
 //! | `resend_cooldown` | 60212 Too many concurrent requests for phone number | 429 | errors/60212 |
@@ -108,7 +109,9 @@ pub fn twilio_code(e: &Error, path: &str) -> (u32, u16, String) {
         Error::ChallengeRequired { .. } => {
             (60410, 403, "Verification delivery attempt blocked".into())
         }
-        Error::IdempotencyConflict(_) => (60200, 400, "Invalid parameter".into()),
+        // errors/20409: Conflict, 409 (an Idempotency-Key reused with another form, or
+        // still in progress).
+        Error::IdempotencyConflict(_) => (20409, 409, "Conflict".into()),
         // errors/20503: Service Unavailable.
         Error::StoreUnavailable { .. } => (20503, 503, "Service Unavailable".into()),
         // errors/20500: Internal Server Error.

@@ -57,6 +57,18 @@ impl Params {
         Ok(Params(out))
     }
 
+    /// The request in one canonical form (names sorted), the fingerprint of an
+    /// idempotent start: the same form whatever its order.
+    pub fn canonical(&self) -> Vec<u8> {
+        let mut pairs: Vec<&(String, String)> = self.0.iter().collect();
+        pairs.sort();
+        let mut out = form_urlencoded::Serializer::new(String::from("twilio-v2:"));
+        for (k, v) in pairs {
+            out.append_pair(k, v);
+        }
+        out.finish().into_bytes()
+    }
+
     /// A parameter's value, when given and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

@@ -3,6 +3,7 @@
 //! credentials. It frames requests only: the same service as `/v1` does the work (codes,
 //! limits, the pumping guard, routing, receipts, metrics).
 //!
+//! - `auth.rs`: Basic credentials onto a tenant and its Service SIDs;
 //! - `form.rs`: form bodies parsed strictly into the domain types;
 //! - `sid.rs`: `VE…` SIDs onto our verification ids and back;
 //! - `render.rs`: Twilio's resources;
@@ -14,6 +15,7 @@
 //! live (pending, or out of attempts until it expires): Twilio "soft deletes" approved,
 //! canceled and expired ones, and so answers `20404` for them, as this facade does.
 
+mod auth;
 mod error;
 mod form;
 mod render;
@@ -25,18 +27,16 @@ pub use sid::{parse_ve, ve_sid};
 use super::AppState;
 use crate::domain::{now_millis, CheckClient, PhoneNumber, Status, Verification};
 use crate::error::{Error, Result};
-use crate::service::{CheckBy, StartInput, Started, Tenant};
+use crate::service::{CheckBy, StartInput, Started};
+use auth::Caller;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{header, request::Parts, HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
-use base64::Engine;
 use form::Params;
-use render::Ctx;
 use serde_json::Value;
-use std::sync::Arc;
 
 fn twilio_405(m: MethodRouter<AppState>) -> MethodRouter<AppState> {
     m.fallback(|req: Request| async move {
@@ -70,99 +70,6 @@ async fn not_found(req: Request) -> Response {
     TwilioError::new(Error::RouteNotFound(String::new()), req.uri().path()).into_response()
 }
 
-/// Longest `Authorization` value looked at.
-const MAX_AUTH_LEN: usize = 512;
-
-/// A request authenticated by Twilio credentials, for a Service SID they own.
-pub struct Caller {
-    tenant: Arc<Tenant>,
-    service_sid: String,
-    path: String,
-    base: String,
-}
-
-impl Caller {
-    fn ctx(&self) -> Ctx<'_> {
-        Ctx {
-            tenant: &self.tenant,
-            service_sid: &self.service_sid,
-            account_sid: self
-                .tenant
-                .cfg
-                .twilio
-                .as_ref()
-                .map(|t| t.account_sid.as_str())
-                .unwrap_or(""),
-            base: self.base.clone(),
-        }
-    }
-
-    fn fail(&self, e: Error) -> Response {
-        TwilioError::new(e, &self.path).into_response()
-    }
-}
-
-/// `user:password` of an `Authorization: Basic` header.
-fn basic(parts: &Parts) -> Option<(String, String)> {
-    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    if v.len() > MAX_AUTH_LEN {
-        return None;
-    }
-    let (scheme, b64) = v.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (user, pass) = text.split_once(':')?;
-    Some((user.to_string(), pass.to_string()))
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = TwilioError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, TwilioError> {
-        let path = parts.uri.path().to_string();
-        let fail = |e: Error| TwilioError::new(e, &path);
-        let (user, pass) =
-            basic(parts).ok_or_else(|| fail(Error::Unauthorized("no Basic credentials".into())))?;
-        let tenant = state
-            .service
-            .tenants()
-            .authenticate_twilio(&user, &pass)
-            .ok_or_else(|| fail(Error::Unauthorized("unknown credentials".into())))?;
-        let service_sid = path.split('/').nth(3).unwrap_or("").to_string();
-        let owned = tenant.cfg.twilio.as_ref().is_some_and(|t| {
-            t.service_sids
-                .iter()
-                .any(|s| s.eq_ignore_ascii_case(&service_sid))
-        });
-        if !owned {
-            return Err(fail(Error::NotFound("unknown service".into())));
-        }
-        let base = match &state.public_base_url {
-            Some(b) => b.trim_end_matches('/').to_string(),
-            None => {
-                let host = parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
-                    .unwrap_or("localhost");
-                format!("http://{host}")
-            }
-        };
-        Ok(Caller {
-            tenant,
-            service_sid,
-            path,
-            base,
-        })
-    }
-}
-
 fn json(status: StatusCode, v: &Value) -> Response {
     let mut r = (status, v.to_string()).into_response();
     r.headers_mut().insert(
@@ -188,6 +95,8 @@ async fn fetch_service(c: Caller) -> Response {
 
 /// `POST /v2/Services/{ServiceSid}/Verifications`: start, or resend the pending one
 /// (same SID, one more entry in `send_code_attempts`), `201` either way as Twilio does.
+/// An `Idempotency-Key` header works as on `/v1` (Twilio has none): the same key and
+/// form answer the first verification again, with `Idempotent-Replayed: true`.
 async fn create(
     State(state): State<AppState>,
     c: Caller,
@@ -206,6 +115,9 @@ async fn create(
             "DeviceIp",
             "RiskCheck",
         ];
+        let key = crate::api::common::idempotency_key(
+            req.headers().get("idempotency-key").map(|v| v.as_bytes()),
+        )?;
         let p = params(&state, req, ALLOWED).await?;
         let to = form::to(p.need("To")?)?;
         let channel = form::channel(p.need("Channel")?)?;
@@ -229,13 +141,28 @@ async fn create(
             metadata: None,
             request_id: Some(request_id),
         };
-        let v = match state.service.start(&c.tenant, input).await? {
-            Started::Created(v) | Started::Resent(v) => v,
+        let Some(key) = key else {
+            let v = match state.service.start(&c.tenant, input).await? {
+                Started::Created(v) | Started::Resent(v) => v,
+            };
+            let body = render::verification(&c.ctx(), &v, now_millis());
+            return Ok(json(StatusCode::CREATED, &body));
         };
-        Ok(json(
-            StatusCode::CREATED,
-            &render::verification(&c.ctx(), &v, now_millis()),
-        ))
+        let canonical = p.canonical();
+        let started = state
+            .service
+            .start_idempotent(&c.tenant, input, &canonical, Some(key))
+            .await?;
+        // A replay is answered from the live record, as on `/v1`.
+        let id = crate::domain::VerificationId::parse(&started.view.id)?;
+        let v = state.service.get(&c.tenant, &id).await?;
+        let body = render::verification(&c.ctx(), &v, now_millis());
+        let mut resp = json(StatusCode::CREATED, &body);
+        if started.replayed {
+            resp.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        Ok(resp)
     }
     .await;
     done(&c, r)
