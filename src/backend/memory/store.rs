@@ -301,35 +301,3 @@ impl Store for MemoryStore {
         self.evictions.load(Ordering::Relaxed)
     }
 }
-
-impl MemoryStore {
-    /// Moves a pending verification to `to` (canceled or approved) in one lock section:
-    /// the record kept for `retention_ms`, the pending index freed. The record after the
-    /// call; `None` if unknown to `tenant`.
-    fn finish(
-        &self,
-        tenant: &str,
-        id: &VerificationId,
-        number: &NumberRef,
-        to: Status,
-        retention_ms: i64,
-        now: Millis,
-    ) -> Option<Verification> {
-        let mut g = self.lock();
-        let r = g
-            .records
-            .get_mut(id.as_str(), now)
-            .filter(|r| r.v.tenant == tenant)?;
-        if r.v.status != Status::Pending || now >= r.v.expires_at {
-            return Some(r.v.clone());
-        }
-        r.v.status = to;
-        let out = r.v.clone();
-        g.records.set_expiry(id.as_str(), now + retention_ms);
-        let idx = index_key(number);
-        if g.index.get(&idx, now).map(String::as_str) == Some(id.as_str()) {
-            g.index.remove(&idx);
-        }
-        Some(out)
-    }
-}

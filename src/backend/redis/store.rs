@@ -45,7 +45,7 @@ pub(super) struct Scripts {
     check: Script,
     pub(super) admit_start: Script,
     pub(super) admit_check: Script,
-    cancel: Script,
+    pub(super) cancel: Script,
     pub(super) delivery: Script,
     pub(super) delivered: Script,
     pub(super) begin_delivery: Script,
@@ -304,34 +304,5 @@ impl Idempotency for RedisStore {
 impl Store for RedisStore {
     async fn ping(&self) -> StoreResult<()> {
         self.conn.ping().await
-    }
-}
-
-impl RedisStore {
-    /// Moves a pending verification to `to` (canceled or approved) in one script
-    /// (`cancel.lua`): the record kept for `retention_ms`, the pending index freed.
-    async fn finish(
-        &self,
-        tenant: &str,
-        id: &VerificationId,
-        number: &NumberRef,
-        to: Status,
-        retention_ms: i64,
-        now: Millis,
-    ) -> StoreResult<Option<Verification>> {
-        let mut inv = self.scripts.cancel.prepare_invoke();
-        inv.key(self.layout.record_key(id))
-            .key(self.layout.index_key(number))
-            .arg(now)
-            .arg(tenant)
-            .arg(retention_ms)
-            .arg(id.as_str())
-            .arg(to.as_str());
-        let (head, rest) = reply(self.conn.invoke(&inv).await?);
-        match head.as_str() {
-            "not_found" => Ok(None),
-            "ok" => Ok(rest.first().and_then(|r| decode(id, r, &self.sealer))),
-            _ => Err(bad_reply(to.as_str())),
-        }
     }
 }
