@@ -1,6 +1,6 @@
 -- The SMS-pumping guard on Redis: one call per send or approval, every key under the
 -- tenant's hash tag {pg:<tenant>} (one cluster slot). The decision mirrors
--- `model::decide` line by line (the same float operations in the same order; counts in
+-- `model::decide` and its rules (`rules.rs`, `tally.rs`) line by line (the same float operations in the same order; counts in
 -- thousandths of a send, rounded after each decay), the storage mirrors the memory
 -- backend (`memory.rs`): two generations of tallies, the `max_tracked` cap with the
 -- overflow field `~`, block records kept for their strikes. `tests/pumping_parity.rs`
