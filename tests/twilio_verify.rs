@@ -813,3 +813,22 @@ async fn an_idempotency_key_replays_the_create_and_refuses_another_form() {
     conforms("POST", &verifications(), &conflict);
     twilio_error(&conflict, 409, 20409);
 }
+
+#[tokio::test]
+async fn a_denied_number_type_answers_60205_and_a_rate_limit_20429() {
+    let app = app_on(Backend::Memory, |cfg| {
+        let t = cfg.tenants.get_mut("demo").unwrap();
+        t.geo.deny_number_types = vec!["fixed_line".into()];
+        t.resend_cooldown_secs = 0;
+        t.limits.number_per_hour = 1;
+    })
+    .await;
+    // A London landline.
+    let r = create(&app, "+442071234567").await;
+    twilio_error(&r, 403, 60205);
+    let to = number();
+    assert_eq!(create(&app, &to).await.status, 201);
+    let r = create(&app, &to).await;
+    twilio_error(&r, 429, 20429);
+    assert!(r.header("retry-after").is_some());
+}

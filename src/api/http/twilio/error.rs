@@ -150,3 +150,61 @@ impl IntoResponse for TwilioError {
         resp
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn every_error_has_its_twilio_code_and_status() {
+        let d = Duration::from_secs(1);
+        let limited = |reason| Error::RateLimited {
+            reason,
+            detail: String::new(),
+            retry_after: d,
+        };
+        let blocked = |r: &str| Error::DestinationBlocked { reason: r.into() };
+        let cases = [
+            (invalid("To"), 60200, 400),
+            (Error::InvalidPhoneNumber(String::new()), 60200, 400),
+            (Error::UnsupportedChannel("call".into()), 60200, 400),
+            (Error::InvalidCodeFormat(String::new()), 60200, 400),
+            (Error::Unauthorized(String::new()), 20003, 401),
+            (Error::NotFound(String::new()), 20404, 404),
+            (Error::RouteNotFound(String::new()), 20404, 404),
+            (Error::MethodNotAllowed, 20004, 405),
+            (Error::IdempotencyConflict(String::new()), 20409, 409),
+            (Error::PayloadTooLarge(1), 20413, 413),
+            (Error::MaxSendsReached { retry_after: d }, 60203, 429),
+            (Error::MaxAttemptsReached { retry_after: d }, 60202, 429),
+            (limited("number_check_limit"), 60202, 429),
+            (limited("client_check_limit"), 60202, 429),
+            (limited("resend_cooldown"), 60212, 429),
+            (limited("number_per_hour"), 20429, 429),
+            (blocked("country_not_allowed"), 60605, 403),
+            (blocked("number_type_not_allowed"), 60205, 403),
+            (blocked("prefix"), 60410, 403),
+            (
+                Error::ChallengeRequired {
+                    reason: "country".into(),
+                },
+                60410,
+                403,
+            ),
+            (Error::store_unavailable("down"), 20503, 503),
+            (Error::Internal("bug".into()), 20500, 500),
+        ];
+        for (e, code, status) in cases {
+            let (c, s, m) = twilio_code(&e, "/v2/Services/VA1/Verifications/VE1");
+            assert_eq!((c, s), (code, status), "{e:?}");
+            assert!(!m.is_empty());
+            if c == 20404 {
+                assert_eq!(
+                    m,
+                    "The requested resource /Services/VA1/Verifications/VE1 was not found"
+                );
+            }
+        }
+    }
+}
