@@ -22,6 +22,7 @@ pub mod receipts;
 mod redis;
 mod sections;
 mod tenant;
+mod twilio;
 mod validate;
 
 pub use crate::secret::{self, Secret};
@@ -34,6 +35,7 @@ pub use pumping::{LevelConfig, LevelMode, LevelsConfig, PumpingConfig, PumpingMo
 pub use redis::{RedisStoreConfig, SentinelConfig};
 pub use sections::*;
 pub use tenant::{TemplateSet, TenantConfig};
+pub use twilio::{is_sid, TwilioApiKey, TwilioConfig};
 pub use validate::problems;
 
 use figment::providers::{Format, Toml};

@@ -56,6 +56,8 @@ pub struct TenantConfig {
     pub pumping: super::PumpingConfig,
     /// Auth servers' hooks that send their codes through this tenant.
     pub hooks: super::HooksConfig,
+    /// The Twilio Verify v2 facade for this tenant (none: `/v2` does not reach it).
+    pub twilio: Option<super::TwilioConfig>,
 }
 
 impl Default for TenantConfig {
@@ -79,6 +81,7 @@ impl Default for TenantConfig {
             geo: Default::default(),
             pumping: Default::default(),
             hooks: Default::default(),
+            twilio: None,
         }
     }
 }

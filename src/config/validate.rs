@@ -63,6 +63,7 @@ pub fn problems(c: &Config) -> Vec<String> {
     }
     p.extend(routing_problems(c));
     p.extend(super::keys::problems(c));
+    p.extend(super::twilio::problems(&c.tenants));
     p.extend(super::listeners::problems(c));
     p.extend(super::receipts::problems(c));
     if c.tenants.is_empty() {

@@ -10,6 +10,7 @@
 mod abuse;
 mod activity;
 mod admission;
+mod approve;
 mod check;
 mod deliver;
 mod guard;

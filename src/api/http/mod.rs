@@ -27,6 +27,7 @@ mod ops;
 mod ops_page;
 mod problem;
 mod receipts;
+pub mod twilio;
 pub mod verifications;
 
 pub use access::{Access, Client};
@@ -128,6 +129,7 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         r = r.route("/dev/outbox", get(ops::outbox));
     }
     let routes = r
+        .merge(twilio::routes())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state.clone())
