@@ -1,5 +1,5 @@
-//! The command line: `serve` (the default), `config check`, `api-key new`, `secret new`,
-//! `template preview` and `healthcheck`.
+//! The command line: `serve` (the default), `config check`, `api-key new`, `api-key hash`,
+//! `secret new`, `template preview` and `healthcheck`.
 
 use crate::app::{shutdown_signal, Application};
 use crate::config::{problems, Config, DEMO_API_KEY};
@@ -28,10 +28,10 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Work with API keys.
+    /// Work with API keys (and other secrets config keeps as hashes).
     ApiKey {
         #[command(subcommand)]
-        command: NewCommand,
+        command: KeyCommand,
     },
     /// Work with the server secret.
     Secret {
@@ -84,6 +84,15 @@ enum TemplateCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Make a new API key and print it with its hash.
+    New,
+    /// Print the hash of a secret read from standard input (a Twilio Auth Token or API
+    /// key secret for `[tenants.<id>.twilio]`), so it never appears in a command line.
+    Hash,
+}
+
+#[derive(Debug, Subcommand)]
 enum NewCommand {
     /// Make a new one and print it.
     New,
@@ -98,7 +107,10 @@ pub fn main() -> ExitCode {
             command: ConfigCommand::Check { config },
         } => check(config),
         Command::ApiKey {
-            command: NewCommand::New,
+            command: KeyCommand::Hash,
+        } => hash_stdin(),
+        Command::ApiKey {
+            command: KeyCommand::New,
         } => {
             let key = crate::crypto::new_api_key();
             println!("api key (give this to the backend, store it as a secret):\n  {key}");
@@ -158,6 +170,22 @@ fn preview(
             p.segments, p.segments
         );
     }
+    ExitCode::SUCCESS
+}
+
+/// `api-key hash`: the hash of the first line of standard input.
+fn hash_stdin() -> ExitCode {
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        eprintln!("could not read the secret from standard input");
+        return ExitCode::FAILURE;
+    }
+    let secret = line.trim_end_matches(['\r', '\n']);
+    if secret.is_empty() {
+        eprintln!("give the secret on standard input, e.g. `otpgw api-key hash < token.txt`");
+        return ExitCode::FAILURE;
+    }
+    println!("{}", crate::crypto::hash_api_key(secret));
     ExitCode::SUCCESS
 }
 

@@ -20,8 +20,13 @@
 //!   only as HMAC(k_idem, tenant ‖ …), so neither a client's key (which may hold an
 //!   email address) nor a guessable request (a number) can be confirmed from a copy of
 //!   the store.
+//! - **a code made elsewhere** (a delivery-only send) cannot be derived: it is sealed
+//!   like the number, bound to its record ([`Keys::seal_code`]), and opened only by the
+//!   worker that renders its message.
+//! - **Standard Webhooks** signatures of the auth servers' hooks: [`webhook_sig`].
 
 mod seal;
+pub mod webhook_sig;
 
 pub use seal::Sealer;
 

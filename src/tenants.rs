@@ -9,6 +9,10 @@
 //! nor early exit tells which tenant, if any, was close. The config check refuses a hash
 //! listed under two tenants or under a tenant and `admin.api_keys`, so a key has one
 //! owner.
+//!
+//! The Twilio facade's HTTP Basic credentials (an Account SID and an Auth Token, or an
+//! API key SID and its secret) are checked the same way ([`Tenants::authenticate_twilio`]):
+//! every configured (user, hash) pair is compared, both halves in constant time.
 
 use crate::config::TenantConfig;
 use crate::crypto::{ct_eq, hash_api_key};
@@ -32,6 +36,8 @@ pub struct Tenant {
 pub struct Tenants {
     keys: Vec<(String, Arc<Tenant>)>,
     by_id: BTreeMap<String, Arc<Tenant>>,
+    /// Twilio Basic credentials: (user SID, lower-cased secret hash, tenant).
+    twilio: Vec<(String, String, Arc<Tenant>)>,
 }
 
 impl Tenants {
@@ -39,6 +45,7 @@ impl Tenants {
     pub fn new(map: &BTreeMap<String, TenantConfig>) -> Self {
         let mut keys = Vec::new();
         let mut by_id = BTreeMap::new();
+        let mut twilio = Vec::new();
         for (id, cfg) in map {
             let t = Arc::new(Tenant {
                 id: id.clone(),
@@ -55,8 +62,44 @@ impl Tenants {
                 });
                 keys.push((h, per_key));
             }
+            if let Some(tw) = &cfg.twilio {
+                let tokens = tw
+                    .auth_token_hashes
+                    .iter()
+                    .map(|h| (tw.account_sid.clone(), h));
+                let api = tw.api_keys.iter().map(|k| (k.sid.clone(), &k.secret_hash));
+                for (user, h) in tokens.chain(api) {
+                    let h = h.to_ascii_lowercase();
+                    let per_key = Arc::new(Tenant {
+                        id: id.clone(),
+                        cfg: cfg.clone(),
+                        key_id: h.chars().skip(7).take(16).collect(),
+                    });
+                    twilio.push((user, h, per_key));
+                }
+            }
         }
-        Tenants { keys, by_id }
+        Tenants {
+            keys,
+            by_id,
+            twilio,
+        }
+    }
+
+    /// The tenant a Twilio Basic credential (`user` an Account or API key SID, `secret`
+    /// an Auth Token or API key secret) belongs to. Every pair is compared whatever
+    /// matched before, so timing does not tell which user exists.
+    pub fn authenticate_twilio(&self, user: &str, secret: &str) -> Option<Arc<Tenant>> {
+        let h = hash_api_key(secret);
+        let mut found = None;
+        for (u, hash, t) in &self.twilio {
+            let user_ok = ct_eq(u.as_bytes(), user.as_bytes());
+            let secret_ok = ct_eq(hash.as_bytes(), h.as_bytes());
+            if user_ok & secret_ok {
+                found = Some(t.clone());
+            }
+        }
+        found
     }
 
     /// A tenant by id.
@@ -121,5 +164,40 @@ mod tests {
         assert!(keys.accepts("k"));
         assert!(!keys.accepts("other"));
         assert!(!AdminKeys::default().accepts("k"));
+    }
+
+    #[test]
+    fn twilio_credentials_match_user_and_secret_together() {
+        let tw = Some(crate::config::TwilioConfig {
+            account_sid: "AC1".into(),
+            service_sids: vec![],
+            auth_token_hashes: vec![hash_api_key("token")
+                .to_ascii_uppercase()
+                .replace("SHA256:", "sha256:")],
+            api_keys: vec![crate::config::TwilioApiKey {
+                sid: "SK1".into(),
+                secret_hash: hash_api_key("secret"),
+            }],
+        });
+        let cfg = TenantConfig {
+            twilio: tw,
+            ..Default::default()
+        };
+        let tenants = Tenants::new(&BTreeMap::from([("t".to_string(), cfg)]));
+        assert_eq!(tenants.authenticate_twilio("AC1", "token").unwrap().id, "t");
+        assert_eq!(
+            tenants.authenticate_twilio("SK1", "secret").unwrap().id,
+            "t"
+        );
+        for (u, p) in [
+            ("AC1", "secret"),
+            ("SK1", "token"),
+            ("AC2", "token"),
+            ("", ""),
+        ] {
+            assert!(tenants.authenticate_twilio(u, p).is_none(), "{u}:{p}");
+        }
+        // A Twilio credential is no API key, and the other way round.
+        assert!(tenants.authenticate("token").is_none());
     }
 }

@@ -596,6 +596,22 @@ fn documented_statuses_are_statuses_the_server_can_produce() {
                 assert!(content.contains_key(want), "{name} {status}: not {want}");
                 continue;
             }
+            // Auth servers' hooks answer in their hook contract's shape, not problem
+            // documents (docs/hooks.md): the error object, `Retry-After` on 503 only.
+            if o.path.starts_with("/v1/hooks/") {
+                assert_eq!(
+                    content.keys().collect::<Vec<_>>(),
+                    vec!["application/json"],
+                    "{name} {status}: hook answers are application/json"
+                );
+                let schema = &content["application/json"]["schema"];
+                assert_eq!(
+                    schema["$ref"], "#/components/schemas/HookError",
+                    "{name} {status}: a hook error is a HookError"
+                );
+                assert_eq!(has_header("Retry-After"), s == 503, "{name} {status}");
+                continue;
+            }
             assert!(
                 error_statuses.contains(&s),
                 "{name} documents {status}, which no Error variant produces (possible: {error_statuses:?})"
@@ -963,4 +979,60 @@ async fn request_fields_are_exactly_the_fields_the_server_accepts() {
         400,
         "a 256-character Idempotency-Key must be refused"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_schema_and_fields_match_the_server() {
+    let doc = doc();
+    let resource = schema(&doc, "CodeDelivery");
+    let declared = property_names(&doc, resource);
+    for (method, path, status) in [
+        ("post", "/v1/deliveries", "201"),
+        ("get", "/v1/deliveries/{id}", "200"),
+        ("post", "/v1/deliveries/{id}/confirm", "200"),
+    ] {
+        let op = operation(&doc, method, path);
+        let s = response_schema(&doc, op, status, "application/json");
+        assert_eq!(
+            property_names(&doc, s),
+            declared,
+            "{method} {path} {status} does not return a CodeDelivery"
+        );
+    }
+    let gw = gateway().await;
+    let bare = gw
+        .post("/v1/deliveries", json!({"to": number(), "code": "4829"}))
+        .await;
+    assert_eq!(bare.status, 201, "{bare:?}");
+    assert_eq!(bare.keys(), required(&doc, resource), "{bare:?}");
+    let full = gw
+        .post(
+            "/v1/deliveries",
+            json!({"to": number(), "code": "482913", "locale": "en",
+                   "template": "default", "metadata": {"k": "v"}}),
+        )
+        .await;
+    assert_eq!(full.status, 201, "{full:?}");
+    assert_eq!(full.keys(), declared, "{full:?}");
+    let id = full.body["id"].as_str().unwrap().to_string();
+    let got = gw.send("get", &format!("/v1/deliveries/{id}"), None).await;
+    assert_eq!((got.status, got.keys()), (200, declared.clone()));
+    let confirmed = gw
+        .post(&format!("/v1/deliveries/{id}/confirm"), json!({}))
+        .await;
+    assert_eq!(confirmed.status, 200, "{confirmed:?}");
+    assert_eq!(confirmed.keys(), declared);
+    assert_eq!(confirmed.body["confirmed"], json!(true));
+
+    let body_with = |name: &str, value: Value| {
+        let mut body = Map::new();
+        body.insert("to".into(), json!(number()));
+        body.insert("code".into(), json!("482913"));
+        body.insert(name.into(), value);
+        if name == "to" {
+            body.insert("to".into(), json!(number()));
+        }
+        Value::Object(body)
+    };
+    check_request_fields(&gw, &doc, "/v1/deliveries", body_with, |r| r.status == 201).await;
 }

@@ -328,6 +328,36 @@ fn api_key_new_prints_a_key_and_its_hash() {
     assert_eq!(String::from_utf8_lossy(&secret.stdout).trim().len(), 64);
 }
 
+#[test]
+fn api_key_hash_prints_the_hash_of_a_secret_read_from_stdin() {
+    use std::io::Write;
+    let run = |input: &str| {
+        let mut child = Command::new(BIN)
+            .args(["api-key", "hash"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run("a-twilio-auth-token\n");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        otpgw::crypto::hash_api_key("a-twilio-auth-token")
+    );
+    let empty = run("");
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("standard input"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_key_on_a_non_loopback_address_is_warned_about() {
     let gw = gateway(&[("OTPGW_SERVER__LISTEN", "0.0.0.0:0")]);

@@ -2,7 +2,7 @@
 //! of Twilio's API, then status callbacks to `/v1/receipts/<name>`: a signed one moves
 //! `delivery.status`; unsigned, forged, malformed ones and unknown message ids are refused
 //! and change nothing; a replayed one is answered `200` and changes nothing, and a final
-//! status never moves (memory and Redis).
+//! status never moves (memory and Redis); a delivery-only send is moved the same way.
 
 mod support;
 
@@ -255,4 +255,42 @@ async fn a_replayed_receipt_changes_nothing_on_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_receipt_changes_nothing_on_redis() {
     a_replayed_receipt_changes_nothing_and_final_statuses_do_not_move(Backend::Redis).await;
+}
+
+/// A delivery-only send (`/v1/deliveries`) is linked and moved by its receipts as a
+/// verification's send is.
+async fn a_receipt_moves_a_delivery_only_send(backend: Backend) {
+    let app = gateway_on(backend).await;
+    let r = app
+        .post("/v1/deliveries", json!({"to": number(), "code": "5511"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/deliveries/{id}");
+    let t = Instant::now();
+    while app.get(&path).await.body["delivery"]["status"] != "sent" {
+        assert!(t.elapsed() < Duration::from_secs(5), "never sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let url = "https://otp.example.com/v1/receipts/tw";
+    let delivered = [
+        ("MessageSid", "SM00000000000000000000000000000001"),
+        ("MessageStatus", "delivered"),
+        ("AccountSid", SID),
+    ];
+    let signature = Some(twilio_signature(url, &delivered));
+    assert_eq!(callback(&app, &delivered, signature).await, 200);
+    let v = app.get(&path).await.body;
+    assert_eq!(v["delivery"]["status"], "delivered", "{v}");
+    assert_eq!(v["delivery"]["provider"], "tw");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_moves_a_delivery_only_send_on_memory() {
+    a_receipt_moves_a_delivery_only_send(Backend::Memory).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_moves_a_delivery_only_send_on_redis() {
+    a_receipt_moves_a_delivery_only_send(Backend::Redis).await
 }

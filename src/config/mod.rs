@@ -13,6 +13,7 @@
 mod abuse;
 mod delivery;
 mod env;
+mod hooks;
 mod keys;
 mod listeners;
 mod proxies;
@@ -21,17 +22,20 @@ pub mod receipts;
 mod redis;
 mod sections;
 mod tenant;
+mod twilio;
 mod validate;
 
 pub use crate::secret::{self, Secret};
 pub use abuse::{warnings as abuse_warnings, GeoConfig, LimitsConfig};
 pub use delivery::{BreakerConfig, RouteConfig, RoutingConfig};
+pub use hooks::{HooksConfig, SupabaseHookConfig};
 pub use listeners::MetricsConfig;
 pub use proxies::{IpBlock, TrustedProxies};
 pub use pumping::{LevelConfig, LevelMode, LevelsConfig, PumpingConfig, PumpingMode};
 pub use redis::{RedisStoreConfig, SentinelConfig};
 pub use sections::*;
 pub use tenant::{TemplateSet, TenantConfig};
+pub use twilio::{is_sid, TwilioApiKey, TwilioConfig};
 pub use validate::problems;
 
 use figment::providers::{Format, Toml};

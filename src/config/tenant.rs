@@ -54,6 +54,10 @@ pub struct TenantConfig {
     pub geo: super::GeoConfig,
     /// The SMS-pumping guard.
     pub pumping: super::PumpingConfig,
+    /// Auth servers' hooks that send their codes through this tenant.
+    pub hooks: super::HooksConfig,
+    /// The Twilio Verify v2 facade for this tenant (none: `/v2` does not reach it).
+    pub twilio: Option<super::TwilioConfig>,
 }
 
 impl Default for TenantConfig {
@@ -76,6 +80,8 @@ impl Default for TenantConfig {
             limits: Default::default(),
             geo: Default::default(),
             pumping: Default::default(),
+            hooks: Default::default(),
+            twilio: None,
         }
     }
 }

@@ -63,6 +63,7 @@ pub fn problems(c: &Config) -> Vec<String> {
     }
     p.extend(routing_problems(c));
     p.extend(super::keys::problems(c));
+    p.extend(super::twilio::problems(&c.tenants));
     p.extend(super::listeners::problems(c));
     p.extend(super::receipts::problems(c));
     if c.tenants.is_empty() {
@@ -83,6 +84,9 @@ pub fn problems(c: &Config) -> Vec<String> {
         }
         if t.api_keys.iter().any(|k| !super::keys::is_key_hash(k)) {
             p.push(at("api_keys must hold `sha256:<64 hex>` hashes (see `otpgw api-key new`), never raw keys"));
+        }
+        for problem in super::hooks::problems(&t.hooks, &t.templates) {
+            p.push(at(&problem));
         }
         if !(4..=10).contains(&t.code_length) {
             p.push(at("code_length must be 4..10"));

@@ -8,7 +8,11 @@
 //! risk stays below 2^-32 up to 2^32 values). A value sealed under another server secret
 //! does not open: rotating the secret makes stored records unreadable, as it already
 //! makes their code MACs unmatchable.
+//!
+//! A delivery-only send's code, made elsewhere, is sealed the same way for its record
+//! ([`super::Keys::seal_code`]).
 
+use crate::domain::OtpCode;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 use std::fmt;
 
@@ -71,6 +75,26 @@ impl Sealer {
             .open_in_place(nonce, Aad::from(aad(context)), &mut body)
             .ok()?;
         Some(plain.to_vec())
+    }
+}
+
+impl super::Keys {
+    /// A code made elsewhere (a delivery-only send), sealed for the record `id` of
+    /// `tenant`: the worker opens it to render the message; at rest it is ciphertext
+    /// bound to that record, like the number.
+    pub fn seal_code(&self, id: &str, tenant: &str, code: &OtpCode) -> Vec<u8> {
+        self.seal.seal(
+            &[id.as_bytes(), tenant.as_bytes(), b"code"],
+            code.expose().as_bytes(),
+        )
+    }
+
+    /// The code [`Self::seal_code`] sealed for this record, if it opens.
+    pub fn open_code(&self, id: &str, tenant: &str, sealed: &[u8]) -> Option<OtpCode> {
+        let plain = self
+            .seal
+            .open(&[id.as_bytes(), tenant.as_bytes(), b"code"], sealed)?;
+        OtpCode::parse(std::str::from_utf8(&plain).ok()?).ok()
     }
 }
 

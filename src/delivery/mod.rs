@@ -18,7 +18,7 @@ pub use worker::{start, Ctx, Workers};
 
 use crate::config::TenantConfig;
 use crate::crypto::Keys;
-use crate::domain::{AppHash, CodeLength, Verification};
+use crate::domain::{AppHash, CodeLength, OtpCode, RecordKind, Verification};
 use crate::template::{self, MessageParts};
 
 /// A consumer name unique to this process (the queue's unit of ownership).
@@ -30,18 +30,32 @@ pub fn consumer_name() -> String {
     )
 }
 
-/// Renders the text of a send: the code re-derived from the record's seed, the template
-/// the start asked for, in its locale (with fallback). Returns (text, locale used).
+/// The code a record's message carries: a verification's is re-derived from its seed;
+/// a delivery-only send's was made elsewhere and is opened from its seal (the record's
+/// `seed` field holds the sealed code). `None` when the seal does not open (another
+/// server secret): such a send cannot be rendered.
+pub fn code_of(keys: &Keys, v: &Verification) -> Option<OtpCode> {
+    match v.id.kind() {
+        RecordKind::Verification => {
+            let len = CodeLength::new(v.code_length as i64)
+                .unwrap_or_else(|_| CodeLength::new(6).expect("6 is valid"));
+            Some(keys.derive_code(&v.seed, len))
+        }
+        RecordKind::Delivery => keys.open_code(v.id.as_str(), &v.tenant, &v.seed),
+    }
+}
+
+/// Renders the text of a send: its code ([`code_of`]), the template the start asked
+/// for, in its locale (with fallback). Returns (text, locale used); `None` when the
+/// code cannot be had.
 pub fn render(
     keys: &Keys,
     tenant: &TenantConfig,
     v: &Verification,
     app_hash: Option<&str>,
     now: i64,
-) -> (String, String) {
-    let len = CodeLength::new(v.code_length as i64)
-        .unwrap_or_else(|_| CodeLength::new(6).expect("6 is valid"));
-    let code = keys.derive_code(&v.seed, len);
+) -> Option<(String, String)> {
+    let code = code_of(keys, v)?;
     let name = v.template.as_deref().unwrap_or("default");
     let text = template::pick(tenant, name, v.locale.as_deref()).unwrap_or("{code}");
     let minutes = ((v.expires_at - now).max(0) as u64 / 1000)
@@ -61,5 +75,5 @@ pub fn render(
         .locale
         .clone()
         .unwrap_or_else(|| tenant.default_locale.clone());
-    (body, locale)
+    Some((body, locale))
 }

@@ -232,11 +232,12 @@ async fn process(ctx: &Ctx, lease: Lease) {
             return settle(ctx, &lease, None).await;
         }
         SendVerdict::Expired => {
-            let country = v.to.country().to_string();
-            ctx.metrics
-                .finished
-                .with_label_values(&[&v.tenant, v.channel.as_str(), &country, "expired"])
-                .inc();
+            // verifications only: a delivery's end shows in its status and dead letter
+            if v.id.kind() == crate::domain::RecordKind::Verification {
+                let country = v.to.country().to_string();
+                let labels = [v.tenant.as_str(), v.channel.as_str(), &country, "expired"];
+                ctx.metrics.finished.with_label_values(&labels).inc();
+            }
             return fail(
                 ctx,
                 &lease,
@@ -249,13 +250,16 @@ async fn process(ctx: &Ctx, lease: Lease) {
     let Some(tenant) = ctx.tenants.get(&v.tenant) else {
         return fail(ctx, &lease, None, "the tenant is no longer configured").await;
     };
-    let (body, locale) = super::render(
+    let Some((body, locale)) = super::render(
         &ctx.keys,
         &tenant.cfg,
         &v,
         lease.msg.app_hash.as_deref(),
         now,
-    );
+    ) else {
+        let why = "the supplied code does not open under this server secret";
+        return fail(ctx, &lease, None, why).await;
+    };
     if let Some(o) = &ctx.outbox {
         o.record(&v.tenant, v.to.as_str(), &body, now);
     }

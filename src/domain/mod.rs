@@ -2,8 +2,8 @@
 //!
 //! Handlers turn transport input into these types and the service layer only ever sees
 //! them: a [`PhoneNumber`] is normalised E.164 and valid, an [`OtpCode`] is 4..10 digits,
-//! a [`VerificationId`] has our shape and names its store shard, a [`CheckClient`] names
-//! the end user a check comes from. [`gsm`] is how a text goes on the air (GSM-7 or
+//! a [`VerificationId`] (or [`DeliveryId`]) has our shape and names its store shard, a
+//! [`CheckClient`] names the end user a check comes from. [`gsm`] is how a text goes on the air (GSM-7 or
 //! UCS-2) and in how many segments: the templates count them, an adapter picks its
 //! encoding by it.
 
@@ -11,6 +11,7 @@ mod client;
 mod client_net;
 mod code;
 pub mod gsm;
+mod id;
 mod phone;
 mod risk;
 mod verification;
@@ -18,11 +19,10 @@ mod verification;
 pub use client::{parse_client_ip, CheckClient, ClientSession};
 pub use client_net::ClientNet;
 pub use code::{uniform_below, CodeLength, OtpCode};
+pub use id::{DeliveryId, RecordKind, VerificationId};
 pub use phone::{mask_digit_runs, mask_number, PhoneNumber};
 pub use risk::RiskContext;
-pub use verification::{
-    AppHash, Channel, Delivery, DeliveryStatus, Locale, Status, Verification, VerificationId,
-};
+pub use verification::{AppHash, Channel, Delivery, DeliveryStatus, Locale, Status, Verification};
 
 /// Milliseconds since the Unix epoch; the one clock unit stores and scripts share.
 pub type Millis = i64;

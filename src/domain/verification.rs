@@ -1,50 +1,9 @@
-//! A verification as the store keeps it and the API shows it, and its small value types.
+//! A verification as the store keeps it and the API shows it, and its small value types
+//! (its id is in `id.rs`).
 
-use super::Millis;
+use super::{Millis, VerificationId};
 use crate::error::Error;
 use std::fmt;
-
-/// `vrf_` + 4 hex digits naming the store shard + 24 hex digits of randomness (96 bits).
-///
-/// The shard lets a lookup by id find the same store slot as the number's other keys.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub struct VerificationId(String);
-
-impl VerificationId {
-    /// A fresh id in `shard` from the OS CSPRNG.
-    pub fn generate(shard: u16) -> Result<Self, Error> {
-        let mut rnd = [0u8; 12];
-        getrandom::fill(&mut rnd).map_err(|e| Error::Internal(format!("os rng: {e}")))?;
-        Ok(VerificationId(format!(
-            "vrf_{shard:04x}{}",
-            hex::encode(rnd)
-        )))
-    }
-
-    /// Parses an id from a path or body; anything else cannot exist, so it is "not found".
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        let ok = s.len() == 32
-            && s.starts_with("vrf_")
-            && s[4..]
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if ok {
-            Ok(VerificationId(s.to_string()))
-        } else {
-            Err(Error::NotFound("no verification with this id".into()))
-        }
-    }
-
-    /// The store shard encoded in the id.
-    pub fn shard(&self) -> u16 {
-        u16::from_str_radix(&self.0[4..8], 16).unwrap_or(0)
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// Delivery channel. Only SMS for now; the type keeps room for voice and others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -280,23 +239,6 @@ impl fmt::Debug for Verification {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn id_round_trips_and_carries_its_shard() {
-        let id = VerificationId::generate(0x2a).unwrap();
-        assert_eq!(id.as_str().len(), 32);
-        assert_eq!(id.shard(), 0x2a);
-        assert_eq!(VerificationId::parse(id.as_str()).unwrap(), id);
-        for bad in [
-            "",
-            "vrf_",
-            "vrf_XYZ",
-            "abc_0000000000000000000000000000",
-            "vrf_../../etc/passwd/.......",
-        ] {
-            assert!(VerificationId::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn locale_and_app_hash_shapes() {

@@ -170,6 +170,18 @@ impl Metrics {
                 "Check outcomes.",
                 &["tenant", "outcome"],
             ),
+            deliveries: counter(
+                &r,
+                "otpgw_deliveries_total",
+                "Delivery-only sends of codes made elsewhere, by source and outcome.",
+                &["tenant", "source", "outcome"],
+            ),
+            hook_calls: counter(
+                &r,
+                "otpgw_hook_calls_total",
+                "Auth servers' hook calls by hook and outcome.",
+                &["hook", "outcome"],
+            ),
             rate_limited: counter(
                 &r,
                 "otpgw_rate_limited_total",

@@ -88,6 +88,12 @@ pub struct Collectors {
     pub finished: IntCounterVec,
     /// Check outcomes by tenant (approved, wrong, not_found, max_attempts, rate_limited).
     pub checks: IntCounterVec,
+    /// Delivery-only sends (codes made elsewhere) by tenant, source (`api`, `supabase`)
+    /// and outcome (`accepted`, `refused`, `confirmed`).
+    pub deliveries: IntCounterVec,
+    /// Auth servers' hook calls by hook and outcome (`accepted`, `bad_signature`,
+    /// `stale`, `missing_header`, `bad_timestamp`, `replayed`, `invalid`, `refused`).
+    pub hook_calls: IntCounterVec,
     /// Requests refused by a limit, by scope.
     pub rate_limited: IntCounterVec,
     /// Provider attempts by provider and outcome (accepted, rejected, failed, timeout,

@@ -1,4 +1,5 @@
-//! The verification service: start, check, get and cancel, free of any transport.
+//! The verification service: start, check, get and cancel, and delivery-only sends of
+//! codes made elsewhere ([`deliver`]), free of any transport.
 //!
 //! HTTP and gRPC handlers parse requests into domain types and call these methods. This
 //! layer owns the policy (tenant settings, admission: limits, geo, the pumping guard),
@@ -9,7 +10,9 @@
 mod abuse;
 mod activity;
 mod admission;
+mod approve;
 mod check;
+mod deliver;
 mod guard;
 mod idempotency;
 mod idempotent;
@@ -20,12 +23,14 @@ pub mod view;
 
 pub use crate::ratelimit::headers::RateInfo;
 pub use crate::ratelimit::pumping::{Block, Level};
+pub use crate::store::IdempotencyBegin;
 pub use abuse::Abuse;
 pub use activity::{Activity, CountryHour};
 pub use admission::{check_admission, client_check_keys, geo_check, limit_policy, start_admission};
+pub use deliver::{DeliverInput, DeliverySource, HookCall};
 pub use guard::{guard_policy, probe, Sources};
 pub use ops::{BreakerState, Fleet, Outbox, ProviderState, QueueDepth, ReceiptRequest};
-pub use view::{error_rate, DeliveryView, StartResult, VerificationView};
+pub use view::{error_rate, DeliveryRecordView, DeliveryView, StartResult, VerificationView};
 
 pub use crate::tenants::{AdminKeys, Tenant, Tenants};
 

@@ -75,41 +75,7 @@ impl Service {
             .await
             .map_err(unavailable)?;
         let (outcome, info) = abuse.settle(tenant, admitted)?;
-        let started = match outcome {
-            StartOutcome::Created(v) => Started::Created(v),
-            StartOutcome::Resent(v) => Started::Resent(v),
-            StartOutcome::Cooldown(left) => {
-                return Err(Error::RateLimited {
-                    reason: "resend_cooldown",
-                    detail: format!(
-                        "resend allowed in {} s",
-                        crate::error::retry_after_secs(dur(left))
-                    ),
-                    retry_after: dur(left),
-                })
-            }
-            StartOutcome::MaxSends(left) => {
-                return Err(Error::MaxSendsReached {
-                    retry_after: dur(left),
-                })
-            }
-            StartOutcome::QueueFull => {
-                return Err(Error::store_unavailable(
-                    "the send queue is full; try again shortly",
-                ))
-            }
-            StartOutcome::StoreFull(left) => return Err(Error::store_full(dur(left))),
-            StartOutcome::NumberLimited(left) => {
-                return Err(Error::RateLimited {
-                    reason: "number_send_limit",
-                    detail: format!(
-                        "too many codes sent to this number; try again in {} s",
-                        crate::error::retry_after_secs(dur(left))
-                    ),
-                    retry_after: dur(left),
-                })
-            }
-        };
+        let started = started_from(outcome)?;
         let v = match &started {
             Started::Created(v) | Started::Resent(v) => v,
         };
@@ -123,4 +89,44 @@ impl Service {
         );
         Ok((started, info))
     }
+}
+
+/// A start's store outcome as the service answers it: created or resent, or the
+/// refusal of a cooldown, the sends cap, a full queue or store, the number's limit.
+pub(super) fn started_from(outcome: StartOutcome) -> Result<Started> {
+    Ok(match outcome {
+        StartOutcome::Created(v) => Started::Created(v),
+        StartOutcome::Resent(v) => Started::Resent(v),
+        StartOutcome::Cooldown(left) => {
+            return Err(Error::RateLimited {
+                reason: "resend_cooldown",
+                detail: format!(
+                    "resend allowed in {} s",
+                    crate::error::retry_after_secs(dur(left))
+                ),
+                retry_after: dur(left),
+            })
+        }
+        StartOutcome::MaxSends(left) => {
+            return Err(Error::MaxSendsReached {
+                retry_after: dur(left),
+            })
+        }
+        StartOutcome::QueueFull => {
+            return Err(Error::store_unavailable(
+                "the send queue is full; try again shortly",
+            ))
+        }
+        StartOutcome::StoreFull(left) => return Err(Error::store_full(dur(left))),
+        StartOutcome::NumberLimited(left) => {
+            return Err(Error::RateLimited {
+                reason: "number_send_limit",
+                detail: format!(
+                    "too many codes sent to this number; try again in {} s",
+                    crate::error::retry_after_secs(dur(left))
+                ),
+                retry_after: dur(left),
+            })
+        }
+    })
 }

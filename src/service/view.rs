@@ -66,6 +66,43 @@ impl VerificationView {
     }
 }
 
+/// A delivery-only send as the API shows it: where its message is, and whether the
+/// caller confirmed the code was typed right. Never the code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecordView {
+    pub id: String,
+    pub to: String,
+    pub channel: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub confirmed: bool,
+    pub delivery: DeliveryView,
+    pub metadata: Value,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub locale: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub template: Option<String>,
+}
+
+impl DeliveryRecordView {
+    /// Renders a delivery's record as seen at `now`.
+    pub fn new(v: &Verification, now: Millis) -> Self {
+        let full = VerificationView::new(v, now, None);
+        DeliveryRecordView {
+            id: full.id,
+            to: full.to,
+            channel: full.channel,
+            created_at: full.created_at,
+            expires_at: full.expires_at,
+            confirmed: v.status == crate::domain::Status::Approved,
+            delivery: full.delivery,
+            metadata: full.metadata,
+            locale: full.locale,
+            template: v.template.clone(),
+        }
+    }
+}
+
 /// The `metadata` of the view: the stored object, or `{}`.
 pub(crate) fn metadata_view(v: &Verification) -> Value {
     v.metadata

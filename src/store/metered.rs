@@ -83,6 +83,28 @@ impl Verifications for MeteredStore {
         )
         .await
     }
+    async fn approve(
+        &self,
+        tenant: &str,
+        id: &VerificationId,
+        number: &NumberRef,
+        retention_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>> {
+        self.timed(
+            "approve",
+            self.inner.approve(tenant, id, number, retention_ms, now),
+        )
+        .await
+    }
+    async fn pending_id(
+        &self,
+        number: &NumberRef,
+        now: Millis,
+    ) -> StoreResult<Option<VerificationId>> {
+        self.timed("pending_id", self.inner.pending_id(number, now))
+            .await
+    }
 }
 
 #[async_trait]

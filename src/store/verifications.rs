@@ -164,4 +164,22 @@ pub trait Verifications: Send + Sync + 'static {
         retention_ms: i64,
         now: Millis,
     ) -> StoreResult<Option<Verification>>;
+    /// Approves a pending verification without a code (a caller's own check, Twilio's
+    /// `Status=approved`), as [`Verifications::cancel`] cancels one: in one atomic step,
+    /// the pending index freed and the record kept for `retention_ms`. Returns the record
+    /// after the call (its status tells whether it was pending), `None` if unknown.
+    async fn approve(
+        &self,
+        tenant: &str,
+        id: &VerificationId,
+        number: &NumberRef,
+        retention_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>>;
+    /// The id of the verification pending for a number and channel, if any.
+    async fn pending_id(
+        &self,
+        number: &NumberRef,
+        now: Millis,
+    ) -> StoreResult<Option<VerificationId>>;
 }

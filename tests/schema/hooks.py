@@ -1,6 +1,6 @@
 """Hooks for the schema run of tests/schema.rs.
 
-Two things about a start request that openapi.yaml documents but no schema can express,
+Two things about a start (or delivery) request that openapi.yaml documents but no schema can express,
 because they depend on data outside the request:
 
 - `to` must be a possible, valid number for its country (libphonenumber), not only
@@ -31,7 +31,7 @@ import schemathesis
 from schemathesis.openapi.checks import RejectedPositiveData
 
 E164 = re.compile(r"^\+[0-9]{7,15}$")
-WITH_BODY = {"startVerification", "checkVerification"}
+WITH_BODY = {"startVerification", "checkVerification", "createDelivery"}
 # The test tenant's templates (tests/schema.rs).
 TEMPLATES = ("default", "short")
 

@@ -10,20 +10,24 @@
 //! 4. catch panic: a bug answers `500 internal` instead of dropping the connection.
 //!
 //! Body size is enforced where bodies are read, never by axum's 2 MB default: the JSON
-//! extractor (`server.body_limit_bytes`) and the receipts endpoint
-//! (`receipts.body_limit_bytes`), both through `extract::read_limited`, answer `413
+//! extractor (`server.body_limit_bytes`), the receipts endpoint
+//! (`receipts.body_limit_bytes`) and the auth servers' hooks (each hook's
+//! `body_limit_bytes`), all through `extract::read_limited`, answer `413
 //! payload_too_large`. No handler takes a `Bytes`, `String` or axum `Json` body, and
 //! every path and query extractor is taken as a `Result`, so every rejection is a
 //! problem document.
 
 mod access;
 mod admin;
+mod deliveries;
 mod extract;
+mod hooks;
 pub mod metrics;
 mod ops;
 mod ops_page;
 mod problem;
 mod receipts;
+pub mod twilio;
 pub mod verifications;
 
 pub use access::{Access, Client};
@@ -72,6 +76,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/verifications/check"),
     ("get", "/v1/verifications/{id}"),
     ("post", "/v1/verifications/{id}/cancel"),
+    ("post", "/v1/deliveries"),
+    ("get", "/v1/deliveries/{id}"),
+    ("post", "/v1/deliveries/{id}/confirm"),
+    ("post", "/v1/hooks/supabase/send-sms/{tenant}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -91,6 +99,13 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/v1/verifications/check", post(verifications::check))
         .route("/v1/verifications/{id}", get(verifications::get))
         .route("/v1/verifications/{id}/cancel", post(verifications::cancel))
+        .route("/v1/deliveries", post(deliveries::create))
+        .route("/v1/deliveries/{id}", get(deliveries::get))
+        .route("/v1/deliveries/{id}/confirm", post(deliveries::confirm))
+        .route(
+            "/v1/hooks/supabase/send-sms/{tenant}",
+            post(hooks::supabase_send_sms),
+        )
         .route(
             "/v1/receipts/{provider}",
             get(receipts::receive).post(receipts::receive),
@@ -114,6 +129,7 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         r = r.route("/dev/outbox", get(ops::outbox));
     }
     let routes = r
+        .merge(twilio::routes())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state.clone())

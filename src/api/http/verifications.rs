@@ -34,7 +34,7 @@ fn rate_headers(resp: &mut Response, info: &RateInfo) {
 }
 
 /// A response with the rate-limit fields, for success and error alike.
-fn rated(tenant: &Tenant, r: Result<(Response, RateInfo)>) -> Response {
+pub(super) fn rated(tenant: &Tenant, r: Result<(Response, RateInfo)>) -> Response {
     match r {
         Ok((mut resp, info)) => {
             rate_headers(&mut resp, &info);

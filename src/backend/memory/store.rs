@@ -138,25 +138,28 @@ impl Verifications for MemoryStore {
         retention_ms: i64,
         now: Millis,
     ) -> StoreResult<Option<Verification>> {
-        let mut g = self.lock();
-        let Some(r) = g
-            .records
-            .get_mut(id.as_str(), now)
-            .filter(|r| r.v.tenant == tenant)
-        else {
-            return Ok(None);
-        };
-        if r.v.status != Status::Pending || now >= r.v.expires_at {
-            return Ok(Some(r.v.clone()));
-        }
-        r.v.status = Status::Canceled;
-        let out = r.v.clone();
-        g.records.set_expiry(id.as_str(), now + retention_ms);
-        let idx = index_key(number);
-        if g.index.get(&idx, now).map(String::as_str) == Some(id.as_str()) {
-            g.index.remove(&idx);
-        }
-        Ok(Some(out))
+        Ok(self.finish(tenant, id, number, Status::Canceled, retention_ms, now))
+    }
+
+    async fn approve(
+        &self,
+        tenant: &str,
+        id: &VerificationId,
+        number: &NumberRef,
+        retention_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>> {
+        Ok(self.finish(tenant, id, number, Status::Approved, retention_ms, now))
+    }
+
+    async fn pending_id(
+        &self,
+        number: &NumberRef,
+        now: Millis,
+    ) -> StoreResult<Option<VerificationId>> {
+        let g = self.lock();
+        let id = g.index.get(&index_key(number), now).cloned();
+        Ok(id.and_then(|s| VerificationId::parse(&s).ok()))
     }
 }
 

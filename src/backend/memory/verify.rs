@@ -1,12 +1,15 @@
-//! The memory store's start and check, each one section under the store's lock: the
-//! same steps and outcomes as `start.lua` and `check.lua`. Failed checks are counted with
+//! The memory store's start and check, and a pending verification canceled or approved
+//! ([`MemoryStore::finish`]), each one section under the store's lock: the same steps
+//! and outcomes as `start.lua`, `check.lua` and `cancel.lua`. Failed checks are counted with
 //! the limiter's GCRA ([`crate::ratelimit::gcra`]): one TAT per number and per (number,
 //! client) in `fail_tats`, as `check.lua` keeps them.
 
 use super::room::Full;
 use super::state::{counter_key, index_key, Record};
 use super::store::MemoryStore;
-use crate::domain::{Delivery, DeliveryStatus, Millis, Status, Verification};
+use crate::domain::{
+    Delivery, DeliveryStatus, Millis, RecordKind, Status, Verification, VerificationId,
+};
 use crate::queue::QueuedMessage;
 use crate::ratelimit::{gcra, Decision, Limit};
 use crate::store::{CheckOutcome, CheckSpec, CheckTarget, EnqueueSpec, NumberRef};
@@ -45,7 +48,10 @@ impl MemoryStore {
         let idx = index_key(&spec.number);
         let lim = counter_key("s", &spec.number);
         let (sent, lim_ttl) = g.counter(&lim, now);
-        let pending = g.index.get(&idx, now).cloned();
+        // A delivery-only send never resends the pending verification nor takes its
+        // place in the index (as `start.lua`).
+        let indexed = spec.fresh.id.kind() == RecordKind::Verification;
+        let pending = g.index.get(&idx, now).filter(|_| indexed).cloned();
         if let Some(id) = pending {
             if let Some(r) = g.records.get_mut(&id, now) {
                 let v = &mut r.v;
@@ -84,7 +90,9 @@ impl MemoryStore {
         }
         let v = spec.fresh;
         let id = v.id.as_str().to_string();
-        g.index.insert(idx, id.clone(), v.expires_at);
+        if indexed {
+            g.index.insert(idx, id.clone(), v.expires_at);
+        }
         g.records.insert_in(
             Some(&v.tenant),
             id,
@@ -170,5 +178,37 @@ fn queued(v: &Verification, e: EnqueueSpec) -> QueuedMessage {
         seq: v.send_count,
         app_hash: e.app_hash,
         request_id: e.request_id,
+    }
+}
+
+impl MemoryStore {
+    /// Moves a pending verification to `to` (canceled or approved) in one lock section:
+    /// the record kept for `retention_ms`, the pending index freed. The record after the
+    /// call; `None` if unknown to `tenant`.
+    pub(super) fn finish(
+        &self,
+        tenant: &str,
+        id: &VerificationId,
+        number: &NumberRef,
+        to: Status,
+        retention_ms: i64,
+        now: Millis,
+    ) -> Option<Verification> {
+        let mut g = self.lock();
+        let r = g
+            .records
+            .get_mut(id.as_str(), now)
+            .filter(|r| r.v.tenant == tenant)?;
+        if r.v.status != Status::Pending || now >= r.v.expires_at {
+            return Some(r.v.clone());
+        }
+        r.v.status = to;
+        let out = r.v.clone();
+        g.records.set_expiry(id.as_str(), now + retention_ms);
+        let idx = index_key(number);
+        if g.index.get(&idx, now).map(String::as_str) == Some(id.as_str()) {
+            g.index.remove(&idx);
+        }
+        Some(out)
     }
 }

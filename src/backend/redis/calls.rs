@@ -41,6 +41,13 @@ impl Parts {
     }
 }
 
+/// Whether a start's record becomes the number's pending verification: a verification
+/// does; a delivery-only send never (it neither resends the pending one nor is found by
+/// a check by number).
+fn takes_index(spec: &StartSpec) -> bool {
+    spec.fresh.id.kind() == crate::domain::RecordKind::Verification
+}
+
 impl RedisStore {
     /// Keys and arguments of `start.lua`.
     pub(super) fn start_parts(&self, spec: &StartSpec, now: Millis) -> Parts {
@@ -60,7 +67,8 @@ impl RedisStore {
             .arg(v.expires_at)
             .arg(&v.tenant)
             .arg(spec.enqueue.app_hash.as_deref().unwrap_or(""))
-            .arg(spec.enqueue.request_id.as_deref().unwrap_or(""));
+            .arg(spec.enqueue.request_id.as_deref().unwrap_or(""))
+            .arg(if takes_index(spec) { "1" } else { "0" });
         for f in record::encode(v, &spec.code_mac, &self.sealer) {
             p.arg(f);
         }
@@ -146,6 +154,6 @@ pub(super) fn bad_reply(what: &str) -> StoreError {
 
 /// Decodes the `id, fields` tail of a script reply.
 fn id_and_record(rest: &[Value], sealer: &crate::crypto::Sealer) -> Option<Verification> {
-    let id = VerificationId::parse(&text(rest.first()?)?).ok()?;
+    let id = VerificationId::parse_stored(&text(rest.first()?)?)?;
     decode(&id, rest.get(1)?, sealer)
 }

@@ -60,6 +60,7 @@
 mod calls;
 mod conn;
 mod delivery;
+mod finish;
 mod fused;
 mod guard_codec;
 mod keys;

@@ -9,7 +9,7 @@ use super::keys::Layout;
 use super::queue::ACK;
 use super::{fused, record};
 use crate::backend::Doorbell;
-use crate::domain::{DeliveryStatus, Millis, Verification, VerificationId};
+use crate::domain::{DeliveryStatus, Millis, Status, Verification, VerificationId};
 use crate::queue::Lease;
 use crate::ratelimit::Backends;
 use crate::store::{admit, Admission, Admitted, CheckOutcome, CheckSpec, IdempotencyBegin};
@@ -45,7 +45,7 @@ pub(super) struct Scripts {
     check: Script,
     pub(super) admit_start: Script,
     pub(super) admit_check: Script,
-    cancel: Script,
+    pub(super) cancel: Script,
     pub(super) delivery: Script,
     pub(super) delivered: Script,
     pub(super) begin_delivery: Script,
@@ -140,19 +140,31 @@ impl Verifications for RedisStore {
         retention_ms: i64,
         now: Millis,
     ) -> StoreResult<Option<Verification>> {
-        let mut inv = self.scripts.cancel.prepare_invoke();
-        inv.key(self.layout.record_key(id))
-            .key(self.layout.index_key(number))
-            .arg(now)
-            .arg(tenant)
-            .arg(retention_ms)
-            .arg(id.as_str());
-        let (head, rest) = reply(self.conn.invoke(&inv).await?);
-        match head.as_str() {
-            "not_found" => Ok(None),
-            "ok" => Ok(rest.first().and_then(|r| decode(id, r, &self.sealer))),
-            _ => Err(bad_reply("cancel")),
-        }
+        self.finish(tenant, id, number, Status::Canceled, retention_ms, now)
+            .await
+    }
+
+    async fn approve(
+        &self,
+        tenant: &str,
+        id: &VerificationId,
+        number: &NumberRef,
+        retention_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Option<Verification>> {
+        self.finish(tenant, id, number, Status::Approved, retention_ms, now)
+            .await
+    }
+
+    async fn pending_id(
+        &self,
+        number: &NumberRef,
+        _now: Millis,
+    ) -> StoreResult<Option<VerificationId>> {
+        let mut cmd = ::redis::cmd("GET");
+        cmd.arg(self.layout.index_key(number));
+        let v = self.conn.query(&cmd).await?;
+        Ok(text(&v).and_then(|s| VerificationId::parse(&s).ok()))
     }
 }
 
@@ -181,7 +193,7 @@ impl DeliveryLog for RedisStore {
         let mut cmd = ::redis::cmd("GET");
         cmd.arg(self.layout.link_key(provider, message_id));
         let v = self.conn.query(&cmd).await?;
-        Ok(text(&v).and_then(|s| VerificationId::parse(&s).ok()))
+        Ok(text(&v).and_then(|s| VerificationId::parse_stored(&s)))
     }
 
     async fn set_delivery(

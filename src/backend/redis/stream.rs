@@ -42,7 +42,7 @@ pub(super) fn entry(v: &Value, shard: u16, redelivered: bool) -> Option<(Lease, 
     };
     let opt = |k: &str| get(k).filter(|s| !s.is_empty());
     let msg = QueuedMessage {
-        id: VerificationId::parse(&get("v")?).ok()?,
+        id: VerificationId::parse_stored(&get("v")?)?,
         tenant: get("t")?,
         seq: get("s")?.parse().ok()?,
         app_hash: opt("h"),

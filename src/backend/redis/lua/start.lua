@@ -7,7 +7,9 @@
 -- ARGV[1] now ms  ARGV[2] record key prefix  ARGV[3] new id  ARGV[4] cooldown ms
 -- ARGV[5] retention ms  ARGV[6] number send limit  ARGV[7] limit window ms
 -- ARGV[8] new expires_at ms  ARGV[9] tenant  ARGV[10] app hash  ARGV[11] request id
--- ARGV[12..] field/value pairs of the new record
+-- ARGV[12] '1' when the record becomes the number's pending verification (a start), '0'
+-- for a delivery-only send: it never resends the pending one, nor takes the index
+-- ARGV[13..] field/value pairs of the new record
 local now = tonumber(ARGV[1])
 local function ms(n) return string.format('%d', n) end
 local sent = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -22,7 +24,8 @@ end
 local function enqueue(id, seq)
   redis.call('XADD', KEYS[4], '*', 'v', id, 't', ARGV[9], 's', seq, 'h', ARGV[10], 'r', ARGV[11])
 end
-local id = redis.call('GET', KEYS[1])
+local indexed = ARGV[12] == '1'
+local id = indexed and redis.call('GET', KEYS[1])
 if id then
   local key = ARGV[2] .. id
   local r = redis.call('HMGET', key, 'st', 'ex', 'sc', 'ms', 'nr')
@@ -41,9 +44,9 @@ end
 if sent >= tonumber(ARGV[6]) then return limited() end
 enqueue(ARGV[3], 1)
 local fields = {}
-for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[3], unpack(fields))
 redis.call('PEXPIREAT', KEYS[3], ms(tonumber(ARGV[8]) + tonumber(ARGV[5])))
-redis.call('SET', KEYS[1], ARGV[3], 'PXAT', ARGV[8])
+if indexed then redis.call('SET', KEYS[1], ARGV[3], 'PXAT', ARGV[8]) end
 bump()
 return {'created'}

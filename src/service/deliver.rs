@@ -1,0 +1,300 @@
+//! Delivery-only sends: codes made elsewhere (an auth server's own OTP: Supabase Auth's
+//! Send SMS hook, Ory Kratos's HTTP courier, Keycloak SMS plugins), delivered through the
+//! same admission (geo, limits, the pumping guard), routing, failover, receipts and
+//! metrics as a start, and never checked here.
+//!
+//! A delivery is a record like a verification, with a `dlv_` id
+//! ([`crate::domain::DeliveryId`]): the store creates it in the same step as its queued
+//! send, but it never resends the number's pending verification nor takes its place
+//! (so a check by number never finds it), and `VerificationId::parse` refuses its id
+//! (so a check by id answers as for an unknown verification). Its code cannot be
+//! derived from a seed, so the record's seed field holds the code sealed
+//! (ChaCha20-Poly1305, bound to the record id and tenant, [`Keys::seal_code`]): at rest
+//! the store holds neither the number nor the code in plain text; the worker opens it
+//! to render the message with the tenant's template.
+//!
+//! The guard sees no approvals for these codes: it judges them as it judges
+//! unconverted starts, by volume against its baselines, unless the caller confirms
+//! (`POST /v1/deliveries/{id}/confirm`, [`Service::confirm_delivery`]) that the user
+//! typed the code right. A confirmation runs as a right check of the record by id (the
+//! code's MAC is the one stored), so the approval is counted once, in the same store
+//! step, exactly as a verification's approval is; confirming again answers the record
+//! and counts nothing.
+
+use super::start::started_from;
+use super::*;
+use crate::crypto::Keys;
+
+/// Where a delivery-only send came from (a bounded metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliverySource {
+    /// `POST /v1/deliveries`.
+    Api,
+    /// The Supabase Auth Send SMS hook.
+    Supabase,
+}
+
+impl DeliverySource {
+    /// The label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliverySource::Api => "api",
+            DeliverySource::Supabase => "supabase",
+        }
+    }
+}
+
+/// A parsed delivery-only request.
+#[derive(Debug, Clone)]
+pub struct DeliverInput {
+    /// Destination.
+    pub to: PhoneNumber,
+    /// The code made elsewhere (4..10 digits; `Debug` hides it).
+    pub code: OtpCode,
+    /// Template locale.
+    pub locale: Option<Locale>,
+    /// Named template.
+    pub template: Option<String>,
+    /// What the caller knows of the end user (the pumping guard).
+    pub risk: Option<RiskContext>,
+    /// Caller metadata, raw JSON object text.
+    pub metadata: Option<String>,
+    /// Request id for log correlation.
+    pub request_id: Option<String>,
+    /// Who asked.
+    pub source: DeliverySource,
+}
+
+/// The record of a delivery-only send: the number sealed, the code sealed in `seed`,
+/// its MAC (confirmation), one send, no resends.
+fn record(
+    keys: &Keys,
+    tenant: &Tenant,
+    id: &DeliveryId,
+    input: &DeliverInput,
+    now: Millis,
+) -> Verification {
+    let cfg = &tenant.cfg;
+    Verification {
+        id: id.record().clone(),
+        tenant: tenant.id.clone(),
+        to: input.to.clone(),
+        channel: Channel::Sms,
+        status: Status::Pending,
+        created_at: now,
+        expires_at: now + ms(cfg.ttl_secs),
+        send_count: 1,
+        max_sends: 1,
+        next_resend_at: now,
+        attempts_left: 1,
+        delivery: Delivery {
+            status: DeliveryStatus::Queued,
+            provider: None,
+            updated_at: now,
+            reason: None,
+        },
+        metadata: input.metadata.clone(),
+        locale: input.locale.as_ref().map(|l| l.as_str().to_string()),
+        template: input.template.clone(),
+        code_length: input.code.expose().len() as u8,
+        seed: keys.seal_code(id.as_str(), &tenant.id, &input.code),
+    }
+}
+
+impl Service {
+    /// Delivers a code made elsewhere: admission, the record and its queued send in
+    /// one store step, the answer.
+    pub async fn deliver(
+        &self,
+        tenant: &Tenant,
+        input: DeliverInput,
+    ) -> Result<(Verification, RateInfo)> {
+        let source = input.source;
+        let country = input.to.region().unwrap_or("unknown").to_string();
+        let r = self.deliver_inner(tenant, input).await;
+        let outcome = if r.is_ok() { "accepted" } else { "refused" };
+        self.inner
+            .metrics
+            .deliveries
+            .with_label_values(&[&tenant.id, source.as_str(), outcome])
+            .inc();
+        if let Ok((v, _)) = &r {
+            self.inner.activity.started(&country, v.created_at);
+        }
+        r
+    }
+
+    async fn deliver_inner(
+        &self,
+        tenant: &Tenant,
+        input: DeliverInput,
+    ) -> Result<(Verification, RateInfo)> {
+        let cfg = &tenant.cfg;
+        let name = input.template.as_deref().unwrap_or("default");
+        if template::pick(cfg, name, None).is_none() {
+            return Err(Error::InvalidRequest(format!("unknown template `{name}`")));
+        }
+        let abuse = &self.inner.abuse;
+        let adm = abuse.start_admission(tenant, &input.to, None, input.risk.as_ref())?;
+        let number = self.number_ref(tenant, input.to.as_str(), Channel::Sms);
+        let id = DeliveryId::generate(number.shard)?;
+        let now = now_millis();
+        let keys = &self.inner.keys;
+        let spec = StartSpec {
+            fresh: record(keys, tenant, &id, &input, now),
+            code_mac: keys.code_mac(&tenant.id, input.to.as_str(), &input.code),
+            number,
+            cooldown_ms: 0,
+            retention_ms: ms(cfg.retention_secs),
+            number_send_limit: cfg.number_sends_per_hour,
+            number_window_ms: 3_600_000,
+            enqueue: EnqueueSpec {
+                app_hash: None,
+                request_id: input.request_id.clone(),
+            },
+        };
+        let admitted = self
+            .inner
+            .store
+            .admit_start(abuse.gate(), &adm, spec, now)
+            .await
+            .map_err(unavailable)?;
+        let (outcome, info) = abuse.settle(tenant, admitted)?;
+        let v = match started_from(outcome)? {
+            Started::Created(v) | Started::Resent(v) => v,
+        };
+        tracing::info!(
+            id = v.id.as_str(),
+            tenant = %tenant.id,
+            to = %input.to.masked(),
+            source = input.source.as_str(),
+            "delivery queued"
+        );
+        Ok((v, info))
+    }
+
+    /// Reads a delivery of this tenant.
+    pub async fn delivery(&self, tenant: &Tenant, id: &DeliveryId) -> Result<Verification> {
+        self.inner
+            .store
+            .get(&tenant.id, id.record())
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| Error::NotFound("no delivery with this id".into()))
+    }
+
+    /// Records that the user typed the delivered code right: an approval for the
+    /// pumping guard, counted once. Returns the record and whether this call counted.
+    pub async fn confirm_delivery(
+        &self,
+        tenant: &Tenant,
+        id: &DeliveryId,
+    ) -> Result<(Verification, bool)> {
+        let v = self.delivery(tenant, id).await?;
+        if v.status == Status::Approved {
+            return Ok((v, false));
+        }
+        let gone = || Error::NotFound("the delivery has expired; nothing to confirm".into());
+        if v.status_at(now_millis()) != Status::Pending {
+            return Err(gone());
+        }
+        let keys = &self.inner.keys;
+        let code = keys
+            .open_code(id.as_str(), &tenant.id, &v.seed)
+            .ok_or_else(|| Error::Internal("a delivery's code does not open".into()))?;
+        let client = CheckClient::default();
+        let abuse = &self.inner.abuse;
+        let adm = abuse.check_admission(tenant, Some(&v.to), &client)?;
+        let spec = CheckSpec {
+            target: CheckTarget::Id(
+                id.record().clone(),
+                self.number_ref(tenant, v.to.as_str(), v.channel),
+            ),
+            code_mac: keys.code_mac(&tenant.id, v.to.as_str(), &code),
+            number_fail_limit: tenant.cfg.number_failed_checks_per_hour,
+            client_keys: Vec::new(),
+            client_fail_limit: 0,
+            number_window_ms: 3_600_000,
+            retention_ms: ms(tenant.cfg.retention_secs),
+        };
+        let admitted = self
+            .inner
+            .store
+            .admit_check(abuse.gate(), &adm, spec, now_millis())
+            .await
+            .map_err(unavailable)?;
+        let (outcome, _) = abuse.settle(tenant, admitted)?;
+        match outcome {
+            CheckOutcome::Approved(v) => {
+                let m = &self.inner.metrics;
+                m.deliveries
+                    .with_label_values(&[&tenant.id, "api", "confirmed"])
+                    .inc();
+                self.inner.activity.approved(v.to.country(), now_millis());
+                tracing::info!(id = v.id.as_str(), tenant = %tenant.id, "delivery confirmed");
+                Ok((v, true))
+            }
+            // Confirmed by a concurrent call in between: this one counts nothing.
+            _ => match self.delivery(tenant, id).await? {
+                v if v.status == Status::Approved => Ok((v, false)),
+                _ => Err(gone()),
+            },
+        }
+    }
+
+    /// Reserves a hook call's id (`webhook-id`) for `ttl_ms`: `Some` the first time,
+    /// `None` for a replay (the same id handled before, or being handled now). The
+    /// store keeps only a keyed hash of it, as it keeps idempotency keys. End the call
+    /// with [`Self::hook_call_end`].
+    pub async fn hook_call_begin(
+        &self,
+        tenant: &Tenant,
+        hook: &str,
+        call_id: &str,
+        ttl_ms: i64,
+    ) -> Result<Option<HookCall>> {
+        let keys = &self.inner.keys;
+        let name = format!("hook:{hook}:{call_id}");
+        let call = HookCall {
+            key: keys.idempotency_key(&tenant.id, name.as_bytes()),
+            fp: keys.request_fingerprint(&tenant.id, name.as_bytes()),
+            ttl_ms: ttl_ms.max(1),
+        };
+        let begun = self
+            .inner
+            .store
+            .idempotency_begin(&tenant.id, &call.key, &call.fp, call.ttl_ms)
+            .await
+            .map_err(unavailable)?;
+        match begun {
+            IdempotencyBegin::Reserved => Ok(Some(call)),
+            IdempotencyBegin::StoreFull(left) => Err(Error::store_full(dur(left))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Ends a hook call: `handled` keeps its id until the reservation's end (a replay
+    /// is refused); otherwise (a failure the caller may retry) it is released.
+    pub async fn hook_call_end(&self, tenant: &Tenant, call: HookCall, handled: bool) {
+        let store = &self.inner.store;
+        let r = if handled {
+            let until = now_millis().saturating_add(call.ttl_ms);
+            store
+                .idempotency_finish(&tenant.id, &call.key, &call.fp, 200, "", until)
+                .await
+        } else {
+            store.idempotency_abort(&tenant.id, &call.key).await
+        };
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "could not record the end of a hook call");
+        }
+    }
+}
+
+/// A hook call whose id is reserved ([`Service::hook_call_begin`]).
+#[derive(Debug)]
+pub struct HookCall {
+    key: String,
+    fp: String,
+    ttl_ms: i64,
+}
