@@ -84,7 +84,12 @@ async fn bind_once(
         .address_range(c_text(&c.address_range))
         .build();
     match client.bind_transceiver(bind).await {
-        Ok(_) => Ok((client, events)),
+        Ok(resp) => {
+            // SMPP 3.4 §5.3.2.25: an SMSC that speaks 5.0 may say so in the answer;
+            // the session stays at the version configured.
+            tracing::debug!(sc_interface_version = ?resp.sc_interface_version(), "bind_transceiver_resp");
+            Ok((client, events))
+        }
         Err(rusmppc::error::Error::UnexpectedResponse { response }) => {
             let _ = tokio::time::timeout(Duration::from_secs(1), client.close()).await;
             Err(BindFailure::Refused(u32::from(response.status())))
