@@ -40,6 +40,8 @@ pub struct Application {
     state: AppState,
     limits: Limits,
     metrics_refresh: Duration,
+    /// The providers, closed after the drain (SMPP binds unbind).
+    providers: Arc<Router>,
 }
 
 impl Application {
@@ -186,6 +188,7 @@ impl Application {
             state,
             limits: Limits::from_config(&cfg.server),
             metrics_refresh: Duration::from_millis(cfg.metrics.refresh_interval_ms.max(100)),
+            providers: router,
         })
     }
 
@@ -262,6 +265,7 @@ impl Application {
         refresher.abort();
         tracing::info!("stopped accepting requests; draining the delivery queue");
         let drained = self.workers.shutdown().await;
+        self.providers.close().await;
         tracing::info!(drained, "shutdown complete");
         drop(rx);
         Ok(())

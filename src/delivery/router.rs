@@ -167,6 +167,14 @@ impl Router {
         self.slots.values()
     }
 
+    /// Ends every provider's long-lived sessions (SMPP binds), at shutdown once the
+    /// queue is drained.
+    pub async fn close(&self) {
+        for s in self.slots.values() {
+            s.provider.close().await;
+        }
+    }
+
     /// The providers to try for `to`, in order.
     pub fn plan(&self, to: &PhoneNumber) -> Vec<Arc<Slot>> {
         let matches = |d: &Dest| match d {

@@ -244,4 +244,7 @@ pub trait SmsProvider: Send + Sync + 'static {
     fn binds(&self) -> Vec<BindView> {
         Vec::new()
     }
+    /// Ends the provider's long-lived sessions politely at shutdown (an SMPP `unbind`);
+    /// nothing for request-per-message adapters.
+    async fn close(&self) {}
 }

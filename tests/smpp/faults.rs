@@ -265,3 +265,18 @@ async fn a_late_answer_times_out_fails_over_and_is_counted_when_it_comes() {
         "the late answer changes nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_shutdown_every_bind_unbinds_after_the_queue_drains() {
+    let s = Smsc::start(json!({})).await;
+    let mut p = provider(s.port);
+    p.sessions = 2;
+    let app = gateway(p).await;
+    s.wait_count("bound", 2, T).await;
+    let (id, _) = start(&app).await;
+    wait_status(&app, &id, "sent").await;
+    app.stop().await;
+    s.wait_count("unbind", 2, T).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(s.count("bind"), 2, "no bind after the unbind");
+}

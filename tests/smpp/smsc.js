@@ -19,7 +19,7 @@
 // (destroy every connection), {"cmd":"unbind"}, {"cmd":"garbage"} (a malformed PDU),
 // {"cmd":"generic_nack"}, {"cmd":"receipt","id":..,"form":"tlv"|"text","stat":..},
 // {"cmd":"mo"}, {"cmd":"release"} (answer held submits).
-// Reports on stdout, one JSON object a line: listening, bind, bound, bind_refused,
+// Reports on stdout, one JSON object a line: listening, bind, bound, bind_refused, unbind,
 // submit (every field a test checks), submit_resp, message (a whole text reassembled
 // from its parts: UDH, sar TLVs or message_payload), deliver_sm_resp, enquire_link,
 // unbind_resp, close.
@@ -157,7 +157,7 @@ const server = smpp.createServer({ debug: false }, (session) => {
     out({ event: 'bound' });
   });
   session.on('enquire_link', (pdu) => { session.send(pdu.response()); out({ event: 'enquire_link' }); });
-  session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
+  session.on('unbind', (pdu) => { out({ event: 'unbind' }); session.send(pdu.response()); session.close(); });
   session.on('unbind_resp', () => out({ event: 'unbind_resp' }));
   session.on('deliver_sm_resp', (pdu) => out({ event: 'deliver_sm_resp', status: pdu.command_status }));
   session.on('generic_nack', (pdu) => out({ event: 'generic_nack_received', status: pdu.command_status }));

@@ -37,6 +37,9 @@
 //! is connecting; then it fails: `Auth` when a bind was refused (the account's problem:
 //! failover, and the breaker opens), `Unavailable` otherwise (failover).
 //!
+//! **Shutdown.** [`SmsProvider::close`] (called once the queue is drained) stops the
+//! binds' tasks and `unbind`s each bound session.
+//!
 //! **Receipts** arrive on the binds and go through the [`ReceiptSink`] to
 //! `delivery::receipts`, the same matching and once-only rule as a receipt posted over
 //! HTTP; `POST /v1/receipts/<name>` is not used for this kind.
@@ -218,5 +221,21 @@ impl SmsProvider for SmppProvider {
 
     fn binds(&self) -> Vec<BindView> {
         self.binds.iter().map(|b| b.view()).collect()
+    }
+
+    /// Stops the binds' tasks (no reconnecting), then `unbind`s each bound session and
+    /// closes it, each step within a second.
+    async fn close(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for b in &self.binds {
+            if let Some(client) = b.client() {
+                let second = Duration::from_secs(1);
+                let unbound = tokio::time::timeout(second, client.unbind()).await;
+                let _ = tokio::time::timeout(second, client.close()).await;
+                tracing::info!(provider = %self.shared.name, bind = b.index, unbound = matches!(unbound, Ok(Ok(()))), "SMPP bind closed");
+            }
+        }
     }
 }
