@@ -16,6 +16,10 @@ mod faults;
 mod ops;
 #[path = "smpp/send.rs"]
 mod send;
+#[path = "smpp/tls.rs"]
+mod tls;
+#[path = "smpp/version.rs"]
+mod version;
 
 use otpgw::config::Secret;
 use otpgw::providers::{smpp, ProviderConfig};

@@ -52,6 +52,7 @@ pub const NAMES: &[&str] = &[
     "otpgw_smpp_errors_total",
     "otpgw_smpp_inbound_total",
     "otpgw_smpp_reconnects_total",
+    "otpgw_smpp_bind_version",
 ];
 
 /// The metrics handle: one shared set of collectors, cheap to clone (handlers and
@@ -211,6 +212,7 @@ mod tests {
             receipts: 1,
             mobile_originated: 1,
             reconnects: 1,
+            version: Some("5.0"),
         });
         let text = m.render();
         let mut found: Vec<&str> = text

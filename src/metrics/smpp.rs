@@ -22,7 +22,12 @@ pub struct Smpp {
     pub inbound: IntCounterVec,
     /// Binds lost or refused, per bind.
     pub reconnects: IntCounterVec,
+    /// 1 for the SMPP version (`3.4`, `5.0`) the bind's last bind agreed on.
+    pub bind_version: IntGaugeVec,
 }
+
+/// The versions a bind shows.
+pub const VERSIONS: [&str; 3] = ["3.3", "3.4", "5.0"];
 
 /// The states a bind shows.
 pub const STATES: [&str; 4] = ["connecting", "bound", "down", "refused"];
@@ -47,6 +52,8 @@ pub struct BindCounts<'a> {
     pub mobile_originated: u64,
     /// Reconnects so far.
     pub reconnects: u64,
+    /// The version agreed on (one of [`VERSIONS`]), once bound.
+    pub version: Option<&'a str>,
 }
 
 fn up_to(c: &prometheus::IntCounter, total: u64) {
@@ -99,6 +106,11 @@ impl Smpp {
                 "SMPP binds lost or refused.",
                 &["provider", "bind"],
             ),
+            bind_version: gauge(
+                "otpgw_smpp_bind_version",
+                "SMPP version the bind agreed on (1 for it).",
+                &["provider", "bind", "version"],
+            ),
         }
     }
 
@@ -134,5 +146,12 @@ impl Smpp {
             b.mobile_originated,
         );
         up_to(&self.reconnects.with_label_values(&pb), b.reconnects);
+        if let Some(version) = b.version {
+            for v in VERSIONS {
+                self.bind_version
+                    .with_label_values(&[b.provider, &bind, v])
+                    .set(i64::from(v == version));
+            }
+        }
     }
 }

@@ -226,6 +226,8 @@ pub struct BindView {
     pub reconnects: u64,
     /// The last reason the bind went down or was refused.
     pub last_error: Option<String>,
+    /// The SMPP version the last bind agreed on (`"3.4"`, `"5.0"`; none before one).
+    pub version: Option<&'static str>,
 }
 
 /// A way to get a text message to a phone.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 const T: Duration = Duration::from_secs(10);
 
 /// A gateway routing to `smsc` (settings `p`) and then to a webhook to `sink`.
-async fn with_fallback(p: smpp::Config, sink: &Sink) -> TestApp {
+pub async fn with_fallback(p: smpp::Config, sink: &Sink) -> TestApp {
     let url = sink.url();
     spawn_app(Backend::Memory, move |c| {
         c.providers.insert("smsc".into(), ProviderConfig::Smpp(p));

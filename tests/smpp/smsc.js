@@ -4,6 +4,8 @@
 //   system_id, password       what a bind must carry (else refused with refuse_status)
 //   refuse_status             status of a refused bind (default 0x0E ESME_RINVPASWD)
 //   bind_silent               never answer a bind
+//   sc_interface_version      the bind response's sc_interface_version TLV (a number;
+//                             default none: the TLV is left out)
 //   submit_status             status for every submit_sm (0: accepted with an id)
 //   throttle_first            answer the first N submit_sm with throttle_status
 //   throttle_status           default 0x58 ESME_RTHROTTLED
@@ -13,6 +15,7 @@
 //   receipt_stat              stat of those receipts (default DELIVRD)
 //   receipt_delay_ms          delay before those receipts
 //   id_prefix                 prefix of message ids (default "m")
+//   tls_key, tls_cert         PEM files: listen with TLS (the package's createServer({key, cert}))
 //   quiet                     report no submit, submit_resp or message (benchmarks):
 //                             only a `count` report every 1000 submits
 // Commands on stdin, one JSON object a line: {"cmd":"set",...settings}, {"cmd":"drop"}
@@ -137,7 +140,13 @@ function onSubmit(session, pdu) {
   else answer();
 }
 
-const server = smpp.createServer({ debug: false }, (session) => {
+const serverOptions = { debug: false };
+if (cfg.tls_key) {
+  const fs = require('fs');
+  serverOptions.key = fs.readFileSync(cfg.tls_key);
+  serverOptions.cert = fs.readFileSync(cfg.tls_cert);
+}
+const server = smpp.createServer(serverOptions, (session) => {
   sessions.add(session);
   session.on('close', () => { sessions.delete(session); out({ event: 'close' }); });
   session.on('error', (e) => {
@@ -153,8 +162,10 @@ const server = smpp.createServer({ debug: false }, (session) => {
       out({ event: 'bind_refused' });
       return;
     }
-    session.send(pdu.response({ system_id: 'smsc' }));
-    out({ event: 'bound' });
+    const resp = { system_id: 'smsc' };
+    if (typeof cfg.sc_interface_version === 'number') resp.sc_interface_version = cfg.sc_interface_version;
+    session.send(pdu.response(resp));
+    out({ event: 'bound', sc_interface_version: resp.sc_interface_version === undefined ? null : resp.sc_interface_version });
   });
   session.on('enquire_link', (pdu) => { session.send(pdu.response()); out({ event: 'enquire_link' }); });
   session.on('unbind', (pdu) => { out({ event: 'unbind' }); session.send(pdu.response()); session.close(); });
@@ -164,7 +175,8 @@ const server = smpp.createServer({ debug: false }, (session) => {
   session.on('submit_sm', (pdu) => onSubmit(session, pdu));
 });
 
-server.listen(port, '127.0.0.1', () => out({ event: 'listening', port }));
+server.on('tlsClientError', (e) => out({ event: 'tls_error', error: String(e) }));
+server.listen(port, '127.0.0.1', () => out({ event: 'listening', port, tls: !!cfg.tls_key }));
 
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   if (!line.trim()) return;

@@ -90,6 +90,7 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
                 receipts: b.receipts,
                 mobile_originated: b.mobile_originated,
                 reconnects: b.reconnects,
+                version: b.version,
             });
         }
     }

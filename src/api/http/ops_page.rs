@@ -149,7 +149,7 @@ fn binds(h: &mut String, providers: &[crate::service::ProviderState]) {
     }
     h.push_str(concat!(
         "<h2>SMPP binds</h2><table id=\"binds\"><tr><th>provider</th><th>bind</th>",
-        "<th>state</th><th>window</th><th>submitted</th><th>errors</th><th>receipts</th>",
+        "<th>state</th><th>version</th><th>window</th><th>submitted</th><th>errors</th><th>receipts</th>",
         "<th>mobile-originated</th><th>reconnects</th><th>last error</th></tr>"
     ));
     for p in providers {
@@ -167,10 +167,11 @@ fn binds(h: &mut String, providers: &[crate::service::ProviderState]) {
                 .join(", ");
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&p.name),
                 b.bind,
                 b.state,
+                b.version.unwrap_or(""),
                 b.window_in_use,
                 b.window,
                 b.submitted,

@@ -65,6 +65,8 @@ pub struct Bind {
     pub(super) mobile_originated: AtomicU64,
     pub(super) reconnects: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// The `interface_version` the last bind agreed on (0: never bound).
+    version: AtomicU8,
 }
 
 impl Bind {
@@ -84,6 +86,7 @@ impl Bind {
             mobile_originated: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            version: AtomicU8::new(0),
         }
     }
 
@@ -141,6 +144,10 @@ impl Bind {
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
     }
 
+    pub(super) fn set_version(&self, v: u8) {
+        self.version.store(v, Ordering::Relaxed);
+    }
+
     /// What the ops page and metrics show.
     pub fn view(&self) -> BindView {
         BindView {
@@ -162,6 +169,10 @@ impl Bind {
             mobile_originated: self.mobile_originated.load(Ordering::Relaxed),
             reconnects: self.reconnects.load(Ordering::Relaxed),
             last_error: self.last_error(),
+            version: match self.version.load(Ordering::Relaxed) {
+                0 => None,
+                v => Some(super::config::version_name(v)),
+            },
         }
     }
 }

@@ -16,6 +16,36 @@ pub enum InterfaceVersion {
     /// SMPP 5.0 (`0x50`), for an SMSC that offers it.
     #[serde(rename = "5.0")]
     V50,
+    /// Announce 5.0 (`0x50`) and speak what the SMSC answers in the bind response's
+    /// `sc_interface_version` (none: 3.4).
+    #[serde(rename = "auto")]
+    Auto,
+}
+
+impl InterfaceVersion {
+    /// The `interface_version` octet the bind carries.
+    pub fn announced(self) -> u8 {
+        match self {
+            InterfaceVersion::V34 => 0x34,
+            InterfaceVersion::V50 | InterfaceVersion::Auto => 0x50,
+        }
+    }
+
+    /// The version a bind speaks, from what it announced and the SMSC's
+    /// `sc_interface_version` (`None` when the bind response carried none): the lower
+    /// of the two, and 3.4 when the SMSC named none (see `docs/providers.md`).
+    pub fn negotiated(self, answered: Option<u8>) -> u8 {
+        self.announced().min(answered.unwrap_or(0x34))
+    }
+}
+
+/// `"3.4"`, `"5.0"`, or `"3.3"` for anything older, for an `interface_version` octet.
+pub fn version_name(v: u8) -> &'static str {
+    match v {
+        0x50.. => "5.0",
+        0x34..=0x4F => "3.4",
+        _ => "3.3",
+    }
 }
 
 /// How a text longer than one segment is sent.
@@ -42,8 +72,12 @@ pub struct Config {
     pub host: String,
     /// The SMSC's port (2775 is the usual plain port, 3550 or 8775 often TLS).
     pub port: u16,
-    /// Connect over TLS (rustls, the system's trust store).
+    /// Connect over TLS (rustls; the system's trust store unless `tls_ca_file`).
     pub tls: bool,
+    /// A PEM file of CA certificates to trust for the SMSC's certificate instead of the
+    /// system's trust store (an operator's private CA, or a self-signed SMSC); needs
+    /// `tls = true`. Read at each connection.
+    pub tls_ca_file: Option<String>,
     /// `system_id` of the bind (the account name the SMSC gave you).
     #[serde(deserialize_with = "crate::secret::text::string")]
     pub system_id: String,
@@ -55,7 +89,8 @@ pub struct Config {
     /// `address_range` of the bind; empty unless the SMSC asks for one.
     #[serde(deserialize_with = "crate::secret::text::string")]
     pub address_range: String,
-    /// The version the bind announces: `"3.4"` or `"5.0"`.
+    /// The version the bind announces: `"3.4"`, `"5.0"`, or `"auto"` (announce 5.0,
+    /// speak what the SMSC's bind response names; 3.4 when it names none).
     pub interface_version: InterfaceVersion,
     /// Binds (sessions) this instance keeps open, each a `bind_transceiver`.
     pub sessions: u32,
@@ -105,6 +140,7 @@ impl Default for Config {
             host: String::new(),
             port: 2775,
             tls: false,
+            tls_ca_file: None,
             system_id: String::new(),
             password: Secret(String::new()),
             system_type: String::new(),
@@ -178,6 +214,14 @@ impl Config {
         }
         if self.port == 0 {
             p.push("port must be 1 to 65535".into());
+        }
+        if let Some(f) = &self.tls_ca_file {
+            if !self.tls {
+                p.push("tls_ca_file needs tls = true".into());
+            }
+            if let Err(e) = super::tls::client_config(f) {
+                p.push(e);
+            }
         }
         if self.system_id.is_empty() || self.system_id.len() > 15 {
             p.push("system_id must be 1 to 15 characters (SMPP 3.4 §4.1.1)".into());

@@ -16,6 +16,7 @@
 //! | `encode.rs` | `data_coding` (GSM-7 or UCS-2), GSM-7 packing, parts with UDH, `sar_*` TLVs or `message_payload` |
 //! | `receipt.rs` | a `deliver_sm` read as a receipt (TLVs or the text of Appendix B) or a mobile-originated message |
 //! | `submit.rs` | one part's `submit_sm`, its place in the window, throttling retries on the bind |
+//! | `tls.rs` | the trust for the SMSC's certificate: the system's, or `tls_ca_file` |
 //! | `status.rs` | each command status mapped to a kind and retryability, with the specification's wording |
 //!
 //! **A send.** The text is encoded ([`encode`]); a bound bind is taken in turn
@@ -51,6 +52,7 @@ pub mod receipt;
 mod session;
 pub mod status;
 mod submit;
+mod tls;
 
 pub use config::Config;
 

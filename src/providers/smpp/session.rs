@@ -12,7 +12,9 @@
 //! any non-zero status on `bind_transceiver_resp`) is `refused`: it is logged once per
 //! attempt with the status, senders fail over (`Auth`, which the breaker counts), and
 //! the next attempt waits `reconnect_max_ms` at once: no tight loop against an SMSC that
-//! will block the account for it. An SMSC that accepts TCP and never answers the bind
+//! will block the account for it. A TLS certificate the trusted CAs do not vouch for
+//! (`tls_ca_file`, or the system's store) is the same kind of configuration problem and
+//! is handled the same way (`refused`, error log, `reconnect_max_ms`). An SMSC that accepts TCP and never answers the bind
 //! is a timeout, and backs off like a drop.
 //!
 //! **What the SMSC sends.** `deliver_sm`: read ([`super::receipt`]), a receipt handed
@@ -39,6 +41,8 @@ use std::time::Duration;
 enum BindFailure {
     /// The SMSC answered the bind with this non-zero status.
     Refused(u32),
+    /// The SMSC's TLS certificate is not one the trusted CAs vouch for.
+    Untrusted(String),
     /// Anything else: no connection, TLS, no answer in time.
     Other(String),
 }
@@ -52,43 +56,52 @@ pub(super) fn jitter(d: Duration) -> Duration {
 /// Connects and binds once.
 async fn bind_once(
     s: &Shared,
-) -> Result<(Client, impl futures_util::Stream<Item = Event> + Unpin), BindFailure> {
+) -> Result<(Client, impl futures_util::Stream<Item = Event> + Unpin, u8), BindFailure> {
     let c = &s.cfg;
     let scheme = if c.tls { "ssmpp" } else { "smpp" };
     let url = format!("{scheme}://{}:{}", c.host.trim(), c.port);
     let response = Duration::from_millis(c.response_timeout_ms);
-    let builder = ConnectionBuilder::new()
+    let mut builder = ConnectionBuilder::new()
         .response_timeout(response)
         .enquire_link_response_timeout(response)
         .disable_interface_version_check()
         .with_enquire_link_interval(
             (c.enquire_link_secs > 0).then(|| Duration::from_secs(c.enquire_link_secs)),
         );
+    if let (true, Some(f)) = (c.tls, &c.tls_ca_file) {
+        builder = builder.rustls_config(super::tls::client_config(f).map_err(BindFailure::Other)?);
+    }
     let (client, events) = tokio::time::timeout(
         Duration::from_millis(c.connect_timeout_ms),
         builder.connect(url),
     )
     .await
     .map_err(|_| BindFailure::Other("no connection within connect_timeout_ms".into()))?
-    .map_err(|e| BindFailure::Other(format!("connect: {e}")))?;
+    .map_err(|e| match super::tls::untrusted(&e) {
+        Some(why) => BindFailure::Untrusted(why),
+        None => BindFailure::Other(format!("connect: {e}")),
+    })?;
     let bind = BindTransceiver::builder()
         .system_id(c_text(&c.system_id))
         .password(c_text(&c.password))
         .system_type(c_text(&c.system_type))
-        .interface_version(match c.interface_version {
-            super::config::InterfaceVersion::V34 => InterfaceVersion::Smpp3_4,
-            super::config::InterfaceVersion::V50 => InterfaceVersion::Smpp5_0,
-        })
+        .interface_version(InterfaceVersion::from(c.interface_version.announced()))
         .addr_ton(Ton::Unknown)
         .addr_npi(Npi::Unknown)
         .address_range(c_text(&c.address_range))
         .build();
     match client.bind_transceiver(bind).await {
         Ok(resp) => {
-            // SMPP 3.4 §5.3.2.25: an SMSC that speaks 5.0 may say so in the answer;
-            // the session stays at the version configured.
-            tracing::debug!(sc_interface_version = ?resp.sc_interface_version(), "bind_transceiver_resp");
-            Ok((client, events))
+            // SMPP 3.4 §5.3.2.25, 5.0 §4.1.1: the SMSC names the version it speaks in
+            // `sc_interface_version`; without it, 3.4 (docs/providers.md, Versions).
+            let answered = resp.sc_interface_version().map(u8::from);
+            let version = c.interface_version.negotiated(answered);
+            tracing::debug!(
+                ?answered,
+                version = super::config::version_name(version),
+                "bind_transceiver_resp"
+            );
+            Ok((client, events, version))
         }
         Err(rusmppc::error::Error::UnexpectedResponse { response }) => {
             let _ = tokio::time::timeout(Duration::from_secs(1), client.close()).await;
@@ -193,9 +206,10 @@ pub async fn run(s: Arc<Shared>, bind: Arc<Bind>) {
     loop {
         bind.set(State::Connecting, None);
         let wait = match bind_once(&s).await {
-            Ok((client, events)) => {
+            Ok((client, events, version)) => {
                 failures = 0;
-                tracing::info!(provider = %s.name, bind = bind.index, host = %s.cfg.host, "SMPP bind up");
+                tracing::info!(provider = %s.name, bind = bind.index, host = %s.cfg.host, version = super::config::version_name(version), "SMPP bind up");
+                bind.set_version(version);
                 bind.set(State::Bound, Some(client.clone()));
                 let why = serve(&s, &bind, &client, events).await;
                 bind.set(State::Down, None);
@@ -212,6 +226,13 @@ pub async fn run(s: Arc<Shared>, bind: Arc<Bind>) {
                     super::status::name(status)
                 );
                 tracing::error!(provider = %s.name, bind = bind.index, system_id = %s.cfg.system_id, reason = %why, retry_in_ms = max.as_millis() as u64, "the SMSC refused the SMPP bind: check system_id, password and system_type");
+                bind.went_down(why);
+                bind.set(State::Refused, None);
+                bind.reconnects.fetch_add(1, Ordering::Relaxed);
+                max
+            }
+            Err(BindFailure::Untrusted(why)) => {
+                tracing::error!(provider = %s.name, bind = bind.index, host = %s.cfg.host, reason = %why, retry_in_ms = max.as_millis() as u64, "the SMSC's TLS certificate is not trusted: check tls_ca_file (or the system trust store) and the host name");
                 bind.went_down(why);
                 bind.set(State::Refused, None);
                 bind.reconnects.fetch_add(1, Ordering::Relaxed);
