@@ -14,6 +14,8 @@ mod smsc;
 mod faults;
 #[path = "smpp/ops.rs"]
 mod ops;
+#[path = "smpp/receipts.rs"]
+mod receipts;
 #[path = "smpp/send.rs"]
 mod send;
 #[path = "smpp/tls.rs"]

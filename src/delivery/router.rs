@@ -72,6 +72,8 @@ pub enum Outcome {
         provider: String,
         /// The provider's message id.
         message_id: String,
+        /// The ids of the message's later parts, where each has its own (SMPP).
+        other_parts: Vec<String>,
     },
     /// A provider rejected it for good (invalid number, refused content, …).
     Rejected {
@@ -224,7 +226,7 @@ impl Router {
                     }
                 }
                 let started = std::time::Instant::now();
-                let result = slot.provider.send(msg).await;
+                let result = slot.provider.send_parts(msg).await;
                 self.metrics
                     .send_duration
                     .with_label_values(&[&slot.name])
@@ -243,12 +245,13 @@ impl Router {
                     .with_label_values(&[&slot.name, outcome])
                     .inc();
                 match result {
-                    Ok(message_id) => {
+                    Ok(accepted) => {
                         slot.breaker.record(true);
                         tracing::info!(id = msg.id.as_str(), to = %to, provider = %slot.name, round, "message accepted");
                         return Outcome::Sent {
                             provider: slot.name.clone(),
-                            message_id,
+                            message_id: accepted.message_id,
+                            other_parts: accepted.other_parts,
                         };
                     }
                     // A refused account (credentials, balance, sender) or a redirect is

@@ -127,6 +127,7 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
         Outcome::Sent {
             provider,
             message_id,
+            other_parts,
         } => {
             let ttl = (v.expires_at - now) + tenant.cfg.retention_secs as i64 * 1000;
             // The ack rides in the same step where the backend can (both do).
@@ -134,6 +135,16 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
                 .store
                 .delivered(id, &provider, &message_id, ttl, Some(&lease), now_millis())
                 .await;
+            // Each later part's receipt finds the message too (SMPP parts).
+            for part in &other_parts {
+                if let Err(e) = ctx
+                    .store
+                    .link_provider_message(&provider, part, id, ttl)
+                    .await
+                {
+                    tracing::warn!(id = id.as_str(), error = %e, "could not link a later part's message id; its receipts will count as unknown");
+                }
+            }
             match acked {
                 Ok(true) => {}
                 Ok(false) => settle(ctx, &lease, None).await,

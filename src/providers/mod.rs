@@ -203,6 +203,16 @@ impl ReceiptSink {
     }
 }
 
+/// What a provider accepted: the message's id, and the ids of its later parts when
+/// each part has its own (receipts for any of them are matched to the message).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accepted {
+    /// The message id (the first part's).
+    pub message_id: String,
+    /// The ids of the parts after the first, in order.
+    pub other_parts: Vec<String>,
+}
+
 /// One long-lived session of a provider (an SMPP bind), for the ops page and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindView {
@@ -237,6 +247,15 @@ pub trait SmsProvider: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     /// Hands the message over; returns the provider's message id.
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError>;
+    /// Hands the message over; its message id and the ids of the further parts it went
+    /// as, where the provider gives each part its own id and receipt (SMPP). By
+    /// default [`SmsProvider::send`]'s one id.
+    async fn send_parts(&self, msg: &OutboundMessage) -> Result<Accepted, ProviderError> {
+        self.send(msg).await.map(|message_id| Accepted {
+            message_id,
+            other_parts: Vec::new(),
+        })
+    }
     /// Verifies and parses a delivery-receipt callback. The default: no receipts.
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {
         let _ = req;

@@ -15,6 +15,11 @@
 //   receipt_stat              stat of those receipts (default DELIVRD)
 //   receipt_delay_ms          delay before those receipts
 //   id_prefix                 prefix of message ids (default "m")
+//   id_start                  the first message id's number (default 1)
+//   id_form                   "hex" (default: prefix + 8 hex digits) or "dec" (prefix + decimal)
+//   receipt_id_form           the id in text receipts: "same" (default), "dec" (the hex id
+//                             in decimal, 10 digits zero-padded) or "hex" (the decimal id
+//                             in upper-case hexadecimal)
 //   tls_key, tls_cert         PEM files: listen with TLS (the package's createServer({key, cert}))
 //   quiet                     report no submit, submit_resp or message (benchmarks):
 //                             only a `count` report every 1000 submits
@@ -35,6 +40,7 @@ const cfg = Object.assign({
   system_id: 'otpgw', password: 'secret', refuse_status: 0x0E, bind_silent: false,
   submit_status: 0, throttle_first: 0, throttle_status: 0x58, delay_ms: 0, hold: false,
   receipt: null, receipt_stat: 'DELIVRD', receipt_delay_ms: 0, id_prefix: 'm', quiet: false,
+  id_start: 1, id_form: 'hex', receipt_id_form: 'same',
 }, JSON.parse(process.argv[3] || '{}'));
 
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -42,7 +48,17 @@ const sessions = new Set();
 const held = [];
 const partsByRef = new Map();
 let submits = 0;
-let nextId = 1;
+let nextId = null;
+function newId() {
+  if (nextId === null) nextId = cfg.id_start;
+  const n = nextId++;
+  return cfg.id_prefix + (cfg.id_form === 'dec' ? String(n) : n.toString(16).padStart(8, '0'));
+}
+function receiptTextId(id) {
+  if (cfg.receipt_id_form === 'dec') return String(parseInt(id, 16)).padStart(10, '0');
+  if (cfg.receipt_id_form === 'hex') return parseInt(id, 10).toString(16).toUpperCase();
+  return id;
+}
 
 const STATES = { DELIVRD: 2, EXPIRED: 3, DELETED: 4, UNDELIV: 5, ACCEPTD: 6, UNKNOWN: 7, REJECTD: 8, ENROUTE: 1 };
 
@@ -81,18 +97,18 @@ function sendReceipt(session, id, form, stat) {
     pdu.short_message = Buffer.alloc(0);
   } else {
     pdu.short_message = Buffer.from(
-      `id:${id} sub:001 dlvrd:${stat === 'DELIVRD' ? '001' : '000'} submit date:${d} done date:${d} stat:${stat} err:000 text:`,
+      `id:${receiptTextId(id)} sub:001 dlvrd:${stat === 'DELIVRD' ? '001' : '000'} submit date:${d} done date:${d} stat:${stat} err:000 text:`,
       'latin1');
   }
   session.deliver_sm(pdu);
-  out({ event: 'receipt_sent', id, form, stat });
+  out({ event: 'receipt_sent', id, text_id: form === 'tlv' ? null : receiptTextId(id), form, stat });
 }
 
 function onSubmit(session, pdu) {
   submits += 1;
   const n = submits;
   if (cfg.quiet) {
-    const id = cfg.id_prefix + (nextId++).toString(16).padStart(8, '0');
+    const id = newId();
     session.send(pdu.response({ message_id: id }));
     if (n % 1000 === 0) out({ event: 'count', n });
     return;
@@ -116,7 +132,7 @@ function onSubmit(session, pdu) {
       out({ event: 'submit_resp', n, status });
       return;
     }
-    const id = cfg.id_prefix + (nextId++).toString(16).padStart(8, '0');
+    const id = newId();
     session.send(pdu.response({ message_id: id }));
     out({ event: 'submit_resp', n, status: 0, message_id: id });
     const concat = udh.find((b) => b[0] === 0x00 || b[0] === 0x08);

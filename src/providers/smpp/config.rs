@@ -6,47 +6,8 @@
 use crate::secret::Secret;
 use serde::Deserialize;
 
-/// The SMPP version the bind announces (`interface_version` of the bind PDU).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub enum InterfaceVersion {
-    /// SMPP 3.4 (`0x34`), what nearly every SMSC speaks.
-    #[default]
-    #[serde(rename = "3.4")]
-    V34,
-    /// SMPP 5.0 (`0x50`), for an SMSC that offers it.
-    #[serde(rename = "5.0")]
-    V50,
-    /// Announce 5.0 (`0x50`) and speak what the SMSC answers in the bind response's
-    /// `sc_interface_version` (none: 3.4).
-    #[serde(rename = "auto")]
-    Auto,
-}
-
-impl InterfaceVersion {
-    /// The `interface_version` octet the bind carries.
-    pub fn announced(self) -> u8 {
-        match self {
-            InterfaceVersion::V34 => 0x34,
-            InterfaceVersion::V50 | InterfaceVersion::Auto => 0x50,
-        }
-    }
-
-    /// The version a bind speaks, from what it announced and the SMSC's
-    /// `sc_interface_version` (`None` when the bind response carried none): the lower
-    /// of the two, and 3.4 when the SMSC named none (see `docs/providers.md`).
-    pub fn negotiated(self, answered: Option<u8>) -> u8 {
-        self.announced().min(answered.unwrap_or(0x34))
-    }
-}
-
-/// `"3.4"`, `"5.0"`, or `"3.3"` for anything older, for an `interface_version` octet.
-pub fn version_name(v: u8) -> &'static str {
-    match v {
-        0x50.. => "5.0",
-        0x34..=0x4F => "3.4",
-        _ => "3.3",
-    }
-}
+pub use super::ids::ReceiptId;
+pub use super::version::{version_name, InterfaceVersion};
 
 /// How a text longer than one segment is sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -89,6 +50,9 @@ pub struct Config {
     /// `address_range` of the bind; empty unless the SMSC asks for one.
     #[serde(deserialize_with = "crate::secret::text::string")]
     pub address_range: String,
+    /// How the ids of text receipts relate to `submit_sm_resp` ids: `"exact"`,
+    /// `"hex_to_dec"` (answers in hexadecimal, receipts in decimal) or `"dec_to_hex"`.
+    pub receipt_id: ReceiptId,
     /// The version the bind announces: `"3.4"`, `"5.0"`, or `"auto"` (announce 5.0,
     /// speak what the SMSC's bind response names; 3.4 when it names none).
     pub interface_version: InterfaceVersion,
@@ -145,6 +109,7 @@ impl Default for Config {
             password: Secret(String::new()),
             system_type: String::new(),
             address_range: String::new(),
+            receipt_id: ReceiptId::Exact,
             interface_version: InterfaceVersion::V34,
             sessions: 1,
             window: 10,

@@ -16,6 +16,8 @@
 //! | `encode.rs` | `data_coding` (GSM-7 or UCS-2), GSM-7 packing, parts with UDH, `sar_*` TLVs or `message_payload` |
 //! | `receipt.rs` | a `deliver_sm` read as a receipt (TLVs or the text of Appendix B) or a mobile-originated message |
 //! | `submit.rs` | one part's `submit_sm`, its place in the window, throttling retries on the bind |
+//! | `version.rs` | the version a bind announces and the one it speaks after the bind response |
+//! | `ids.rs` | message ids in the form receipts use (`receipt_id`: hexadecimal or decimal) |
 //! | `tls.rs` | the trust for the SMSC's certificate: the system's, or `tls_ca_file` |
 //! | `status.rs` | each command status mapped to a kind and retryability, with the specification's wording |
 //!
@@ -27,9 +29,11 @@
 //! 1 when receipts are asked for. `ESME_RTHROTTLED` and `ESME_RMSGQFUL` are retried on
 //! the same bind after `throttle_backoff_ms` (doubling, jittered) up to
 //! `throttle_retries` times, then fail over as `RateLimited`; the other statuses map as
-//! [`status`] says. The message id is the first part's `submit_sm_resp` id: receipts
-//! are matched to it, and a failure after the first part was accepted is still a send
-//! (sending again would repeat the parts already taken). A `generic_nack` for a
+//! [`status`] says. The message id is the first part's `submit_sm_resp` id; each later
+//! part's id is returned beside it ([`SmsProvider::send_parts`]) and linked to the
+//! same verification, so a receipt for any part moves the record (never backwards). A
+//! failure after the first part was accepted is still a send (sending again would
+//! repeat the parts already taken). A `generic_nack` for a
 //! `submit_sm` resets its bind. No `submit_sm_resp` within `response_timeout_ms` is a
 //! `Timeout` (the router may try elsewhere; the SMSC may still deliver it).
 //! `max_tps` is the router's per-provider cap, across all binds.
@@ -48,15 +52,19 @@
 mod bind;
 pub mod config;
 pub mod encode;
+mod ids;
 pub mod receipt;
 mod session;
 pub mod status;
 mod submit;
 mod tls;
+mod version;
 
 pub use config::Config;
 
-use super::{BindView, ErrorKind, OutboundMessage, ProviderError, ReceiptSink, SmsProvider};
+use super::{
+    Accepted, BindView, ErrorKind, OutboundMessage, ProviderError, ReceiptSink, SmsProvider,
+};
 use async_trait::async_trait;
 use bind::{Bind, State};
 use rusmpp::types::COctetString;
@@ -197,19 +205,21 @@ impl SmsProvider for SmppProvider {
     }
 
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
+        self.send_parts(msg).await.map(|a| a.message_id)
+    }
+
+    async fn send_parts(&self, msg: &OutboundMessage) -> Result<Accepted, ProviderError> {
         let c = self.cfg();
         let reference = u16::from_be_bytes(crate::crypto::random_bytes::<2>());
         let enc = encode::encode(&msg.body, c.concatenation, c.gsm7_packed, reference)
             .map_err(|e| ProviderError::new(ErrorKind::RejectedContent, format!("smpp: {e}")))?;
         let bind = self.pick().await?;
-        let mut first: Option<String> = None;
+        let mut ids: Vec<String> = Vec::with_capacity(enc.parts.len());
         for (i, part) in enc.parts.iter().enumerate() {
             let sm = self.submit_sm(msg.to.as_str(), enc.data_coding, part);
             match self.submit(&bind, sm).await {
-                Ok(id) => {
-                    first.get_or_insert(id);
-                }
-                Err(e) => match &first {
+                Ok(id) => ids.push(id),
+                Err(e) => match ids.first() {
                     None => return Err(e),
                     Some(_) => {
                         tracing::warn!(id = msg.id.as_str(), provider = %self.shared.name, part = i + 1, error = %e, "a later part was refused; the message counts as sent");
@@ -218,7 +228,11 @@ impl SmsProvider for SmppProvider {
                 },
             }
         }
-        Ok(first.unwrap_or_default())
+        let mut ids = ids.into_iter();
+        Ok(Accepted {
+            message_id: ids.next().unwrap_or_default(),
+            other_parts: ids.collect(),
+        })
     }
 
     fn binds(&self) -> Vec<BindView> {

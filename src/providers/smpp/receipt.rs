@@ -9,7 +9,7 @@
 //! else from the text of Appendix B, `id:IIIIIIIIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm
 //! done date:YYMMDDhhmm stat:DDDDDDD err:E Text: …` (read in `short_message`, or in
 //! `message_payload`). The id is matched as the SMSC wrote it to the one `submit_sm_resp`
-//! returned. States:
+//! returned, after both are put in the receipts' form ([`super::ids`], `receipt_id`). States:
 //!
 //! | `message_state` | `stat:` | delivery status |
 //! |---|---|---|
@@ -19,6 +19,7 @@
 //! | 4 `DELETED`, 8 `REJECTED` | `DELETED`, `REJECTD` | `failed` |
 //! | 0 `SCHEDULED`, 7 `UNKNOWN`, 9 `SKIPPED` | `UNKNOWN`, others | no change |
 
+use super::ids::ReceiptId;
 use crate::domain::DeliveryStatus;
 use crate::providers::Receipt;
 
@@ -91,8 +92,8 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     None
 }
 
-/// Reads a `deliver_sm`.
-pub fn read(d: &Inbound) -> Kind {
+/// Reads a `deliver_sm`; its id in the form `ids` keeps ([`ReceiptId`]).
+pub fn read(d: &Inbound, ids: ReceiptId) -> Kind {
     let message_type = (d.esm_class >> 2) & 0x0F;
     if message_type != 0b0001 && message_type != 0b1000 {
         return Kind::MobileOriginated;
@@ -101,9 +102,10 @@ pub fn read(d: &Inbound) -> Kind {
     let text: String = d.text.iter().map(|&b| b as char).collect();
     let id = d
         .receipted_message_id
-        .clone()
+        .as_deref()
         .filter(|s| !s.is_empty())
-        .or_else(|| field(&text, "id").map(str::to_string))
+        .map(|s| ids.submitted(s))
+        .or_else(|| field(&text, "id").map(|s| ids.received(s)))
         .filter(|s| !s.is_empty());
     let status = match d.message_state {
         Some(s) => from_state(s),
@@ -139,7 +141,7 @@ mod tests {
     fn text_receipts_of_appendix_b() {
         let t = "id:0123456789 sub:001 dlvrd:001 submit date:2612061200 done date:2612061201 stat:DELIVRD err:000 text:Your code";
         assert_eq!(
-            read(&text(0x04, t)),
+            read(&text(0x04, t), ReceiptId::Exact),
             Kind::Receipt(Receipt {
                 message_id: "0123456789".into(),
                 status: DeliveryStatus::Delivered,
@@ -147,12 +149,15 @@ mod tests {
             })
         );
         let t = "id:ab12 sub:001 dlvrd:000 submit date:2612061200 done date:2612061201 stat:UNDELIV err:034 text:";
-        let Kind::Receipt(r) = read(&text(0x04, t)) else {
+        let Kind::Receipt(r) = read(&text(0x04, t), ReceiptId::Exact) else {
             panic!()
         };
         assert_eq!(r.status, DeliveryStatus::Undelivered);
         assert_eq!(r.detail.as_deref(), Some("err:034"));
-        assert_eq!(read(&text(0x04, "id:1 stat:UNKNOWN")), Kind::Ignored);
+        assert_eq!(
+            read(&text(0x04, "id:1 stat:UNKNOWN"), ReceiptId::Exact),
+            Kind::Ignored
+        );
     }
 
     #[test]
@@ -164,7 +169,9 @@ mod tests {
             message_state: Some(8),
             network_error: None,
         };
-        let Kind::Receipt(r) = read(&d) else { panic!() };
+        let Kind::Receipt(r) = read(&d, ReceiptId::Exact) else {
+            panic!()
+        };
         assert_eq!(
             (r.message_id.as_str(), r.status),
             ("m-1", DeliveryStatus::Failed)
@@ -173,13 +180,16 @@ mod tests {
 
     #[test]
     fn other_message_types_are_mobile_originated() {
-        assert_eq!(read(&text(0x00, "STOP")), Kind::MobileOriginated);
         assert_eq!(
-            read(&text(0x08, "id:1 stat:DELIVRD")),
+            read(&text(0x00, "STOP"), ReceiptId::Exact),
+            Kind::MobileOriginated
+        );
+        assert_eq!(
+            read(&text(0x08, "id:1 stat:DELIVRD"), ReceiptId::Exact),
             Kind::MobileOriginated
         );
         assert!(matches!(
-            read(&text(0x20, "id:1 stat:DELIVRD")),
+            read(&text(0x20, "id:1 stat:DELIVRD"), ReceiptId::Exact),
             Kind::Receipt(_)
         ));
     }

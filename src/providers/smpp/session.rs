@@ -157,7 +157,7 @@ async fn serve(
         let seq = cmd.sequence_number();
         match (cmd.id(), cmd.pdu()) {
             (CommandId::DeliverSm, Some(Pdu::DeliverSm(d))) => {
-                match receipt::read(&inbound(d)) {
+                match receipt::read(&inbound(d), s.cfg.receipt_id) {
                     Kind::Receipt(r) => {
                         bind.receipts.fetch_add(1, Ordering::Relaxed);
                         if !s.sink.push(&s.name, r).await {

@@ -102,7 +102,7 @@ impl SmppProvider {
             let status = match result {
                 Ok(resp) => {
                     bind.accepted();
-                    return Ok(resp.message_id().as_str().to_string());
+                    return Ok(c.receipt_id.submitted(resp.message_id().as_str()));
                 }
                 Err(rusmppc::error::Error::UnexpectedResponse { response }) => {
                     if response.id() == CommandId::GenericNack {
