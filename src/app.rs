@@ -11,10 +11,9 @@
 use crate::api::http::{self, AppState};
 use crate::api::serve::{self, Limits, Protocols};
 use crate::backend;
-use crate::config::{self, Config, Mode, DEMO_API_KEY};
-use crate::crypto::{hash_api_key, Keys, ServerSecret};
+use crate::config::Config;
+use crate::crypto::Keys;
 use crate::delivery::{self, Router, Workers};
-use crate::domain::PhoneNumber;
 use crate::metrics::Metrics;
 use crate::providers::outbox::Outbox;
 use crate::service::{Service, Tenants};
@@ -44,35 +43,12 @@ pub struct Application {
     providers: Arc<Router>,
 }
 
+mod preflight;
+
 impl Application {
     /// Validates `cfg` and builds every part. Fails with every config problem listed.
     pub async fn build(cfg: Config) -> anyhow::Result<Self> {
-        let problems = config::problems(&cfg);
-        if !problems.is_empty() {
-            anyhow::bail!(
-                "the configuration has {} problem(s):\n  - {}",
-                problems.len(),
-                problems.join("\n  - ")
-            );
-        }
-        let secret = match cfg.secret_bytes()? {
-            Some(s) => ServerSecret::new(s),
-            None => {
-                debug_assert_eq!(cfg.mode, Mode::Dev);
-                tracing::warn!("no server secret set (dev mode): using a random one; codes do not survive a restart");
-                ServerSecret::random()
-            }
-        };
-        PhoneNumber::warm_up();
-        for w in crate::template::lint(&cfg)
-            .into_iter()
-            .chain(config::receipts::warnings(&cfg))
-        {
-            tracing::warn!("{w}");
-        }
-        for w in config::abuse_warnings(&cfg.tenants) {
-            tracing::warn!("{w}");
-        }
+        let secret = preflight::check(&cfg)?;
         let metrics = Metrics::new();
         let keys = Keys::derive(&secret);
         // The one place a backend is chosen: store, queue, limiter and guard state together.
@@ -126,15 +102,7 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.server.listen))?;
         let addr = listener.local_addr()?;
-        if !addr.ip().is_loopback() && service.tenants().accepts_hash(&hash_api_key(DEMO_API_KEY)) {
-            tracing::warn!(
-                "!!! THE PUBLIC DEMO API KEY IS ACCEPTED ON {addr}, A NON-LOOPBACK ADDRESS: anyone who \
-                 has read the README can send codes through this gateway. Remove it from api_keys. !!!"
-            );
-        }
-        if outbox.is_some() && !addr.ip().is_loopback() {
-            tracing::warn!("the dev outbox is enabled on a non-loopback address; it shows codes to API-key holders");
-        }
+        preflight::warn_exposed(addr, service.tenants(), outbox.is_some());
         let grpc = if cfg.grpc.enabled {
             let l = TcpListener::bind(cfg.grpc.listen).await.map_err(|e| {
                 anyhow::anyhow!("cannot listen for gRPC on {}: {e}", cfg.grpc.listen)
