@@ -180,21 +180,25 @@ impl Service {
             .get(&tenant.id, id.record())
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| Error::NotFound("no delivery with this id".into()))
+            .ok_or_else(|| Error::DeliveryNotFound("no delivery with this id".into()))
     }
 
     /// Records that the user typed the delivered code right: an approval for the
-    /// pumping guard, counted once. Returns the record and whether this call counted.
+    /// pumping guard, counted once, for the number's levels and the sources `risk`
+    /// names (as a check's `risk_context`). Returns the record and whether this call
+    /// counted.
     pub async fn confirm_delivery(
         &self,
         tenant: &Tenant,
         id: &DeliveryId,
+        risk: Option<RiskContext>,
     ) -> Result<(Verification, bool)> {
         let v = self.delivery(tenant, id).await?;
         if v.status == Status::Approved {
             return Ok((v, false));
         }
-        let gone = || Error::NotFound("the delivery has expired; nothing to confirm".into());
+        let gone =
+            || Error::DeliveryNotFound("the delivery has expired; nothing to confirm".into());
         if v.status_at(now_millis()) != Status::Pending {
             return Err(gone());
         }
@@ -202,7 +206,10 @@ impl Service {
         let code = keys
             .open_code(id.as_str(), &tenant.id, &v.seed)
             .ok_or_else(|| Error::Internal("a delivery's code does not open".into()))?;
-        let client = CheckClient::default();
+        let client = CheckClient {
+            risk,
+            ..CheckClient::default()
+        };
         let abuse = &self.inner.abuse;
         let adm = abuse.check_admission(tenant, Some(&v.to), &client)?;
         let spec = CheckSpec {

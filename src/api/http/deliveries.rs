@@ -7,7 +7,7 @@
 //! fingerprint of the request, never the code), and a replay fills them in from the
 //! live record.
 
-use super::extract::{Auth, JsonBody, RequestId};
+use super::extract::{Auth, JsonBody, OptionalJsonBody, RequestId};
 use super::AppState;
 use crate::api::common::{self, RawRisk, MAX_METADATA_BYTES};
 use crate::domain::{now_millis, DeliveryId, Locale, OtpCode, PhoneNumber};
@@ -194,7 +194,7 @@ async fn replay(svc: &Service, tenant: &Tenant, body: &str) -> Result<Delivered>
         .map_err(|_| Error::Internal("stored idempotent response without an id".into()))?;
     let v = match svc.delivery(tenant, &id).await {
         Ok(v) => v,
-        Err(Error::NotFound(_)) => {
+        Err(Error::DeliveryNotFound(_)) => {
             return Err(Error::IdempotencyConflict(
                 "the delivery this Idempotency-Key made is no longer kept; \
                  use a new key to send another"
@@ -222,16 +222,26 @@ pub async fn get(
     json(StatusCode::OK, &DeliveryRecordView::new(&v, now_millis()))
 }
 
+/// The optional body of a confirmation. Unknown fields are refused.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfirm {
+    /// What the caller knows of the end user: the sources it names get the approval's
+    /// credit with the pumping guard, as on a check.
+    pub risk_context: Option<Value>,
+}
+
 /// `POST /v1/deliveries/{id}/confirm`: the user typed the code right (an approval for
-/// the pumping guard, counted once; repeating it answers the same).
+/// the pumping guard, counted once; repeating it answers the same). The body is
+/// optional: `{"risk_context": {…}}` names the sources the approval counts for.
 pub async fn confirm(
     State(state): State<AppState>,
     Auth(tenant): Auth,
     id: Result<Path<String>, PathRejection>,
+    OptionalJsonBody(body): OptionalJsonBody<RawConfirm>,
 ) -> Result<Response> {
-    let (v, _) = state
-        .service
-        .confirm_delivery(&tenant, &path_id(&id)?)
-        .await?;
+    let id = path_id(&id)?;
+    let risk = RawRisk::read(body.unwrap_or_default().risk_context.as_ref())?;
+    let (v, _) = state.service.confirm_delivery(&tenant, &id, risk).await?;
     json(StatusCode::OK, &DeliveryRecordView::new(&v, now_millis()))
 }
