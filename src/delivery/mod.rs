@@ -11,6 +11,7 @@ pub mod breaker;
 mod order;
 pub mod receipts;
 pub mod router;
+mod send;
 mod worker;
 
 pub use router::{Outcome, Router};

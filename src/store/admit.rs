@@ -66,7 +66,7 @@ async fn decide(gate: &Backends, adm: &Admission, now: Millis) -> StoreResult<De
     gate.limiter.acquire(&adm.tenant, &adm.limits, now).await
 }
 
-/// [`Store::admit_start`], one step after the other.
+/// [`Verifications::admit_start`], one step after the other.
 pub async fn start_in_turn<S: Verifications + ?Sized>(
     store: &S,
     gate: &Backends,
@@ -105,7 +105,7 @@ pub async fn start_in_turn<S: Verifications + ?Sized>(
     })
 }
 
-/// [`Store::admit_check`], one step after the other. A failure to count the approval
+/// [`Verifications::admit_check`], one step after the other. A failure to count the approval
 /// is logged: the check itself has happened.
 pub async fn check_in_turn<S: Verifications + ?Sized>(
     store: &S,

@@ -17,7 +17,7 @@ use crate::queue::Lease;
 use crate::store::{bounded_reason, send_verdict, Begun, DeliveryLog, ReceiptApplied, StoreResult};
 
 impl RedisStore {
-    /// [`Store::set_delivery`].
+    /// [`DeliveryLog::set_delivery`].
     pub(super) async fn progress(
         &self,
         id: &VerificationId,
@@ -35,7 +35,7 @@ impl RedisStore {
         self.conn.invoke(&inv).await.map(|_| ())
     }
 
-    /// [`Store::apply_receipt`].
+    /// [`DeliveryLog::apply_receipt`].
     pub(super) async fn receipt(
         &self,
         id: &VerificationId,
@@ -60,7 +60,7 @@ impl RedisStore {
         }
     }
 
-    /// [`Store::begin_delivery`]: one script.
+    /// [`DeliveryLog::begin_delivery`]: one script.
     pub(super) async fn begin(
         &self,
         id: &VerificationId,
@@ -81,7 +81,7 @@ impl RedisStore {
         }))
     }
 
-    /// [`Store::delivered`]: the record's `sent`, the link and the ack in one script on
+    /// [`DeliveryLog::delivered`]: the record's `sent`, the link and the ack in one script on
     /// one node; on a cluster the link first, then the record and the ack.
     pub(super) async fn accepted(
         &self,

@@ -94,7 +94,7 @@ fn decision(adm: &Admission, v: Value) -> StoreResult<Decision> {
 }
 
 impl RedisStore {
-    /// [`crate::store::Store::admit_start`] on one node: one script.
+    /// [`crate::store::Verifications::admit_start`] on one node: one script.
     pub(super) async fn fused_start(
         &self,
         adm: &Admission,
@@ -135,7 +135,7 @@ impl RedisStore {
         })
     }
 
-    /// [`crate::store::Store::admit_check`] on one node: one script.
+    /// [`crate::store::Verifications::admit_check`] on one node: one script.
     pub(super) async fn fused_check(
         &self,
         adm: &Admission,
