@@ -40,6 +40,8 @@ pub struct Application {
     state: AppState,
     limits: Limits,
     metrics_refresh: Duration,
+    /// The providers, closed after the drain (SMPP binds unbind).
+    providers: Arc<Router>,
 }
 
 impl Application {
@@ -81,7 +83,15 @@ impl Application {
             metrics.clone(),
         ));
         let outbox = cfg.dev.outbox.then(Outbox::default);
-        let router = Arc::new(Router::from_config(&cfg, metrics.clone())?);
+        // Receipts that arrive on a provider's own connection (SMPP binds) take the
+        // HTTP receipts' path through this channel.
+        let (receipts_tx, receipts_rx) = tokio::sync::mpsc::channel(10_000);
+        let router = Arc::new(Router::with_receipts(
+            &cfg,
+            metrics.clone(),
+            &crate::providers::ReceiptSink::new(receipts_tx),
+        )?);
+        delivery::receipts::spawn_pushed(store.clone(), receipts_rx, metrics.clone());
         let tenants = Tenants::new(&cfg.tenants);
         let workers = delivery::start(delivery::Ctx {
             store: store.clone(),
@@ -178,6 +188,7 @@ impl Application {
             state,
             limits: Limits::from_config(&cfg.server),
             metrics_refresh: Duration::from_millis(cfg.metrics.refresh_interval_ms.max(100)),
+            providers: router,
         })
     }
 
@@ -254,6 +265,7 @@ impl Application {
         refresher.abort();
         tracing::info!("stopped accepting requests; draining the delivery queue");
         let drained = self.workers.shutdown().await;
+        self.providers.close().await;
         tracing::info!(drained, "shutdown complete");
         drop(rx);
         Ok(())

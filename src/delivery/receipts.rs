@@ -3,12 +3,21 @@
 //! message and applied once per (provider, message id, status)
 //! ([`crate::store::progress`]): a vendor's retry or a replay changes nothing, and a
 //! final status never moves. The HTTP endpoint (`api/http/receipts.rs`) only frames it.
+//!
+//! Receipts that arrive on a provider's own connection (SMPP `deliver_sm`) come through
+//! a channel ([`spawn_pushed`]) and take the same path after parsing ([`update`]). Such a
+//! receipt can outrun the store step that records the message id (`Store::delivered`
+//! runs after the provider answered the send, and an SMSC may report delivery at once),
+//! so an id not found yet is looked up again after 100 ms, 400 ms, 1 s and 2.5 s before
+//! it is counted `unknown` and ignored.
 
 use super::Router;
 use crate::domain::now_millis;
 use crate::error::{Error, Result};
-use crate::providers::{ReceiptError, ReceiptRequest};
+use crate::providers::{PushedReceipt, Receipt, ReceiptError, ReceiptRequest};
 use crate::store::{receipt_mark, ReceiptApplied, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Whether `provider` names a provider instance of this gateway (the endpoint answers
 /// `404` before reading a body otherwise).
@@ -45,40 +54,17 @@ pub async fn apply(
     })?;
     let (mut matched, mut updated) = (0, 0);
     for r in &receipts {
-        let Some(id) = store
-            .find_provider_message(provider, &r.message_id)
-            .await
-            .map_err(unavailable)?
-        else {
-            tracing::info!(provider = %provider, "receipt for a message id this gateway does not know");
-            continue;
-        };
-        matched += 1;
-        let reason = r
-            .detail
-            .as_deref()
-            .map(|d| format!("reported by {provider}: {d}"));
-        let mark = receipt_mark(provider, &r.message_id, r.status);
-        let applied = store
-            .apply_receipt(
-                &id,
-                &mark,
-                r.status,
-                provider,
-                reason.as_deref(),
-                now_millis(),
-            )
-            .await
-            .map_err(unavailable)?;
-        let outcome = match applied {
-            ReceiptApplied::Moved => {
-                updated += 1;
-                "applied"
+        match update(store, provider, r).await.map_err(unavailable)? {
+            None => {
+                tracing::info!(provider = %provider, "receipt for a message id this gateway does not know");
             }
-            ReceiptApplied::Unchanged => "no change",
-            ReceiptApplied::Replayed => "replay ignored",
-        };
-        tracing::info!(id = id.as_str(), provider = %provider, status = r.status.as_str(), detail = r.detail.as_deref().unwrap_or(""), outcome, "delivery receipt");
+            Some(applied) => {
+                matched += 1;
+                if applied == ReceiptApplied::Moved {
+                    updated += 1;
+                }
+            }
+        }
     }
     if matched == 0 && !receipts.is_empty() {
         return Err(Error::NotFound(
@@ -86,4 +72,80 @@ pub async fn apply(
         ));
     }
     Ok(updated)
+}
+
+/// Matches one parsed update to our message and applies it once; `None` when no message
+/// of this gateway has that id.
+pub async fn update(
+    store: &dyn Store,
+    provider: &str,
+    r: &Receipt,
+) -> std::result::Result<Option<ReceiptApplied>, StoreError> {
+    let Some(id) = store.find_provider_message(provider, &r.message_id).await? else {
+        return Ok(None);
+    };
+    let reason = r
+        .detail
+        .as_deref()
+        .map(|d| format!("reported by {provider}: {d}"));
+    let mark = receipt_mark(provider, &r.message_id, r.status);
+    let applied = store
+        .apply_receipt(
+            &id,
+            &mark,
+            r.status,
+            provider,
+            reason.as_deref(),
+            now_millis(),
+        )
+        .await?;
+    let outcome = match applied {
+        ReceiptApplied::Moved => "applied",
+        ReceiptApplied::Unchanged => "no change",
+        ReceiptApplied::Replayed => "replay ignored",
+    };
+    tracing::info!(id = id.as_str(), provider = %provider, status = r.status.as_str(), detail = r.detail.as_deref().unwrap_or(""), outcome, "delivery receipt");
+    Ok(Some(applied))
+}
+
+/// Delays before looking an unknown id up again (the receipt may have outrun the
+/// store step that records the id).
+const UNKNOWN_RETRIES: [u64; 4] = [100, 300, 600, 1_500];
+
+/// Applies one pushed receipt, looking an unknown id up again a few times; the outcome
+/// word for `otpgw_delivery_receipts_total`'s `status` label is the status, or `unknown`.
+async fn apply_pushed(store: &dyn Store, p: &PushedReceipt) -> &'static str {
+    for (i, wait) in std::iter::once(0).chain(UNKNOWN_RETRIES).enumerate() {
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        match update(store, &p.provider, &p.receipt).await {
+            Ok(Some(_)) => return p.receipt.status.as_str(),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(provider = %p.provider, error = %e, attempt = i + 1, "store call failed applying a receipt");
+            }
+        }
+    }
+    tracing::info!(provider = %p.provider, "receipt for a message id this gateway does not know: acknowledged and ignored");
+    "unknown"
+}
+
+/// Applies receipts pushed by providers' own connections until every sender is gone;
+/// each in its own task, so one waiting for its id holds up no other.
+pub fn spawn_pushed(
+    store: Arc<dyn Store>,
+    mut rx: tokio::sync::mpsc::Receiver<PushedReceipt>,
+    metrics: crate::metrics::Metrics,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(p) = rx.recv().await {
+            let (store, metrics) = (store.clone(), metrics.clone());
+            tokio::spawn(async move {
+                let outcome = apply_pushed(&*store, &p).await;
+                metrics
+                    .receipts
+                    .with_label_values(&[&p.provider, outcome])
+                    .inc();
+            });
+        }
+    })
 }

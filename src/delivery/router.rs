@@ -21,7 +21,7 @@ pub(super) use super::order::backoff;
 use super::order::weighted_order;
 use crate::config::Config;
 use crate::domain::{now_millis, Millis, PhoneNumber};
-use crate::providers::{ErrorKind, OutboundMessage, SmsProvider};
+use crate::providers::{ErrorKind, OutboundMessage, ReceiptSink, SmsProvider};
 use governor::clock::{Clock, DefaultClock};
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
@@ -90,8 +90,19 @@ pub enum Outcome {
 }
 
 impl Router {
-    /// Builds every provider instance and the routes from config.
+    /// Builds every provider instance and the routes from config; receipts that arrive
+    /// on a provider's own connection (SMPP) are dropped (see [`Router::with_receipts`]).
     pub fn from_config(cfg: &Config, metrics: crate::metrics::Metrics) -> anyhow::Result<Self> {
+        Self::with_receipts(cfg, metrics, &ReceiptSink::default())
+    }
+
+    /// Builds every provider instance and the routes from config; receipts that arrive
+    /// on a provider's own connection go into `sink`.
+    pub fn with_receipts(
+        cfg: &Config,
+        metrics: crate::metrics::Metrics,
+        sink: &ReceiptSink,
+    ) -> anyhow::Result<Self> {
         let mut slots = BTreeMap::new();
         for (name, pc) in &cfg.providers {
             let limiter = pc
@@ -101,7 +112,7 @@ impl Router {
             let slot = Slot {
                 name: name.clone(),
                 provider: pc
-                    .build()
+                    .build(name, sink)
                     .map_err(|e| anyhow::anyhow!("providers.{name}: {e}"))?,
                 breaker: Breaker::new(cfg.delivery.breaker.clone()),
                 limiter,
@@ -154,6 +165,14 @@ impl Router {
     /// Every provider instance.
     pub fn slots(&self) -> impl Iterator<Item = &Arc<Slot>> {
         self.slots.values()
+    }
+
+    /// Ends every provider's long-lived sessions (SMPP binds), at shutdown once the
+    /// queue is drained.
+    pub async fn close(&self) {
+        for s in self.slots.values() {
+            s.provider.close().await;
+        }
     }
 
     /// The providers to try for `to`, in order.

@@ -237,6 +237,7 @@ impl Metrics {
                 "otpgw_memory_store_evictions_total",
                 "Memory-store evictions (store full).",
             ),
+            smpp: super::smpp::Smpp::new(&r),
             registry: r,
         }))
     }

@@ -13,6 +13,7 @@ use prometheus::{
 use std::sync::Arc;
 
 mod build;
+pub mod smpp;
 
 /// Every series this module defines (the deploy files are tested against this list).
 pub const NAMES: &[&str] = &[
@@ -45,6 +46,12 @@ pub const NAMES: &[&str] = &[
     "otpgw_pumping_blocks_active",
     "otpgw_pumping_overflow_total",
     "otpgw_pumping_unavailable_total",
+    "otpgw_smpp_bind_state",
+    "otpgw_smpp_window_in_use",
+    "otpgw_smpp_submits_total",
+    "otpgw_smpp_errors_total",
+    "otpgw_smpp_inbound_total",
+    "otpgw_smpp_reconnects_total",
 ];
 
 /// The metrics handle: one shared set of collectors, cheap to clone (handlers and
@@ -131,6 +138,8 @@ pub struct Collectors {
     /// Sends whose guard state could not be reached, by tenant and what was done
     /// (`fail_open`, `fail_closed`).
     pub pumping_unavailable: IntCounterVec,
+    /// The SMPP provider's binds.
+    pub smpp: smpp::Smpp,
 }
 
 impl Default for Metrics {
@@ -192,6 +201,17 @@ mod tests {
         m.pumping_unavailable
             .with_label_values(&["t", "fail_open"])
             .inc();
+        m.smpp.observe(&smpp::BindCounts {
+            provider: "p",
+            bind: 0,
+            state: "bound",
+            window_in_use: 1,
+            submitted: 1,
+            errors: &[("ESME_RTHROTTLED", 1)],
+            receipts: 1,
+            mobile_originated: 1,
+            reconnects: 1,
+        });
         let text = m.render();
         let mut found: Vec<&str> = text
             .lines()

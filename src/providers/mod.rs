@@ -8,7 +8,8 @@
 //! ([`http::accepted_id`]): the provider took the message, and a failure would invite a
 //! second, paid, send. Adapters: `console` (development), `webhook` (your
 //! own endpoint), and the vendors `twilio`, `vonage`, `sinch`, `telnyx`, `plivo`,
-//! `messagebird` and `aws_sns`. Each vendor folder has `config.rs` (settings; credentials
+//! `messagebird` and `aws_sns`, and `smpp`, which holds binds to an SMSC open and
+//! receives its receipts on them (handed to the delivery side through a [`ReceiptSink`]). Each vendor folder has `config.rs` (settings; credentials
 //! are [`crate::secret::Secret`], so the derived `Debug` prints `<redacted>`), `error.rs` (the vendor's documented codes to [`ErrorKind`] and
 //! retryability) and `mod.rs` (the request, the answer, receipts). `callback`, `http`
 //! and `settings` hold what adapters share. The dev outbox (`outbox`) records what was handed to a
@@ -24,6 +25,7 @@ pub mod plivo;
 mod registry;
 pub mod settings;
 pub mod sinch;
+pub mod smpp;
 pub mod telnyx;
 pub mod twilio;
 pub mod vonage;
@@ -163,6 +165,69 @@ pub enum ReceiptError {
     Malformed(String),
 }
 
+/// A receipt that arrived on a provider's own connection (an SMPP `deliver_sm`), for
+/// the delivery side to match and apply like a receipt posted to
+/// `/v1/receipts/{provider}`.
+#[derive(Debug, Clone)]
+pub struct PushedReceipt {
+    /// Provider instance name (`[providers.<name>]`).
+    pub provider: String,
+    /// The update.
+    pub receipt: Receipt,
+}
+
+/// Where adapters that receive receipts on their own connection hand them over: a
+/// bounded channel to the delivery side, or nowhere (a router built without one, as in
+/// unit tests: such receipts are counted and dropped).
+#[derive(Debug, Clone, Default)]
+pub struct ReceiptSink(Option<tokio::sync::mpsc::Sender<PushedReceipt>>);
+
+impl ReceiptSink {
+    /// A sink into `tx`.
+    pub fn new(tx: tokio::sync::mpsc::Sender<PushedReceipt>) -> Self {
+        ReceiptSink(Some(tx))
+    }
+
+    /// Hands a receipt over (waits while the channel is full); whether anyone takes it.
+    pub async fn push(&self, provider: &str, receipt: Receipt) -> bool {
+        match &self.0 {
+            Some(tx) => tx
+                .send(PushedReceipt {
+                    provider: provider.to_string(),
+                    receipt,
+                })
+                .await
+                .is_ok(),
+            None => false,
+        }
+    }
+}
+
+/// One long-lived session of a provider (an SMPP bind), for the ops page and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindView {
+    /// Index of the bind within its provider (0-based).
+    pub bind: usize,
+    /// `connecting`, `bound`, `down` or `refused`.
+    pub state: &'static str,
+    /// Requests sent and not yet answered.
+    pub window_in_use: u32,
+    /// Its window.
+    pub window: u32,
+    /// `submit_sm`s accepted.
+    pub submitted: u64,
+    /// Failed submits by SMPP status name (and `timeout`, `closed`).
+    pub errors: Vec<(&'static str, u64)>,
+    /// Delivery receipts received.
+    pub receipts: u64,
+    /// Mobile-originated messages received (acknowledged, not processed).
+    pub mobile_originated: u64,
+    /// Sessions lost and bound again, or attempts that failed.
+    pub reconnects: u64,
+    /// The last reason the bind went down or was refused.
+    pub last_error: Option<String>,
+}
+
 /// A way to get a text message to a phone.
 #[async_trait]
 pub trait SmsProvider: Send + Sync + 'static {
@@ -175,4 +240,11 @@ pub trait SmsProvider: Send + Sync + 'static {
         let _ = req;
         Err(ReceiptError::NotSupported)
     }
+    /// The provider's long-lived sessions; none for request-per-message adapters.
+    fn binds(&self) -> Vec<BindView> {
+        Vec::new()
+    }
+    /// Ends the provider's long-lived sessions politely at shutdown (an SMPP `unbind`);
+    /// nothing for request-per-message adapters.
+    async fn close(&self) {}
 }

@@ -32,12 +32,16 @@ pub enum ProviderConfig {
     Messagebird(messagebird::Config),
     /// Amazon SNS `Publish` to a phone number.
     AwsSns(aws_sns::Config),
+    /// An SMSC over SMPP (binds held open; receipts arrive on them).
+    Smpp(smpp::Config),
 }
 
 impl ProviderConfig {
-    /// Builds the adapter (its HTTP client and pool included).
-    pub fn build(&self) -> anyhow::Result<Arc<dyn SmsProvider>> {
+    /// Builds the adapter (its HTTP client and pool included). `name` is the instance's
+    /// name; `sink` takes receipts that arrive on the adapter's own connection (SMPP).
+    pub fn build(&self, name: &str, sink: &ReceiptSink) -> anyhow::Result<Arc<dyn SmsProvider>> {
         Ok(match self {
+            ProviderConfig::Smpp(c) => Arc::new(smpp::SmppProvider::new(name, c, sink.clone())?),
             ProviderConfig::Console(_) => Arc::new(console::ConsoleProvider),
             ProviderConfig::Webhook(c) => Arc::new(webhook::WebhookProvider::new(c)?),
             ProviderConfig::Twilio(c) => Arc::new(twilio::TwilioProvider::new(c)?),
@@ -62,6 +66,7 @@ impl ProviderConfig {
             ProviderConfig::Plivo(c) => c.problems(),
             ProviderConfig::Messagebird(c) => c.problems(),
             ProviderConfig::AwsSns(c) => c.problems(),
+            ProviderConfig::Smpp(c) => c.problems(),
         }
     }
 
@@ -97,6 +102,7 @@ impl ProviderConfig {
             ProviderConfig::Plivo(c) => c.max_tps,
             ProviderConfig::Messagebird(c) => c.max_tps,
             ProviderConfig::AwsSns(c) => c.max_tps,
+            ProviderConfig::Smpp(c) => c.max_tps,
         }
     }
 }
@@ -106,7 +112,7 @@ mod tests {
     use super::*;
 
     /// Every credential below contains `s3cr3t`; no other value does.
-    const KINDS: [&str; 8] = [
+    const KINDS: [&str; 9] = [
         r#"kind = "webhook"
 url = "https://hooks.example/sms"
 signing_secret = "s3cr3t-whsec""#,
@@ -145,6 +151,11 @@ region = "us-east-1"
 access_key_id = "AKIDEXAMPLE"
 secret_access_key = "s3cr3t-sak"
 session_token = "s3cr3t-session""#,
+        r#"kind = "smpp"
+host = "smsc.example"
+system_id = "acme"
+password = "s3cr3t"
+source = "Acme""#,
     ];
 
     /// `Debug` of the adapter built from `c`.
@@ -163,6 +174,16 @@ session_token = "s3cr3t-session""#,
                 format!("{:?}", messagebird::MessageBirdProvider::new(c).unwrap())
             }
             ProviderConfig::AwsSns(c) => format!("{:?}", aws_sns::SnsProvider::new(c).unwrap()),
+            ProviderConfig::Smpp(c) => {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                let _in = rt.enter();
+                format!(
+                    "{:?}",
+                    smpp::SmppProvider::new("s", c, ReceiptSink::default()).unwrap()
+                )
+            }
         }
     }
 

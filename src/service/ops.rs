@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 pub use crate::delivery::breaker::BreakerState;
 pub use crate::providers::outbox::Outbox;
-pub use crate::providers::ReceiptRequest;
+pub use crate::providers::{BindView, ReceiptRequest};
 pub use crate::queue::QueueDepth;
 
 /// The delivery side the service reports on.
@@ -32,6 +32,8 @@ pub struct ProviderState {
     pub kind: &'static str,
     /// Its circuit breaker.
     pub breaker: BreakerState,
+    /// Its long-lived sessions (SMPP binds); empty for HTTP adapters.
+    pub binds: Vec<BindView>,
 }
 
 impl Service {
@@ -44,6 +46,7 @@ impl Service {
                 name: s.name.clone(),
                 kind: s.provider.kind(),
                 breaker: s.breaker.state(),
+                binds: s.provider.binds(),
             })
             .collect()
     }

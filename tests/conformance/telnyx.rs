@@ -274,7 +274,8 @@ fn telnyx_config_parses_with_defaults_and_reports_problems() {
         assert!(p.contains(needle), "{needle} missing from: {p}");
     }
     assert!(
-        bad.build().is_err(),
+        bad.build("tx", &otpgw::providers::ReceiptSink::default())
+            .is_err(),
         "an unreadable public key must stop the build"
     );
 }

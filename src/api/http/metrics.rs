@@ -79,6 +79,19 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
             BreakerState::Open => 2.0,
         };
         m.breaker.with_label_values(&[&p.name]).set(v);
+        for b in &p.binds {
+            m.smpp.observe(&crate::metrics::smpp::BindCounts {
+                provider: &p.name,
+                bind: b.bind,
+                state: b.state,
+                window_in_use: b.window_in_use,
+                submitted: b.submitted,
+                errors: &b.errors,
+                receipts: b.receipts,
+                mobile_originated: b.mobile_originated,
+                reconnects: b.reconnects,
+            });
+        }
     }
     m.evictions.set(state.service.store().evictions() as i64);
     let mut r = m.render().into_response();

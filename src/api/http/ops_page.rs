@@ -1,6 +1,7 @@
 //! `GET /ops`: a one-page view for operators, plain HTML with no external assets.
 //!
-//! Providers with their breaker state, the send queue, starts and conversion per country
+//! Providers with their breaker state (and an SMPP provider's binds: state, window in
+//! use, submits, errors by status, receipts, reconnects, last error), the send queue, starts and conversion per country
 //! over the last hour (this process), and the SMS-pumping guard's active blocks at every
 //! level with their explanation (shared by all instances). Needs an admin key (`admin.api_keys`: `401` without one,
 //! `403` with another key), except from a local caller in dev mode (`access.rs`).
@@ -44,7 +45,8 @@ pub async fn page(State(state): State<AppState>, req: Request) -> Result<Respons
     );
 
     h.push_str("<h2>Providers</h2><table id=\"providers\"><tr><th>name</th><th>kind</th><th>breaker</th></tr>");
-    for p in state.service.providers() {
+    let providers = state.service.providers();
+    for p in &providers {
         let st = p.breaker;
         let class = match st {
             BreakerState::Closed => "closed",
@@ -60,6 +62,7 @@ pub async fn page(State(state): State<AppState>, req: Request) -> Result<Respons
         );
     }
     h.push_str("</table>");
+    binds(&mut h, &providers);
 
     h.push_str("<h2>Send queue</h2><table id=\"queue\">");
     match state.service.queue_depth().await {
@@ -137,4 +140,47 @@ pub async fn page(State(state): State<AppState>, req: Request) -> Result<Respons
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     Ok(r)
+}
+
+/// The SMPP binds table, when a provider has binds.
+fn binds(h: &mut String, providers: &[crate::service::ProviderState]) {
+    if providers.iter().all(|p| p.binds.is_empty()) {
+        return;
+    }
+    h.push_str(concat!(
+        "<h2>SMPP binds</h2><table id=\"binds\"><tr><th>provider</th><th>bind</th>",
+        "<th>state</th><th>window</th><th>submitted</th><th>errors</th><th>receipts</th>",
+        "<th>mobile-originated</th><th>reconnects</th><th>last error</th></tr>"
+    ));
+    for p in providers {
+        for b in &p.binds {
+            let class = match b.state {
+                "bound" => "closed",
+                "connecting" => "half_open",
+                _ => "open",
+            };
+            let errors = b
+                .errors
+                .iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&p.name),
+                b.bind,
+                b.state,
+                b.window_in_use,
+                b.window,
+                b.submitted,
+                escape(&errors),
+                b.receipts,
+                b.mobile_originated,
+                b.reconnects,
+                escape(b.last_error.as_deref().unwrap_or("")),
+            );
+        }
+    }
+    h.push_str("</table>");
 }
