@@ -1139,6 +1139,7 @@ impl Direct {
             send_count: 1,
             max_sends: cfg.max_sends,
             next_resend_at: now + ms(cfg.resend_cooldown_secs),
+            resent_at: Vec::new(),
             attempts_left: cfg.max_check_attempts,
             delivery: Delivery {
                 status: DeliveryStatus::Queued,

@@ -79,6 +79,10 @@ pub enum Error {
     /// Nothing pending matches (never started, expired, approved, canceled, other tenant).
     #[error("{0}")]
     NotFound(String),
+    /// No such delivery-only send (never made, past retention, expired for a
+    /// confirmation, malformed id, another tenant's).
+    #[error("{0}")]
+    DeliveryNotFound(String),
     /// The idempotency key was used with another body, or is in use right now.
     #[error("{0}")]
     IdempotencyConflict(String),
@@ -120,6 +124,7 @@ impl Error {
             Error::MaxSendsReached { .. } => "max_sends_reached",
             Error::MaxAttemptsReached { .. } => "max_attempts_reached",
             Error::NotFound(_) => "verification_not_found",
+            Error::DeliveryNotFound(_) => "delivery_not_found",
             Error::RouteNotFound(_) => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::IdempotencyConflict(_) => "idempotency_conflict",
@@ -141,7 +146,7 @@ impl Error {
             Error::DestinationBlocked { .. }
             | Error::ChallengeRequired { .. }
             | Error::Forbidden(_) => 403,
-            Error::NotFound(_) | Error::RouteNotFound(_) => 404,
+            Error::NotFound(_) | Error::DeliveryNotFound(_) | Error::RouteNotFound(_) => 404,
             Error::MethodNotAllowed => 405,
             Error::IdempotencyConflict(_) => 409,
             Error::PayloadTooLarge(_) => 413,

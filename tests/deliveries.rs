@@ -1,7 +1,9 @@
 //! Delivery-only sends (`/v1/deliveries`): a code made elsewhere arrives at the provider
 //! as supplied, shows its delivery status, is never checkable as a verification, is
 //! sealed at rest, refuses anything but 4..10 digits, replays under an
-//! `Idempotency-Key`, and is judged by the pumping guard by volume unless confirmed.
+//! `Idempotency-Key`, and is judged by the pumping guard by volume unless confirmed (a
+//! confirmation credits the sources its `risk_context` names); an unknown one answers
+//! `404 delivery_not_found`.
 
 mod support;
 
@@ -22,6 +24,8 @@ support::on_every_backend_kind!(
     confirm_counts_once_and_is_idempotent,
     unconfirmed_deliveries_to_one_prefix_trip_the_guard,
     confirmed_deliveries_keep_the_guard_quiet,
+    a_confirmation_credits_the_sources_its_risk_context_names,
+    an_unknown_delivery_answers_delivery_not_found,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,6 +252,7 @@ async fn confirm_counts_once_and_is_idempotent(b: Backend) {
         )
         .await;
     assert_eq!(r.status, 404);
+    assert_eq!(r.code(), "delivery_not_found");
     let vrf = app.start(&number()).await;
     let path = format!(
         "/v1/deliveries/{}/confirm",
@@ -301,6 +306,111 @@ async fn confirmed_deliveries_keep_the_guard_quiet(b: Backend) {
             .post(&format!("/v1/deliveries/{id}/confirm"), json!({}))
             .await;
         assert_eq!(c.status, 200, "{}", c.text);
+    }
+}
+
+/// The guard on with only the session level, on a small budget: the number's levels off,
+/// so only what the session is credited with decides.
+fn session_guarded(c: &mut otpgw::Config) {
+    use otpgw::config::LevelMode;
+    let p = &mut c.tenants.get_mut("demo").unwrap().pumping;
+    p.mode = otpgw::config::PumpingMode::Enforce;
+    let l = &mut p.levels;
+    for level in [&mut l.country, &mut l.area, &mut l.range, &mut l.prefix] {
+        level.action = LevelMode::Off;
+    }
+    l.session.action = LevelMode::Enforce;
+    l.session.budget = 1.0;
+    p.block_secs = 600;
+}
+
+/// Deliveries from one fresh session, each confirmed with `confirm` as its body, until
+/// one is refused: how many went through (`None`: all `n`).
+async fn session_run(app: &TestApp, n: u32, name_it_on_confirm: bool) -> Option<u32> {
+    let session = format!("s-{}", hex::encode(otpgw::crypto::random_bytes::<6>()));
+    let risk = json!({"session_id": session});
+    for i in 0..n {
+        let body = json!({"to": number(), "code": "135790", "risk_context": risk});
+        let r = app.post("/v1/deliveries", body).await;
+        if r.status != 201 {
+            assert_eq!(r.status, 403, "{}", r.text);
+            assert_eq!(r.body["reason"], "session_blocked", "{}", r.text);
+            return Some(i);
+        }
+        let id = r.body["id"].as_str().unwrap();
+        let confirm = if name_it_on_confirm {
+            json!({"risk_context": risk})
+        } else {
+            json!({})
+        };
+        let c = app
+            .post(&format!("/v1/deliveries/{id}/confirm"), confirm)
+            .await;
+        assert_eq!(c.status, 200, "{}", c.text);
+        assert_eq!(c.body["confirmed"], true);
+    }
+    None
+}
+
+async fn a_confirmation_credits_the_sources_its_risk_context_names(b: Backend) {
+    let app = spawn_app(b, session_guarded).await;
+    // Confirmed without naming the session: the number is credited, the session is not.
+    let through = session_run(&app, 60, false).await;
+    assert!(
+        through.is_some_and(|n| (2..=12).contains(&n)),
+        "a session never credited: {through:?} deliveries before its block"
+    );
+    // The same traffic confirmed with the delivery's risk_context: the session converts.
+    assert_eq!(session_run(&app, 20, true).await, None);
+    // A body is read strictly: unknown fields and a bad risk_context are refused.
+    let r = deliver(&app, &number(), "135790").await;
+    let path = format!("/v1/deliveries/{}/confirm", r.body["id"].as_str().unwrap());
+    for bad in [
+        json!({"risk": {}}),
+        json!({"risk_context": {"captcha_score": 2}}),
+    ] {
+        let c = app.post(&path, bad).await;
+        assert_eq!(c.status, 400, "{}", c.text);
+        assert_eq!(c.code(), "invalid_request");
+    }
+    // No body at all still confirms.
+    let c = app
+        .http
+        .post(app.url(&path))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.status(), 200);
+}
+
+async fn an_unknown_delivery_answers_delivery_not_found(b: Backend) {
+    let app = spawn_app(b, |_| {}).await;
+    let vrf = app.start(&number()).await;
+    let vrf = vrf.body["id"].as_str().unwrap().to_string();
+    for id in [
+        "dlv_00000000000000000000000000000000".to_string(),
+        "dlv_0000000000000000000000000000".to_string(),
+        "nonsense".to_string(),
+        vrf,
+    ] {
+        let r = app.get(&format!("/v1/deliveries/{id}")).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (404, "delivery_not_found"),
+            "{id}: {}",
+            r.text
+        );
+        assert_eq!(r.body["status"], 404);
+        let r = app
+            .post(&format!("/v1/deliveries/{id}/confirm"), json!({}))
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (404, "delivery_not_found"),
+            "{id}: {}",
+            r.text
+        );
     }
 }
 

@@ -216,6 +216,7 @@ fn every_error() -> Vec<Error> {
         Error::MaxSendsReached { retry_after: d },
         Error::MaxAttemptsReached { retry_after: d },
         Error::NotFound(String::new()),
+        Error::DeliveryNotFound(String::new()),
         Error::IdempotencyConflict(String::new()),
         Error::RouteNotFound(String::new()),
         Error::MethodNotAllowed,
@@ -242,6 +243,7 @@ fn every_error() -> Vec<Error> {
             | Error::MaxSendsReached { .. }
             | Error::MaxAttemptsReached { .. }
             | Error::NotFound(_)
+            | Error::DeliveryNotFound(_)
             | Error::IdempotencyConflict(_)
             | Error::RouteNotFound(_)
             | Error::MethodNotAllowed

@@ -1,6 +1,7 @@
 //! One list of behavioural scenarios run over both transports, HTTP and gRPC, against the
 //! same gateway: the two must be the same service (same answers, same contract `code`s,
-//! same retry hints), not two services.
+//! same retry hints), not two services. Delivery-only sends (`/v1/deliveries` and
+//! `Deliver`, `GetDelivery`, `ConfirmDelivery`) included.
 
 mod support;
 
@@ -147,9 +148,16 @@ impl<'a> Client<'a> {
     }
 
     fn from_grpc(r: Result<tonic::Response<pb::Verification>, tonic::Status>) -> Out {
+        Self::from_grpc_as(r, pb_to_json)
+    }
+
+    fn from_grpc_as<M>(
+        r: Result<tonic::Response<M>, tonic::Status>,
+        to_json: impl FnOnce(M) -> Value,
+    ) -> Out {
         match r {
             Ok(v) => Out {
-                ok: Some(pb_to_json(v.into_inner())),
+                ok: Some(to_json(v.into_inner())),
                 code: String::new(),
                 status: 0,
                 reason: None,
@@ -305,6 +313,100 @@ impl<'a> Client<'a> {
     }
 }
 
+/// A `CodeDelivery` as the JSON body of `/v1/deliveries`.
+fn delivery_to_json(v: pb::CodeDelivery) -> Value {
+    let d = v.delivery.expect("delivery set");
+    let dstatus = pb::DeliveryStatus::try_from(d.status)
+        .unwrap()
+        .as_str_name();
+    let mut out = json!({
+        "id": v.id, "to": v.to, "channel": v.channel,
+        "created_at": ts(v.created_at), "expires_at": ts(v.expires_at),
+        "confirmed": v.confirmed,
+        "delivery": {"status": enum_name(dstatus, "DELIVERY_STATUS_"), "provider": d.provider, "updated_at": ts(d.updated_at)},
+        "metadata": otpgw::api::grpc::struct_to_json(v.metadata.unwrap_or_default()),
+    });
+    if let Some(l) = v.locale {
+        out["locale"] = json!(l);
+    }
+    if let Some(t) = v.template {
+        out["template"] = json!(t);
+    }
+    out
+}
+
+impl Client<'_> {
+    async fn deliver(&self, body: Value, idem: Option<&str>) -> Out {
+        match self.t {
+            T::Http => {
+                let mut r = self
+                    .http(reqwest::Method::POST, "/v1/deliveries")
+                    .json(&body);
+                if let Some(k) = idem {
+                    r = r.header("idempotency-key", k);
+                }
+                Self::from_http(r).await
+            }
+            T::Grpc => {
+                let m = pb::DeliverRequest {
+                    to: body["to"].as_str().unwrap_or_default().to_string(),
+                    code: body["code"].as_str().unwrap_or_default().to_string(),
+                    locale: body["locale"].as_str().map(str::to_string),
+                    template: body["template"].as_str().map(str::to_string),
+                    metadata: body.get("metadata").map(otpgw::api::grpc::json_to_struct),
+                    ..Default::default()
+                };
+                let r = self.grpc().await.deliver(self.req(m, idem)).await;
+                Self::from_grpc_as(r, delivery_to_json)
+            }
+        }
+    }
+
+    async fn get_delivery(&self, id: &str) -> Out {
+        match self.t {
+            T::Http => {
+                Self::from_http(self.http(reqwest::Method::GET, &format!("/v1/deliveries/{id}")))
+                    .await
+            }
+            T::Grpc => {
+                let m = pb::GetDeliveryRequest { id: id.into() };
+                let r = self.grpc().await.get_delivery(self.req(m, None)).await;
+                Self::from_grpc_as(r, delivery_to_json)
+            }
+        }
+    }
+
+    async fn confirm_delivery(&self, id: &str, session: Option<&str>) -> Out {
+        match self.t {
+            T::Http => {
+                let body = match session {
+                    Some(s) => json!({"risk_context": {"session_id": s}}),
+                    None => json!({}),
+                };
+                Self::from_http(
+                    self.http(
+                        reqwest::Method::POST,
+                        &format!("/v1/deliveries/{id}/confirm"),
+                    )
+                    .json(&body),
+                )
+                .await
+            }
+            T::Grpc => {
+                let m = pb::ConfirmDeliveryRequest {
+                    id: id.into(),
+                    risk_context: session.map(|s| pb::RiskContext {
+                        session_id: Some(s.into()),
+                        ..Default::default()
+                    }),
+                };
+                let r = self.grpc().await.confirm_delivery(self.req(m, None)).await;
+                Self::from_grpc_as(r, delivery_to_json)
+            }
+        }
+    }
+}
+
 macro_rules! on_both_transports {
     ($($name:ident),* $(,)?) => {
         mod http {
@@ -329,6 +431,9 @@ on_both_transports!(
     missing_and_wrong_keys_are_unauthenticated,
     store_down_is_unavailable_with_retry_hint,
     idempotency_replays_and_conflicts,
+    a_delivery_is_sent_read_and_confirmed,
+    delivery_errors_carry_the_contract_codes,
+    a_delivery_replays_under_its_idempotency_key,
 );
 
 async fn app(tweak: impl FnOnce(&mut otpgw::Config)) -> TestApp {
@@ -523,6 +628,105 @@ async fn idempotency_replays_and_conflicts(t: T) {
     );
 }
 
+async fn a_delivery_is_sent_read_and_confirmed(t: T) {
+    let app = app(|_| {}).await;
+    let c = Client::new(&app, t);
+    let to = number();
+    let body = json!({"to": to, "code": "482913", "locale": "en", "metadata": {"u": 7}});
+    let d = c.deliver(body, None).await;
+    let id = d.v()["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("dlv_"), "{id}");
+    assert_eq!(
+        (&d.v()["to"], &d.v()["confirmed"], &d.v()["locale"]),
+        (&json!(to), &json!(false), &json!("en"))
+    );
+    assert_eq!(d.v()["metadata"], json!({"u": 7}));
+    assert_eq!(app.code_for(&to).await, "482913", "the code as supplied");
+    let read = c.get_delivery(&id).await;
+    assert_eq!((&read.v()["id"], &read.v()["to"]), (&json!(id), &json!(to)));
+    for session in [Some("s-1"), None] {
+        let done = c.confirm_delivery(&id, session).await;
+        assert_eq!(done.v()["confirmed"], true, "{done:?}");
+    }
+    assert_eq!(c.get_delivery(&id).await.v()["confirmed"], true);
+}
+
+async fn delivery_errors_carry_the_contract_codes(t: T) {
+    let app = app(|_| {}).await;
+    let c = Client::new(&app, t);
+    let vrf = c.start(&number()).await.v()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for id in ["dlv_00000000000000000000000000000000", "junk", &vrf] {
+        c.get_delivery(id).await.err(t, "delivery_not_found", 404);
+        c.confirm_delivery(id, None)
+            .await
+            .err(t, "delivery_not_found", 404);
+    }
+    let bad = |code: &str| json!({"to": number(), "code": code});
+    for code in ["12ab34", "123", "12345678901"] {
+        c.deliver(bad(code), None)
+            .await
+            .err(t, "invalid_code_format", 400);
+    }
+    c.deliver(json!({"to": "+1", "code": "123456"}), None)
+        .await
+        .err(t, "invalid_phone_number", 400);
+    c.with_key("")
+        .deliver(bad("123456"), None)
+        .await
+        .err(t, "unauthorized", 401);
+    let d = c.deliver(bad("123456"), None).await;
+    let id = d.v()["id"].as_str().unwrap();
+    let bad_risk = match t {
+        T::Http => {
+            Client::from_http(
+                c.http(
+                    reqwest::Method::POST,
+                    &format!("/v1/deliveries/{id}/confirm"),
+                )
+                .json(&json!({"risk_context": {"session_id": ""}})),
+            )
+            .await
+        }
+        T::Grpc => c.confirm_delivery(id, Some("")).await,
+    };
+    bad_risk.err(t, "invalid_request", 400);
+}
+
+async fn a_delivery_replays_under_its_idempotency_key(t: T) {
+    let app = app(|_| {}).await;
+    let c = Client::new(&app, t);
+    let to = number();
+    let body = json!({"to": to, "code": "975310"});
+    let first = c.deliver(body.clone(), Some("dk-1")).await;
+    let again = c.deliver(body, Some("dk-1")).await;
+    assert_eq!(again.v()["id"], first.v()["id"]);
+    assert_eq!(again.v()["to"], json!(to), "filled in from the live record");
+    c.deliver(json!({"to": number(), "code": "975310"}), Some("dk-1"))
+        .await
+        .err(t, "idempotency_conflict", 409);
+    app.code_for(&to).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.messages_to(&to).await.len(), 1, "sent once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_made_over_http_is_confirmed_over_grpc() {
+    let app = app(|_| {}).await;
+    let to = number();
+    let d = Client::new(&app, T::Http)
+        .deliver(json!({"to": to, "code": "246802"}), None)
+        .await;
+    let id = d.v()["id"].as_str().unwrap();
+    let g = Client::new(&app, T::Grpc);
+    assert_eq!(g.get_delivery(id).await.v()["to"], json!(to));
+    assert_eq!(g.confirm_delivery(id, None).await.v()["confirmed"], true);
+    let h = Client::new(&app, T::Http).get_delivery(id).await;
+    assert_eq!(h.v()["confirmed"], true);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verification_started_over_http_is_checked_over_grpc() {
     let app = app(|_| {}).await;
@@ -713,4 +917,22 @@ async fn proto_messages_mirror_the_json_contract_field_for_field() {
     );
     assert_eq!(proto_fields("GetRequest"), ["id"]);
     assert!(s.ok.is_some());
+    // Delivery-only sends: the same fields as the JSON contract.
+    let d = c
+        .deliver(
+            json!({"to": number(), "code": "123456", "locale": "en", "template": "default"}),
+            None,
+        )
+        .await;
+    let mut with_template = json_keys(d.v());
+    with_template.sort();
+    assert_eq!(proto_fields("CodeDelivery"), with_template);
+    let raw =
+        json_keys(&serde_json::to_value(otpgw::api::deliveries::RawDelivery::default()).unwrap());
+    assert_eq!(proto_fields("DeliverRequest"), raw);
+    assert_eq!(proto_fields("GetDeliveryRequest"), ["id"]);
+    assert_eq!(
+        proto_fields("ConfirmDeliveryRequest"),
+        ["id", "risk_context"]
+    );
 }

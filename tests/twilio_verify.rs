@@ -290,7 +290,13 @@ fn v1_id(sid: &str) -> String {
         .to_string()
 }
 
-support::on_every_backend_kind!(create_fetch_check_flow, cancel_and_approve_move_the_record);
+support::on_every_backend_kind!(
+    create_fetch_check_flow,
+    cancel_and_approve_move_the_record,
+    each_send_shows_its_own_time,
+    a_pumped_prefix_answers_60410,
+    approvals_keep_a_prefix_from_tripping
+);
 
 // ---------------------------------------------------------------------------------------
 // Resends, checks by SID, the attempt limits
@@ -315,6 +321,99 @@ async fn a_resend_keeps_the_sid_and_lists_each_send() {
     assert_ne!(sends[0]["attempt_sid"], sends[1]["attempt_sid"]);
     assert!(sends.iter().all(|s| s["channel"] == "SMS"));
     assert_eq!(app.messages_to(&to).await.len(), 2, "both sends went out");
+}
+
+/// Each entry of `send_code_attempts` shows when that send went out, the ones between
+/// the first and the last included.
+async fn each_send_shows_its_own_time(backend: Backend) {
+    let app = app_on(backend, |cfg| {
+        cfg.tenants.get_mut("demo").unwrap().resend_cooldown_secs = 0;
+    })
+    .await;
+    let to = number();
+    let mut last = create(&app, &to).await;
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        last = create(&app, &to).await;
+        assert_eq!(last.status, 201, "{}", last.text);
+    }
+    let path = format!("{}/{}", verifications(), last.body["sid"].as_str().unwrap());
+    let read = call(&app, "GET", &path, &[], ME).await;
+    for v in [&last, &read] {
+        let times: Vec<&str> = v.body["send_code_attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["time"].as_str().unwrap())
+            .collect();
+        assert_eq!(times.len(), 4, "{}", v.text);
+        // RFC 3339 in UTC to the second: text order is time order, a second apart.
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+        assert_eq!(times[0], v.body["date_created"].as_str().unwrap());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The pumping guard through the facade
+
+/// The guard on with a small prefix budget (as `tests/pumping.rs` and
+/// `tests/deliveries.rs` set it).
+fn guarded(cfg: &mut Config) {
+    let p = &mut cfg.tenants.get_mut("demo").unwrap().pumping;
+    p.mode = otpgw::config::PumpingMode::Enforce;
+    p.levels.prefix.budget = 1.0;
+    p.block_secs = 600;
+}
+
+/// Creates to up to `n` numbers of one fresh 1000-block, each approved with
+/// `Status=approved` when `approve`, until one is refused: how many went through and the
+/// refusal (`None`: all `n` went through).
+async fn into_one_prefix(app: &TestApp, n: u32, approve: bool) -> Option<(u32, Resp)> {
+    let prefix = {
+        let x = number();
+        x[..x.len() - 3].to_string()
+    };
+    for i in 0..n {
+        let r = create(app, &format!("{prefix}{:03}", i * 7 % 1000)).await;
+        if r.status != 201 {
+            return Some((i, r));
+        }
+        if approve {
+            let path = format!("{}/{}", verifications(), r.body["sid"].as_str().unwrap());
+            let a = call(app, "POST", &path, &[("Status", "approved")], ME).await;
+            assert_eq!(a.body["status"], "approved", "{}", a.text);
+            // Approved once: a second approval finds nothing pending, counts nothing.
+            let again = call(app, "POST", &path, &[("Status", "approved")], ME).await;
+            twilio_error(&again, 404, 20404);
+        }
+    }
+    None
+}
+
+async fn a_pumped_prefix_answers_60410(backend: Backend) {
+    let app = app_on(backend, guarded).await;
+    let (through, r) = into_one_prefix(&app, 60, false)
+        .await
+        .expect("60 unapproved sends into one prefix and no block");
+    assert!(
+        (2..=12).contains(&through),
+        "{through} sends before the block"
+    );
+    twilio_error(&r, 403, 60410);
+    assert_eq!(r.body["message"], "Verification delivery attempt blocked");
+}
+
+async fn approvals_keep_a_prefix_from_tripping(backend: Backend) {
+    let app = app_on(backend, guarded).await;
+    let approved = into_one_prefix(&app, 20, true).await;
+    assert!(
+        approved.is_none(),
+        "approved sends were blocked after {:?}",
+        approved.map(|(n, r)| (n, r.text))
+    );
+    // The same sends unapproved trip the guard.
+    let unapproved = into_one_prefix(&app, 20, false).await;
+    assert!(unapproved.is_some_and(|(n, r)| n <= 12 && r.body["code"] == 60410));
 }
 
 #[tokio::test]

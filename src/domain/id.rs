@@ -118,7 +118,7 @@ impl DeliveryId {
         if well_formed(s, RecordKind::Delivery) {
             Ok(DeliveryId(VerificationId(s.to_string())))
         } else {
-            Err(Error::NotFound("no delivery with this id".into()))
+            Err(Error::DeliveryNotFound("no delivery with this id".into()))
         }
     }
 

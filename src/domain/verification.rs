@@ -174,6 +174,10 @@ pub struct Verification {
     pub max_sends: u32,
     /// Earliest instant a resend is accepted.
     pub next_resend_at: Millis,
+    /// When each send after the first went out, oldest first (the first is
+    /// `created_at`); at most `max_sends - 1`. Records written before these were kept
+    /// have fewer than `send_count - 1`: see [`Verification::send_times`].
+    pub resent_at: Vec<Millis>,
     /// Check attempts left.
     pub attempts_left: u32,
     /// Delivery state.
@@ -213,6 +217,17 @@ impl Verification {
             }
             s => s,
         }
+    }
+
+    /// When each of the `send_count` sends went out, first to last. The times kept
+    /// are the last sends' (a record written before they were kept, then resent,
+    /// has only the later ones); a send without one shows the first send's time.
+    pub fn send_times(&self) -> Vec<Millis> {
+        let n = self.send_count.max(1) as usize;
+        let kept = &self.resent_at[self.resent_at.len().saturating_sub(n - 1)..];
+        let mut t = vec![self.created_at; n - kept.len()];
+        t.extend_from_slice(kept);
+        t
     }
 
     /// Sends left before `max_sends_reached`.

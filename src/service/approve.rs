@@ -1,17 +1,23 @@
 //! Approval without a code and the lookup of a number's pending verification: what a
 //! caller that checks codes itself needs (Twilio's `Status=approved`, and a
 //! verification fetched by its `To`).
+//!
+//! An approval without a code is the tenant's backend saying the user verified, as a
+//! right check or a delivery's confirmation says it: the pumping guard counts it as a
+//! conversion for the number's levels, once per verification (only the call whose
+//! store step moved the record counts).
 
 use super::*;
 
 impl Service {
     /// Approves a pending verification without a code (the caller checked it its own
-    /// way): one atomic store step, like a cancel. Anything not pending is not found.
+    /// way): one atomic store step, like a cancel, then one approval for the pumping
+    /// guard. Anything not pending is not found.
     pub async fn approve(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
         let v = self.get(tenant, id).await?;
         let number = self.number_ref(tenant, v.to.as_str(), v.channel);
         let now = now_millis();
-        let after = self
+        let (after, moved) = self
             .inner
             .store
             .approve(&tenant.id, id, &number, ms(tenant.cfg.retention_secs), now)
@@ -19,7 +25,8 @@ impl Service {
             .map_err(unavailable)?
             .ok_or_else(not_found)?;
         match after.status_at(now) {
-            Status::Approved if v.status == Status::Pending => {
+            Status::Approved if moved => {
+                self.count_approval(tenant, &after, now).await;
                 observe::finished(&self.inner.metrics, &tenant.id, &after, "approved");
                 self.inner
                     .activity
@@ -27,10 +34,25 @@ impl Service {
                 tracing::info!(id = id.as_str(), tenant = %tenant.id, "verification approved without a code");
                 Ok(after)
             }
+            // Approved by a concurrent call in between: that one counted it.
+            Status::Approved if v.status == Status::Pending => Ok(after),
             other => Err(Error::NotFound(format!(
                 "verification is {}; nothing to approve",
                 other.as_str()
             ))),
+        }
+    }
+
+    /// Counts an approval without a code for the pumping guard, where a right check's
+    /// would count (the number's levels; no sources, as none are named). A failure is
+    /// logged: the approval itself has happened.
+    async fn count_approval(&self, tenant: &Tenant, v: &Verification, now: Millis) {
+        let abuse = &self.inner.abuse;
+        let adm = abuse.admission_after_read(tenant, Some(&v.to), &CheckClient::default());
+        if let Some((probe, policy)) = &adm.approval {
+            if let Err(e) = abuse.gate().pumps.record_approval(probe, policy, now).await {
+                tracing::warn!(error = %e, "could not count an approval for the pumping guard");
+            }
         }
     }
 

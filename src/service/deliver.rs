@@ -18,8 +18,9 @@
 //! (`POST /v1/deliveries/{id}/confirm`, [`Service::confirm_delivery`]) that the user
 //! typed the code right. A confirmation runs as a right check of the record by id (the
 //! code's MAC is the one stored), so the approval is counted once, in the same store
-//! step, exactly as a verification's approval is; confirming again answers the record
-//! and counts nothing.
+//! step, exactly as a verification's approval is, for the number's levels and the
+//! sources the confirmation's `risk_context` names; confirming again answers the record
+//! and counts nothing. (A hook call's id is reserved against replays in `hook_call.rs`.)
 
 use super::start::started_from;
 use super::*;
@@ -86,6 +87,7 @@ fn record(
         send_count: 1,
         max_sends: 1,
         next_resend_at: now,
+        resent_at: Vec::new(),
         attempts_left: 1,
         delivery: Delivery {
             status: DeliveryStatus::Queued,
@@ -180,21 +182,25 @@ impl Service {
             .get(&tenant.id, id.record())
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| Error::NotFound("no delivery with this id".into()))
+            .ok_or_else(|| Error::DeliveryNotFound("no delivery with this id".into()))
     }
 
     /// Records that the user typed the delivered code right: an approval for the
-    /// pumping guard, counted once. Returns the record and whether this call counted.
+    /// pumping guard, counted once, for the number's levels and the sources `risk`
+    /// names (as a check's `risk_context`). Returns the record and whether this call
+    /// counted.
     pub async fn confirm_delivery(
         &self,
         tenant: &Tenant,
         id: &DeliveryId,
+        risk: Option<RiskContext>,
     ) -> Result<(Verification, bool)> {
         let v = self.delivery(tenant, id).await?;
         if v.status == Status::Approved {
             return Ok((v, false));
         }
-        let gone = || Error::NotFound("the delivery has expired; nothing to confirm".into());
+        let gone =
+            || Error::DeliveryNotFound("the delivery has expired; nothing to confirm".into());
         if v.status_at(now_millis()) != Status::Pending {
             return Err(gone());
         }
@@ -202,7 +208,10 @@ impl Service {
         let code = keys
             .open_code(id.as_str(), &tenant.id, &v.seed)
             .ok_or_else(|| Error::Internal("a delivery's code does not open".into()))?;
-        let client = CheckClient::default();
+        let client = CheckClient {
+            risk,
+            ..CheckClient::default()
+        };
         let abuse = &self.inner.abuse;
         let adm = abuse.check_admission(tenant, Some(&v.to), &client)?;
         let spec = CheckSpec {
@@ -241,60 +250,4 @@ impl Service {
             },
         }
     }
-
-    /// Reserves a hook call's id (`webhook-id`) for `ttl_ms`: `Some` the first time,
-    /// `None` for a replay (the same id handled before, or being handled now). The
-    /// store keeps only a keyed hash of it, as it keeps idempotency keys. End the call
-    /// with [`Self::hook_call_end`].
-    pub async fn hook_call_begin(
-        &self,
-        tenant: &Tenant,
-        hook: &str,
-        call_id: &str,
-        ttl_ms: i64,
-    ) -> Result<Option<HookCall>> {
-        let keys = &self.inner.keys;
-        let name = format!("hook:{hook}:{call_id}");
-        let call = HookCall {
-            key: keys.idempotency_key(&tenant.id, name.as_bytes()),
-            fp: keys.request_fingerprint(&tenant.id, name.as_bytes()),
-            ttl_ms: ttl_ms.max(1),
-        };
-        let begun = self
-            .inner
-            .store
-            .idempotency_begin(&tenant.id, &call.key, &call.fp, call.ttl_ms)
-            .await
-            .map_err(unavailable)?;
-        match begun {
-            IdempotencyBegin::Reserved => Ok(Some(call)),
-            IdempotencyBegin::StoreFull(left) => Err(Error::store_full(dur(left))),
-            _ => Ok(None),
-        }
-    }
-
-    /// Ends a hook call: `handled` keeps its id until the reservation's end (a replay
-    /// is refused); otherwise (a failure the caller may retry) it is released.
-    pub async fn hook_call_end(&self, tenant: &Tenant, call: HookCall, handled: bool) {
-        let store = &self.inner.store;
-        let r = if handled {
-            let until = now_millis().saturating_add(call.ttl_ms);
-            store
-                .idempotency_finish(&tenant.id, &call.key, &call.fp, 200, "", until)
-                .await
-        } else {
-            store.idempotency_abort(&tenant.id, &call.key).await
-        };
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "could not record the end of a hook call");
-        }
-    }
-}
-
-/// A hook call whose id is reserved ([`Service::hook_call_begin`]).
-#[derive(Debug)]
-pub struct HookCall {
-    key: String,
-    fp: String,
-    ttl_ms: i64,
 }

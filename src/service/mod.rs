@@ -14,6 +14,7 @@ mod approve;
 mod check;
 mod deliver;
 mod guard;
+mod hook_call;
 mod idempotency;
 mod idempotent;
 mod observe;
@@ -27,8 +28,9 @@ pub use crate::store::IdempotencyBegin;
 pub use abuse::Abuse;
 pub use activity::{Activity, CountryHour};
 pub use admission::{check_admission, client_check_keys, geo_check, limit_policy, start_admission};
-pub use deliver::{DeliverInput, DeliverySource, HookCall};
+pub use deliver::{DeliverInput, DeliverySource};
 pub use guard::{guard_policy, probe, Sources};
+pub use hook_call::HookCall;
 pub use ops::{BreakerState, Fleet, Outbox, ProviderState, QueueDepth, ReceiptRequest};
 pub use view::{error_rate, DeliveryRecordView, DeliveryView, StartResult, VerificationView};
 

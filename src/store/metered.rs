@@ -90,7 +90,7 @@ impl Verifications for MeteredStore {
         number: &NumberRef,
         retention_ms: i64,
         now: Millis,
-    ) -> StoreResult<Option<Verification>> {
+    ) -> StoreResult<Option<(Verification, bool)>> {
         self.timed(
             "approve",
             self.inner.approve(tenant, id, number, retention_ms, now),

@@ -167,7 +167,8 @@ pub trait Verifications: Send + Sync + 'static {
     /// Approves a pending verification without a code (a caller's own check, Twilio's
     /// `Status=approved`), as [`Verifications::cancel`] cancels one: in one atomic step,
     /// the pending index freed and the record kept for `retention_ms`. Returns the record
-    /// after the call (its status tells whether it was pending), `None` if unknown.
+    /// after the call and whether this call approved it (so its approval is counted once
+    /// for the pumping guard), `None` if unknown.
     async fn approve(
         &self,
         tenant: &str,
@@ -175,7 +176,7 @@ pub trait Verifications: Send + Sync + 'static {
         number: &NumberRef,
         retention_ms: i64,
         now: Millis,
-    ) -> StoreResult<Option<Verification>>;
+    ) -> StoreResult<Option<(Verification, bool)>>;
     /// The id of the verification pending for a number and channel, if any.
     async fn pending_id(
         &self,

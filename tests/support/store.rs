@@ -73,6 +73,7 @@ pub fn start_spec(number: &NumberRef, cooldown_ms: i64) -> StartSpec {
             send_count: 1,
             max_sends: 5,
             next_resend_at: now + cooldown_ms,
+            resent_at: Vec::new(),
             attempts_left: 5,
             delivery: Delivery {
                 status: DeliveryStatus::Queued,

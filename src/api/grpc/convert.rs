@@ -2,6 +2,9 @@
 
 use super::pb;
 use crate::api::common::{RawCheck, RawRisk, RawStart, VerificationView};
+use crate::api::deliveries::RawDelivery;
+use crate::service::view::DeliveryView;
+use crate::service::DeliveryRecordView;
 use prost_types::value::Kind;
 use serde_json::{Number, Value};
 
@@ -81,8 +84,24 @@ impl From<pb::StartRequest> for RawStart {
     }
 }
 
+impl From<pb::DeliverRequest> for RawDelivery {
+    fn from(r: pb::DeliverRequest) -> Self {
+        RawDelivery {
+            to: r.to,
+            code: Value::String(r.code),
+            locale: r.locale,
+            template: r.template,
+            metadata: r
+                .metadata
+                .map(struct_to_json)
+                .filter(|m| m.as_object().is_some_and(|o| !o.is_empty())),
+            risk_context: r.risk_context.map(risk_json),
+        }
+    }
+}
+
 /// gRPC's `RiskContext` as the JSON object the shared edge reads.
-fn risk_json(r: pb::RiskContext) -> Value {
+pub fn risk_json(r: pb::RiskContext) -> Value {
     serde_json::to_value(RawRisk {
         user_agent: r.user_agent,
         session_id: r.session_id,
@@ -147,6 +166,32 @@ fn delivery_status(s: &str) -> pb::DeliveryStatus {
     }
 }
 
+fn delivery(d: DeliveryView) -> pb::Delivery {
+    pb::Delivery {
+        status: delivery_status(&d.status) as i32,
+        provider: d.provider,
+        updated_at: timestamp(&d.updated_at),
+        reason: d.reason,
+    }
+}
+
+impl From<DeliveryRecordView> for pb::CodeDelivery {
+    fn from(v: DeliveryRecordView) -> Self {
+        pb::CodeDelivery {
+            id: v.id,
+            to: v.to,
+            channel: v.channel,
+            created_at: timestamp(&v.created_at),
+            expires_at: timestamp(&v.expires_at),
+            confirmed: v.confirmed,
+            delivery: Some(delivery(v.delivery)),
+            metadata: Some(json_to_struct(&v.metadata)),
+            locale: v.locale,
+            template: v.template,
+        }
+    }
+}
+
 impl From<VerificationView> for pb::Verification {
     fn from(v: VerificationView) -> Self {
         pb::Verification {
@@ -160,12 +205,7 @@ impl From<VerificationView> for pb::Verification {
             sends_remaining: v.sends_remaining,
             next_resend_at: timestamp(&v.next_resend_at),
             check_attempts_remaining: v.check_attempts_remaining,
-            delivery: Some(pb::Delivery {
-                status: delivery_status(&v.delivery.status) as i32,
-                provider: v.delivery.provider,
-                updated_at: timestamp(&v.delivery.updated_at),
-                reason: v.delivery.reason,
-            }),
+            delivery: Some(delivery(v.delivery)),
             metadata: Some(json_to_struct(&v.metadata)),
             locale: v.locale,
             valid: v.valid,

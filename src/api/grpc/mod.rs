@@ -1,5 +1,6 @@
 //! The gRPC API (`proto/otpgw/v1/otpgw.proto`): the same service as HTTP, on its own
-//! listener (default `127.0.0.1:50051`).
+//! listener (default `127.0.0.1:50051`): verifications, and delivery-only sends
+//! (`Deliver`, `GetDelivery`, `ConfirmDelivery`, over [`crate::api::deliveries`]).
 //!
 //! Why a separate port rather than sharing the HTTP one by content type: gRPC needs
 //! HTTP/2 end to end and its own error framing, while the HTTP port's middleware answers
@@ -28,6 +29,7 @@ pub use convert::{json_to_struct, struct_to_json};
 pub use serve::{serve, SMALL_MESSAGE_LIMIT};
 
 use crate::api::common::{self, RawCheck, RawStart};
+use crate::api::deliveries::{self, RawDelivery};
 use crate::error::Error;
 use crate::service::{Service, Tenant};
 use pb::verifications_server::Verifications;
@@ -122,6 +124,27 @@ impl Verifications for GrpcApi {
     ) -> Result<Response<pb::Verification>, Status> {
         observed(&self.metrics, "Cancel", self.cancel_call(req)).await
     }
+
+    async fn deliver(
+        &self,
+        req: Request<pb::DeliverRequest>,
+    ) -> Result<Response<pb::CodeDelivery>, Status> {
+        observed(&self.metrics, "Deliver", self.deliver_call(req)).await
+    }
+
+    async fn get_delivery(
+        &self,
+        req: Request<pb::GetDeliveryRequest>,
+    ) -> Result<Response<pb::CodeDelivery>, Status> {
+        observed(&self.metrics, "GetDelivery", self.get_delivery_call(req)).await
+    }
+
+    async fn confirm_delivery(
+        &self,
+        req: Request<pb::ConfirmDeliveryRequest>,
+    ) -> Result<Response<pb::CodeDelivery>, Status> {
+        observed(&self.metrics, "ConfirmDelivery", self.confirm_call(req)).await
+    }
 }
 
 /// The `ratelimit-policy` / `ratelimit` values of the HTTP API, as response metadata.
@@ -176,6 +199,48 @@ impl GrpcApi {
     ) -> Result<Response<pb::Verification>, Status> {
         let tenant = authenticate(&self.service, req.metadata())?;
         let view = common::get(&self.service, &tenant, &req.into_inner().id).await?;
+        Ok(Response::new(view.into()))
+    }
+
+    async fn deliver_call(
+        &self,
+        req: Request<pb::DeliverRequest>,
+    ) -> Result<Response<pb::CodeDelivery>, Status> {
+        let tenant = authenticate(&self.service, req.metadata())?;
+        let key =
+            common::idempotency_key(req.metadata().get("idempotency-key").map(|v| v.as_bytes()))?;
+        let rid = request_id(req.metadata());
+        let span = tracing::info_span!("grpc", method = "Deliver", request_id = %rid);
+        let raw = RawDelivery::from(req.into_inner());
+        let d = deliveries::create(&self.service, &tenant, raw, key, Some(rid))
+            .instrument(span)
+            .await?;
+        let mut resp = Response::new(d.view.into());
+        rate_metadata(&mut resp, &d.rate);
+        if d.replayed {
+            resp.metadata_mut()
+                .insert("idempotent-replayed", "true".parse().expect("static"));
+        }
+        Ok(resp)
+    }
+
+    async fn get_delivery_call(
+        &self,
+        req: Request<pb::GetDeliveryRequest>,
+    ) -> Result<Response<pb::CodeDelivery>, Status> {
+        let tenant = authenticate(&self.service, req.metadata())?;
+        let view = deliveries::get(&self.service, &tenant, &req.into_inner().id).await?;
+        Ok(Response::new(view.into()))
+    }
+
+    async fn confirm_call(
+        &self,
+        req: Request<pb::ConfirmDeliveryRequest>,
+    ) -> Result<Response<pb::CodeDelivery>, Status> {
+        let tenant = authenticate(&self.service, req.metadata())?;
+        let r = req.into_inner();
+        let risk = r.risk_context.map(convert::risk_json);
+        let view = deliveries::confirm(&self.service, &tenant, &r.id, risk.as_ref()).await?;
         Ok(Response::new(view.into()))
     }
 

@@ -1,5 +1,5 @@
 //! Request extractors: API-key auth (and the bearer key it reads), request id, strict
-//! JSON bodies, and the bounded body read they and the receipts endpoint share
+//! JSON bodies (and optional ones), and the bounded body read they and the receipts endpoint share
 //! ([`read_limited`]).
 
 use super::AppState;
@@ -125,5 +125,25 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         let value = serde_json::from_slice::<T>(&bytes)
             .map_err(|e| Error::InvalidRequest(format!("invalid JSON body: {e}")))?;
         Ok(JsonBody(value, bytes))
+    }
+}
+
+/// A JSON body that may be left out: no body (or only whitespace) is `None`; a body
+/// sent is read as strictly as [`JsonBody`] (content type, size, an object, no unknown
+/// field).
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJsonBody<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Error> {
+        let (parts, body) = req.into_parts();
+        let bytes = read_limited(&parts.headers, body, state.body_limit).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(None));
+        }
+        let req = Request::from_parts(parts, Body::from(bytes));
+        let JsonBody(v, _) = JsonBody::<T>::from_request(req, state).await?;
+        Ok(OptionalJsonBody(Some(v)))
     }
 }

@@ -16,6 +16,18 @@ pub(super) struct Record {
     pub receipts: Vec<String>,
 }
 
+impl Inner {
+    /// Drops every entry expired at `now` (the purge task's round).
+    pub fn purge(&mut self, now: Millis) {
+        self.records.purge(now);
+        self.index.purge(now);
+        self.counters.purge(now);
+        self.fail_tats.purge(now);
+        self.idem.purge(now);
+        self.provider_messages.purge(now);
+    }
+}
+
 impl Record {
     /// Moves the delivery status by [`crate::store::delivery_moves`]; true when it moved.
     pub fn progress(

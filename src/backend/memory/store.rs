@@ -47,13 +47,7 @@ impl MemoryStore {
                     tick.tick().await;
                     let Some(inner) = weak.upgrade() else { break };
                     let now = now_millis();
-                    let mut g = inner.lock().expect("store lock");
-                    g.records.purge(now);
-                    g.index.purge(now);
-                    g.counters.purge(now);
-                    g.fail_tats.purge(now);
-                    g.idem.purge(now);
-                    g.provider_messages.purge(now);
+                    inner.lock().expect("store lock").purge(now);
                 }
             });
         }
@@ -138,7 +132,9 @@ impl Verifications for MemoryStore {
         retention_ms: i64,
         now: Millis,
     ) -> StoreResult<Option<Verification>> {
-        Ok(self.finish(tenant, id, number, Status::Canceled, retention_ms, now))
+        Ok(self
+            .finish(tenant, id, number, Status::Canceled, retention_ms, now)
+            .map(|(v, _)| v))
     }
 
     async fn approve(
@@ -148,7 +144,7 @@ impl Verifications for MemoryStore {
         number: &NumberRef,
         retention_ms: i64,
         now: Millis,
-    ) -> StoreResult<Option<Verification>> {
+    ) -> StoreResult<Option<(Verification, bool)>> {
         Ok(self.finish(tenant, id, number, Status::Approved, retention_ms, now))
     }
 

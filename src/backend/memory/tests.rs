@@ -30,6 +30,7 @@ fn spec(tenant: &str, n: u32, now: Millis, ttl: i64) -> StartSpec {
             send_count: 1,
             max_sends: 5,
             next_resend_at: now,
+            resent_at: Vec::new(),
             attempts_left: 5,
             delivery: Delivery {
                 status: DeliveryStatus::Queued,

@@ -66,6 +66,7 @@ impl MemoryStore {
                         return Ok(StartOutcome::NumberLimited(lim_ttl));
                     }
                     v.send_count += 1;
+                    v.resent_at.push(now);
                     v.next_resend_at = now + spec.cooldown_ms;
                     v.delivery = Delivery {
                         status: DeliveryStatus::Queued,
@@ -184,7 +185,7 @@ fn queued(v: &Verification, e: EnqueueSpec) -> QueuedMessage {
 impl MemoryStore {
     /// Moves a pending verification to `to` (canceled or approved) in one lock section:
     /// the record kept for `retention_ms`, the pending index freed. The record after the
-    /// call; `None` if unknown to `tenant`.
+    /// call and whether this call moved it; `None` if unknown to `tenant`.
     pub(super) fn finish(
         &self,
         tenant: &str,
@@ -193,14 +194,14 @@ impl MemoryStore {
         to: Status,
         retention_ms: i64,
         now: Millis,
-    ) -> Option<Verification> {
+    ) -> Option<(Verification, bool)> {
         let mut g = self.lock();
         let r = g
             .records
             .get_mut(id.as_str(), now)
             .filter(|r| r.v.tenant == tenant)?;
         if r.v.status != Status::Pending || now >= r.v.expires_at {
-            return Some(r.v.clone());
+            return Some((r.v.clone(), false));
         }
         r.v.status = to;
         let out = r.v.clone();
@@ -209,6 +210,6 @@ impl MemoryStore {
         if g.index.get(&idx, now).map(String::as_str) == Some(id.as_str()) {
             g.index.remove(&idx);
         }
-        Some(out)
+        Some((out, true))
     }
 }

@@ -1,11 +1,13 @@
 //! Arguments and replies of the start and check scripts, built apart from the call
 //! ([`Parts`]) so that the one-node admission scripts (`fused.rs`) can join them with
-//! the limiter's and the pumping guard's parts.
+//! the limiter's and the pumping guard's parts; the idempotency script's reply.
 
 use super::record::{self, decode, int, text};
 use super::store::RedisStore;
 use crate::domain::{Millis, Verification, VerificationId};
-use crate::store::{CheckOutcome, CheckSpec, CheckTarget, StartOutcome, StartSpec};
+use crate::store::{
+    CheckOutcome, CheckSpec, CheckTarget, IdempotencyBegin, StartOutcome, StartSpec,
+};
 use crate::store::{StoreError, StoreResult};
 use ::redis::{ScriptInvocation, ToRedisArgs, Value};
 
@@ -145,6 +147,29 @@ pub(super) fn reply(v: Value) -> (String, Vec<Value>) {
         }
         _ => (String::new(), Vec::new()),
     }
+}
+
+/// What `idempotency.lua` answered a reservation for fingerprint `fp`: reserved, or the
+/// entry there (`p|fp`: in progress, `d|fp|status|body`: done, another fp: a mismatch).
+pub(super) fn idempotency_begun(v: Value, fp: &str) -> StoreResult<IdempotencyBegin> {
+    let (head, rest) = reply(v);
+    if head == "reserved" {
+        return Ok(IdempotencyBegin::Reserved);
+    }
+    let cur = rest
+        .first()
+        .and_then(text)
+        .ok_or_else(|| bad_reply("idempotency"))?;
+    let mut parts = cur.splitn(4, '|');
+    Ok(
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("p"), Some(f), _, _) if f == fp => IdempotencyBegin::InProgress,
+            (Some("d"), Some(f), Some(status), Some(body)) if f == fp => {
+                IdempotencyBegin::Replay(status.parse().unwrap_or(200), body.to_string())
+            }
+            _ => IdempotencyBegin::Mismatch,
+        },
+    )
 }
 
 /// The error of a reply a script never gives.

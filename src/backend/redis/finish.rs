@@ -10,7 +10,8 @@ use crate::store::{NumberRef, StoreResult};
 
 impl RedisStore {
     /// Moves a pending verification to `to` (canceled or approved) in one script
-    /// (`cancel.lua`): the record kept for `retention_ms`, the pending index freed.
+    /// (`cancel.lua`): the record kept for `retention_ms`, the pending index freed. The
+    /// record after the call and whether this call moved it.
     pub(super) async fn finish(
         &self,
         tenant: &str,
@@ -19,7 +20,7 @@ impl RedisStore {
         to: Status,
         retention_ms: i64,
         now: Millis,
-    ) -> StoreResult<Option<Verification>> {
+    ) -> StoreResult<Option<(Verification, bool)>> {
         let mut inv = self.scripts.cancel.prepare_invoke();
         inv.key(self.layout.record_key(id))
             .key(self.layout.index_key(number))
@@ -31,7 +32,10 @@ impl RedisStore {
         let (head, rest) = reply(self.conn.invoke(&inv).await?);
         match head.as_str() {
             "not_found" => Ok(None),
-            "ok" => Ok(rest.first().and_then(|r| decode(id, r, &self.sealer))),
+            head @ ("ok" | "moved") => Ok(rest
+                .first()
+                .and_then(|r| decode(id, r, &self.sealer))
+                .map(|v| (v, head == "moved"))),
             _ => Err(bad_reply(to.as_str())),
         }
     }

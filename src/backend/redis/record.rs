@@ -2,7 +2,9 @@
 //!
 //! Field names are two letters to keep a pending verification small in Redis.
 //! `t` tenant, `pe` personal data sealed, `ch` channel, `st` status, `ca` created,
-//! `ex` expires, `sc` sends, `ms` max sends, `nr` next resend, `al` attempts left,
+//! `ex` expires, `sc` sends, `ms` max sends, `nr` next resend, `so` the times of the
+//! sends after the first (comma-separated ms after `ca`, appended by `start.lua` on a
+//! resend; absent until one, and on records written before it was kept), `al` attempts left,
 //! `ds`/`dp`/`du` delivery status/provider/updated, `lo` locale, `tp` template,
 //! `cl` code length, `rg` the number's region (ISO 3166; not personal), `sd` code seed (16 bytes), `cm` code MAC (32 bytes), and one
 //! `x:<16 hex>` field per delivery receipt applied (`store::progress::receipt_mark`; read
@@ -75,6 +77,9 @@ pub fn encode(v: &Verification, mac: &[u8; 32], sealer: &Sealer) -> Vec<Vec<u8>>
         ("sd", v.seed.clone()),
         ("cm", mac.to_vec()),
     ];
+    if !v.resent_at.is_empty() {
+        f.push(("so", resends(v).into_bytes()));
+    }
     if let Some(l) = &v.locale {
         f.push(("lo", l.clone().into_bytes()));
     }
@@ -84,6 +89,29 @@ pub fn encode(v: &Verification, mac: &[u8; 32], sealer: &Sealer) -> Vec<Vec<u8>>
     f.into_iter()
         .flat_map(|(k, v)| [k.as_bytes().to_vec(), v])
         .collect()
+}
+
+/// The `so` field: each resend's time as ms after creation, comma-separated.
+fn resends(v: &Verification) -> String {
+    let offs: Vec<String> = v
+        .resent_at
+        .iter()
+        .map(|t| (t - v.created_at).to_string())
+        .collect();
+    offs.join(",")
+}
+
+/// The resend times of an `so` field, at most `max - 1` (the last ones); an unreadable
+/// entry ends the list there.
+fn resent_at(so: Option<&str>, created: i64, max: u32) -> Vec<i64> {
+    let all: Vec<i64> = so
+        .unwrap_or("")
+        .split(',')
+        .map_while(|o| o.parse::<i64>().ok())
+        .map(|o| created.saturating_add(o))
+        .collect();
+    let keep = (max as usize).saturating_sub(1);
+    all[all.len().saturating_sub(keep)..].to_vec()
 }
 
 fn bytes(v: &Value) -> Option<Vec<u8>> {
@@ -154,17 +182,19 @@ pub fn decode(id: &VerificationId, v: &Value, sealer: &Sealer) -> Option<Verific
         None => (s("to")?.to_string(), opt("md")),
     };
     let to = PhoneNumber::from_stored(to, opt("rg"));
+    let (created_at, max_sends) = (n("ca")?, n("ms")? as u32);
     Some(Verification {
         id: id.clone(),
         tenant: tenant.to_string(),
         to,
         channel: Channel::parse(s("ch")?).ok()?,
         status: Status::from_name(s("st")?)?,
-        created_at: n("ca")?,
+        created_at,
         expires_at: n("ex")?,
         send_count: n("sc")? as u32,
-        max_sends: n("ms")? as u32,
+        max_sends,
         next_resend_at: n("nr")?,
+        resent_at: resent_at(s("so"), created_at, max_sends),
         attempts_left: n("al")?.max(0) as u32,
         delivery: Delivery {
             status: DeliveryStatus::from_name(s("ds")?)?,
@@ -196,6 +226,7 @@ mod tests {
             send_count: 1,
             max_sends: 5,
             next_resend_at: 1,
+            resent_at: Vec::new(),
             attempts_left: 5,
             delivery: Delivery {
                 status: DeliveryStatus::Queued,
@@ -230,6 +261,30 @@ mod tests {
             assert!(decode(&other, &reply(fields.clone()), &sealer).is_none());
             assert!(decode(&v.id, &reply(fields), &Sealer::new(&[5; 32])).is_none());
         }
+    }
+
+    #[test]
+    fn resend_times_round_trip_and_old_records_have_none() {
+        let sealer = Sealer::new(&[4; 32]);
+        let mut v = record(None);
+        v.created_at = 1_000;
+        v.send_count = 3;
+        v.resent_at = vec![31_000, 95_500];
+        let fields = encode(&v, &[0; 32], &sealer);
+        assert!(fields
+            .windows(2)
+            .any(|p| p[0] == b"so" && p[1] == b"30000,94500"));
+        let back = decode(&v.id, &reply(fields.clone()), &sealer).unwrap();
+        assert_eq!(back.resent_at, v.resent_at);
+        assert_eq!(back.send_times(), vec![1_000, 31_000, 95_500]);
+        let old: Vec<Vec<u8>> = fields
+            .chunks(2)
+            .filter(|p| p[0] != b"so")
+            .flat_map(|p| p.to_vec())
+            .collect();
+        let back = decode(&v.id, &reply(old), &sealer).unwrap();
+        assert!(back.resent_at.is_empty());
+        assert_eq!(back.send_times(), vec![1_000; 3]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! queues its send in the same script (the shard's stream shares the record's slot), and
 //! rings the process's doorbell so its idle worker reads that shard at once.
 
-use super::calls::{bad_reply, check_outcome, reply};
+use super::calls::{check_outcome, idempotency_begun};
 use super::conn::Conn;
 use super::keys::Layout;
 use super::queue::ACK;
@@ -140,8 +140,8 @@ impl Verifications for RedisStore {
         retention_ms: i64,
         now: Millis,
     ) -> StoreResult<Option<Verification>> {
-        self.finish(tenant, id, number, Status::Canceled, retention_ms, now)
-            .await
+        let after = self.finish(tenant, id, number, Status::Canceled, retention_ms, now);
+        Ok(after.await?.map(|(v, _)| v))
     }
 
     async fn approve(
@@ -151,7 +151,7 @@ impl Verifications for RedisStore {
         number: &NumberRef,
         retention_ms: i64,
         now: Millis,
-    ) -> StoreResult<Option<Verification>> {
+    ) -> StoreResult<Option<(Verification, bool)>> {
         self.finish(tenant, id, number, Status::Approved, retention_ms, now)
             .await
     }
@@ -256,24 +256,7 @@ impl Idempotency for RedisStore {
         inv.key(self.layout.idem_key(tenant, key))
             .arg(format!("p|{fp}"))
             .arg(ttl_ms);
-        let (head, rest) = reply(self.conn.invoke(&inv).await?);
-        if head == "reserved" {
-            return Ok(IdempotencyBegin::Reserved);
-        }
-        let cur = rest
-            .first()
-            .and_then(text)
-            .ok_or_else(|| bad_reply("idempotency"))?;
-        let mut parts = cur.splitn(4, '|');
-        Ok(
-            match (parts.next(), parts.next(), parts.next(), parts.next()) {
-                (Some("p"), Some(f), _, _) if f == fp => IdempotencyBegin::InProgress,
-                (Some("d"), Some(f), Some(status), Some(body)) if f == fp => {
-                    IdempotencyBegin::Replay(status.parse().unwrap_or(200), body.to_string())
-                }
-                _ => IdempotencyBegin::Mismatch,
-            },
-        )
+        idempotency_begun(self.conn.invoke(&inv).await?, fp)
     }
 
     async fn idempotency_finish(

@@ -68,7 +68,7 @@ pub fn twilio_code(e: &Error, path: &str) -> (u32, u16, String) {
         // errors/20003: Authenticate, 401.
         Error::Unauthorized(_) | Error::Forbidden(_) => (20003, 401, "Authenticate".into()),
         // errors/20404: Not Found, 404.
-        Error::NotFound(_) | Error::RouteNotFound(_) => (
+        Error::NotFound(_) | Error::DeliveryNotFound(_) | Error::RouteNotFound(_) => (
             20404,
             404,
             format!("The requested resource {path} was not found"),
@@ -173,6 +173,7 @@ mod tests {
             (Error::Unauthorized(String::new()), 20003, 401),
             (Error::NotFound(String::new()), 20404, 404),
             (Error::RouteNotFound(String::new()), 20404, 404),
+            (Error::DeliveryNotFound(String::new()), 20404, 404),
             (Error::MethodNotAllowed, 20004, 405),
             (Error::IdempotencyConflict(String::new()), 20409, 409),
             (Error::PayloadTooLarge(1), 20413, 413),

@@ -2,9 +2,11 @@
 //! own OpenAPI document of Verify v2 by `tests/twilio_verify.rs`): the Verification, the
 //! Verification Check and the Service.
 //!
-//! `send_code_attempts` lists one entry per send (`send_count`). The record keeps the
-//! first send's time (`created_at`) and the last one's (`next_resend_at` less the
-//! cooldown), not the times between: a send in between shows the first send's time.
+//! `send_code_attempts` lists one entry per send (`send_count`), each at the time the
+//! record keeps for it ([`Verification::send_times`]). A record written before each
+//! send's time was kept has none for its resends: the last one then shows
+//! `next_resend_at` less the cooldown and those between the first send's time, as
+//! before.
 
 use super::sid::{attempt_sid, ve_sid};
 use crate::domain::{rfc3339, Millis, Status, Verification};
@@ -28,7 +30,8 @@ fn status(v: &Verification, now: Millis) -> Status {
     v.status_at(now)
 }
 
-/// When the last send went out.
+/// When the last send went out, from `next_resend_at` (all a record without its sends'
+/// times tells).
 fn last_send(ctx: &Ctx, v: &Verification) -> Millis {
     let cooldown = (ctx.tenant.cfg.resend_cooldown_secs as i64).saturating_mul(1000);
     (v.next_resend_at - cooldown).max(v.created_at)
@@ -47,14 +50,14 @@ fn channel_name(v: &Verification) -> &'static str {
 /// The Verification resource.
 pub fn verification(ctx: &Ctx, v: &Verification, now: Millis) -> Value {
     let sid = ve_sid(&v.id);
-    let last = last_send(ctx, v);
-    let attempts: Vec<Value> = (0..v.send_count.max(1))
-        .map(|n| {
-            let t = if n + 1 == v.send_count {
-                last
-            } else {
-                v.created_at
-            };
+    let mut times = v.send_times();
+    if v.resent_at.is_empty() && times.len() > 1 {
+        let last = times.len() - 1;
+        times[last] = last_send(ctx, v);
+    }
+    let attempts: Vec<Value> = (0u32..)
+        .zip(times)
+        .map(|(n, t)| {
             json!({
                 "attempt_sid": attempt_sid(&sid, n),
                 "channel": channel_name(v).to_ascii_uppercase(),

@@ -28,7 +28,7 @@ local indexed = ARGV[12] == '1'
 local id = indexed and redis.call('GET', KEYS[1])
 if id then
   local key = ARGV[2] .. id
-  local r = redis.call('HMGET', key, 'st', 'ex', 'sc', 'ms', 'nr')
+  local r = redis.call('HMGET', key, 'st', 'ex', 'sc', 'ms', 'nr', 'ca', 'so')
   if r[1] == 'pending' and tonumber(r[2]) > now then
     -- a zero cooldown is off: requests racing on clocks a millisecond apart all pass
     if tonumber(ARGV[4]) > 0 and now < tonumber(r[5]) then return {'cooldown', tonumber(r[5]) - now} end
@@ -36,7 +36,10 @@ if id then
     if sent >= tonumber(ARGV[6]) then return limited() end
     enqueue(id, tonumber(r[3]) + 1)
     redis.call('HINCRBY', key, 'sc', 1)
-    redis.call('HSET', key, 'nr', ms(now + tonumber(ARGV[4])), 'ds', 'queued', 'dp', '', 'du', ms(now), 'dr', '')
+    -- this send's time, as ms after the record's creation, appended to 'so'
+    local off = ms(now - tonumber(r[6]))
+    local so = (r[7] and r[7] ~= '') and (r[7] .. ',' .. off) or off
+    redis.call('HSET', key, 'nr', ms(now + tonumber(ARGV[4])), 'so', so, 'ds', 'queued', 'dp', '', 'du', ms(now), 'dr', '')
     bump()
     return {'resent', id, redis.call('HGETALL', key)}
   end
