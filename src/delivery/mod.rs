@@ -9,6 +9,7 @@
 
 pub mod breaker;
 mod order;
+mod outcome;
 pub mod receipts;
 pub mod router;
 mod send;

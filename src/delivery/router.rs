@@ -19,6 +19,7 @@
 use super::breaker::Breaker;
 pub(super) use super::order::backoff;
 use super::order::weighted_order;
+pub use super::outcome::Outcome;
 use crate::config::Config;
 use crate::domain::{now_millis, Millis, PhoneNumber};
 use crate::providers::{ErrorKind, OutboundMessage, ReceiptSink, SmsProvider};
@@ -61,34 +62,6 @@ pub struct Router {
     default: Plan,
     retry_initial: Duration,
     retry_max: Duration,
-}
-
-/// How a send ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// A provider accepted the message.
-    Sent {
-        /// Instance name.
-        provider: String,
-        /// The provider's message id.
-        message_id: String,
-        /// The ids of the message's later parts, where each has its own (SMPP).
-        other_parts: Vec<String>,
-    },
-    /// A provider rejected it for good (invalid number, refused content, …).
-    Rejected {
-        /// Instance name.
-        provider: String,
-        /// Why.
-        reason: String,
-    },
-    /// Every round failed until the code would expire.
-    GaveUp {
-        /// Last provider tried, if any.
-        provider: Option<String>,
-        /// Last failure.
-        reason: String,
-    },
 }
 
 impl Router {

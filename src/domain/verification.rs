@@ -95,6 +95,18 @@ pub struct Delivery {
     pub reason: Option<String>,
 }
 
+impl Delivery {
+    /// A send just queued at `now`, no provider yet.
+    pub fn queued(now: Millis) -> Self {
+        Delivery {
+            status: DeliveryStatus::Queued,
+            provider: None,
+            updated_at: now,
+            reason: None,
+        }
+    }
+}
+
 /// A BCP 47 language tag as given (`en`, `pt-BR`), checked for shape only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Locale(String);

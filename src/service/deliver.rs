@@ -89,12 +89,7 @@ fn record(
         next_resend_at: now,
         resent_at: Vec::new(),
         attempts_left: 1,
-        delivery: Delivery {
-            status: DeliveryStatus::Queued,
-            provider: None,
-            updated_at: now,
-            reason: None,
-        },
+        delivery: Delivery::queued(now),
         metadata: input.metadata.clone(),
         locale: input.locale.as_ref().map(|l| l.as_str().to_string()),
         template: input.template.clone(),

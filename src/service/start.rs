@@ -43,12 +43,7 @@ impl Service {
             next_resend_at: now + ms(cfg.resend_cooldown_secs),
             resent_at: Vec::new(),
             attempts_left: cfg.max_check_attempts,
-            delivery: Delivery {
-                status: DeliveryStatus::Queued,
-                provider: None,
-                updated_at: now,
-                reason: None,
-            },
+            delivery: Delivery::queued(now),
             metadata: input.metadata.clone(),
             locale: input.locale.as_ref().map(|l| l.as_str().to_string()),
             template: input.template.clone(),

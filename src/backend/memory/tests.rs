@@ -32,12 +32,7 @@ fn spec(tenant: &str, n: u32, now: Millis, ttl: i64) -> StartSpec {
             next_resend_at: now,
             resent_at: Vec::new(),
             attempts_left: 5,
-            delivery: Delivery {
-                status: DeliveryStatus::Queued,
-                provider: None,
-                updated_at: now,
-                reason: None,
-            },
+            delivery: Delivery::queued(now),
             metadata: None,
             locale: None,
             template: None,

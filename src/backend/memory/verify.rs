@@ -7,9 +7,7 @@
 use super::room::Full;
 use super::state::{counter_key, index_key, Record};
 use super::store::MemoryStore;
-use crate::domain::{
-    Delivery, DeliveryStatus, Millis, RecordKind, Status, Verification, VerificationId,
-};
+use crate::domain::{Delivery, Millis, RecordKind, Status, Verification, VerificationId};
 use crate::queue::QueuedMessage;
 use crate::ratelimit::{gcra, Decision, Limit};
 use crate::store::{CheckOutcome, CheckSpec, CheckTarget, EnqueueSpec, NumberRef};
@@ -68,12 +66,7 @@ impl MemoryStore {
                     v.send_count += 1;
                     v.resent_at.push(now);
                     v.next_resend_at = now + spec.cooldown_ms;
-                    v.delivery = Delivery {
-                        status: DeliveryStatus::Queued,
-                        provider: None,
-                        updated_at: now,
-                        reason: None,
-                    };
+                    v.delivery = Delivery::queued(now);
                     let out = v.clone();
                     g.bump(lim, spec.number_window_ms, now);
                     g.queue.push(queued(&out, spec.enqueue));
