@@ -3,27 +3,17 @@
 //! [`crate::api::deliveries`].
 
 use super::extract::{Auth, JsonBody, OptionalJsonBody, RequestId};
+use super::verifications::json;
 use super::AppState;
 use crate::api::common;
 use crate::api::deliveries::{self, RawDelivery};
 use crate::error::{Error, Result};
-use crate::service::DeliveryRecordView;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
-
-fn json(status: StatusCode, view: &DeliveryRecordView) -> Result<Response> {
-    let body = serde_json::to_string(view).map_err(|e| Error::Internal(e.to_string()))?;
-    let mut r = (status, body).into_response();
-    r.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(r)
-}
 
 /// `POST /v1/deliveries`: deliver a code made elsewhere (`201`).
 pub async fn create(

@@ -3,7 +3,7 @@
 
 use super::extract::{Auth, JsonBody, RequestId};
 use super::AppState;
-use crate::api::common::{self, RawCheck, RawStart, VerificationView};
+use crate::api::common::{self, RawCheck, RawStart};
 use crate::error::{Error, Result};
 use crate::service::RateInfo;
 use crate::service::Tenant;
@@ -12,7 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-fn json(status: StatusCode, view: &VerificationView) -> Result<Response> {
+/// A JSON answer with `status` (shared by the `/v1` resources: verifications, deliveries).
+pub(super) fn json<T: serde::Serialize>(status: StatusCode, view: &T) -> Result<Response> {
     let body = serde_json::to_string(view).map_err(|e| Error::Internal(e.to_string()))?;
     let mut r = (status, body).into_response();
     r.headers_mut().insert(
