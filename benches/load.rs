@@ -1084,7 +1084,7 @@ struct Direct {
 }
 
 struct Made {
-    to: PhoneNumber,
+    to: otpgw::domain::Destination,
     number: NumberRef,
     mac: [u8; 32],
 }
@@ -1112,9 +1112,15 @@ impl Direct {
     /// one Redis node.
     async fn start(&self, to: &str) -> Result<Made, String> {
         let cfg = &self.who.cfg;
-        let parsed = PhoneNumber::parse(to).map_err(|e| e.to_string())?;
-        let adm =
-            otpgw::service::start_admission(&self.keys, &self.who, &parsed, Default::default());
+        let parsed =
+            otpgw::domain::Destination::Phone(PhoneNumber::parse(to).map_err(|e| e.to_string())?);
+        let adm = otpgw::service::start_admission(
+            &self.keys,
+            &self.who,
+            &parsed,
+            otpgw::domain::Channel::Sms,
+            Default::default(),
+        );
         let (key, shard) = self.keys.number_key(TENANT, to, self.shards);
         let number = NumberRef {
             tenant: TENANT.into(),
@@ -1152,6 +1158,8 @@ impl Direct {
             template: None,
             code_length: len.get(),
             seed,
+            workflow: None,
+            past_steps: Vec::new(),
         };
         let spec = StartSpec {
             fresh,
@@ -1161,6 +1169,7 @@ impl Direct {
             retention_ms: ms(cfg.retention_secs),
             number_send_limit: cfg.number_sends_per_hour,
             number_window_ms: 3_600_000,
+            resend_channel: None,
             enqueue: EnqueueSpec::default(),
         };
         match self.store.admit_start(&self.gate, &adm, spec, now).await {

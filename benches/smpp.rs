@@ -24,12 +24,16 @@ fn message() -> OutboundMessage {
     OutboundMessage {
         id: VerificationId::generate(0).unwrap(),
         tenant: "bench".into(),
-        to: PhoneNumber::parse("+14155550123").unwrap(),
+        to: PhoneNumber::parse("+14155550123").unwrap().into(),
         body: "Acme: your verification code is 123456. It expires in 10 minutes.".into(),
         locale: "en".into(),
         metadata: None,
         expires_at: now_millis() + 600_000,
         request_id: None,
+        channel: otpgw::domain::Channel::Sms,
+        code: "123456".into(),
+        subject: None,
+        html: None,
     }
 }
 

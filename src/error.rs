@@ -28,9 +28,20 @@ pub enum Error {
     /// `to` is not a possible, valid E.164 number.
     #[error("{0}")]
     InvalidPhoneNumber(String),
+    /// `to` is not an email address this gateway sends to (channel `email`).
+    #[error("{0}")]
+    InvalidEmail(String),
     /// The channel is not one this gateway delivers.
-    #[error("channel `{0}` is not supported; use `sms`")]
+    #[error("channel `{0}` is not supported; use `sms`, `whatsapp`, `voice` or `email`")]
     UnsupportedChannel(String),
+    /// The tenant has not enabled this channel (or no provider is routed for it).
+    #[error("channel `{channel}` is not enabled for this tenant: {reason}")]
+    ChannelNotEnabled {
+        /// The channel asked for.
+        channel: &'static str,
+        /// Machine-readable reason: `channel_disabled` or `no_provider`.
+        reason: &'static str,
+    },
     /// The code is not 4..10 ASCII digits.
     #[error("{0}")]
     InvalidCodeFormat(String),
@@ -83,6 +94,10 @@ pub enum Error {
     /// confirmation, malformed id, another tenant's).
     #[error("{0}")]
     DeliveryNotFound(String),
+    /// A workflow cannot move on: the verification runs none, is on its last step, or
+    /// is no longer pending.
+    #[error("{0}")]
+    NoNextStep(String),
     /// The idempotency key was used with another body, or is in use right now.
     #[error("{0}")]
     IdempotencyConflict(String),
@@ -114,7 +129,9 @@ impl Error {
         match self {
             Error::InvalidRequest(_) | Error::UnsupportedMediaType(_) => "invalid_request",
             Error::InvalidPhoneNumber(_) => "invalid_phone_number",
+            Error::InvalidEmail(_) => "invalid_email",
             Error::UnsupportedChannel(_) => "unsupported_channel",
+            Error::ChannelNotEnabled { .. } => "channel_not_enabled",
             Error::InvalidCodeFormat(_) => "invalid_code_format",
             Error::Unauthorized(_) => "unauthorized",
             Error::DestinationBlocked { .. } => "destination_blocked",
@@ -128,6 +145,7 @@ impl Error {
             Error::RouteNotFound(_) => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::IdempotencyConflict(_) => "idempotency_conflict",
+            Error::NoNextStep(_) => "no_next_step",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::StoreUnavailable { .. } => "store_unavailable",
             Error::Internal(_) => "internal",
@@ -139,16 +157,18 @@ impl Error {
         match self {
             Error::InvalidRequest(_)
             | Error::InvalidPhoneNumber(_)
+            | Error::InvalidEmail(_)
             | Error::UnsupportedChannel(_)
             | Error::InvalidCodeFormat(_) => 400,
             Error::UnsupportedMediaType(_) => 415,
             Error::Unauthorized(_) => 401,
             Error::DestinationBlocked { .. }
             | Error::ChallengeRequired { .. }
+            | Error::ChannelNotEnabled { .. }
             | Error::Forbidden(_) => 403,
             Error::NotFound(_) | Error::DeliveryNotFound(_) | Error::RouteNotFound(_) => 404,
             Error::MethodNotAllowed => 405,
-            Error::IdempotencyConflict(_) => 409,
+            Error::IdempotencyConflict(_) | Error::NoNextStep(_) => 409,
             Error::PayloadTooLarge(_) => 413,
             Error::RateLimited { .. }
             | Error::MaxSendsReached { .. }
@@ -176,6 +196,7 @@ impl Error {
             Error::DestinationBlocked { reason } | Error::ChallengeRequired { reason } => {
                 Some(reason)
             }
+            Error::ChannelNotEnabled { reason, .. } => Some(reason),
             _ => None,
         }
     }

@@ -218,6 +218,12 @@ fn every_error() -> Vec<Error> {
         Error::NotFound(String::new()),
         Error::DeliveryNotFound(String::new()),
         Error::IdempotencyConflict(String::new()),
+        Error::InvalidEmail(String::new()),
+        Error::ChannelNotEnabled {
+            channel: "voice",
+            reason: "channel_disabled",
+        },
+        Error::NoNextStep(String::new()),
         Error::RouteNotFound(String::new()),
         Error::MethodNotAllowed,
         Error::PayloadTooLarge(0),
@@ -245,6 +251,9 @@ fn every_error() -> Vec<Error> {
             | Error::NotFound(_)
             | Error::DeliveryNotFound(_)
             | Error::IdempotencyConflict(_)
+            | Error::InvalidEmail(_)
+            | Error::ChannelNotEnabled { .. }
+            | Error::NoNextStep(_)
             | Error::RouteNotFound(_)
             | Error::MethodNotAllowed
             | Error::PayloadTooLarge(_)

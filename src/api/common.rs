@@ -23,6 +23,8 @@ pub struct RawStart {
     pub to: String,
     /// Channel name.
     pub channel: Option<String>,
+    /// Named workflow (instead of `channel`).
+    pub workflow: Option<String>,
     /// BCP 47 locale.
     pub locale: Option<String>,
     /// Digits.
@@ -171,9 +173,24 @@ impl RawStart {
             }
             t => t,
         };
+        let channel = self.channel.as_deref().map(Channel::parse).transpose()?;
+        let workflow = match self.workflow {
+            Some(_) if channel.is_some() => {
+                return Err(Error::InvalidRequest(
+                    "give `channel` or `workflow`, not both".into(),
+                ))
+            }
+            Some(w) => Some(crate::domain::WorkflowName::parse(&w)?),
+            None => None,
+        };
+        let to = match channel {
+            Some(c) => Destination::parse_for(c, &self.to)?,
+            None => Destination::parse(&self.to)?,
+        };
         Ok(StartInput {
-            to: PhoneNumber::parse(&self.to)?,
-            channel: Channel::parse(self.channel.as_deref().unwrap_or("sms"))?,
+            to,
+            channel,
+            workflow,
             locale: self.locale.as_deref().map(Locale::parse).transpose()?,
             code_length: self.code_length.map(CodeLength::new).transpose()?,
             template,
@@ -200,7 +217,7 @@ impl RawCheck {
             None => return Err(Error::InvalidRequest("`code` is required".into())),
         };
         let by = match (self.to, self.id) {
-            (Some(to), None) => CheckBy::To(PhoneNumber::parse(&to)?),
+            (Some(to), None) => CheckBy::To(Destination::parse(&to)?),
             (None, Some(id)) => CheckBy::Id(VerificationId::parse(&id)?),
             _ => {
                 return Err(Error::InvalidRequest(
@@ -259,6 +276,12 @@ pub async fn get(svc: &Service, tenant: &Tenant, id: &str) -> Result<Verificatio
 /// Cancels a verification.
 pub async fn cancel(svc: &Service, tenant: &Tenant, id: &str) -> Result<VerificationView> {
     let v = svc.cancel(tenant, &VerificationId::parse(id)?).await?;
+    Ok(VerificationView::new(&v, now_millis(), None))
+}
+
+/// Moves a workflow verification to its next step now.
+pub async fn next_step(svc: &Service, tenant: &Tenant, id: &str) -> Result<VerificationView> {
+    let v = svc.next_step(tenant, &VerificationId::parse(id)?).await?;
     Ok(VerificationView::new(&v, now_millis(), None))
 }
 

@@ -1,6 +1,9 @@
-//! Routing and circuit-breaker settings (`[routing]`, `[delivery.breaker]`).
+//! Routing and circuit-breaker settings (`[routing]` with its per-channel tables,
+//! `[delivery.breaker]`).
 
+use crate::domain::Channel;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// `[routing]`: which providers, in which order, per destination.
 #[derive(Debug, Clone, Deserialize)]
@@ -14,6 +17,10 @@ pub struct RoutingConfig {
     pub default_weights: Vec<u32>,
     /// Routes, first match wins.
     pub routes: Vec<RouteConfig>,
+    /// The other channels' routing (`[routing.channels.whatsapp]`, `voice`, `email`),
+    /// each shaped like the SMS routing above; the top level is SMS's. A channel with
+    /// no table here has no providers, and a tenant cannot enable it.
+    pub channels: BTreeMap<String, RouteTable>,
 }
 
 impl Default for RoutingConfig {
@@ -22,7 +29,43 @@ impl Default for RoutingConfig {
             default: vec!["console".into()],
             default_weights: Vec::new(),
             routes: Vec::new(),
+            channels: BTreeMap::new(),
         }
+    }
+}
+
+/// `[routing.channels.<channel>]`: one channel's providers, as for SMS.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouteTable {
+    /// Providers tried in order for destinations no route matches (for email: all).
+    pub default: Vec<String>,
+    /// Optional weights for `default`, same length.
+    pub default_weights: Vec<u32>,
+    /// Routes by country or prefix, first match wins (phone channels only).
+    pub routes: Vec<RouteConfig>,
+}
+
+impl RoutingConfig {
+    /// The table of `channel` (SMS: the top level), if it has one.
+    pub fn table(&self, channel: Channel) -> Option<RouteTable> {
+        match channel {
+            Channel::Sms => Some(RouteTable {
+                default: self.default.clone(),
+                default_weights: self.default_weights.clone(),
+                routes: self.routes.clone(),
+            }),
+            other => self.channels.get(other.as_str()).cloned(),
+        }
+    }
+
+    /// Problems with the channel tables' names.
+    pub fn channel_problems(&self) -> Vec<String> {
+        self.channels
+            .keys()
+            .filter(|k| !matches!(Channel::from_name(k), Some(c) if c != Channel::Sms))
+            .map(|k| format!("routing.channels.{k}: not a channel (use whatsapp, voice or email; SMS is the top level of [routing])"))
+            .collect()
     }
 }
 

@@ -11,6 +11,7 @@
 //! it sits on.
 
 mod abuse;
+mod channels;
 mod delivery;
 mod env;
 mod hooks;
@@ -27,7 +28,10 @@ mod validate;
 
 pub use crate::secret::{self, Secret};
 pub use abuse::{warnings as abuse_warnings, GeoConfig, LimitsConfig};
-pub use delivery::{BreakerConfig, RouteConfig, RoutingConfig};
+pub use channels::{
+    builtin as channel_builtin, ChannelSettings, StepConfig, WorkflowConfig, MAX_STEPS,
+};
+pub use delivery::{BreakerConfig, RouteConfig, RouteTable, RoutingConfig};
 pub use hooks::{HooksConfig, SupabaseHookConfig};
 pub use listeners::MetricsConfig;
 pub use proxies::{IpBlock, TrustedProxies};

@@ -58,6 +58,30 @@ pub struct TenantConfig {
     pub hooks: super::HooksConfig,
     /// The Twilio Verify v2 facade for this tenant (none: `/v2` does not reach it).
     pub twilio: Option<super::TwilioConfig>,
+    /// Channels this tenant may send on: `sms`, `whatsapp`, `voice`, `email`. A start
+    /// on another is refused (`403 channel_not_enabled`). Each needs a provider in
+    /// `[routing]` (SMS) or `[routing.channels.<name>]`.
+    pub channels: Vec<String>,
+    /// Per-channel templates and limits (`[tenants.<id>.channel.voice]`, …).
+    pub channel: BTreeMap<String, super::ChannelSettings>,
+    /// Named workflows: channels tried in turn under one code
+    /// (`[tenants.<id>.workflows.<name>] steps = [{channel = "sms", timeout_secs = 60}, …]`).
+    pub workflows: BTreeMap<String, super::WorkflowConfig>,
+}
+
+impl TenantConfig {
+    /// Whether the tenant has enabled `channel`.
+    pub fn channel_on(&self, channel: crate::domain::Channel) -> bool {
+        self.channels.iter().any(|c| c == channel.as_str())
+    }
+
+    /// The tenant's settings for `channel` (defaults when it has none).
+    pub fn channel_settings(&self, channel: crate::domain::Channel) -> super::ChannelSettings {
+        self.channel
+            .get(channel.as_str())
+            .cloned()
+            .unwrap_or_default()
+    }
 }
 
 impl Default for TenantConfig {
@@ -82,6 +106,9 @@ impl Default for TenantConfig {
             pumping: Default::default(),
             hooks: Default::default(),
             twilio: None,
+            channels: vec!["sms".into()],
+            channel: BTreeMap::new(),
+            workflows: BTreeMap::new(),
         }
     }
 }

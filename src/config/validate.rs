@@ -88,6 +88,21 @@ pub fn problems(c: &Config) -> Vec<String> {
         for problem in super::hooks::problems(&t.hooks, &t.templates) {
             p.push(at(&problem));
         }
+        let served = |ch| {
+            c.routing.table(ch).is_some_and(|r| {
+                !r.default.is_empty() || r.routes.iter().any(|x| !x.providers.is_empty())
+            })
+        };
+        for problem in super::channels::problems(
+            &t.channels,
+            &t.channel,
+            &t.workflows,
+            &t.templates,
+            &t.default_locale,
+            served,
+        ) {
+            p.push(at(&problem));
+        }
         if !(4..=10).contains(&t.code_length) {
             p.push(at("code_length must be 4..10"));
         }
@@ -176,10 +191,45 @@ fn routing_problems(c: &Config) -> Vec<String> {
             ));
         }
     };
-    check(&mut p, "routing.default", &r.default, &r.default_weights);
+    p.extend(r.channel_problems());
+    let tables = std::iter::once(("routing".to_string(), r.table(crate::domain::Channel::Sms)))
+        .chain(
+            r.channels
+                .iter()
+                .map(|(k, t)| (format!("routing.channels.{k}"), Some(t.clone()))),
+        );
+    for (at_table, t) in tables {
+        let Some(t) = t else { continue };
+        if at_table == "routing.channels.email" && !t.routes.is_empty() {
+            p.push(format!(
+                "{at_table}.routes: an email address matches no route; use `default`"
+            ));
+        }
+        table_problems(&mut p, &check, &at_table, &t);
+    }
+    let b = &c.delivery.breaker;
+    if b.consecutive_failures == 0 || !(0.0..=1.0).contains(&b.error_ratio) || b.open_ms == 0 {
+        p.push(
+            "delivery.breaker: consecutive_failures >= 1, error_ratio in 0..1, open_ms >= 1".into(),
+        );
+    }
+    p
+}
+
+/// Checks a list of provider names and its weights (`at` names where they are).
+type NamesCheck<'a> = dyn Fn(&mut Vec<String>, &str, &[String], &[u32]) + 'a;
+
+/// One routing table's problems (`at`: `routing` or `routing.channels.<name>`).
+fn table_problems(
+    p: &mut Vec<String>,
+    check: &NamesCheck<'_>,
+    at: &str,
+    r: &super::RouteTable,
+) {
+    check(p, &format!("{at}.default"), &r.default, &r.default_weights);
     for (i, route) in r.routes.iter().enumerate() {
-        let at = format!("routing.routes[{i}]");
-        check(&mut p, &at, &route.providers, &route.weights);
+        let at = format!("{at}.routes[{i}]");
+        check(p, &at, &route.providers, &route.weights);
         if route.destinations.is_empty() {
             p.push(format!("{at} has no destinations"));
         }
@@ -194,13 +244,6 @@ fn routing_problems(c: &Config) -> Vec<String> {
             }
         }
     }
-    let b = &c.delivery.breaker;
-    if b.consecutive_failures == 0 || !(0.0..=1.0).contains(&b.error_ratio) || b.open_ms == 0 {
-        p.push(
-            "delivery.breaker: consecutive_failures >= 1, error_ratio in 0..1, open_ms >= 1".into(),
-        );
-    }
-    p
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod outcome;
 pub mod receipts;
 pub mod router;
 mod send;
+pub mod steps;
 mod worker;
 
 pub use router::{Outcome, Router};
@@ -47,26 +48,38 @@ pub fn code_of(keys: &Keys, v: &Verification) -> Option<OtpCode> {
     }
 }
 
-/// Renders the text of a send: its code ([`code_of`]), the template the start asked
-/// for, in its locale (with fallback). Returns (text, locale used); `None` when the
-/// code cannot be had.
+/// A send rendered for its channel.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The texts.
+    pub text: template::ChannelText,
+    /// The locale used.
+    pub locale: String,
+    /// The code alone (for adapters that put it in a field of its own).
+    pub code: OtpCode,
+}
+
+/// Renders a send on the record's current channel: its code ([`code_of`]), the
+/// template the start asked for, in its locale (with fallback). `None` when the code
+/// cannot be had.
 pub fn render(
     keys: &Keys,
     tenant: &TenantConfig,
     v: &Verification,
     app_hash: Option<&str>,
     now: i64,
-) -> Option<(String, String)> {
+) -> Option<Rendered> {
     let code = code_of(keys, v)?;
     let name = v.template.as_deref().unwrap_or("default");
-    let text = template::pick(tenant, name, v.locale.as_deref()).unwrap_or("{code}");
     let minutes = ((v.expires_at - now).max(0) as u64 / 1000)
         .div_ceil(60)
         .max(1);
     let hash = app_hash.and_then(|h| AppHash::parse(h).ok());
-    let body = template::render(
+    let text = template::render_for(
         tenant,
-        text,
+        v.channel,
+        name,
+        v.locale.as_deref(),
         &MessageParts {
             code: &code,
             minutes,
@@ -77,5 +90,5 @@ pub fn render(
         .locale
         .clone()
         .unwrap_or_else(|| tenant.default_locale.clone());
-    Some((body, locale))
+    Some(Rendered { text, locale, code })
 }

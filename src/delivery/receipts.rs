@@ -12,7 +12,7 @@
 //! it is counted `unknown` and ignored.
 
 use super::Router;
-use crate::domain::now_millis;
+use crate::domain::{now_millis, DeliveryStatus, RecordKind};
 use crate::error::{Error, Result};
 use crate::providers::{PushedReceipt, Receipt, ReceiptError, ReceiptRequest};
 use crate::store::{receipt_mark, ReceiptApplied, Store, StoreError};
@@ -35,6 +35,7 @@ fn unavailable(e: StoreError) -> Error {
 pub async fn apply(
     router: &Router,
     store: &dyn Store,
+    metrics: &crate::metrics::Metrics,
     provider: &str,
     req: &ReceiptRequest<'_>,
 ) -> Result<u32> {
@@ -54,7 +55,10 @@ pub async fn apply(
     })?;
     let (mut matched, mut updated) = (0, 0);
     for r in &receipts {
-        match update(store, provider, r).await.map_err(unavailable)? {
+        match update(store, metrics, provider, r)
+            .await
+            .map_err(unavailable)?
+        {
             None => {
                 tracing::info!(provider = %provider, "receipt for a message id this gateway does not know");
             }
@@ -78,6 +82,7 @@ pub async fn apply(
 /// of this gateway has that id.
 pub async fn update(
     store: &dyn Store,
+    metrics: &crate::metrics::Metrics,
     provider: &str,
     r: &Receipt,
 ) -> std::result::Result<Option<ReceiptApplied>, StoreError> {
@@ -105,6 +110,13 @@ pub async fn update(
         ReceiptApplied::Replayed => "replay ignored",
     };
     tracing::info!(id = id.as_str(), provider = %provider, status = r.status.as_str(), detail = r.detail.as_deref().unwrap_or(""), outcome, "delivery receipt");
+    let bad = matches!(
+        r.status,
+        DeliveryStatus::Undelivered | DeliveryStatus::Failed
+    );
+    if applied == ReceiptApplied::Moved && bad && id.kind() == RecordKind::Verification {
+        super::steps::after_receipt(store, metrics, &id).await;
+    }
     Ok(Some(applied))
 }
 
@@ -114,10 +126,14 @@ const UNKNOWN_RETRIES: [u64; 4] = [100, 300, 600, 1_500];
 
 /// Applies one pushed receipt, looking an unknown id up again a few times; the outcome
 /// word for `otpgw_delivery_receipts_total`'s `status` label is the status, or `unknown`.
-async fn apply_pushed(store: &dyn Store, p: &PushedReceipt) -> &'static str {
+async fn apply_pushed(
+    store: &dyn Store,
+    metrics: &crate::metrics::Metrics,
+    p: &PushedReceipt,
+) -> &'static str {
     for (i, wait) in std::iter::once(0).chain(UNKNOWN_RETRIES).enumerate() {
         tokio::time::sleep(Duration::from_millis(wait)).await;
-        match update(store, &p.provider, &p.receipt).await {
+        match update(store, metrics, &p.provider, &p.receipt).await {
             Ok(Some(_)) => return p.receipt.status.as_str(),
             Ok(None) => {}
             Err(e) => {
@@ -140,7 +156,7 @@ pub fn spawn_pushed(
         while let Some(p) = rx.recv().await {
             let (store, metrics) = (store.clone(), metrics.clone());
             tokio::spawn(async move {
-                let outcome = apply_pushed(&*store, &p).await;
+                let outcome = apply_pushed(&*store, &metrics, &p).await;
                 metrics
                     .receipts
                     .with_label_values(&[&p.provider, outcome])

@@ -1,8 +1,13 @@
-//! Routing: which providers, in which order, for a destination; and the send loop with
-//! failover, per-provider breakers and send-rate caps, retries and the expiry deadline.
+//! Routing: which providers, in which order, for a channel and a destination; and the
+//! send loop with failover, per-provider breakers and send-rate caps, retries and the
+//! expiry deadline.
 //!
-//! A route matches a destination by ISO country (from libphonenumber) or by calling-code
-//! prefix; the first matching route wins, else the default route. Its providers are tried
+//! Each channel has its own table (SMS: `[routing]`; the others:
+//! `[routing.channels.<channel>]`), and a table names only providers whose adapter
+//! sends on that channel (checked when the router is built). Within a table, a route
+//! matches a number by ISO country (from libphonenumber) or by calling-code prefix; the
+//! first matching route wins, else the table's default (an email address matches no
+//! route). Its providers are tried
 //! in order, or, when weights are given, in a weighted random order (the first choice is
 //! drawn by weight, the rest follow by weight as failover).
 //!
@@ -21,7 +26,7 @@ pub(super) use super::order::backoff;
 use super::order::weighted_order;
 pub use super::outcome::Outcome;
 use crate::config::Config;
-use crate::domain::{now_millis, Millis, PhoneNumber};
+use crate::domain::{now_millis, Channel, Destination, Millis};
 use crate::providers::{ErrorKind, OutboundMessage, ReceiptSink, SmsProvider};
 use governor::clock::{Clock, DefaultClock};
 use governor::state::{InMemoryState, NotKeyed};
@@ -54,12 +59,17 @@ enum Dest {
 
 pub(super) type Plan = Vec<(Arc<Slot>, u32)>;
 
+/// One channel's routes and default.
+struct Table {
+    routes: Vec<(Vec<Dest>, Plan)>,
+    default: Plan,
+}
+
 /// The routing table.
 pub struct Router {
     metrics: crate::metrics::Metrics,
     slots: BTreeMap<String, Arc<Slot>>,
-    routes: Vec<(Vec<Dest>, Plan)>,
-    default: Plan,
+    tables: BTreeMap<Channel, Table>,
     retry_initial: Duration,
     retry_max: Duration,
 }
@@ -94,39 +104,16 @@ impl Router {
             };
             slots.insert(name.clone(), Arc::new(slot));
         }
-        let plan = |names: &[String], weights: &[u32]| -> anyhow::Result<Plan> {
-            names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    let slot = slots
-                        .get(n)
-                        .ok_or_else(|| anyhow::anyhow!("routing names unknown provider `{n}`"))?;
-                    Ok((slot.clone(), weights.get(i).copied().unwrap_or(0)))
-                })
-                .collect()
-        };
-        let default = plan(&cfg.routing.default, &cfg.routing.default_weights)?;
-        let mut routes = Vec::new();
-        for r in &cfg.routing.routes {
-            let dests = r
-                .destinations
-                .iter()
-                .map(|d| {
-                    if d.starts_with('+') {
-                        Dest::Prefix(d.clone())
-                    } else {
-                        Dest::Country(d.clone())
-                    }
-                })
-                .collect();
-            routes.push((dests, plan(&r.providers, &r.weights)?));
+        let mut tables = BTreeMap::new();
+        for channel in Channel::ALL {
+            if let Some(t) = cfg.routing.table(channel) {
+                tables.insert(channel, table(&slots, channel, &t)?);
+            }
         }
         Ok(Router {
             metrics,
             slots,
-            routes,
-            default,
+            tables,
             retry_initial: Duration::from_millis(cfg.delivery.retry_initial_ms.max(1)),
             retry_max: Duration::from_millis(cfg.delivery.retry_max_ms.max(1)),
         })
@@ -150,18 +137,29 @@ impl Router {
         }
     }
 
-    /// The providers to try for `to`, in order.
-    pub fn plan(&self, to: &PhoneNumber) -> Vec<Arc<Slot>> {
+    /// Whether `channel` has a table with at least one provider.
+    pub fn serves(&self, channel: Channel) -> bool {
+        self.tables
+            .get(&channel)
+            .is_some_and(|t| !t.default.is_empty() || t.routes.iter().any(|(_, p)| !p.is_empty()))
+    }
+
+    /// The providers to try for `to` on `channel`, in order (none: the channel has no
+    /// table).
+    pub fn plan(&self, channel: Channel, to: &Destination) -> Vec<Arc<Slot>> {
+        let Some(table) = self.tables.get(&channel) else {
+            return Vec::new();
+        };
         let matches = |d: &Dest| match d {
-            Dest::Prefix(p) => to.as_str().starts_with(p.as_str()),
+            Dest::Prefix(p) => to.phone().is_some() && to.as_str().starts_with(p.as_str()),
             Dest::Country(c) => to.region() == Some(c.as_str()),
         };
-        let entries = self
+        let entries = table
             .routes
             .iter()
             .find(|(dests, _)| dests.iter().any(matches))
             .map(|(_, p)| p)
-            .unwrap_or(&self.default);
+            .unwrap_or(&table.default);
         if entries.iter().any(|(_, w)| *w > 0) {
             weighted_order(entries)
         } else {
@@ -184,7 +182,7 @@ impl Router {
         let to = msg.to_masked();
         let mut last: Option<(String, String, Option<Duration>)> = None;
         for round in 1u32.. {
-            for slot in self.plan(&msg.to) {
+            for slot in self.plan(msg.channel, &msg.to) {
                 if !slot.breaker.allow() {
                     continue;
                 }
@@ -272,6 +270,51 @@ impl Router {
         }
         unreachable!("the round counter cannot run out")
     }
+}
+
+/// A channel's table from its settings; every provider named must exist and send on
+/// `channel`.
+fn table(
+    slots: &BTreeMap<String, Arc<Slot>>,
+    channel: Channel,
+    t: &crate::config::RouteTable,
+) -> anyhow::Result<Table> {
+    let plan = |names: &[String], weights: &[u32]| -> anyhow::Result<Plan> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let slot = slots
+                    .get(n)
+                    .ok_or_else(|| anyhow::anyhow!("routing names unknown provider `{n}`"))?;
+                if !slot.provider.channels().contains(&channel) {
+                    anyhow::bail!(
+                        "routing sends {} through `{n}`, whose adapter ({}) does not send on that channel",
+                        channel.as_str(),
+                        slot.provider.kind()
+                    );
+                }
+                Ok((slot.clone(), weights.get(i).copied().unwrap_or(0)))
+            })
+            .collect()
+    };
+    let default = plan(&t.default, &t.default_weights)?;
+    let mut routes = Vec::new();
+    for r in &t.routes {
+        let dests = r
+            .destinations
+            .iter()
+            .map(|d| {
+                if d.starts_with('+') {
+                    Dest::Prefix(d.clone())
+                } else {
+                    Dest::Country(d.clone())
+                }
+            })
+            .collect();
+        routes.push((dests, plan(&r.providers, &r.weights)?));
+    }
+    Ok(Table { routes, default })
 }
 
 #[cfg(test)]

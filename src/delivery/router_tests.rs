@@ -46,17 +46,17 @@ fn routes_by_country_then_prefix_then_default() {
         "#
     ));
     assert_eq!(
-        names(r.plan(&PhoneNumber::parse("+447400123456").unwrap())),
+        names(r.plan(Channel::Sms, &Destination::parse("+447400123456").unwrap())),
         ["b", "a"],
         "by ISO country"
     );
     assert_eq!(
-        names(r.plan(&PhoneNumber::parse("+14155550123").unwrap())),
+        names(r.plan(Channel::Sms, &Destination::parse("+14155550123").unwrap())),
         ["a", "b"],
         "by prefix"
     );
     assert_eq!(
-        names(r.plan(&PhoneNumber::parse("+4915123456789").unwrap())),
+        names(r.plan(Channel::Sms, &Destination::parse("+4915123456789").unwrap())),
         ["c"],
         "default"
     );
@@ -73,7 +73,7 @@ fn weights_split_the_first_choice() {
     ));
     let mut first_a = 0;
     for _ in 0..4000 {
-        let p = names(r.plan(&PhoneNumber::parse("+14155550123").unwrap()));
+        let p = names(r.plan(Channel::Sms, &Destination::parse("+14155550123").unwrap()));
         assert_eq!(p.len(), 2, "the other provider stays as failover");
         if p[0] == "a" {
             first_a += 1;

@@ -7,7 +7,7 @@ use super::Outcome;
 use crate::domain::{now_millis, DeliveryStatus};
 use crate::providers::OutboundMessage;
 use crate::queue::Lease;
-use crate::store::{Begun, SendVerdict};
+use crate::store::{Begun, NextWhy, SendVerdict};
 
 /// Marks the send failed with `reason` (on the record, so the API shows it) and moves
 /// it to the dead letters with the same reason.
@@ -87,7 +87,7 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
     let Some(tenant) = ctx.tenants.get(&v.tenant) else {
         return fail(ctx, &lease, None, "the tenant is no longer configured").await;
     };
-    let Some((body, locale)) = super::render(
+    let Some(super::Rendered { text, locale, code }) = super::render(
         &ctx.keys,
         &tenant.cfg,
         &v,
@@ -97,22 +97,29 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
         let why = "the supplied code does not open under this server secret";
         return fail(ctx, &lease, None, why).await;
     };
+    let body = text.body;
     if let Some(o) = &ctx.outbox {
-        o.record(&v.tenant, v.to.as_str(), &body, now);
+        o.record(&v.tenant, v.channel, v.to.as_str(), &body, now);
     }
-    let encoding = match crate::template::encoding_of(&body) {
-        crate::template::Encoding::Gsm7 => "gsm7",
-        crate::template::Encoding::Ucs2 => "ucs2",
-    };
-    ctx.metrics
-        .segments
-        .with_label_values(&[encoding])
-        .observe(crate::template::segments(&body) as f64);
+    if v.channel == crate::domain::Channel::Sms {
+        let encoding = match crate::template::encoding_of(&body) {
+            crate::template::Encoding::Gsm7 => "gsm7",
+            crate::template::Encoding::Ucs2 => "ucs2",
+        };
+        ctx.metrics
+            .segments
+            .with_label_values(&[encoding])
+            .observe(crate::template::segments(&body) as f64);
+    }
     let msg = OutboundMessage {
         id: id.clone(),
         tenant: v.tenant.clone(),
+        channel: v.channel,
         to: v.to.clone(),
         body,
+        code: crate::secret::Secret(code.expose().to_string()),
+        subject: text.subject,
+        html: text.html,
         locale,
         metadata: v.metadata.clone(),
         expires_at: v.expires_at,
@@ -123,7 +130,11 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
             tracing::warn!(id = id.as_str(), error = %e, "could not extend the lease");
         }
     };
-    match ctx.router.send(&msg, v.expires_at, touch).await {
+    match ctx
+        .router
+        .send(&msg, super::steps::step_deadline(&v), touch)
+        .await
+    {
         Outcome::Sent {
             provider,
             message_id,
@@ -157,10 +168,12 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
         Outcome::Rejected { provider, reason } => {
             let reason = format!("rejected by {provider}: {reason}");
             fail(ctx, &lease, Some(&provider), &reason).await;
+            super::steps::after_failure(&*ctx.store, &ctx.metrics, &v, NextWhy::Failed).await;
         }
         Outcome::GaveUp { provider, reason } => {
             let reason = format!("out of retries: {reason}");
             fail(ctx, &lease, provider.as_deref(), &reason).await;
+            super::steps::after_failure(&*ctx.store, &ctx.metrics, &v, NextWhy::Failed).await;
         }
     }
 }

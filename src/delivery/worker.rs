@@ -59,10 +59,12 @@ pub struct Workers {
     deadline: Duration,
 }
 
-/// Starts the worker loop.
+/// Starts the worker loop, and the loop that runs workflow step timers (both stop
+/// with [`Workers::shutdown`]).
 pub fn start(ctx: Ctx) -> Workers {
     let (stop, rx) = watch::channel(false);
     let deadline = Duration::from_millis(ctx.cfg.shutdown_deadline_ms);
+    super::steps::spawn_timers(ctx.store.clone(), ctx.metrics.clone(), rx.clone());
     let task = tokio::spawn(run(Arc::new(ctx), rx));
     Workers {
         stop,

@@ -10,19 +10,25 @@
 mod client;
 mod client_net;
 mod code;
+mod destination;
+mod email;
 pub mod gsm;
 mod id;
 mod phone;
 mod risk;
 mod verification;
+mod workflow;
 
 pub use client::{parse_client_ip, CheckClient, ClientSession};
 pub use client_net::ClientNet;
 pub use code::{uniform_below, CodeLength, OtpCode};
+pub use destination::{Channel, Destination};
+pub use email::EmailAddress;
 pub use id::{DeliveryId, RecordKind, VerificationId};
 pub use phone::{mask_digit_runs, mask_number, PhoneNumber};
 pub use risk::RiskContext;
-pub use verification::{AppHash, Channel, Delivery, DeliveryStatus, Locale, Status, Verification};
+pub use verification::{AppHash, Delivery, DeliveryStatus, Locale, Status, Verification};
+pub use workflow::{Step, StepRecord, Workflow, WorkflowName};
 
 /// Milliseconds since the Unix epoch; the one clock unit stores and scripts share.
 pub type Millis = i64;

@@ -1,33 +1,9 @@
 //! A verification as the store keeps it and the API shows it, and its small value types
 //! (its id is in `id.rs`).
 
-use super::{Millis, VerificationId};
+use super::{Channel, Destination, Millis, VerificationId};
 use crate::error::Error;
 use std::fmt;
-
-/// Delivery channel. Only SMS for now; the type keeps room for voice and others.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Channel {
-    /// Text message.
-    Sms,
-}
-
-impl Channel {
-    /// Parses the API's channel name.
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        match s {
-            "sms" => Ok(Channel::Sms),
-            other => Err(Error::UnsupportedChannel(other.chars().take(32).collect())),
-        }
-    }
-
-    /// The API's channel name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Sms => "sms",
-        }
-    }
-}
 
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $s:literal),+ $(,)? }) => {
@@ -170,9 +146,9 @@ pub struct Verification {
     pub id: VerificationId,
     /// Owning tenant.
     pub tenant: String,
-    /// Destination.
-    pub to: super::PhoneNumber,
-    /// Delivery channel.
+    /// Destination (a number, or an address for email).
+    pub to: Destination,
+    /// Channel of the current (last) send.
     pub channel: Channel,
     /// Stored status (see [`Verification::status_at`] for the status shown).
     pub status: Status,
@@ -204,6 +180,11 @@ pub struct Verification {
     pub code_length: u8,
     /// 16-byte seed the code is derived from under the server secret.
     pub seed: Vec<u8>,
+    /// The workflow it runs, if it was started with one.
+    pub workflow: Option<super::Workflow>,
+    /// The workflow's steps that are over, oldest first (the current step's state is
+    /// `channel` and `delivery`).
+    pub past_steps: Vec<super::StepRecord>,
 }
 
 impl Verification {
@@ -259,6 +240,7 @@ impl fmt::Debug for Verification {
             .field("send_count", &self.send_count)
             .field("attempts_left", &self.attempts_left)
             .field("delivery", &self.delivery)
+            .field("workflow", &self.workflow)
             .finish_non_exhaustive()
     }
 }

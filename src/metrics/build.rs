@@ -164,6 +164,12 @@ impl Metrics {
                 "Finished verifications by outcome.",
                 &["tenant", "channel", "country", "outcome"],
             ),
+            workflow_steps: counter(
+                &r,
+                "otpgw_workflow_steps_total",
+                "Workflow steps begun after the first, by the new step's channel and why the last ended.",
+                &["tenant", "channel", "reason"],
+            ),
             checks: counter(
                 &r,
                 "otpgw_checks_total",

@@ -87,6 +87,9 @@ pub struct Collectors {
     /// accepted its message; codes that expire after delivery without a check are
     /// `started - approved - canceled - max_attempts`).
     pub finished: IntCounterVec,
+    /// Workflow steps begun after the first, by tenant, the new step's channel and why
+    /// the last one ended (`failed`, `undelivered`, `timeout`, `requested`).
+    pub workflow_steps: IntCounterVec,
     /// Check outcomes by tenant (approved, wrong, not_found, max_attempts, rate_limited).
     pub checks: IntCounterVec,
     /// Delivery-only sends (codes made elsewhere) by tenant, source (`api`, `supabase`)

@@ -1,4 +1,4 @@
-//! SMS providers: the [`SmsProvider`] trait, its error model, and one folder per vendor.
+//! Providers (SMS, and WhatsApp, voice and email where an adapter sends them): the [`SmsProvider`] trait, its error model, and one folder per vendor.
 //!
 //! A provider takes an [`OutboundMessage`] and returns the provider's message id, or a
 //! [`ProviderError`] that says what kind of failure it was and whether trying again can
@@ -33,23 +33,35 @@ pub mod webhook;
 
 pub use registry::ProviderConfig;
 
-use crate::domain::{Millis, PhoneNumber, VerificationId};
+use crate::domain::{Channel, Destination, Millis, VerificationId};
+use crate::secret::Secret;
 use async_trait::async_trait;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A message on its way out. `Debug` hides the body (it holds the code) and the number.
+/// A message on its way out. `Debug` hides the body, the code and the destination.
 #[derive(Clone)]
 pub struct OutboundMessage {
     /// Verification the message belongs to.
     pub id: VerificationId,
     /// Tenant.
     pub tenant: String,
-    /// Destination (E.164, with its region).
-    pub to: PhoneNumber,
-    /// Full text, code included.
+    /// The channel it goes by; an adapter sends only on the channels it lists in
+    /// [`SmsProvider::channels`] (the router never hands it another).
+    pub channel: Channel,
+    /// Destination: an E.164 number with its region, or an email address (email).
+    pub to: Destination,
+    /// Full text, code included: the SMS or WhatsApp text, what a call says (the
+    /// digits spaced, see [`crate::template`]), or an email's plain-text part.
     pub body: String,
+    /// The code alone, for adapters that put it in a field of its own (a WhatsApp
+    /// template's parameter, a call's digits). `Debug` prints `<redacted>`.
+    pub code: Secret,
+    /// The email's subject (channel `email` only).
+    pub subject: Option<String>,
+    /// The email's HTML part (channel `email` only).
+    pub html: Option<String>,
     /// Locale used for the text.
     pub locale: String,
     /// Caller metadata (raw JSON object text).
@@ -65,8 +77,10 @@ impl fmt::Debug for OutboundMessage {
         f.debug_struct("OutboundMessage")
             .field("id", &self.id)
             .field("tenant", &self.tenant)
+            .field("channel", &self.channel)
             .field("to", &self.to)
             .field("body", &"<redacted>")
+            .field("code", &self.code)
             .field("expires_at", &self.expires_at)
             .finish()
     }
@@ -245,6 +259,11 @@ pub struct BindView {
 pub trait SmsProvider: Send + Sync + 'static {
     /// The adapter kind (`twilio`, `webhook`, …), for logs and labels.
     fn kind(&self) -> &'static str;
+    /// The channels this adapter (as configured) sends on. Routing refuses at start-up
+    /// to route a channel to an adapter that does not list it. By default SMS only.
+    fn channels(&self) -> Vec<Channel> {
+        vec![Channel::Sms]
+    }
     /// Hands the message over; returns the provider's message id.
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError>;
     /// Hands the message over; its message id and the ids of the further parts it went

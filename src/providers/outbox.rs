@@ -4,7 +4,7 @@
 //! `dev.outbox = true` and `mode = "production"` refuses it. Each entry names its tenant:
 //! a caller with an API key sees only its own tenant's messages.
 
-use crate::domain::{rfc3339, Millis};
+use crate::domain::{rfc3339, Channel, Millis};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -17,7 +17,9 @@ pub const CAPACITY: usize = 100;
 pub struct OutboxEntry {
     /// Tenant the message was sent for.
     pub tenant: String,
-    /// Destination, E.164.
+    /// Channel it went by.
+    pub channel: &'static str,
+    /// Destination: E.164, or an email address.
     pub to: String,
     /// Text as sent.
     pub body: String,
@@ -31,13 +33,14 @@ pub struct Outbox(Arc<Mutex<VecDeque<OutboxEntry>>>);
 
 impl Outbox {
     /// Records a message, dropping the oldest beyond [`CAPACITY`].
-    pub fn record(&self, tenant: &str, to: &str, body: &str, at: Millis) {
+    pub fn record(&self, tenant: &str, channel: Channel, to: &str, body: &str, at: Millis) {
         let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if q.len() == CAPACITY {
             q.pop_back();
         }
         q.push_front(OutboxEntry {
             tenant: tenant.into(),
+            channel: channel.as_str(),
             to: to.into(),
             body: body.into(),
             created_at: rfc3339(at),
@@ -73,7 +76,7 @@ mod tests {
     fn keeps_the_newest_hundred_newest_first() {
         let o = Outbox::default();
         for i in 0..150 {
-            o.record("t", &format!("+1{i}"), "b", i);
+            o.record("t", Channel::Sms, &format!("+1{i}"), "b", i);
         }
         let l = o.list();
         assert_eq!(l.len(), CAPACITY);
@@ -84,8 +87,8 @@ mod tests {
     #[test]
     fn a_tenant_sees_only_its_own_messages() {
         let o = Outbox::default();
-        o.record("a", "+1", "code 1", 0);
-        o.record("b", "+2", "code 2", 1);
+        o.record("a", Channel::Sms, "+1", "code 1", 0);
+        o.record("b", Channel::Sms, "+2", "code 2", 1);
         let a = o.list_for("a");
         assert_eq!(a.len(), 1);
         assert_eq!((a[0].tenant.as_str(), a[0].to.as_str()), ("a", "+1"));

@@ -11,7 +11,7 @@ use super::admission::{check_admission, geo_check, start_admission};
 use super::guard::{guard_policy, Sources};
 use super::Tenant;
 use crate::crypto::Keys;
-use crate::domain::{now_millis, CheckClient, ClientNet, PhoneNumber, RiskContext};
+use crate::domain::{now_millis, Channel, CheckClient, ClientNet, Destination, RiskContext};
 use crate::error::{retry_after_secs, Error, Result};
 use crate::metrics::Metrics;
 use crate::ratelimit::headers::RateInfo;
@@ -75,12 +75,15 @@ impl Abuse {
     pub fn start_admission(
         &self,
         tenant: &Tenant,
-        to: &PhoneNumber,
+        to: &Destination,
+        channel: Channel,
         ip: Option<IpAddr>,
         risk: Option<&RiskContext>,
     ) -> Result<Admission> {
         let cfg = &tenant.cfg;
-        geo_check(cfg, to).inspect_err(|e| self.blocked(tenant, e))?;
+        if let Some(number) = to.phone() {
+            geo_check(cfg, number).inspect_err(|e| self.blocked(tenant, e))?;
+        }
         let net = ip.map(|ip| ClientNet::of(ip, cfg.limits.ipv6_prefix_len).addr());
         if let Err(scope) = self.local.check(&tenant.id, net) {
             let reason = if scope == "client_ip" {
@@ -96,14 +99,14 @@ impl Abuse {
             session: None,
             risk,
         };
-        Ok(start_admission(&self.keys, tenant, to, src))
+        Ok(start_admission(&self.keys, tenant, to, channel, src))
     }
 
     /// The local checks before a code check of `to`; on success its admission.
     pub fn check_admission(
         &self,
         tenant: &Tenant,
-        to: Option<&PhoneNumber>,
+        to: Option<&Destination>,
         client: &CheckClient,
     ) -> Result<Admission> {
         if self.local.check(&tenant.id, None).is_err() {
@@ -121,7 +124,7 @@ impl Abuse {
     pub fn admission_after_read(
         &self,
         tenant: &Tenant,
-        to: Option<&PhoneNumber>,
+        to: Option<&Destination>,
         client: &CheckClient,
     ) -> Admission {
         let src = Sources {

@@ -8,7 +8,7 @@ use super::guard::{guard_policy, probe, Sources};
 use super::Tenant;
 use crate::config::{PumpingMode, TenantConfig};
 use crate::crypto::Keys;
-use crate::domain::{CheckClient, ClientNet, PhoneNumber};
+use crate::domain::{Channel, CheckClient, ClientNet, Destination, PhoneNumber};
 use crate::error::{Error, Result};
 use crate::ratelimit::pumping::{prefix_of, GuardPolicy, Level, Probe};
 use crate::ratelimit::Limit;
@@ -37,9 +37,34 @@ pub fn limit_policy(cfg: &TenantConfig, reason: &str) -> Option<(u32, u64)> {
         "api_key_checks" => (l.api_key_checks_per_sec, SEC),
         "country" => (l.country_per_hour, HOUR),
         "prefix" => (l.prefix_per_hour, HOUR),
-        _ => return None,
+        other => return channel_policy(cfg, other),
     };
     (q > 0).then_some((q, w))
+}
+
+/// The per-channel limits' names: `<channel>_destination` and `<channel>_tenant`.
+pub fn channel_reason(channel: Channel, per_destination: bool) -> &'static str {
+    match (channel, per_destination) {
+        (Channel::Sms, true) => "sms_destination",
+        (Channel::Sms, false) => "sms_tenant",
+        (Channel::Whatsapp, true) => "whatsapp_destination",
+        (Channel::Whatsapp, false) => "whatsapp_tenant",
+        (Channel::Voice, true) => "voice_destination",
+        (Channel::Voice, false) => "voice_tenant",
+        (Channel::Email, true) => "email_destination",
+        (Channel::Email, false) => "email_tenant",
+    }
+}
+
+fn channel_policy(cfg: &TenantConfig, reason: &str) -> Option<(u32, u64)> {
+    let (name, scope) = reason.rsplit_once('_')?;
+    let s = cfg.channel.get(name)?;
+    let q = match scope {
+        "destination" => s.destination_sends_per_hour,
+        "tenant" => s.tenant_sends_per_hour,
+        _ => return None,
+    };
+    (q > 0).then_some((q, HOUR))
 }
 
 fn limit(cfg: &TenantConfig, reason: &'static str, key: String) -> Option<Limit> {
@@ -83,12 +108,17 @@ fn guarded(cfg: &TenantConfig, to: &str) -> bool {
     cfg.pumping.mode != PumpingMode::Off && !safe_listed(cfg, to)
 }
 
+/// The guard's bucket of a send to (or approval for) a number; none for an email
+/// address (no toll to pump) or when the guard is off for it. The phone channels share
+/// the guard's counters and blocks: a prefix being pumped is refused on SMS, WhatsApp
+/// and voice alike, so an attacker cannot move to another channel.
 fn guard(
     keys: &Keys,
     tenant: &Tenant,
-    to: &PhoneNumber,
+    to: &Destination,
     src: Sources<'_>,
 ) -> Option<(Probe, GuardPolicy)> {
+    let to = to.phone()?;
     let cfg = &tenant.cfg;
     if !guarded(cfg, to.as_str()) {
         return None;
@@ -97,20 +127,22 @@ fn guard(
     Some((probe(keys, tenant, to, src, &policy), policy))
 }
 
-/// The shared limits and guard bucket of a send to `to` (the load harness builds its
-/// ceiling from this too). `ip` counts as its [`ClientNet`].
+/// The shared limits and guard bucket of a send to `to` on `channel` (the load harness
+/// builds its ceiling from this too). `ip` counts as its [`ClientNet`]. The country
+/// and prefix limits and the guard apply to numbers only.
 pub fn start_admission(
     keys: &Keys,
     tenant: &Tenant,
-    to: &PhoneNumber,
+    to: &Destination,
+    channel: Channel,
     src: Sources<'_>,
 ) -> Admission {
     let ip = src.ip;
     let cfg = &tenant.cfg;
     let t = &tenant.id;
-    let num = keys.scope_key(t, "number", to.as_str());
+    let num = keys.scope_key(t, "number", &to.key_form());
     let country = to.region().unwrap_or("unknown");
-    let prefix = prefix_of(to.as_str());
+    let prefix = to.phone().map(|n| prefix_of(n.as_str()));
     let pump = guard(keys, tenant, to, src);
     // The guard's prefix and IP levels are named by the same keyed hashes as the
     // per-prefix and per-IP limits: computed once.
@@ -132,11 +164,21 @@ pub fn start_admission(
         }),
         limit(cfg, "tenant_sends", String::new()),
         limit(cfg, "api_key_sends", tenant.key_id.clone()),
-        limit(cfg, "country", country.to_string()),
+        to.phone()
+            .and_then(|_| limit(cfg, "country", country.to_string())),
+        prefix.and_then(|prefix| {
+            let key = named(Level::Prefix).unwrap_or_else(|| keys.scope_key(t, "prefix", prefix));
+            limit(cfg, "prefix", key)
+        }),
         limit(
             cfg,
-            "prefix",
-            named(Level::Prefix).unwrap_or_else(|| keys.scope_key(t, "prefix", prefix)),
+            channel_reason(channel, true),
+            keys.scope_key(t, &format!("number:{}", channel.as_str()), &to.key_form()),
+        ),
+        limit(
+            cfg,
+            channel_reason(channel, false),
+            format!("channel:{}", channel.as_str()),
         ),
     ]
     .into_iter()
@@ -156,7 +198,7 @@ pub fn start_admission(
 pub fn check_admission(
     keys: &Keys,
     tenant: &Tenant,
-    to: Option<&PhoneNumber>,
+    to: Option<&Destination>,
     src: Sources<'_>,
 ) -> Admission {
     let cfg = &tenant.cfg;

@@ -15,7 +15,7 @@ impl Service {
     /// guard. Anything not pending is not found.
     pub async fn approve(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
         let v = self.get(tenant, id).await?;
-        let number = self.number_ref(tenant, v.to.as_str(), v.channel);
+        let number = self.number_ref(tenant, &v.to);
         let now = now_millis();
         let (after, moved) = self
             .inner
@@ -56,14 +56,10 @@ impl Service {
         }
     }
 
-    /// The verification pending for a number on a channel (`404` when there is none).
-    pub async fn pending(
-        &self,
-        tenant: &Tenant,
-        to: &PhoneNumber,
-        channel: Channel,
-    ) -> Result<Verification> {
-        let number = self.number_ref(tenant, to.as_str(), channel);
+    /// The verification pending for a destination, whatever its channel (`404` when
+    /// there is none).
+    pub async fn pending(&self, tenant: &Tenant, to: &Destination) -> Result<Verification> {
+        let number = self.number_ref(tenant, to);
         let id = self
             .inner
             .store
@@ -72,5 +68,34 @@ impl Service {
             .map_err(unavailable)?
             .ok_or_else(not_found)?;
         self.get(tenant, &id).await
+    }
+}
+
+impl Service {
+    /// Moves a workflow verification to its next step now (the caller asks:
+    /// `POST /v1/verifications/{id}/next`); `409 no_next_step` when it runs no
+    /// workflow, is on its last step or is no longer pending.
+    pub async fn next_step(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
+        self.get(tenant, id).await?;
+        let now = now_millis();
+        let moved = self
+            .inner
+            .store
+            .next_step(id, None, NextWhy::Requested, now)
+            .await
+            .map_err(unavailable)?;
+        let no = |why: &str| Err(Error::NoNextStep(why.into()));
+        match moved {
+            NextStep::Advanced(v, _) => {
+                tracing::info!(id = id.as_str(), tenant = %tenant.id, channel = v.channel.as_str(), "workflow moved to its next step on request");
+                observe::step(&self.inner.metrics, &tenant.id, &v, NextWhy::Requested);
+                Ok(*v)
+            }
+            NextStep::NoWorkflow => no("this verification was started without a workflow"),
+            NextStep::Last => no("this verification is on its workflow's last step"),
+            NextStep::NotPending | NextStep::Moved | NextStep::Delivered => {
+                no("this verification is no longer pending")
+            }
+        }
     }
 }

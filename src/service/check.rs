@@ -16,7 +16,7 @@ impl Service {
         let (target, to, adm) = match by {
             CheckBy::To(n) => {
                 let adm = abuse.check_admission(tenant, Some(&n), client)?;
-                let r = self.number_ref(tenant, n.as_str(), Channel::Sms);
+                let r = self.number_ref(tenant, &n);
                 (CheckTarget::Number(r), n, adm)
             }
             CheckBy::Id(id) => {
@@ -24,13 +24,13 @@ impl Service {
                 abuse.check_admission(tenant, None, client)?;
                 let v = self.get(tenant, &id).await?;
                 let adm = abuse.admission_after_read(tenant, Some(&v.to), client);
-                let r = self.number_ref(tenant, v.to.as_str(), v.channel);
+                let r = self.number_ref(tenant, &v.to);
                 (CheckTarget::Id(id, r), v.to, adm)
             }
         };
         let spec = CheckSpec {
             target,
-            code_mac: self.inner.keys.code_mac(&tenant.id, to.as_str(), code),
+            code_mac: self.inner.keys.code_mac(&tenant.id, &to.key_form(), code),
             number_fail_limit: cfg.number_failed_checks_per_hour,
             client_keys: client_check_keys(&self.inner.keys, tenant, client),
             client_fail_limit: cfg.client_failed_checks_per_hour,

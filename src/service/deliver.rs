@@ -79,7 +79,7 @@ fn record(
     Verification {
         id: id.record().clone(),
         tenant: tenant.id.clone(),
-        to: input.to.clone(),
+        to: Destination::Phone(input.to.clone()),
         channel: Channel::Sms,
         status: Status::Pending,
         created_at: now,
@@ -95,6 +95,8 @@ fn record(
         template: input.template.clone(),
         code_length: input.code.expose().len() as u8,
         seed: keys.seal_code(id.as_str(), &tenant.id, &input.code),
+        workflow: None,
+        past_steps: Vec::new(),
     }
 }
 
@@ -132,8 +134,9 @@ impl Service {
             return Err(Error::InvalidRequest(format!("unknown template `{name}`")));
         }
         let abuse = &self.inner.abuse;
-        let adm = abuse.start_admission(tenant, &input.to, None, input.risk.as_ref())?;
-        let number = self.number_ref(tenant, input.to.as_str(), Channel::Sms);
+        let to = Destination::Phone(input.to.clone());
+        let adm = abuse.start_admission(tenant, &to, Channel::Sms, None, input.risk.as_ref())?;
+        let number = self.number_ref(tenant, &to);
         let id = DeliveryId::generate(number.shard)?;
         let now = now_millis();
         let keys = &self.inner.keys;
@@ -145,6 +148,7 @@ impl Service {
             retention_ms: ms(cfg.retention_secs),
             number_send_limit: cfg.number_sends_per_hour,
             number_window_ms: 3_600_000,
+            resend_channel: None,
             enqueue: EnqueueSpec {
                 app_hash: None,
                 request_id: input.request_id.clone(),
@@ -210,11 +214,8 @@ impl Service {
         let abuse = &self.inner.abuse;
         let adm = abuse.check_admission(tenant, Some(&v.to), &client)?;
         let spec = CheckSpec {
-            target: CheckTarget::Id(
-                id.record().clone(),
-                self.number_ref(tenant, v.to.as_str(), v.channel),
-            ),
-            code_mac: keys.code_mac(&tenant.id, v.to.as_str(), &code),
+            target: CheckTarget::Id(id.record().clone(), self.number_ref(tenant, &v.to)),
+            code_mac: keys.code_mac(&tenant.id, &v.to.key_form(), &code),
             number_fail_limit: tenant.cfg.number_failed_checks_per_hour,
             client_keys: Vec::new(),
             client_fail_limit: 0,

@@ -32,7 +32,10 @@ pub use deliver::{DeliverInput, DeliverySource};
 pub use guard::{guard_policy, probe, Sources};
 pub use hook_call::HookCall;
 pub use ops::{BreakerState, Fleet, Outbox, ProviderState, QueueDepth, ReceiptRequest};
-pub use view::{error_rate, DeliveryRecordView, DeliveryView, StartResult, VerificationView};
+pub use view::{
+    error_rate, DeliveryRecordView, DeliveryView, StartResult, StepView, VerificationView,
+    WorkflowView,
+};
 
 pub use crate::tenants::{AdminKeys, Tenant, Tenants};
 
@@ -47,10 +50,13 @@ use std::time::Duration;
 /// A parsed start request.
 #[derive(Debug, Clone)]
 pub struct StartInput {
-    /// Destination.
-    pub to: PhoneNumber,
-    /// Channel.
-    pub channel: Channel,
+    /// Destination (parsed for the channel: a number, or an address for email).
+    pub to: Destination,
+    /// Channel asked for (none: the workflow's first step, else `email` for an
+    /// address and `sms` for a number; on a resend, the channel of the last send).
+    pub channel: Option<Channel>,
+    /// Workflow asked for instead of a channel.
+    pub workflow: Option<WorkflowName>,
     /// Template locale.
     pub locale: Option<Locale>,
     /// Digits for a new code.
@@ -81,8 +87,8 @@ pub enum Started {
 /// What a check targets, as parsed from the request.
 #[derive(Debug, Clone)]
 pub enum CheckBy {
-    /// The pending verification of a number.
-    To(PhoneNumber),
+    /// The pending verification of a number (or an email address).
+    To(Destination),
     /// A verification by id.
     Id(VerificationId),
 }
@@ -155,14 +161,25 @@ impl Service {
         input: StartInput,
     ) -> Result<(Started, RateInfo)> {
         let country = input.to.region().unwrap_or("unknown").to_string();
-        let channel = input.channel;
+        let (channel, workflow) = match self.route_start(tenant, &input) {
+            Ok(r) => r,
+            Err(e) => {
+                let ch = input.channel.unwrap_or(Channel::Sms);
+                observe::started(&self.inner.metrics, &tenant.id, ch, &country, Err(&e));
+                return Err(e);
+            }
+        };
         let r = match self.inner.abuse.start_admission(
             tenant,
             &input.to,
+            channel,
             input.client_ip,
             input.risk.as_ref(),
         ) {
-            Ok(adm) => self.start_inner(tenant, input, adm).await,
+            Ok(adm) => {
+                self.start_inner(tenant, input, (channel, workflow), adm)
+                    .await
+            }
             Err(e) => Err(e),
         };
         let seen = r.as_ref().map(|(s, _)| s);
@@ -222,16 +239,24 @@ impl Service {
         &self.inner.tenants
     }
 
-    fn number_ref(&self, tenant: &Tenant, to: &str, channel: Channel) -> NumberRef {
-        let (key, shard) = self
-            .inner
-            .keys
-            .number_key(&tenant.id, to, self.inner.shards);
+    /// Where a destination's entries live. One pending verification per destination
+    /// whatever the channel (a resend may switch channel), so the index is named by the
+    /// destination's kind: `sms` for numbers (the name it had when SMS was the only
+    /// channel, so the keys did not change), `email` for addresses.
+    fn number_ref(&self, tenant: &Tenant, to: &Destination) -> NumberRef {
+        let (key, shard) =
+            self.inner
+                .keys
+                .number_key(&tenant.id, &to.key_form(), self.inner.shards);
         NumberRef {
             tenant: tenant.id.clone(),
             key,
             shard,
-            channel,
+            channel: if to.phone().is_some() {
+                Channel::Sms
+            } else {
+                Channel::Email
+            },
         }
     }
 
@@ -247,7 +272,7 @@ impl Service {
 
     async fn cancel_inner(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
         let v = self.get(tenant, id).await?;
-        let number = self.number_ref(tenant, v.to.as_str(), v.channel);
+        let number = self.number_ref(tenant, &v.to);
         let now = now_millis();
         let after = self
             .inner

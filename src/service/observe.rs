@@ -44,6 +44,13 @@ pub fn finished(m: &Metrics, tenant: &str, v: &Verification, outcome: &str) {
         .inc();
 }
 
+/// A workflow moved to its next step (`v` as it is now).
+pub fn step(m: &Metrics, tenant: &str, v: &Verification, why: crate::store::NextWhy) {
+    m.workflow_steps
+        .with_label_values(&[tenant, v.channel.as_str(), why.as_str()])
+        .inc();
+}
+
 /// A check's outcome.
 pub fn checked(m: &Metrics, tenant: &str, r: Result<&(Verification, bool), &Error>) {
     let outcome = match r {

@@ -68,6 +68,8 @@ impl Service {
     /// Verifies and applies a provider's delivery receipt; the statuses it moved.
     pub async fn receipt(&self, provider: &str, req: &ReceiptRequest<'_>) -> Result<u32> {
         let store = self.store().clone();
-        crate::delivery::receipts::apply(&self.fleet().router, &*store, provider, req).await
+        let metrics = &self.inner.metrics;
+        crate::delivery::receipts::apply(&self.fleet().router, &*store, metrics, provider, req)
+            .await
     }
 }

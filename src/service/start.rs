@@ -1,13 +1,80 @@
-//! A start after its admission: the code and its MAC, the record, the store step with
-//! its limits and guard (one script on one Redis node), and the answer.
+//! A start: its channel or workflow resolved against the tenant's settings, then after
+//! its admission the code and its MAC, the record, the store step with its limits and
+//! guard (one script on one Redis node), and the answer.
 
 use super::*;
 
 impl Service {
+    /// The channel a start sends on first, and the workflow it runs: a workflow's first
+    /// step; else the channel asked for; else `email` for an address and `sms` for a
+    /// number. Refuses a workflow the tenant does not have (`400`), a channel it has
+    /// not enabled (`403 channel_not_enabled`) and a destination of the wrong kind.
+    pub(super) fn route_start(
+        &self,
+        tenant: &Tenant,
+        input: &StartInput,
+    ) -> Result<(Channel, Option<Workflow>)> {
+        let cfg = &tenant.cfg;
+        let workflow = match &input.workflow {
+            None => None,
+            Some(name) => {
+                let w = cfg.workflows.get(name.as_str()).ok_or_else(|| {
+                    Error::InvalidRequest(format!(
+                        "unknown workflow `{}`: the tenant's are {}",
+                        name.as_str(),
+                        names(cfg.workflows.keys())
+                    ))
+                })?;
+                let steps: Vec<Step> = w
+                    .steps
+                    .iter()
+                    .filter_map(|s| {
+                        Some(Step {
+                            channel: Channel::from_name(&s.channel)?,
+                            timeout_ms: s.timeout_secs.filter(|t| *t > 0).map(ms),
+                        })
+                    })
+                    .collect();
+                if steps.is_empty() {
+                    return Err(Error::Internal(format!(
+                        "workflow `{}` has no steps",
+                        name.as_str()
+                    )));
+                }
+                Some(Workflow {
+                    name: name.as_str().to_string(),
+                    steps,
+                    current: 0,
+                    step_started_at: 0,
+                })
+            }
+        };
+        let channel = match (&workflow, input.channel) {
+            (Some(w), _) => w.steps[0].channel,
+            (None, Some(c)) => c,
+            (None, None) if input.to.email().is_some() => Channel::Email,
+            (None, None) => Channel::Sms,
+        };
+        input.to.check_suits(channel)?;
+        let steps = workflow
+            .iter()
+            .flat_map(|w| w.steps.iter().map(|s| s.channel));
+        for c in std::iter::once(channel).chain(steps) {
+            if !cfg.channel_on(c) {
+                return Err(Error::ChannelNotEnabled {
+                    channel: c.as_str(),
+                    reason: "channel_disabled",
+                });
+            }
+        }
+        Ok((channel, workflow))
+    }
+
     pub(super) async fn start_inner(
         &self,
         tenant: &Tenant,
         input: StartInput,
+        (channel, workflow): (Channel, Option<Workflow>),
         adm: Admission,
     ) -> Result<(Started, RateInfo)> {
         let cfg = &tenant.cfg;
@@ -17,7 +84,7 @@ impl Service {
                 "unknown template `{template_name}`"
             )));
         }
-        let number = self.number_ref(tenant, input.to.as_str(), input.channel);
+        let number = self.number_ref(tenant, &input.to);
         let now = now_millis();
         let len = match input.code_length {
             Some(l) => l,
@@ -28,13 +95,13 @@ impl Service {
         let code_mac = self
             .inner
             .keys
-            .code_mac(&tenant.id, input.to.as_str(), &code);
+            .code_mac(&tenant.id, &input.to.key_form(), &code);
         let expires_at = now + ms(cfg.ttl_secs);
         let fresh = Verification {
             id: VerificationId::generate(number.shard)?,
             tenant: tenant.id.clone(),
             to: input.to.clone(),
-            channel: input.channel,
+            channel,
             status: Status::Pending,
             created_at: now,
             expires_at,
@@ -49,6 +116,11 @@ impl Service {
             template: input.template.clone(),
             code_length: len.get(),
             seed,
+            workflow: workflow.map(|w| Workflow {
+                step_started_at: now,
+                ..w
+            }),
+            past_steps: Vec::new(),
         };
         let spec = StartSpec {
             fresh,
@@ -62,6 +134,8 @@ impl Service {
                 app_hash: input.app_hash.as_ref().map(|h| h.as_str().to_string()),
                 request_id: input.request_id.clone(),
             },
+            // a resend keeps the last send's channel unless the request names one
+            resend_channel: input.channel,
         };
         let abuse = &self.inner.abuse;
         let admitted = self
@@ -79,6 +153,7 @@ impl Service {
             id = v.id.as_str(),
             tenant = %tenant.id,
             to = %input.to.masked(),
+            channel = channel.as_str(),
             resend = matches!(started, Started::Resent(_)),
             send_count = v.send_count,
             "verification started"
@@ -125,4 +200,14 @@ pub(super) fn started_from(outcome: StartOutcome) -> Result<Started> {
             })
         }
     })
+}
+
+/// Names for an error message: `a`, `b` (at most 10), or `none`.
+fn names<'a>(it: impl Iterator<Item = &'a String>) -> String {
+    let v: Vec<String> = it.take(10).map(|n| format!("`{n}`")).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
 }

@@ -26,6 +26,91 @@ pub struct VerificationView {
     pub locale: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub valid: Option<bool>,
+    /// The workflow it runs; absent when started on one channel.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub workflow: Option<WorkflowView>,
+}
+
+/// `workflow` of the resource: every step, those over, the current one, those to come.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowView {
+    pub name: String,
+    pub current_step: u32,
+    pub steps: Vec<StepView>,
+}
+
+/// One step of `workflow.steps`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepView {
+    pub channel: String,
+    /// Delivery status of the step (`pending` for a step still to come).
+    pub status: String,
+    pub provider: Option<String>,
+    /// When it started (absent for a step still to come).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub started_at: Option<String>,
+    /// When it ended (steps that are over).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ended_at: Option<String>,
+    /// Why the next step began: `failed`, `undelivered`, `timeout` or `requested`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next_because: Option<String>,
+    /// The step's timeout (absent on a last step).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub timeout_secs: Option<u64>,
+}
+
+impl WorkflowView {
+    /// The workflow of `v` as seen at `now`, if it runs one.
+    pub fn of(v: &Verification, now: Millis) -> Option<Self> {
+        let w = v.workflow.as_ref()?;
+        let secs = |i: usize| {
+            w.steps
+                .get(i)
+                .and_then(|s| s.timeout_ms)
+                .map(|t| (t / 1000) as u64)
+        };
+        let mut steps: Vec<StepView> = v
+            .past_steps
+            .iter()
+            .enumerate()
+            .map(|(i, p)| StepView {
+                channel: p.channel.as_str().into(),
+                status: p.status.as_str().into(),
+                provider: p.provider.clone(),
+                started_at: Some(rfc3339(p.started_at)),
+                ended_at: Some(rfc3339(p.ended_at)),
+                next_because: Some(p.why_next.clone()),
+                timeout_secs: secs(i),
+            })
+            .collect();
+        let cur = w.current as usize;
+        steps.push(StepView {
+            channel: v.channel.as_str().into(),
+            status: v.delivery_status_at(now).as_str().into(),
+            provider: v.delivery.provider.clone(),
+            started_at: Some(rfc3339(w.step_started_at)),
+            ended_at: None,
+            next_because: None,
+            timeout_secs: secs(cur),
+        });
+        for (i, s) in w.steps.iter().enumerate().skip(cur + 1) {
+            steps.push(StepView {
+                channel: s.channel.as_str().into(),
+                status: "pending".into(),
+                provider: None,
+                started_at: None,
+                ended_at: None,
+                next_because: None,
+                timeout_secs: secs(i),
+            });
+        }
+        Some(WorkflowView {
+            name: w.name.clone(),
+            current_step: w.current as u32,
+            steps,
+        })
+    }
 }
 
 /// `delivery` of the resource.
@@ -62,6 +147,7 @@ impl VerificationView {
             metadata: metadata_view(v),
             locale: v.locale.clone(),
             valid,
+            workflow: WorkflowView::of(v, now),
         }
     }
 }

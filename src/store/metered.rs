@@ -196,6 +196,28 @@ impl DeliveryLog for MeteredStore {
 }
 
 #[async_trait]
+impl Steps for MeteredStore {
+    async fn next_step(
+        &self,
+        id: &VerificationId,
+        from: Option<u8>,
+        why: NextWhy,
+        now: Millis,
+    ) -> StoreResult<NextStep> {
+        self.timed("next_step", self.inner.next_step(id, from, why, now))
+            .await
+    }
+    async fn due_steps(
+        &self,
+        now: Millis,
+        max: usize,
+    ) -> StoreResult<Vec<(VerificationId, NextStep)>> {
+        self.timed("due_steps", self.inner.due_steps(now, max))
+            .await
+    }
+}
+
+#[async_trait]
 impl Idempotency for MeteredStore {
     async fn idempotency_begin(
         &self,

@@ -1,6 +1,7 @@
 //! The verification store's contract, split by purpose: [`Verifications`] (start, check,
-//! reads, cancel), [`DeliveryLog`] (each send's progress, provider message ids, receipts)
-//! and [`Idempotency`] (keys and stored answers), joined in [`Store`]; their requests and
+//! reads, cancel), [`DeliveryLog`] (each send's progress, provider message ids, receipts),
+//! [`Steps`] (workflows' next steps and their timers) and [`Idempotency`] (keys and
+//! stored answers), joined in [`Store`]; their requests and
 //! outcomes; and what is the same on every backend (admission in turn, the metering
 //! decorator, the delivery-status rule).
 //!
@@ -16,6 +17,7 @@ mod delivery_log;
 mod idempotency;
 mod metered;
 pub mod progress;
+mod steps;
 mod verifications;
 
 pub use admit::{Admission, Admitted};
@@ -29,6 +31,7 @@ use async_trait::async_trait;
 pub use crate::error::{StoreError, StoreResult};
 pub use delivery_log::DeliveryLog;
 pub use idempotency::{Idempotency, IdempotencyBegin};
+pub use steps::{advance, parse_timer, timer_member, NextStep, NextWhy, Steps};
 pub use verifications::{
     CheckOutcome, CheckSpec, CheckTarget, EnqueueSpec, NumberRef, StartOutcome, StartSpec,
     Verifications,
@@ -38,7 +41,7 @@ pub use verifications::{
 /// backend. Split by purpose so each caller names the part it uses; one backend value
 /// implements all three, since one script may touch all of them.
 #[async_trait]
-pub trait Store: Verifications + DeliveryLog + Idempotency {
+pub trait Store: Verifications + DeliveryLog + Idempotency + Steps {
     /// Answers when the backend is reachable.
     async fn ping(&self) -> StoreResult<()>;
     /// Entries evicted because the store was full (memory backend; 0 elsewhere).

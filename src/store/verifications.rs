@@ -38,6 +38,8 @@ pub struct StartSpec {
     pub number_window_ms: i64,
     /// The send to queue with the created or resent verification.
     pub enqueue: EnqueueSpec,
+    /// A resend switches to this channel (none: the last send's channel).
+    pub resend_channel: Option<Channel>,
 }
 
 /// What a start queues besides the verification itself.

@@ -14,12 +14,14 @@
 //! Locale fallback: the exact tag (`pt-BR`), its language (`pt`), the tenant's default
 //! locale, then `en`; tenant templates first, built-in texts after.
 
+mod channel;
 mod preview;
 
 pub use crate::domain::gsm::{encoding_of, segments, Encoding};
+pub use channel::{html_escape, render_for, spoken, ChannelText, SUBJECT};
 pub use preview::{lint, preview, Preview};
 
-use crate::config::TenantConfig;
+use crate::config::{TemplateSet, TenantConfig};
 use crate::domain::{AppHash, OtpCode};
 
 /// Built-in `default` template texts.

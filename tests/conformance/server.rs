@@ -183,12 +183,18 @@ pub fn message(to: &str, body: &str) -> otpgw::providers::OutboundMessage {
         id: otpgw::domain::VerificationId::parse("vrf_00aa0123456789abcdef01234567").unwrap(),
         tenant: "acme".into(),
         // Something no edge would accept can still come back from a damaged record.
-        to: otpgw::domain::PhoneNumber::parse(to)
-            .unwrap_or_else(|_| otpgw::domain::PhoneNumber::from_stored(to.into(), None)),
+        to: otpgw::domain::Destination::Phone(
+            otpgw::domain::PhoneNumber::parse(to)
+                .unwrap_or_else(|_| otpgw::domain::PhoneNumber::from_stored(to.into(), None)),
+        ),
         body: body.into(),
         locale: "en".into(),
         metadata: None,
         expires_at: otpgw::domain::now_millis() + 600_000,
         request_id: Some("req-1".into()),
+        channel: otpgw::domain::Channel::Sms,
+        code: "123456".into(),
+        subject: None,
+        html: None,
     }
 }

@@ -65,7 +65,9 @@ pub fn start_spec(number: &NumberRef, cooldown_ms: i64) -> StartSpec {
         fresh: Verification {
             id: VerificationId::generate(number.shard).unwrap(),
             tenant: "t".into(),
-            to: otpgw::domain::PhoneNumber::parse("+14155550123").unwrap(),
+            to: otpgw::domain::PhoneNumber::parse("+14155550123")
+                .unwrap()
+                .into(),
             channel: Channel::Sms,
             status: Status::Pending,
             created_at: now,
@@ -86,6 +88,8 @@ pub fn start_spec(number: &NumberRef, cooldown_ms: i64) -> StartSpec {
             template: None,
             code_length: 6,
             seed: vec![1; 16],
+            workflow: None,
+            past_steps: Vec::new(),
         },
         code_mac: [2; 32],
         number: number.clone(),
@@ -93,6 +97,7 @@ pub fn start_spec(number: &NumberRef, cooldown_ms: i64) -> StartSpec {
         retention_ms: 60_000,
         number_send_limit: 100,
         number_window_ms: 3_600_000,
+        resend_channel: None,
         enqueue: EnqueueSpec {
             app_hash: Some("FA+9qCX9VSu".into()),
             request_id: Some("rid-1".into()),

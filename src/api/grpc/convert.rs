@@ -4,7 +4,7 @@ use super::pb;
 use crate::api::common::{RawCheck, RawRisk, RawStart, VerificationView};
 use crate::api::deliveries::RawDelivery;
 use crate::service::view::DeliveryView;
-use crate::service::DeliveryRecordView;
+use crate::service::{DeliveryRecordView, WorkflowView};
 use prost_types::value::Kind;
 use serde_json::{Number, Value};
 
@@ -70,6 +70,7 @@ impl From<pb::StartRequest> for RawStart {
         RawStart {
             to: r.to,
             channel: r.channel,
+            workflow: r.workflow,
             locale: r.locale,
             code_length: r.code_length.map(i64::from),
             template: r.template,
@@ -209,7 +210,28 @@ impl From<VerificationView> for pb::Verification {
             metadata: Some(json_to_struct(&v.metadata)),
             locale: v.locale,
             valid: v.valid,
+            workflow: v.workflow.map(workflow),
         }
+    }
+}
+
+fn workflow(w: WorkflowView) -> pb::WorkflowState {
+    pb::WorkflowState {
+        name: w.name,
+        current_step: w.current_step,
+        steps: w
+            .steps
+            .into_iter()
+            .map(|s| pb::WorkflowStep {
+                channel: s.channel,
+                status: delivery_status(&s.status) as i32,
+                provider: s.provider,
+                started_at: s.started_at.as_deref().and_then(timestamp),
+                ended_at: s.ended_at.as_deref().and_then(timestamp),
+                next_because: s.next_because,
+                timeout_secs: s.timeout_secs.map(|t| t.min(u32::MAX as u64) as u32),
+            })
+            .collect(),
     }
 }
 

@@ -125,6 +125,18 @@ impl Verifications for GrpcApi {
         observed(&self.metrics, "Cancel", self.cancel_call(req)).await
     }
 
+    async fn next_step(
+        &self,
+        req: Request<pb::NextStepRequest>,
+    ) -> Result<Response<pb::Verification>, Status> {
+        observed(&self.metrics, "NextStep", async {
+            let tenant = authenticate(&self.service, req.metadata())?;
+            let view = common::next_step(&self.service, &tenant, &req.into_inner().id).await?;
+            Ok(Response::new(view.into()))
+        })
+        .await
+    }
+
     async fn deliver(
         &self,
         req: Request<pb::DeliverRequest>,

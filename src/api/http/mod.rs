@@ -76,6 +76,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/verifications/check"),
     ("get", "/v1/verifications/{id}"),
     ("post", "/v1/verifications/{id}/cancel"),
+    ("post", "/v1/verifications/{id}/next"),
     ("post", "/v1/deliveries"),
     ("get", "/v1/deliveries/{id}"),
     ("post", "/v1/deliveries/{id}/confirm"),
@@ -99,6 +100,10 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/v1/verifications/check", post(verifications::check))
         .route("/v1/verifications/{id}", get(verifications::get))
         .route("/v1/verifications/{id}/cancel", post(verifications::cancel))
+        .route(
+            "/v1/verifications/{id}/next",
+            post(verifications::next_step),
+        )
         .route("/v1/deliveries", post(deliveries::create))
         .route("/v1/deliveries/{id}", get(deliveries::get))
         .route("/v1/deliveries/{id}/confirm", post(deliveries::confirm))

@@ -119,3 +119,15 @@ pub async fn cancel(
         &common::cancel(&state.service, &tenant, path_id(&id)).await?,
     )
 }
+
+/// `POST /v1/verifications/{id}/next`: a workflow's next step now.
+pub async fn next_step(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response> {
+    json(
+        StatusCode::OK,
+        &common::next_step(&state.service, &tenant, path_id(&id)).await?,
+    )
+}

@@ -13,6 +13,7 @@ mod pumps;
 mod queue;
 mod room;
 mod state;
+mod steps;
 mod store;
 #[cfg(test)]
 mod tests;

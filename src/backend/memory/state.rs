@@ -63,6 +63,8 @@ pub(super) struct Inner {
     pub idem: TtlMap<Idem>,
     pub provider_messages: TtlMap<VerificationId>,
     pub queue: QueueState,
+    /// Workflow step timers: (due, `<id>|<step>`), as each shard's timer set in Redis.
+    pub timers: std::collections::BTreeSet<(Millis, String)>,
 }
 
 /// The index of the verification pending for a number.

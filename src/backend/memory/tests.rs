@@ -22,7 +22,9 @@ fn spec(tenant: &str, n: u32, now: Millis, ttl: i64) -> StartSpec {
         fresh: Verification {
             id,
             tenant: tenant.into(),
-            to: crate::domain::PhoneNumber::parse(&format!("+1415555{n:04}")).unwrap(),
+            to: crate::domain::Destination::Phone(
+                crate::domain::PhoneNumber::parse(&format!("+1415555{n:04}")).unwrap(),
+            ),
             channel: Channel::Sms,
             status: Status::Pending,
             created_at: now,
@@ -38,6 +40,8 @@ fn spec(tenant: &str, n: u32, now: Millis, ttl: i64) -> StartSpec {
             template: None,
             code_length: 6,
             seed: vec![0; 16],
+            workflow: None,
+            past_steps: Vec::new(),
         },
         code_mac: [0; 32],
         number: NumberRef {
@@ -50,6 +54,7 @@ fn spec(tenant: &str, n: u32, now: Millis, ttl: i64) -> StartSpec {
         retention_ms: 0,
         number_send_limit: 10,
         number_window_ms: 3_600_000,
+        resend_channel: None,
         enqueue: EnqueueSpec::default(),
     }
 }

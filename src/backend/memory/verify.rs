@@ -65,6 +65,9 @@ impl MemoryStore {
                     }
                     v.send_count += 1;
                     v.resent_at.push(now);
+                    if let Some(c) = spec.resend_channel {
+                        v.channel = c;
+                    }
                     v.next_resend_at = now + spec.cooldown_ms;
                     v.delivery = Delivery::queued(now);
                     let out = v.clone();
@@ -98,6 +101,10 @@ impl MemoryStore {
             v.expires_at + spec.retention_ms,
         );
         g.bump(lim, spec.number_window_ms, now);
+        if let Some(due) = v.workflow.as_ref().and_then(|w| w.step().timeout_ms) {
+            let member = crate::store::timer_member(&v.id, 0);
+            g.timers.insert((now + due, member));
+        }
         g.queue.push(queued(&v, spec.enqueue));
         self.doorbell.ring(spec.number.shard);
         Ok(StartOutcome::Created(v))
@@ -165,7 +172,7 @@ impl MemoryStore {
     }
 }
 
-fn queued(v: &Verification, e: EnqueueSpec) -> QueuedMessage {
+pub(super) fn queued(v: &Verification, e: EnqueueSpec) -> QueuedMessage {
     QueuedMessage {
         id: v.id.clone(),
         tenant: v.tenant.clone(),

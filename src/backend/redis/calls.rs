@@ -59,6 +59,7 @@ impl RedisStore {
             .key(self.layout.counter_key("ls", &spec.number))
             .key(self.layout.record_key(&v.id))
             .key(format!("{}:q", self.layout.tag(spec.number.shard)))
+            .key(self.layout.timers(spec.number.shard))
             .arg(now)
             .arg(self.layout.record_prefix(spec.number.shard))
             .arg(v.id.as_str())
@@ -70,7 +71,14 @@ impl RedisStore {
             .arg(&v.tenant)
             .arg(spec.enqueue.app_hash.as_deref().unwrap_or(""))
             .arg(spec.enqueue.request_id.as_deref().unwrap_or(""))
-            .arg(if takes_index(spec) { "1" } else { "0" });
+            .arg(if takes_index(spec) { "1" } else { "0" })
+            .arg(spec.resend_channel.map_or("", |c| c.as_str()))
+            .arg(
+                v.workflow
+                    .as_ref()
+                    .and_then(|w| w.step().timeout_ms)
+                    .map_or(String::new(), |t| (now + t).to_string()),
+            );
         for f in record::encode(v, &spec.code_mac, &self.sealer) {
             p.arg(f);
         }

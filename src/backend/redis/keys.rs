@@ -70,6 +70,11 @@ impl Layout {
         format!("{}:q", self.tag(shard))
     }
 
+    /// A shard's workflow step timers (a sorted set of `<id>|<step>` by due time).
+    pub fn timers(&self, shard: u16) -> String {
+        format!("{}:wt", self.tag(shard))
+    }
+
     /// A shard's dead letters.
     pub fn dead_stream(&self, shard: u16) -> String {
         format!("{}:dead", self.tag(shard))

@@ -69,6 +69,7 @@ mod pumps;
 mod queue;
 mod record;
 mod sentinel;
+mod steps;
 mod store;
 mod stream;
 

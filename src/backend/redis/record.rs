@@ -6,6 +6,8 @@
 //! sends after the first (comma-separated ms after `ca`, appended by `start.lua` on a
 //! resend; absent until one, and on records written before it was kept), `al` attempts left,
 //! `ds`/`dp`/`du` delivery status/provider/updated, `lo` locale, `tp` template,
+//! `wf`/`ws`/`wi`/`wt`/`wh` a workflow's name, steps (`channel:timeout_ms,…`), current step, when it
+//! started, and the steps that are over (`domain::StepRecord`, `;`-joined; see `advance.lua`),
 //! `cl` code length, `rg` the number's region (ISO 3166; not personal), `sd` code seed (16 bytes), `cm` code MAC (32 bytes), and one
 //! `x:<16 hex>` field per delivery receipt applied (`store::progress::receipt_mark`; read
 //! only by `delivery.lua`). Instants are integer milliseconds.
@@ -18,7 +20,8 @@
 
 use crate::crypto::Sealer;
 use crate::domain::{
-    Channel, Delivery, DeliveryStatus, PhoneNumber, Status, Verification, VerificationId,
+    Channel, Delivery, DeliveryStatus, Destination, Status, StepRecord, Verification,
+    VerificationId, Workflow,
 };
 use ::redis::Value;
 use std::borrow::Cow;
@@ -85,6 +88,12 @@ pub fn encode(v: &Verification, mac: &[u8; 32], sealer: &Sealer) -> Vec<Vec<u8>>
     }
     if let Some(t) = &v.template {
         f.push(("tp", t.clone().into_bytes()));
+    }
+    if let Some(w) = &v.workflow {
+        f.push(("wf", w.name.clone().into_bytes()));
+        f.push(("ws", w.encode_steps().into_bytes()));
+        f.push(("wi", w.current.to_string().into_bytes()));
+        f.push(("wt", w.step_started_at.to_string().into_bytes()));
     }
     f.into_iter()
         .flat_map(|(k, v)| [k.as_bytes().to_vec(), v])
@@ -181,7 +190,7 @@ pub fn decode(id: &VerificationId, v: &Value, sealer: &Sealer) -> Option<Verific
         Some(pe) => open_personal(sealer, id, tenant, pe)?,
         None => (s("to")?.to_string(), opt("md")),
     };
-    let to = PhoneNumber::from_stored(to, opt("rg"));
+    let to = Destination::from_stored(to, opt("rg"));
     let (created_at, max_sends) = (n("ca")?, n("ms")? as u32);
     Some(Verification {
         id: id.clone(),
@@ -207,6 +216,16 @@ pub fn decode(id: &VerificationId, v: &Value, sealer: &Sealer) -> Option<Verific
         template: opt("tp"),
         code_length: n("cl")? as u8,
         seed: get("sd")?.to_vec(),
+        workflow: match (opt("wf"), s("ws").and_then(Workflow::decode_steps)) {
+            (Some(name), Some(steps)) => Some(Workflow {
+                name,
+                steps,
+                current: n("wi").unwrap_or(0).clamp(0, 255) as u8,
+                step_started_at: n("wt").unwrap_or(created_at),
+            }),
+            _ => None,
+        },
+        past_steps: s("wh").map(StepRecord::decode_all).unwrap_or_default(),
     })
 }
 

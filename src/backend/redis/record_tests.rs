@@ -6,7 +6,9 @@ fn record(metadata: Option<&str>) -> Verification {
     Verification {
         id: VerificationId::generate(3).unwrap(),
         tenant: "t".into(),
-        to: crate::domain::PhoneNumber::parse("+14155550123").unwrap(),
+        to: crate::domain::Destination::Phone(
+            crate::domain::PhoneNumber::parse("+14155550123").unwrap(),
+        ),
         channel: Channel::Sms,
         status: Status::Pending,
         created_at: 1,
@@ -22,6 +24,8 @@ fn record(metadata: Option<&str>) -> Verification {
         template: None,
         code_length: 6,
         seed: vec![9; 16],
+        workflow: None,
+        past_steps: Vec::new(),
     }
 }
 

@@ -49,6 +49,7 @@ pub(super) struct Scripts {
     pub(super) delivery: Script,
     pub(super) delivered: Script,
     pub(super) begin_delivery: Script,
+    pub(super) advance: Script,
     idempotency: Script,
 }
 
@@ -77,6 +78,7 @@ impl RedisStore {
                     DELIVERED,
                 )),
                 begin_delivery: Script::new(BEGIN_DELIVERY),
+                advance: Script::new(include_str!("lua/advance.lua")),
                 idempotency: Script::new(IDEMPOTENCY),
             },
             doorbell,

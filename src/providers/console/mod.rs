@@ -1,9 +1,11 @@
-//! The console provider: prints each message to standard output, number masked.
+//! The console provider: prints each message to standard output, destination masked.
 //!
 //! For development only: the text (and so the code) is printed so that a developer can
-//! read it; the number is masked like everywhere else. Never fails.
+//! read it; the destination is masked like everywhere else. Sends on every channel (a
+//! call's script, an email's subject and text are printed the same way). Never fails.
 
 use super::{OutboundMessage, ProviderError, SmsProvider};
+use crate::domain::Channel;
 use async_trait::async_trait;
 use std::io::Write;
 
@@ -25,11 +27,20 @@ impl SmsProvider for ConsoleProvider {
         "console"
     }
 
+    fn channels(&self) -> Vec<Channel> {
+        Channel::ALL.to_vec()
+    }
+
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
         let line = format!(
-            "[console sms] to={} id={}\n{}\n",
+            "[console {}] to={} id={}\n{}{}\n",
+            msg.channel.as_str(),
             msg.to_masked(),
             msg.id.as_str(),
+            msg.subject
+                .as_deref()
+                .map(|s| format!("Subject: {s}\n"))
+                .unwrap_or_default(),
             msg.body
         );
         let _ = std::io::stdout().lock().write_all(line.as_bytes());

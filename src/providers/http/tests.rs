@@ -42,12 +42,18 @@ fn an_accepted_answer_without_a_readable_id_is_sent_under_the_verification_id() 
     let msg = crate::providers::OutboundMessage {
         id: crate::domain::VerificationId::parse("vrf_00aa0123456789abcdef01234567").unwrap(),
         tenant: "acme".into(),
-        to: crate::domain::PhoneNumber::parse("+14155550123").unwrap(),
+        to: crate::domain::PhoneNumber::parse("+14155550123")
+            .unwrap()
+            .into(),
         body: "Your code is 123456".into(),
         locale: "en".into(),
         metadata: None,
         expires_at: 0,
         request_id: None,
+        channel: crate::domain::Channel::Sms,
+        code: "123456".into(),
+        subject: None,
+        html: None,
     };
     assert_eq!(accepted_id("x", 201, Some("SM1".into()), &msg), "SM1");
     for none in [None, Some(String::new()), Some("  ".into())] {

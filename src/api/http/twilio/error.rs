@@ -59,11 +59,19 @@ pub fn twilio_code(e: &Error, path: &str) -> (u32, u16, String) {
     match e {
         // errors/60200: Invalid parameter, 400, the message names the parameter.
         Error::InvalidRequest(m) if m.starts_with("Invalid parameter") => (60200, 400, m.clone()),
+        // errors/60436: Recipient invalid or not provided (a channel and recipient
+        // that do not match).
+        Error::InvalidRequest(m) if m == super::form::RECIPIENT_MISMATCH => (60436, 400, m.clone()),
         Error::InvalidRequest(_) | Error::UnsupportedMediaType(_) => {
             (60200, 400, "Invalid parameter".into())
         }
-        Error::InvalidPhoneNumber(_) => (60200, 400, "Invalid parameter: To".into()),
+        Error::InvalidPhoneNumber(_) | Error::InvalidEmail(_) => {
+            (60200, 400, "Invalid parameter: To".into())
+        }
         Error::UnsupportedChannel(_) => (60200, 400, "Invalid parameter: Channel".into()),
+        // A channel the tenant has not enabled: Twilio's answer for a channel the
+        // service cannot use is the parameter's.
+        Error::ChannelNotEnabled { .. } => (60200, 400, "Invalid parameter: Channel".into()),
         Error::InvalidCodeFormat(_) => (60200, 400, "Invalid parameter: Code".into()),
         // errors/20003: Authenticate, 401.
         Error::Unauthorized(_) | Error::Forbidden(_) => (20003, 401, "Authenticate".into()),
@@ -111,7 +119,7 @@ pub fn twilio_code(e: &Error, path: &str) -> (u32, u16, String) {
         }
         // errors/20409: Conflict, 409 (an Idempotency-Key reused with another form, or
         // still in progress).
-        Error::IdempotencyConflict(_) => (20409, 409, "Conflict".into()),
+        Error::IdempotencyConflict(_) | Error::NoNextStep(_) => (20409, 409, "Conflict".into()),
         // errors/20503: Service Unavailable.
         Error::StoreUnavailable { .. } => (20503, 503, "Service Unavailable".into()),
         // errors/20500: Internal Server Error.

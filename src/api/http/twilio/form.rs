@@ -9,7 +9,7 @@
 
 use super::error::invalid;
 use crate::api::http::extract::read_limited;
-use crate::domain::{AppHash, Channel, Locale, OtpCode, PhoneNumber};
+use crate::domain::{AppHash, Channel, Destination, EmailAddress, Locale, OtpCode, PhoneNumber};
 use crate::error::{Error, Result};
 use axum::body::Body;
 use axum::http::{header, HeaderMap};
@@ -92,17 +92,48 @@ impl Params {
 }
 
 /// `To`: strict E.164 (`+` and digits), a valid number, as Twilio Verify asks.
-pub fn to(v: &str) -> Result<PhoneNumber> {
-    PhoneNumber::parse(v).map_err(|_| invalid("To"))
+pub fn to(v: &str) -> Result<Destination> {
+    if v.contains('@') {
+        return EmailAddress::parse(v)
+            .map(Destination::Email)
+            .map_err(|_| invalid("To"));
+    }
+    PhoneNumber::parse(v)
+        .map(Destination::Phone)
+        .map_err(|_| invalid("To"))
 }
 
-/// `Channel`: Twilio's channel names onto ours. Channels we do not deliver yet
-/// (`call`, `email`, `whatsapp`, `sna`, `auto`, anything else) answer `60200`; a new
-/// channel is one more arm here.
+/// `To` for `channel`: a number for `sms`, `whatsapp` and `call`, an address for
+/// `email`; the wrong kind answers `60436` (errors/60436: "the selected Verify channel
+/// and recipient type do not match").
+pub fn to_for(channel: Channel, v: &str) -> Result<Destination> {
+    let d = to(v)?;
+    if !d.suits(channel) {
+        return Err(Error::InvalidRequest(RECIPIENT_MISMATCH.into()));
+    }
+    Ok(d)
+}
+
+/// The message of a channel and recipient that do not match (errors/60436).
+pub const RECIPIENT_MISMATCH: &str = "Recipient invalid or not provided";
+
+/// `Channel`: Twilio's channel names onto ours (`call` is our `voice`). Channels we do
+/// not deliver (`sna`, `auto`, `rcs`, anything else) answer `60200`.
 pub fn channel(v: &str) -> Result<Channel> {
     match v {
         "sms" => Ok(Channel::Sms),
+        "whatsapp" => Ok(Channel::Whatsapp),
+        "call" => Ok(Channel::Voice),
+        "email" => Ok(Channel::Email),
         _ => Err(invalid("Channel")),
+    }
+}
+
+/// Twilio's name of our channel (`voice` is `call`).
+pub fn channel_name(c: Channel) -> &'static str {
+    match c {
+        Channel::Voice => "call",
+        other => other.as_str(),
     }
 }
 

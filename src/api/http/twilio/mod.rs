@@ -25,7 +25,7 @@ pub use error::{twilio_code, TwilioError};
 pub use sid::{parse_ve, ve_sid};
 
 use super::AppState;
-use crate::domain::{now_millis, CheckClient, PhoneNumber, Status, Verification};
+use crate::domain::{now_millis, CheckClient, Status, Verification};
 use crate::error::{Error, Result};
 use crate::service::{CheckBy, StartInput, Started};
 use auth::Caller;
@@ -119,8 +119,8 @@ async fn create(
             req.headers().get("idempotency-key").map(|v| v.as_bytes()),
         )?;
         let p = params(&state, req, ALLOWED).await?;
-        let to = form::to(p.need("To")?)?;
         let channel = form::channel(p.need("Channel")?)?;
+        let to = form::to_for(channel, p.need("To")?)?;
         // The message names the tenant's brand; a per-request name is not offered.
         if p.get("CustomFriendlyName").is_some() {
             return Err(error::invalid("CustomFriendlyName"));
@@ -131,7 +131,8 @@ async fn create(
         p.parse("RiskCheck", form::risk_check)?;
         let input = StartInput {
             to,
-            channel,
+            channel: Some(channel),
+            workflow: None,
             locale: p.parse("Locale", form::locale)?,
             code_length: None,
             template: None,
@@ -184,11 +185,8 @@ async fn find(state: &AppState, c: &Caller, sid: &str) -> Result<Verification> {
         let id = parse_ve(sid).ok_or_else(gone)?;
         state.service.get(&c.tenant, &id).await?
     } else {
-        let to = PhoneNumber::parse(sid).map_err(|_| gone())?;
-        state
-            .service
-            .pending(&c.tenant, &to, crate::domain::Channel::Sms)
-            .await?
+        let to = form::to(sid).map_err(|_| gone())?;
+        state.service.pending(&c.tenant, &to).await?
     };
     if live(&v) {
         Ok(v)

@@ -44,7 +44,7 @@ fn updated(ctx: &Ctx, v: &Verification) -> Millis {
 }
 
 fn channel_name(v: &Verification) -> &'static str {
-    v.channel.as_str()
+    super::form::channel_name(v.channel)
 }
 
 /// The Verification resource.

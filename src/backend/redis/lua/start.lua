@@ -3,13 +3,15 @@
 -- damaged stream key) the script stops with nothing written, so a start leaves either a
 -- verification and its queued message, or neither.
 -- KEYS[1] pending index   KEYS[2] per-number send counter   KEYS[3] new record
--- KEYS[4] the shard's send stream
+-- KEYS[4] the shard's send stream   KEYS[5] the shard's workflow step timers
 -- ARGV[1] now ms  ARGV[2] record key prefix  ARGV[3] new id  ARGV[4] cooldown ms
 -- ARGV[5] retention ms  ARGV[6] number send limit  ARGV[7] limit window ms
 -- ARGV[8] new expires_at ms  ARGV[9] tenant  ARGV[10] app hash  ARGV[11] request id
 -- ARGV[12] '1' when the record becomes the number's pending verification (a start), '0'
 -- for a delivery-only send: it never resends the pending one, nor takes the index
--- ARGV[13..] field/value pairs of the new record
+-- ARGV[13] the channel a resend switches to ('' keeps the last send's)
+-- ARGV[14] when a new workflow's first step times out ('' none: no workflow, or one step)
+-- ARGV[15..] field/value pairs of the new record
 local now = tonumber(ARGV[1])
 local function ms(n) return string.format('%d', n) end
 local sent = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -40,6 +42,7 @@ if id then
     local off = ms(now - tonumber(r[6]))
     local so = (r[7] and r[7] ~= '') and (r[7] .. ',' .. off) or off
     redis.call('HSET', key, 'nr', ms(now + tonumber(ARGV[4])), 'so', so, 'ds', 'queued', 'dp', '', 'du', ms(now), 'dr', '')
+    if ARGV[13] ~= '' then redis.call('HSET', key, 'ch', ARGV[13]) end
     bump()
     return {'resent', id, redis.call('HGETALL', key)}
   end
@@ -47,9 +50,10 @@ end
 if sent >= tonumber(ARGV[6]) then return limited() end
 enqueue(ARGV[3], 1)
 local fields = {}
-for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 15, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[3], unpack(fields))
 redis.call('PEXPIREAT', KEYS[3], ms(tonumber(ARGV[8]) + tonumber(ARGV[5])))
 if indexed then redis.call('SET', KEYS[1], ARGV[3], 'PXAT', ARGV[8]) end
+if ARGV[14] ~= '' then redis.call('ZADD', KEYS[5], ARGV[14], ARGV[3] .. '|0') end
 bump()
 return {'created'}
