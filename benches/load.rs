@@ -773,6 +773,10 @@ fn gateway_config(args: &Args, backend: &Backend, sink: SocketAddr) -> Config {
     cfg.routing.default = vec!["sink".into()];
     cfg.routing.default_weights.clear();
     cfg.routing.routes.clear();
+    // the other channels through the sink too (the webhook sends on every channel)
+    for table in cfg.routing.channels.values_mut() {
+        table.default = vec!["sink".into()];
+    }
     let t = cfg.tenants.get_mut(TENANT).expect("demo tenant");
     t.number_sends_per_hour = 1_000_000;
     t.number_failed_checks_per_hour = 1_000_000;

@@ -231,7 +231,11 @@ async fn webhook_wire_format_and_signature() {
     assert_eq!(got.headers["content-type"], "application/json");
     assert_eq!(got.headers["x-request-id"], "req-abc-123");
     let keys: Vec<&String> = got.body.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["body", "id", "locale", "metadata", "to"]);
+    assert_eq!(
+        keys,
+        ["body", "channel", "code", "id", "locale", "metadata", "to"]
+    );
+    assert_eq!(got.body["channel"], "sms");
     assert_eq!(got.body["to"], to.as_str());
     assert_eq!(got.body["locale"], "fr");
     assert_eq!(got.body["metadata"], json!({"order": 7}));

@@ -510,7 +510,7 @@ async fn to_of_the_wrong_type_or_missing_is_400_invalid_request() {
 async fn unsupported_channels_are_400() {
     let app = app().await;
     let to = number();
-    for ch in ["voice", "", "SMS", "whatsapp", "sms ", "email"] {
+    for ch in ["fax", "", "SMS", "WhatsApp", "sms ", "e-mail", "call"] {
         let r = app.post(START, json!({ "to": to, "channel": ch })).await;
         problem(&r, 400, "unsupported_channel");
     }
@@ -1338,7 +1338,7 @@ async fn every_error_is_a_problem_document() {
         post_text(&app, START, "{").await,
         post_raw(&app, START, Some("text/plain"), "x").await,
         app.post(START, json!({ "to": "x" })).await,
-        app.post(START, json!({ "to": number(), "channel": "voice" }))
+        app.post(START, json!({ "to": number(), "channel": "fax" }))
             .await,
         app.check(&cto, "x").await,
         app.send(app.http.post(app.url(START)).json(&json!({})))

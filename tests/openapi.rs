@@ -799,7 +799,7 @@ async fn verification_schema_matches_real_responses() {
     let full = gw
         .post(
             "/v1/verifications",
-            json!({ "to": number(), "locale": "en", "metadata": {"k": "v"} }),
+            json!({ "to": number(), "locale": "en", "metadata": {"k": "v"}, "workflow": "fallback" }),
         )
         .await;
     assert_eq!(full.status, 201, "{full:?}");

@@ -105,6 +105,20 @@ fn pb_to_json(v: pb::Verification) -> Value {
     if let Some(valid) = v.valid {
         out["valid"] = json!(valid);
     }
+    if let Some(w) = v.workflow {
+        let steps: Vec<Value> = w
+            .steps
+            .into_iter()
+            .map(|s| {
+                let st = pb::DeliveryStatus::try_from(s.status)
+                    .unwrap()
+                    .as_str_name();
+                json!({"channel": s.channel, "status": enum_name(st, "DELIVERY_STATUS_"),
+                       "provider": s.provider, "next_because": s.next_because})
+            })
+            .collect();
+        out["workflow"] = json!({"name": w.name, "current_step": w.current_step, "steps": steps});
+    }
     out
 }
 
@@ -242,6 +256,7 @@ impl<'a> Client<'a> {
                 let m = pb::StartRequest {
                     to: body["to"].as_str().unwrap_or_default().to_string(),
                     channel: body["channel"].as_str().map(str::to_string),
+                    workflow: body["workflow"].as_str().map(str::to_string),
                     locale: body["locale"].as_str().map(str::to_string),
                     code_length: body["code_length"].as_u64().map(|n| n as u32),
                     metadata: body.get("metadata").map(otpgw::api::grpc::json_to_struct),
@@ -308,6 +323,22 @@ impl<'a> Client<'a> {
             T::Grpc => {
                 let m = pb::CancelRequest { id: id.into() };
                 Self::from_grpc(self.grpc().await.cancel(self.req(m, None)).await)
+            }
+        }
+    }
+
+    async fn next_step(&self, id: &str) -> Out {
+        match self.t {
+            T::Http => {
+                Self::from_http(self.http(
+                    reqwest::Method::POST,
+                    &format!("/v1/verifications/{id}/next"),
+                ))
+                .await
+            }
+            T::Grpc => {
+                let m = pb::NextStepRequest { id: id.into() };
+                Self::from_grpc(self.grpc().await.next_step(self.req(m, None)).await)
             }
         }
     }
@@ -434,7 +465,40 @@ on_both_transports!(
     a_delivery_is_sent_read_and_confirmed,
     delivery_errors_carry_the_contract_codes,
     a_delivery_replays_under_its_idempotency_key,
+    a_workflow_and_a_channel_work_the_same_over_either_transport,
 );
+
+async fn a_workflow_and_a_channel_work_the_same_over_either_transport(t: T) {
+    let app = app(|_| {}).await;
+    let c = Client::new(&app, t);
+    let to = number();
+    let s = c
+        .start_with(json!({"to": to, "workflow": "fallback"}), None)
+        .await;
+    let v = s.v();
+    assert_eq!(v["channel"], "sms");
+    assert_eq!(v["workflow"]["name"], "fallback");
+    assert_eq!(v["workflow"]["steps"].as_array().unwrap().len(), 3);
+    let id = v["id"].as_str().unwrap().to_string();
+    let n = c.next_step(&id).await;
+    assert_eq!(n.v()["channel"], "whatsapp");
+    assert_eq!(n.v()["workflow"]["current_step"], 1);
+    c.next_step(&id).await;
+    c.next_step(&id).await.err(t, "no_next_step", 409);
+    c.next_step("vrf_0000000000000000000000000000")
+        .await
+        .err(t, "verification_not_found", 404);
+    let mail = c
+        .start_with(json!({"to": "ann@example.com", "channel": "email"}), None)
+        .await;
+    assert_eq!(mail.v()["channel"], "email");
+    c.start_with(json!({"to": "ann@example.com", "channel": "sms"}), None)
+        .await
+        .err(t, "invalid_phone_number", 400);
+    c.start_with(json!({"to": number(), "channel": "email"}), None)
+        .await
+        .err(t, "invalid_email", 400);
+}
 
 async fn app(tweak: impl FnOnce(&mut otpgw::Config)) -> TestApp {
     spawn_app(Backend::Memory, tweak).await
@@ -544,7 +608,7 @@ async fn bad_input_is_rejected_with_the_contract_codes(t: T) {
         .await
         .err(t, "invalid_phone_number", 400);
     c.start("").await.err(t, "invalid_phone_number", 400);
-    c.start_with(json!({"to": number(), "channel": "voice"}), None)
+    c.start_with(json!({"to": number(), "channel": "fax"}), None)
         .await
         .err(t, "unsupported_channel", 400);
     c.start_with(json!({"to": number(), "code_length": 3}), None)
@@ -874,10 +938,16 @@ async fn proto_messages_mirror_the_json_contract_field_for_field() {
     let to = number();
     let s = c
         .start_with(
-            json!({"to": to, "locale": "en", "metadata": {"a": 1}}),
+            json!({"to": to, "locale": "en", "metadata": {"a": 1}, "workflow": "fallback"}),
             None,
         )
         .await;
+    // a step that is over shows every field a step has
+    let id = s.v()["id"].as_str().unwrap().to_string();
+    let next = app
+        .post(&format!("/v1/verifications/{id}/next"), json!({}))
+        .await;
+    assert_eq!(next.status, 200, "{}", next.text);
     let code = app.code_for(&to).await;
     let checked = c.check(("to", &to), &code).await;
     let view = checked.v();
@@ -885,6 +955,12 @@ async fn proto_messages_mirror_the_json_contract_field_for_field() {
         proto_fields("Verification"),
         json_keys(view),
         "Verification vs the JSON body"
+    );
+    assert_eq!(proto_fields("WorkflowState"), json_keys(&view["workflow"]));
+    assert_eq!(
+        proto_fields("WorkflowStep"),
+        json_keys(&view["workflow"]["steps"][0]),
+        "a step that is over"
     );
     // `reason` comes only with a failed or undelivered message.
     let mut delivery = json_keys(&view["delivery"]);

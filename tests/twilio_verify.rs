@@ -694,7 +694,7 @@ async fn unknown_repeated_and_oversized_fields_answer_60200() {
         let r = call(&app, "POST", &verifications(), &form, ME).await;
         invalid_parameter(&r, name);
     }
-    for channel in ["call", "email", "whatsapp", "sna", "auto", "SMS", "voice"] {
+    for channel in ["sna", "auto", "rcs", "SMS", "voice", "Call"] {
         let r = call(
             &app,
             "POST",
@@ -930,4 +930,50 @@ async fn a_denied_number_type_answers_60205_and_a_rate_limit_20429() {
     let r = create(&app, &to).await;
     twilio_error(&r, 429, 20429);
     assert!(r.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn call_whatsapp_and_email_are_our_voice_whatsapp_and_email() {
+    let app = app().await;
+    let cases = [
+        ("call", "voice", number()),
+        ("whatsapp", "whatsapp", number()),
+        ("email", "email", "ann.tw@example.com".to_string()),
+    ];
+    for (theirs, ours, to) in &cases {
+        let r = call(
+            &app,
+            "POST",
+            &verifications(),
+            &[("To", to), ("Channel", theirs)],
+            ME,
+        )
+        .await;
+        conforms("POST", &verifications(), &r);
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["channel"], *theirs);
+        let attempt = &r.body["send_code_attempts"][0]["channel"];
+        assert_eq!(*attempt, theirs.to_ascii_uppercase());
+        let sent = app
+            .outbox()
+            .await
+            .into_iter()
+            .find(|m| m["to"] == to.as_str())
+            .expect("a message was sent");
+        assert_eq!(sent["channel"], *ours);
+    }
+    // the wrong kind of To for the channel is an invalid To, and sends nothing
+    let to = number();
+    for (to, channel) in [("ann.x@example.com", "call"), (to.as_str(), "email")] {
+        let r = call(
+            &app,
+            "POST",
+            &verifications(),
+            &[("To", to), ("Channel", channel)],
+            ME,
+        )
+        .await;
+        invalid_parameter(&r, "To");
+        assert!(app.messages_to(to).await.is_empty());
+    }
 }

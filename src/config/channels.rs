@@ -65,15 +65,13 @@ pub fn builtin(channel: Channel) -> Option<&'static str> {
     }
 }
 
-/// Problems with a tenant's channels, workflows and channel templates, one sentence
-/// each (the caller prefixes `tenants.<id>: `). `served` says whether routing has a
-/// provider for a channel.
+/// Problems with a tenant's channels and workflows, one sentence each (the caller
+/// prefixes `tenants.<id>: `). `served` says whether routing has a provider for a
+/// channel.
 pub fn problems(
     enabled: &[String],
     settings: &BTreeMap<String, ChannelSettings>,
     workflows: &BTreeMap<String, WorkflowConfig>,
-    sms_templates: &BTreeMap<String, TemplateSet>,
-    default_locale: &str,
     served: impl Fn(Channel) -> bool,
 ) -> Vec<String> {
     let mut p = Vec::new();
@@ -112,24 +110,6 @@ pub fn problems(
             }
         }
     }
-    // every template the tenant names must have a text on each channel it enabled
-    let names: Vec<&String> = sms_templates.keys().filter(|n| *n != "default").collect();
-    for c in on.iter().filter(|c| **c != Channel::Sms) {
-        let own = settings.get(c.as_str());
-        for n in &names {
-            let has = own
-                .and_then(|s| s.templates.get(*n))
-                .is_some_and(|set| set.contains_key(default_locale) || set.contains_key("en"));
-            let shared = *c == Channel::Whatsapp; // WhatsApp falls back to the SMS text
-            if !has && !shared {
-                p.push(format!(
-                    "channel.{}.templates.{n}: template `{n}` has no {} text in `{default_locale}` or `en`",
-                    c.as_str(),
-                    c.as_str()
-                ));
-            }
-        }
-    }
     for (name, w) in workflows {
         let at = |what: String| format!("workflows.{name}: {what}");
         if w.steps.is_empty() || w.steps.len() > MAX_STEPS {
@@ -139,12 +119,16 @@ pub fn problems(
         for (i, s) in w.steps.iter().enumerate() {
             let last = i + 1 == w.steps.len();
             match Channel::from_name(&s.channel) {
-                Some(c) if on.contains(&c) => kinds.push(c.is_phone()),
-                Some(_) => p.push(at(format!(
-                    "step {} uses `{}`, which the tenant has not enabled",
-                    i + 1,
-                    s.channel
-                ))),
+                Some(c) => {
+                    kinds.push(c.is_phone());
+                    if !on.contains(&c) {
+                        p.push(at(format!(
+                            "step {} uses `{}`, which the tenant has not enabled",
+                            i + 1,
+                            s.channel
+                        )));
+                    }
+                }
                 None => p.push(at(format!(
                     "step {} names `{}`, not a channel",
                     i + 1,
@@ -171,6 +155,42 @@ pub fn problems(
     p
 }
 
+/// Templates a tenant's enabled channels have no text for, one sentence each (printed
+/// by `otpgw config check` and logged at startup): for every (template, locale) the
+/// tenant has an SMS text for, a voice or email channel without its own text in that
+/// locale falls back (its own text in the default locale or `en`, then the built-in
+/// text), which may be another language than the SMS. WhatsApp falls back to the SMS
+/// text itself, so it is never reported; nor is `default` in `en`, which has built-in
+/// texts on every channel.
+pub fn template_warnings(id: &str, t: &super::TenantConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in [Channel::Voice, Channel::Email] {
+        if !t.channel_on(c) {
+            continue;
+        }
+        let own = t.channel_settings(c);
+        for (name, set) in &t.templates {
+            for locale in set.keys() {
+                // the built-in texts of a channel are English ones for `default`
+                let builtin = name == "default" && locale == "en";
+                let has = builtin
+                    || own
+                        .templates
+                        .get(name)
+                        .is_some_and(|s| s.contains_key(locale));
+                if !has {
+                    out.push(format!(
+                        "tenants.{id}: template {name}/{locale} has no {} text (channel.{}.templates.{name}.{locale}); such sends use the channel's fallback text",
+                        c.as_str(),
+                        c.as_str()
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,14 +210,7 @@ mod tests {
             [c]
             steps = [{channel = "whatsapp"}]
         "#);
-        let p = problems(
-            &enabled,
-            &BTreeMap::new(),
-            &flows,
-            &BTreeMap::new(),
-            "en",
-            |c| c != Channel::Email,
-        );
+        let p = problems(&enabled, &BTreeMap::new(), &flows, |c| c != Channel::Email);
         let all = p.join("\n");
         assert!(all.contains("`fax` is not a channel"), "{all}");
         assert!(
@@ -213,24 +226,17 @@ mod tests {
     }
 
     #[test]
-    fn a_named_template_needs_a_text_on_each_enabled_channel() {
-        let sms: BTreeMap<String, TemplateSet> =
-            toml::from_str("[login]\nen = \"{code}\"").unwrap();
-        let enabled: Vec<String> = ["sms", "voice"].map(String::from).to_vec();
-        let p = problems(
-            &enabled,
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-            &sms,
-            "en",
-            |_| true,
+    fn a_template_without_a_voice_text_in_its_locale_is_reported() {
+        let mut t: super::super::TenantConfig =
+            toml::from_str("channels = [\"sms\", \"voice\"]\n[templates.login]\npt = \"{code}\"")
+                .unwrap();
+        let w = template_warnings("acme", &t);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("template login/pt has no voice text"),
+            "{w:?}"
         );
-        assert_eq!(
-            p,
-            ["channel.voice.templates.login: template `login` has no voice text in `en` or `en`"]
-        );
-        let own: BTreeMap<String, ChannelSettings> =
-            toml::from_str("[voice.templates.login]\nen = \"Code {code}\"").unwrap();
-        assert!(problems(&enabled, &own, &BTreeMap::new(), &sms, "en", |_| true).is_empty());
+        t.channel = toml::from_str("[voice.templates.login]\npt = \"Código {code}\"").unwrap();
+        assert!(template_warnings("acme", &t).is_empty());
     }
 }

@@ -29,7 +29,8 @@ mod validate;
 pub use crate::secret::{self, Secret};
 pub use abuse::{warnings as abuse_warnings, GeoConfig, LimitsConfig};
 pub use channels::{
-    builtin as channel_builtin, ChannelSettings, StepConfig, WorkflowConfig, MAX_STEPS,
+    builtin as channel_builtin, template_warnings as channel_template_warnings, ChannelSettings,
+    StepConfig, WorkflowConfig, MAX_STEPS,
 };
 pub use delivery::{BreakerConfig, RouteConfig, RouteTable, RoutingConfig};
 pub use hooks::{HooksConfig, SupabaseHookConfig};

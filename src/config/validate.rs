@@ -93,14 +93,7 @@ pub fn problems(c: &Config) -> Vec<String> {
                 !r.default.is_empty() || r.routes.iter().any(|x| !x.providers.is_empty())
             })
         };
-        for problem in super::channels::problems(
-            &t.channels,
-            &t.channel,
-            &t.workflows,
-            &t.templates,
-            &t.default_locale,
-            served,
-        ) {
+        for problem in super::channels::problems(&t.channels, &t.channel, &t.workflows, served) {
             p.push(at(&problem));
         }
         if !(4..=10).contains(&t.code_length) {
@@ -220,12 +213,7 @@ fn routing_problems(c: &Config) -> Vec<String> {
 type NamesCheck<'a> = dyn Fn(&mut Vec<String>, &str, &[String], &[u32]) + 'a;
 
 /// One routing table's problems (`at`: `routing` or `routing.channels.<name>`).
-fn table_problems(
-    p: &mut Vec<String>,
-    check: &NamesCheck<'_>,
-    at: &str,
-    r: &super::RouteTable,
-) {
+fn table_problems(p: &mut Vec<String>, check: &NamesCheck<'_>, at: &str, r: &super::RouteTable) {
     check(p, &format!("{at}.default"), &r.default, &r.default_weights);
     for (i, route) in r.routes.iter().enumerate() {
         let at = format!("{at}.routes[{i}]");

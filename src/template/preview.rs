@@ -77,6 +77,7 @@ pub fn lint(cfg: &Config) -> Vec<String> {
                 }
             }
         }
+        out.extend(crate::config::channel_template_warnings(id, t));
     }
     out
 }
@@ -106,8 +107,13 @@ mod tests {
         assert_eq!(lint(&cfg), Vec::<String>::new(), "the defaults fit one SMS");
         let t = cfg.tenants.get_mut("demo").unwrap();
         t.templates.get_mut("default").unwrap().insert("ru".into(), "Ваш код подтверждения {code}. Он действует {minutes} минут. Никому не сообщайте этот код.".into());
-        let w = lint(&cfg);
+        let all = lint(&cfg);
+        let w: Vec<&String> = all.iter().filter(|w| w.contains("segments")).collect();
         assert_eq!(w.len(), 1, "{w:?}");
+        let calls = all
+            .iter()
+            .filter(|w| w.contains("default/ru has no voice text"));
+        assert_eq!(calls.count(), 1, "the call has no Russian text: {all:?}");
         assert!(
             w[0].contains("default/ru") && w[0].contains("Ucs2"),
             "{w:?}"

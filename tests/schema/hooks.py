@@ -6,18 +6,24 @@ because they depend on data outside the request:
 - `to` must be a possible, valid number for its country (libphonenumber), not only
   E.164-shaped; else `400 invalid_phone_number`;
 - `template` must name one of the tenant's templates (its configuration); else
-  `400 invalid_request`.
+  `400 invalid_request`; `workflow` likewise one of its workflows;
+- an email `to` must be an address this gateway sends to (a dot-atom local part of
+  ASCII, a domain name; the document says which addresses are refused); else
+  `400 invalid_email`.
 
 `before_call` maps them, in requests the document calls valid, onto values the test
-tenant accepts: `to` onto a valid +1 415 number made from the generated digits, and
-`template` onto one of the tenant's templates. Valid starts and checks then reach the code
+tenant accepts: `to` onto a valid +1 415 number made from the generated digits (or an
+address at example.com made from the generated one), `template` onto one of the
+tenant's templates and `workflow` onto its workflow. Valid starts and checks then reach the code
 past those checks, and any other refusal of them is a disagreement.
 
 `filter_failure` keeps the exceptions explicit: these refusals of a valid request do not
 count against `positive_data_acceptance`, and every other refusal still fails the run:
 
-- `400 invalid_phone_number`, should a valid request still carry a number that
-  libphonenumber refuses;
+- `400 invalid_phone_number` and `400 invalid_email`, should a valid request still
+  carry a number that libphonenumber refuses, or a destination of the other kind than
+  its `channel` sends to (the document says so in words: a number for `email`, an
+  address for the phone channels);
 - `400 invalid_request` for a `code_length` written with a fraction or an exponent
   (`8.0`): JSON Schema counts that as an integer, the gateway takes only integer
   literals, and openapi.yaml says so in words;
@@ -32,8 +38,14 @@ from schemathesis.openapi.checks import RejectedPositiveData
 
 E164 = re.compile(r"^\+[0-9]{7,15}$")
 WITH_BODY = {"startVerification", "checkVerification", "createDelivery"}
-# The test tenant's templates (tests/schema.rs).
+# The test tenant's templates and workflows (tests/schema.rs, config/default.toml).
 TEMPLATES = ("default", "short")
+WORKFLOWS = ("fallback",)
+
+
+def valid_address(generated: str) -> str:
+    """An address at example.com, the same for the same generated address."""
+    return f"user{sum(map(ord, generated)) % 100_000}@example.com"
 
 
 def valid_number(generated: str) -> str:
@@ -63,6 +75,10 @@ def before_call(ctx, case, **kwargs):
         return
     if isinstance(body.get("to"), str) and E164.match(body["to"]):
         body["to"] = valid_number(body["to"])
+    elif isinstance(body.get("to"), str) and "@" in body["to"]:
+        body["to"] = valid_address(body["to"])
+    if isinstance(body.get("workflow"), str):
+        body["workflow"] = WORKFLOWS[0]
     if isinstance(body.get("template"), str):
         body["template"] = TEMPLATES[sum(map(ord, body["template"])) % len(TEMPLATES)]
 
@@ -70,7 +86,7 @@ def before_call(ctx, case, **kwargs):
 def _excepted(problem, body) -> bool:
     """Whether a `400` to a valid request is one of the documented exceptions."""
     code, detail = problem.get("code"), problem.get("detail", "")
-    if code == "invalid_phone_number":
+    if code in ("invalid_phone_number", "invalid_email"):
         return True
     if code != "invalid_request":
         return False

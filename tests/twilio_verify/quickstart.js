@@ -60,7 +60,7 @@ async function errorOf(call) {
   seen.canceled = { sid: canceled.sid, status: canceled.status };
 
   seen.bad_to = await errorOf(() => service.verifications.create({ to: "14155550123", channel: "sms" }));
-  seen.bad_channel = await errorOf(() => service.verifications.create({ to: to2, channel: "whatsapp" }));
+  seen.bad_channel = await errorOf(() => service.verifications.create({ to: to2, channel: "sna" }));
   seen.unknown_sid = await errorOf(() =>
     service.verificationChecks.create({ verificationSid: "VE" + "0".repeat(32), code: "123456" }),
   );

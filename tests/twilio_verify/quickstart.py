@@ -73,7 +73,7 @@ assert canceled.status == "canceled", canceled
 seen["canceled"] = {"sid": canceled.sid, "status": canceled.status}
 
 seen["bad_to"] = error_of(lambda: service.verifications.create(to="14155550123", channel="sms"))
-seen["bad_channel"] = error_of(lambda: service.verifications.create(to=to2, channel="whatsapp"))
+seen["bad_channel"] = error_of(lambda: service.verifications.create(to=to2, channel="sna"))
 seen["unknown_sid"] = error_of(
     lambda: service.verification_checks.create(verification_sid="VE" + "0" * 32, code="123456")
 )

@@ -1,6 +1,8 @@
 //! Workflow steps on Redis: `advance.lua` moves one verification on, or runs a shard's
 //! due step timers (the sorted set `{sS}:wt` beside the shard's records and stream, so
-//! on Redis Cluster too each move is one script in one slot).
+//! on Redis Cluster too each move is one script in one slot). Each instance looks for
+//! due timers every half second with one `ZRANGEBYSCORE … LIMIT 0 1` per shard, and runs
+//! the script only on a shard where one is due.
 
 use super::calls::bad_reply;
 use super::record::{decode, int, text};
@@ -87,6 +89,18 @@ impl Steps for RedisStore {
         for shard in 0..self.layout.shards {
             if out.len() >= max {
                 break;
+            }
+            // A plain read first: the script runs only for a shard with a timer due, so
+            // an idle gateway polls with reads alone.
+            let mut peek = ::redis::cmd("ZRANGEBYSCORE");
+            peek.arg(self.layout.timers(shard))
+                .arg("-inf")
+                .arg(now)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(1);
+            if matches!(self.conn.query(&peek).await?, Value::Array(a) if a.is_empty()) {
+                continue;
             }
             let mut inv = self.scripts.advance.prepare_invoke();
             inv.key(self.layout.stream(shard))

@@ -1,8 +1,11 @@
 //! The webhook provider: POSTs each message as JSON to an HTTP endpoint you run.
 //!
 //! Request: `POST <url>` with `Content-Type: application/json` and body
-//! `{"id", "to", "body", "locale", "metadata"}` (`metadata` is the caller's object or
-//! `null`). With `signing_secret` set, the header
+//! `{"id", "channel", "to", "body", "code", "locale", "metadata"}` (`metadata` is the
+//! caller's object or `null`; an email adds `subject` and `html`). It sends on every
+//! channel: the endpoint is yours, and `channel` tells it which (`to` is an address
+//! for `email`; `body` is a call's script for `voice`; `code` is the code alone, for a
+//! WhatsApp template's parameter). With `signing_secret` set, the header
 //! `X-Otpgw-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`
 //! lets the receiver check origin and freshness.
 //!
@@ -61,19 +64,30 @@ impl SmsProvider for WebhookProvider {
         "webhook"
     }
 
+    fn channels(&self) -> Vec<crate::domain::Channel> {
+        crate::domain::Channel::ALL.to_vec()
+    }
+
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
         let metadata: serde_json::Value = msg
             .metadata
             .as_deref()
             .and_then(|m| serde_json::from_str(m).ok())
             .unwrap_or(serde_json::Value::Null);
-        let body = Body::json(&serde_json::json!({
+        let mut json = serde_json::json!({
             "id": msg.id.as_str(),
+            "channel": msg.channel.as_str(),
             "to": msg.to.as_str(),
             "body": msg.body,
+            "code": &*msg.code,
             "locale": msg.locale,
             "metadata": metadata,
-        }))?;
+        });
+        if let (Some(subject), Some(html)) = (&msg.subject, &msg.html) {
+            json["subject"] = subject.as_str().into();
+            json["html"] = html.as_str().into();
+        }
+        let body = Body::json(&json)?;
         let headers = |bytes: &[u8]| {
             let mut h = Vec::new();
             if let Some(secret) = &self.secret {

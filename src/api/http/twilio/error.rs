@@ -59,9 +59,6 @@ pub fn twilio_code(e: &Error, path: &str) -> (u32, u16, String) {
     match e {
         // errors/60200: Invalid parameter, 400, the message names the parameter.
         Error::InvalidRequest(m) if m.starts_with("Invalid parameter") => (60200, 400, m.clone()),
-        // errors/60436: Recipient invalid or not provided (a channel and recipient
-        // that do not match).
-        Error::InvalidRequest(m) if m == super::form::RECIPIENT_MISMATCH => (60436, 400, m.clone()),
         Error::InvalidRequest(_) | Error::UnsupportedMediaType(_) => {
             (60200, 400, "Invalid parameter".into())
         }

@@ -103,19 +103,14 @@ pub fn to(v: &str) -> Result<Destination> {
         .map_err(|_| invalid("To"))
 }
 
-/// `To` for `channel`: a number for `sms`, `whatsapp` and `call`, an address for
-/// `email`; the wrong kind answers `60436` (errors/60436: "the selected Verify channel
-/// and recipient type do not match").
-pub fn to_for(channel: Channel, v: &str) -> Result<Destination> {
-    let d = to(v)?;
+/// `To` as `channel` sends: a number for `sms`, `whatsapp` and `call`, an address for
+/// `email`; the wrong kind is an invalid `To` (`60200`), as a malformed one is.
+pub fn to_for(channel: Channel, d: Destination) -> Result<Destination> {
     if !d.suits(channel) {
-        return Err(Error::InvalidRequest(RECIPIENT_MISMATCH.into()));
+        return Err(invalid("To"));
     }
     Ok(d)
 }
-
-/// The message of a channel and recipient that do not match (errors/60436).
-pub const RECIPIENT_MISMATCH: &str = "Recipient invalid or not provided";
 
 /// `Channel`: Twilio's channel names onto ours (`call` is our `voice`). Channels we do
 /// not deliver (`sna`, `auto`, `rcs`, anything else) answer `60200`.

@@ -119,8 +119,9 @@ async fn create(
             req.headers().get("idempotency-key").map(|v| v.as_bytes()),
         )?;
         let p = params(&state, req, ALLOWED).await?;
+        let to = form::to(p.need("To")?)?;
         let channel = form::channel(p.need("Channel")?)?;
-        let to = form::to_for(channel, p.need("To")?)?;
+        let to = form::to_for(channel, to)?;
         // The message names the tenant's brand; a per-request name is not offered.
         if p.get("CustomFriendlyName").is_some() {
             return Err(error::invalid("CustomFriendlyName"));
