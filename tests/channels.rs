@@ -264,3 +264,41 @@ async fn config_check_refuses_unrouted_channels_and_broken_workflows() {
         .to_string();
     assert!(err.contains("does not send on that channel"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_the_guard_blocked_for_sms_is_blocked_for_calls_and_whatsapp_too() {
+    let app = spawn_app(Backend::Memory, |c| {
+        let p = &mut c.tenants.get_mut("demo").unwrap().pumping;
+        p.mode = otpgw::config::PumpingMode::Enforce;
+        p.levels.prefix.budget = 1.0;
+        p.block_secs = 600;
+    })
+    .await;
+    let n = number();
+    let prefix = &n[..n.len() - 3];
+    let mut i = 0;
+    let refused = loop {
+        let r = app.start(&format!("{prefix}{i:03}")).await;
+        i += 1;
+        if r.status != 201 {
+            break r;
+        }
+        assert!(i < 40, "never refused");
+    };
+    problem(&refused, 403, "destination_blocked");
+    assert_eq!(refused.body["reason"], "prefix_blocked");
+    for ch in ["voice", "whatsapp"] {
+        let to = format!("{prefix}{:03}", 900 + i);
+        i += 1;
+        let r = app.post(START, json!({"to": to, "channel": ch})).await;
+        problem(&r, 403, "destination_blocked");
+        assert_eq!(r.body["reason"], "prefix_blocked", "{ch}");
+    }
+    // an address has no prefix and no toll: the guard does not judge it
+    for k in 0..5 {
+        let r = app
+            .post(START, json!({"to": format!("user{k}@example.com")}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+}

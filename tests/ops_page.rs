@@ -48,8 +48,16 @@ fn render(url: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_ops_page_shows_providers_queue_and_last_hour_by_country() {
+async fn the_ops_page_shows_providers_queue_and_last_hour_by_country_and_channel() {
     let app = spawn_app(Backend::Memory, |_| {}).await;
+    let call = number();
+    let r = app
+        .post(
+            "/v1/verifications",
+            serde_json::json!({"to": call, "channel": "voice"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
     for _ in 0..3 {
         let to = number();
         assert_eq!(app.start(&to).await.status, 201);
@@ -70,12 +78,25 @@ async fn the_ops_page_shows_providers_queue_and_last_hour_by_country() {
         providers.contains("<td>console</td>") && providers.contains(">closed<"),
         "{providers}"
     );
+    assert!(
+        providers.contains("<td>sms, whatsapp, voice, email</td>"),
+        "the channels routed through each provider: {providers}"
+    );
     let queue = section(&dom, "queue");
     assert!(queue.contains("dead letters"), "{queue}");
     let countries = section(&dom, "countries");
     assert!(
-        countries.contains("<tr><td>US</td><td>3</td><td>3</td><td>100 %</td></tr>"),
+        countries.contains("<tr><td>US</td><td>4</td><td>3</td><td>75 %</td></tr>"),
         "{countries}"
+    );
+    let channels = section(&dom, "channels");
+    assert!(
+        channels.contains("<tr><td>sms</td><td>4</td><td>3</td><td>75 %</td></tr>"),
+        "{channels}"
+    );
+    assert!(
+        channels.contains("<tr><td>voice</td><td>1</td><td>0</td><td>0 %</td></tr>"),
+        "{channels}"
     );
     assert!(
         countries.contains("<tr><td>GB</td><td>1</td><td>0</td><td>0 %</td></tr>"),

@@ -14,6 +14,7 @@ pub mod receipts;
 pub mod router;
 mod send;
 pub mod steps;
+mod table;
 mod worker;
 
 pub use router::{Outcome, Router};

@@ -52,18 +52,8 @@ pub struct Slot {
     limiter: Option<Limiter>,
 }
 
-enum Dest {
-    Country(String),
-    Prefix(String),
-}
-
 pub(super) type Plan = Vec<(Arc<Slot>, u32)>;
-
-/// One channel's routes and default.
-struct Table {
-    routes: Vec<(Vec<Dest>, Plan)>,
-    default: Plan,
-}
+use super::table::{table, Dest, Table};
 
 /// The routing table.
 pub struct Router {
@@ -135,6 +125,15 @@ impl Router {
         for s in self.slots.values() {
             s.provider.close().await;
         }
+    }
+
+    /// The channels whose table names the provider instance `name`.
+    pub fn channels_of(&self, name: &str) -> Vec<Channel> {
+        self.tables
+            .iter()
+            .filter(|(_, t)| t.names(name))
+            .map(|(c, _)| *c)
+            .collect()
     }
 
     /// Whether `channel` has a table with at least one provider.
@@ -270,51 +269,6 @@ impl Router {
         }
         unreachable!("the round counter cannot run out")
     }
-}
-
-/// A channel's table from its settings; every provider named must exist and send on
-/// `channel`.
-fn table(
-    slots: &BTreeMap<String, Arc<Slot>>,
-    channel: Channel,
-    t: &crate::config::RouteTable,
-) -> anyhow::Result<Table> {
-    let plan = |names: &[String], weights: &[u32]| -> anyhow::Result<Plan> {
-        names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let slot = slots
-                    .get(n)
-                    .ok_or_else(|| anyhow::anyhow!("routing names unknown provider `{n}`"))?;
-                if !slot.provider.channels().contains(&channel) {
-                    anyhow::bail!(
-                        "routing sends {} through `{n}`, whose adapter ({}) does not send on that channel",
-                        channel.as_str(),
-                        slot.provider.kind()
-                    );
-                }
-                Ok((slot.clone(), weights.get(i).copied().unwrap_or(0)))
-            })
-            .collect()
-    };
-    let default = plan(&t.default, &t.default_weights)?;
-    let mut routes = Vec::new();
-    for r in &t.routes {
-        let dests = r
-            .destinations
-            .iter()
-            .map(|d| {
-                if d.starts_with('+') {
-                    Dest::Prefix(d.clone())
-                } else {
-                    Dest::Country(d.clone())
-                }
-            })
-            .collect();
-        routes.push((dests, plan(&r.providers, &r.weights)?));
-    }
-    Ok(Table { routes, default })
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub const NAMES: &[&str] = &[
     "otpgw_verifications_started_total",
     "otpgw_verifications_resent_total",
     "otpgw_verifications_finished_total",
+    "otpgw_workflow_steps_total",
     "otpgw_checks_total",
     "otpgw_rate_limited_total",
     "otpgw_sends_total",
@@ -181,6 +182,9 @@ mod tests {
         m.resent.with_label_values(&["t", "sms", "US"]).inc();
         m.finished
             .with_label_values(&["t", "sms", "US", "approved"])
+            .inc();
+        m.workflow_steps
+            .with_label_values(&["t", "voice", "timeout"])
             .inc();
         m.checks.with_label_values(&["t", "approved"]).inc();
         m.rate_limited.with_label_values(&["resend_cooldown"]).inc();

@@ -1,4 +1,5 @@
-//! A rolling last-hour view of starts and approvals per country, for the ops page.
+//! A rolling last-hour view of starts and approvals per key (a country, or a channel),
+//! for the ops page.
 //!
 //! Per process (each instance shows what it handled): one-minute buckets, 60 of them,
 //! per country. Prometheus has the fleet-wide view; this answers "what is happening
@@ -16,15 +17,15 @@ struct Bucket {
     approved: u64,
 }
 
-/// Last-hour counts per country.
+/// Last-hour counts per key (the service keeps one by country, one by channel).
 #[derive(Debug, Clone, Default)]
 pub struct Activity(Arc<Mutex<BTreeMap<String, [Bucket; MINUTES]>>>);
 
-/// One country's last hour.
+/// One key's last hour.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CountryHour {
-    /// ISO country code, or `unknown`.
-    pub country: String,
+pub struct HourCounts {
+    /// ISO country code (`unknown`, `email`), or a channel name.
+    pub key: String,
     /// Verifications started.
     pub started: u64,
     /// Verifications approved.
@@ -59,10 +60,10 @@ impl Activity {
     }
 
     /// Totals over the last 60 minutes, countries sorted by starts (most first).
-    pub fn last_hour(&self, now_ms: i64) -> Vec<CountryHour> {
+    pub fn last_hour(&self, now_ms: i64) -> Vec<HourCounts> {
         let minute = now_ms / 60_000;
         let g = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<CountryHour> = g
+        let mut out: Vec<HourCounts> = g
             .iter()
             .map(|(c, buckets)| {
                 let live = buckets
@@ -70,15 +71,15 @@ impl Activity {
                     .filter(|b| minute - b.minute < MINUTES as i64);
                 let (started, approved) =
                     live.fold((0, 0), |(s, a), b| (s + b.started, a + b.approved));
-                CountryHour {
-                    country: c.clone(),
+                HourCounts {
+                    key: c.clone(),
                     started,
                     approved,
                 }
             })
             .filter(|c| c.started + c.approved > 0)
             .collect();
-        out.sort_by(|a, b| b.started.cmp(&a.started).then(a.country.cmp(&b.country)));
+        out.sort_by(|a, b| b.started.cmp(&a.started).then(a.key.cmp(&b.key)));
         out
     }
 }
@@ -98,18 +99,18 @@ mod tests {
         let h = a.last_hour(t0 + 30 * 60_000);
         assert_eq!(
             h[0],
-            CountryHour {
-                country: "US".into(),
+            HourCounts {
+                key: "US".into(),
                 started: 2,
                 approved: 1
             }
         );
-        assert_eq!(h[1].country, "GB");
+        assert_eq!(h[1].key, "GB");
         let later = a.last_hour(t0 + 61 * 60_000);
         assert_eq!(
             later,
-            vec![CountryHour {
-                country: "GB".into(),
+            vec![HourCounts {
+                key: "GB".into(),
                 started: 1,
                 approved: 0
             }]

@@ -26,7 +26,7 @@ pub use crate::ratelimit::headers::RateInfo;
 pub use crate::ratelimit::pumping::{Block, Level};
 pub use crate::store::IdempotencyBegin;
 pub use abuse::Abuse;
-pub use activity::{Activity, CountryHour};
+pub use activity::{Activity, HourCounts};
 pub use admission::{check_admission, client_check_keys, geo_check, limit_policy, start_admission};
 pub use deliver::{DeliverInput, DeliverySource};
 pub use guard::{guard_policy, probe, Sources};
@@ -106,6 +106,8 @@ struct Inner {
     shards: u16,
     metrics: crate::metrics::Metrics,
     activity: Activity,
+    /// The same by channel.
+    channel_activity: Activity,
     abuse: Abuse,
     fleet: Fleet,
 }
@@ -142,6 +144,7 @@ impl Service {
                 shards: shards.max(1),
                 metrics,
                 activity: Activity::default(),
+                channel_activity: Activity::default(),
                 abuse,
                 fleet,
             }),
@@ -186,6 +189,9 @@ impl Service {
         observe::started(&self.inner.metrics, &tenant.id, channel, &country, seen);
         if let Ok((Started::Created(_), _)) = &r {
             self.inner.activity.started(&country, now_millis());
+            self.inner
+                .channel_activity
+                .started(channel.as_str(), now_millis());
         }
         r
     }
@@ -216,6 +222,9 @@ impl Service {
         if let Ok(((v, true), _)) = &r {
             let country = v.to.country().to_string();
             self.inner.activity.approved(&country, now_millis());
+            self.inner
+                .channel_activity
+                .approved(v.channel.as_str(), now_millis());
         }
         r
     }
@@ -298,6 +307,12 @@ impl Service {
     /// Last-hour activity per country (this process).
     pub fn activity(&self) -> &Activity {
         &self.inner.activity
+    }
+
+    /// Last-hour activity per channel (this process; a workflow counts under its first
+    /// step's channel when started and under its last step's when approved).
+    pub fn channel_activity(&self) -> &Activity {
+        &self.inner.channel_activity
     }
 
     /// Providers and the send queue (the ops side).

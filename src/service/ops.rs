@@ -34,6 +34,8 @@ pub struct ProviderState {
     pub breaker: BreakerState,
     /// Its long-lived sessions (SMPP binds); empty for HTTP adapters.
     pub binds: Vec<BindView>,
+    /// The channels routing sends through it (`sms`, `voice`, …; empty: routed nowhere).
+    pub routed: Vec<&'static str>,
 }
 
 impl Service {
@@ -47,6 +49,13 @@ impl Service {
                 kind: s.provider.kind(),
                 breaker: s.breaker.state(),
                 binds: s.provider.binds(),
+                routed: self
+                    .fleet()
+                    .router
+                    .channels_of(&s.name)
+                    .into_iter()
+                    .map(|c| c.as_str())
+                    .collect(),
             })
             .collect()
     }

@@ -44,7 +44,7 @@ pub async fn page(State(state): State<AppState>, req: Request) -> Result<Respons
         env!("CARGO_PKG_VERSION")
     );
 
-    h.push_str("<h2>Providers</h2><table id=\"providers\"><tr><th>name</th><th>kind</th><th>breaker</th></tr>");
+    h.push_str("<h2>Providers</h2><table id=\"providers\"><tr><th>name</th><th>kind</th><th>channels</th><th>breaker</th></tr>");
     let providers = state.service.providers();
     for p in &providers {
         let st = p.breaker;
@@ -55,9 +55,10 @@ pub async fn page(State(state): State<AppState>, req: Request) -> Result<Respons
         };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
             escape(&p.name),
             p.kind,
+            p.routed.join(", "),
             st.as_str()
         );
     }
@@ -81,26 +82,11 @@ pub async fn page(State(state): State<AppState>, req: Request) -> Result<Respons
     }
     h.push_str("</table>");
 
-    h.push_str("<h2>Last hour by country</h2><table id=\"countries\"><tr><th>country</th><th>started</th><th>approved</th><th>conversion</th></tr>");
-    let hour = state.service.activity().last_hour(now_millis());
-    if hour.is_empty() {
-        h.push_str("<tr><td colspan=\"4\">no verifications in the last hour</td></tr>");
-    }
-    for c in hour {
-        let conv = if c.started > 0 {
-            format!("{:.0} %", 100.0 * c.approved as f64 / c.started as f64)
-        } else {
-            "-".into()
-        };
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{conv}</td></tr>",
-            escape(&c.country),
-            c.started,
-            c.approved
-        );
-    }
-    h.push_str("</table>");
+    let now = now_millis();
+    let by_country = state.service.activity().last_hour(now);
+    last_hour(&mut h, "countries", "country", by_country);
+    let by_channel = state.service.channel_activity().last_hour(now);
+    last_hour(&mut h, "channels", "channel", by_channel);
 
     h.push_str("<h2>Pumping-guard blocks</h2>");
     let tenants = state.service.tenants().ids();
@@ -143,6 +129,32 @@ pub async fn page(State(state): State<AppState>, req: Request) -> Result<Respons
 }
 
 /// The SMPP binds table, when a provider has binds.
+/// A "Last hour by <what>" table with the id `id`.
+fn last_hour(h: &mut String, id: &str, what: &str, rows: Vec<crate::service::HourCounts>) {
+    let _ = write!(
+        h,
+        "<h2>Last hour by {what}</h2><table id=\"{id}\"><tr><th>{what}</th><th>started</th><th>approved</th><th>conversion</th></tr>"
+    );
+    if rows.is_empty() {
+        h.push_str("<tr><td colspan=\"4\">no verifications in the last hour</td></tr>");
+    }
+    for c in rows {
+        let conv = if c.started > 0 {
+            format!("{:.0} %", 100.0 * c.approved as f64 / c.started as f64)
+        } else {
+            "-".into()
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{conv}</td></tr>",
+            escape(&c.key),
+            c.started,
+            c.approved
+        );
+    }
+    h.push_str("</table>");
+}
+
 fn binds(h: &mut String, providers: &[crate::service::ProviderState]) {
     if providers.iter().all(|p| p.binds.is_empty()) {
         return;
