@@ -294,3 +294,97 @@ async fn a_receipt_moves_a_delivery_only_send_on_memory() {
 async fn a_receipt_moves_a_delivery_only_send_on_redis() {
     a_receipt_moves_a_delivery_only_send(Backend::Redis).await
 }
+
+/// A gateway whose demo tenant has the workflow `flow`: SMS through `tw` for
+/// `sms_timeout` seconds, then a call (console).
+async fn workflow_gateway(sms_timeout: u64) -> TestApp {
+    let base = twilio_stand_in().await;
+    spawn_app(Backend::Memory, move |c| {
+        let tw = twilio::Config {
+            base_url: base,
+            account_sid: SID.into(),
+            auth_token: Some(TOKEN.into()),
+            from: Some("+15005550006".into()),
+            ..Default::default()
+        };
+        c.providers.insert("tw".into(), ProviderConfig::Twilio(tw));
+        c.routing.default = vec!["tw".into()];
+        c.receipts.public_base_url = Some("https://otp.example.com".into());
+        let flow = format!(
+            "steps = [{{channel = \"sms\", timeout_secs = {sms_timeout}}}, {{channel = \"voice\"}}]"
+        );
+        let t = c.tenants.get_mut("demo").unwrap();
+        t.workflows
+            .insert("flow".into(), toml::from_str(&flow).unwrap());
+    })
+    .await
+}
+
+/// Starts the workflow `flow` and waits until its SMS was accepted.
+async fn start_flow_sent(app: &TestApp) -> String {
+    let r = app
+        .post(
+            "/v1/verifications",
+            json!({"to": number(), "workflow": "flow"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    while status(app, &id).await != "sent" {
+        assert!(t.elapsed() < Duration::from_secs(5), "never sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    id
+}
+
+fn receipt(status: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("MessageSid", "SM00000000000000000000000000000001".into()),
+        ("MessageStatus", status.into()),
+        ("AccountSid", SID.into()),
+    ]
+}
+
+async fn signed_receipt(app: &TestApp, status: &str) -> u16 {
+    let params = receipt(status);
+    let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let sig = twilio_signature("https://otp.example.com/v1/receipts/tw", &p);
+    callback(app, &p, Some(sig)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undelivered_receipt_moves_a_workflow_to_its_next_step_at_once() {
+    let app = workflow_gateway(600).await;
+    let id = start_flow_sent(&app).await;
+    assert_eq!(signed_receipt(&app, "undelivered").await, 200);
+    let t = Instant::now();
+    let v = loop {
+        let v = app.fetch(&id).await.body;
+        if v["workflow"]["current_step"] == 1 {
+            break v;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "did not move on: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(v["channel"], "voice");
+    let past = &v["workflow"]["steps"][0];
+    assert_eq!(past["status"], "undelivered");
+    assert_eq!(past["provider"], "tw");
+    assert_eq!(past["next_because"], "undelivered");
+    // the same receipt again (a vendor's retry) moves nothing further
+    assert_eq!(signed_receipt(&app, "undelivered").await, 200);
+    assert_eq!(app.fetch(&id).await.body["workflow"]["current_step"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivered_step_stays_the_last_one_past_its_timeout() {
+    let app = workflow_gateway(1).await;
+    let id = start_flow_sent(&app).await;
+    assert_eq!(signed_receipt(&app, "delivered").await, 200);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let v = app.fetch(&id).await.body;
+    assert_eq!(v["workflow"]["current_step"], 0, "{v}");
+    assert_eq!(v["delivery"]["status"], "delivered");
+    assert_eq!(v["send_count"], 1);
+}
