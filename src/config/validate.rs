@@ -220,12 +220,7 @@ fn routing_problems(c: &Config) -> Vec<String> {
 type NamesCheck<'a> = dyn Fn(&mut Vec<String>, &str, &[String], &[u32]) + 'a;
 
 /// One routing table's problems (`at`: `routing` or `routing.channels.<name>`).
-fn table_problems(
-    p: &mut Vec<String>,
-    check: &NamesCheck<'_>,
-    at: &str,
-    r: &super::RouteTable,
-) {
+fn table_problems(p: &mut Vec<String>, check: &NamesCheck<'_>, at: &str, r: &super::RouteTable) {
     check(p, &format!("{at}.default"), &r.default, &r.default_weights);
     for (i, route) in r.routes.iter().enumerate() {
         let at = format!("{at}.routes[{i}]");
