@@ -111,6 +111,23 @@ pub fn relay_text(text: &str) -> String {
     scrub(&words.join(" ").replace(char::is_control, ""))
 }
 
+/// Whether a rustls error is in `e`'s chain (lettre reports a failed implicit-TLS
+/// handshake as a connection error holding it).
+fn tls_failure(e: &SmtpError) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = e.source();
+    while let Some(c) = cause {
+        let io_inner = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|i| i.downcast_ref::<rustls::Error>().is_some());
+        if io_inner || c.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// The error for a failure of lettre's while `step` (`connect`, `auth`, `send`) ran.
 pub fn from_smtp(step: &str, e: &SmtpError) -> ProviderError {
     let source = e.source().map(|s| s.to_string()).unwrap_or_default();
@@ -125,7 +142,7 @@ pub fn from_smtp(step: &str, e: &SmtpError) -> ProviderError {
     }
     let (kind, what) = if e.is_timeout() {
         (ErrorKind::Timeout, "no answer in time")
-    } else if e.is_tls() || source.contains("STARTTLS") {
+    } else if e.is_tls() || tls_failure(e) || source.contains("STARTTLS") {
         (ErrorKind::Unavailable, "TLS with the relay failed")
     } else if source.contains("authentication mechanism") {
         (
