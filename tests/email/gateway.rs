@@ -215,3 +215,27 @@ async fn the_gateway_refuses_to_start_with_sms_routed_to_the_smtp_provider() {
     let e = format!("{e:#}");
     assert!(e.contains("mail") && e.contains("sms"), "{e}");
 }
+
+#[test]
+fn the_commented_mail_example_in_the_default_config_parses_once_uncommented() {
+    let block: Vec<&str> = DEFAULT_TOML
+        .lines()
+        .skip_while(|l| *l != "# [providers.mail]")
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| l.trim_start_matches('#').trim_start())
+        .collect();
+    assert!(block.len() > 10, "the example is in config/default.toml");
+    let cfg = Config::from_toml(&format!("{DEFAULT_TOML}\n{}\n", block.join("\n"))).unwrap();
+    let ProviderConfig::Smtp(mail) = &cfg.providers["mail"] else {
+        panic!("kind = \"smtp\"")
+    };
+    assert_eq!(
+        (mail.port(), mail.pool_size, mail.timeout_ms),
+        (587, 4, 10_000)
+    );
+    // every key is the adapter's (unknown keys are refused); only the example's CA file
+    // is missing on this machine
+    let problems = cfg.providers["mail"].problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("tls_ca_file /etc/otpgw/relay-ca.pem"));
+}

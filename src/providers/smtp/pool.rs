@@ -7,7 +7,8 @@
 //! leave its connection in the middle of a conversation, parked and later reused out of
 //! step. Here every connection belongs to the send that uses it until that send ends:
 //! the whole send runs under `timeout_ms`, and a send that is cut short drops (closes)
-//! its connection with it. Only a connection whose send finished cleanly goes back.
+//! its connection with it. Only a connection whose send finished cleanly goes back, and
+//! one that does not answer `NOOP` quickly when taken again is closed and replaced.
 //! There is no background task: nothing needs a runtime until a send, and a connection
 //! idle longer than [`IDLE_MAX`] is closed rather than tested.
 
@@ -49,6 +50,10 @@ pub struct Pool {
     hello: ClientId,
     credentials: Option<Credentials>,
     connect_timeout: Duration,
+    /// Longest wait for the answer to the `NOOP` that tests an idle connection: a
+    /// quarter of `timeout_ms`, at most 2 s (a connection a NAT dropped silently costs
+    /// that much, then a new one is opened within the same deadline).
+    noop_wait: Duration,
     size: usize,
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
 }
@@ -105,6 +110,7 @@ impl Pool {
             hello,
             credentials,
             connect_timeout: Duration::from_millis(cfg.timeout_ms),
+            noop_wait: Duration::from_millis((cfg.timeout_ms / 4).min(2_000)),
             size: cfg.pool_size as usize,
             idle: Mutex::new(Vec::new()),
         })
@@ -114,10 +120,11 @@ impl Pool {
     /// step that failed (`connect` or `auth`).
     pub async fn take(&self) -> Result<AsyncSmtpConnection, (&'static str, SmtpError)> {
         while let Some(mut conn) = self.pop_idle() {
-            if conn.test_connected().await {
+            let noop = tokio::time::timeout(self.noop_wait, conn.test_connected()).await;
+            if noop == Ok(true) {
                 return Ok(conn);
             }
-            // no answer to NOOP: dropping it closes the socket
+            // no answer to NOOP (in time): dropping it closes the socket
         }
         self.open().await
     }
