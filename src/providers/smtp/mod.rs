@@ -64,7 +64,7 @@ impl SmtpProvider {
         })
     }
 
-    /// Connections kept idle now (for tests and the ops page).
+    /// Connections kept idle now.
     pub fn idle_connections(&self) -> usize {
         self.pool.idle_count()
     }
