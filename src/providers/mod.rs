@@ -9,7 +9,8 @@
 //! second, paid, send. Adapters: `console` (development), `webhook` (your
 //! own endpoint), and the vendors `twilio`, `vonage`, `sinch`, `telnyx`, `plivo`,
 //! `messagebird` and `aws_sns`, and `smpp`, which holds binds to an SMSC open and
-//! receives its receipts on them (handed to the delivery side through a [`ReceiptSink`]). Each vendor folder has `config.rs` (settings; credentials
+//! receives its receipts on them (handed to the delivery side through a [`ReceiptSink`]),
+//! and `smtp`, the `email` channel through a mail relay. Each vendor folder has `config.rs` (settings; credentials
 //! are [`crate::secret::Secret`], so the derived `Debug` prints `<redacted>`), `error.rs` (the vendor's documented codes to [`ErrorKind`] and
 //! retryability) and `mod.rs` (the request, the answer, receipts). `callback`, `http`
 //! and `settings` hold what adapters share. The dev outbox (`outbox`) records what was handed to a
@@ -26,6 +27,7 @@ mod registry;
 pub mod settings;
 pub mod sinch;
 pub mod smpp;
+pub mod smtp;
 pub mod telnyx;
 pub mod twilio;
 pub mod vonage;

@@ -34,6 +34,8 @@ pub enum ProviderConfig {
     AwsSns(aws_sns::Config),
     /// An SMSC over SMPP (binds held open; receipts arrive on them).
     Smpp(smpp::Config),
+    /// An SMTP relay (the `email` channel).
+    Smtp(smtp::Config),
 }
 
 impl ProviderConfig {
@@ -51,6 +53,7 @@ impl ProviderConfig {
             ProviderConfig::Plivo(c) => Arc::new(plivo::PlivoProvider::new(c)?),
             ProviderConfig::Messagebird(c) => Arc::new(messagebird::MessageBirdProvider::new(c)?),
             ProviderConfig::AwsSns(c) => Arc::new(aws_sns::SnsProvider::new(c)?),
+            ProviderConfig::Smtp(c) => Arc::new(smtp::SmtpProvider::new(c)?),
         })
     }
 
@@ -67,6 +70,7 @@ impl ProviderConfig {
             ProviderConfig::Messagebird(c) => c.problems(),
             ProviderConfig::AwsSns(c) => c.problems(),
             ProviderConfig::Smpp(c) => c.problems(),
+            ProviderConfig::Smtp(c) => c.problems(),
         }
     }
 
@@ -103,6 +107,7 @@ impl ProviderConfig {
             ProviderConfig::Messagebird(c) => c.max_tps,
             ProviderConfig::AwsSns(c) => c.max_tps,
             ProviderConfig::Smpp(c) => c.max_tps,
+            ProviderConfig::Smtp(c) => c.max_tps,
         }
     }
 }
@@ -112,7 +117,7 @@ mod tests {
     use super::*;
 
     /// Every credential below contains `s3cr3t`; no other value does.
-    const KINDS: [&str; 9] = [
+    const KINDS: [&str; 10] = [
         r#"kind = "webhook"
 url = "https://hooks.example/sms"
 signing_secret = "s3cr3t-whsec""#,
@@ -156,6 +161,12 @@ host = "smsc.example"
 system_id = "acme"
 password = "s3cr3t"
 source = "Acme""#,
+        r#"kind = "smtp"
+host = "smtp.example.net"
+username = "otp@acme.example"
+password = "s3cr3t-smtp"
+from = "otp@acme.example"
+from_name = "Acme""#,
     ];
 
     /// `Debug` of the adapter built from `c`.
@@ -184,6 +195,7 @@ source = "Acme""#,
                     smpp::SmppProvider::new("s", c, ReceiptSink::default()).unwrap()
                 )
             }
+            ProviderConfig::Smtp(c) => format!("{:?}", smtp::SmtpProvider::new(c).unwrap()),
         }
     }
 

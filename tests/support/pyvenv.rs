@@ -1,7 +1,7 @@
 //! Python tools from PyPI for the tests: a virtualenv per tool under the target
 //! directory, installed with a pinned requirement on first use and reused afterwards.
-//! Used by the schema run (`tests/schema.rs`) and the local Amazon SNS
-//! (`tests/conformance/moto.rs`).
+//! Used by the schema run (`tests/schema.rs`), the local Amazon SNS
+//! (`tests/conformance/moto.rs`) and the email tests' SMTP server (`tests/email/`).
 //!
 //! Needs `python3` with `venv` (Debian: `python3-venv`) and PyPI on the first run.
 
