@@ -310,3 +310,46 @@ async fn a_step_due_on_a_stopped_instance_runs_on_another(b: Backend) {
     assert_eq!(wait_message(&second, &to, "voice", 5).await, code);
     assert_eq!(second.check(&to, &code).await.body["status"], "approved");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_relay_that_is_down_is_retried_for_the_step_then_the_next_step_runs() {
+    // nothing listens on this port: every attempt is refused (a retryable failure)
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_app(Backend::Memory, move |c| {
+        let mail: otpgw::providers::smtp::Config = toml::from_str(&format!(
+            "host = \"127.0.0.1\"\nport = {closed}\nsecurity = \"none\"\nfrom = \"otp@example.com\"\ntimeout_ms = 300"
+        ))
+        .unwrap();
+        c.providers.insert("mail".into(), ProviderConfig::Smtp(mail));
+        c.routing.channels.get_mut("email").unwrap().default = vec!["mail".into()];
+        let t = demo(c);
+        t.workflows.insert(
+            "flow".into(),
+            toml::from_str(
+                r#"steps = [{channel = "email", timeout_secs = 1}, {channel = "email", timeout_secs = 1}, {channel = "email"}]"#,
+            )
+            .unwrap(),
+        );
+    })
+    .await;
+    let r = app
+        .post(
+            "/v1/verifications",
+            json!({"to": "ann@example.com", "workflow": "flow"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let v = wait_step(&app, &id, 1, 6).await;
+    let past = &v["workflow"]["steps"][0];
+    // the send gave up at the step's deadline, or the timer fired first: either way on
+    let why = past["next_because"].as_str().unwrap();
+    assert!(why == "failed" || why == "timeout", "{v}");
+    assert_eq!(past["provider"], "mail", "{v}");
+    assert_eq!(past["channel"], "email");
+    assert_eq!(v["status"], "pending", "the verification lives on");
+}
