@@ -280,6 +280,14 @@ pub trait SmsProvider: Send + Sync + 'static {
         let _ = req;
         Err(ReceiptError::NotSupported)
     }
+    /// Answers a vendor's subscription handshake on the receipts URL, when `req` is one
+    /// (Meta's `GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`): the text
+    /// to echo with `200`, or why it is refused. `None` when `req` is no handshake or the
+    /// adapter has none (the default); the request then goes to [`Self::parse_receipt`].
+    fn handshake(&self, req: &ReceiptRequest<'_>) -> Option<Result<String, ReceiptError>> {
+        let _ = req;
+        None
+    }
     /// The provider's long-lived sessions; none for request-per-message adapters.
     fn binds(&self) -> Vec<BindView> {
         Vec::new()
