@@ -8,7 +8,7 @@
 //! ([`http::accepted_id`]): the provider took the message, and a failure would invite a
 //! second, paid, send. Adapters: `console` (development), `webhook` (your
 //! own endpoint), and the vendors `twilio`, `vonage`, `sinch`, `telnyx`, `plivo`,
-//! `messagebird` and `aws_sns`, and `smpp`, which holds binds to an SMSC open and
+//! `messagebird` and `aws_sns`, `meta` (WhatsApp through Meta's Cloud API) and `smpp`, which holds binds to an SMSC open and
 //! receives its receipts on them (handed to the delivery side through a [`ReceiptSink`]). Each vendor folder has `config.rs` (settings; credentials
 //! are [`crate::secret::Secret`], so the derived `Debug` prints `<redacted>`), `error.rs` (the vendor's documented codes to [`ErrorKind`] and
 //! retryability) and `mod.rs` (the request, the answer, receipts). `callback`, `http`
@@ -20,6 +20,7 @@ pub mod callback;
 pub mod console;
 pub mod http;
 pub mod messagebird;
+pub mod meta;
 pub mod outbox;
 pub mod plivo;
 mod registry;

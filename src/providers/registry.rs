@@ -34,6 +34,8 @@ pub enum ProviderConfig {
     AwsSns(aws_sns::Config),
     /// An SMSC over SMPP (binds held open; receipts arrive on them).
     Smpp(smpp::Config),
+    /// WhatsApp authentication templates through Meta's Cloud API.
+    MetaWhatsapp(meta::Config),
 }
 
 impl ProviderConfig {
@@ -51,6 +53,7 @@ impl ProviderConfig {
             ProviderConfig::Plivo(c) => Arc::new(plivo::PlivoProvider::new(c)?),
             ProviderConfig::Messagebird(c) => Arc::new(messagebird::MessageBirdProvider::new(c)?),
             ProviderConfig::AwsSns(c) => Arc::new(aws_sns::SnsProvider::new(c)?),
+            ProviderConfig::MetaWhatsapp(c) => Arc::new(meta::MetaWhatsappProvider::new(c)?),
         })
     }
 
@@ -67,6 +70,7 @@ impl ProviderConfig {
             ProviderConfig::Messagebird(c) => c.problems(),
             ProviderConfig::AwsSns(c) => c.problems(),
             ProviderConfig::Smpp(c) => c.problems(),
+            ProviderConfig::MetaWhatsapp(c) => c.problems(),
         }
     }
 
@@ -103,6 +107,7 @@ impl ProviderConfig {
             ProviderConfig::Messagebird(c) => c.max_tps,
             ProviderConfig::AwsSns(c) => c.max_tps,
             ProviderConfig::Smpp(c) => c.max_tps,
+            ProviderConfig::MetaWhatsapp(c) => c.max_tps,
         }
     }
 }
@@ -112,7 +117,7 @@ mod tests {
     use super::*;
 
     /// Every credential below contains `s3cr3t`; no other value does.
-    const KINDS: [&str; 9] = [
+    const KINDS: [&str; 10] = [
         r#"kind = "webhook"
 url = "https://hooks.example/sms"
 signing_secret = "s3cr3t-whsec""#,
@@ -156,6 +161,13 @@ host = "smsc.example"
 system_id = "acme"
 password = "s3cr3t"
 source = "Acme""#,
+        r#"kind = "meta_whatsapp"
+phone_number_id = "106540352242922"
+access_token = "EAAs3cr3t"
+template_name = "otp_code"
+languages = { en = "en_US", pt-BR = "pt_BR" }
+app_secret = "s3cr3t-app"
+verify_token = "s3cr3t-verify""#,
     ];
 
     /// `Debug` of the adapter built from `c`.
@@ -174,6 +186,9 @@ source = "Acme""#,
                 format!("{:?}", messagebird::MessageBirdProvider::new(c).unwrap())
             }
             ProviderConfig::AwsSns(c) => format!("{:?}", aws_sns::SnsProvider::new(c).unwrap()),
+            ProviderConfig::MetaWhatsapp(c) => {
+                format!("{:?}", meta::MetaWhatsappProvider::new(c).unwrap())
+            }
             ProviderConfig::Smpp(c) => {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .build()
