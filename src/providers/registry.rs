@@ -202,6 +202,40 @@ verify_token = "s3cr3t-verify""#,
         }
     }
 
+    /// The commented example `[providers.<name>]` of `config/default.toml`, uncommented
+    /// (its sub-tables included), as the instance's settings.
+    fn example(name: &str) -> ProviderConfig {
+        let header = format!("# [providers.{name}]");
+        // Read as a file: providers import nothing from `config`.
+        let lines: Vec<&str> = include_str!("../../config/default.toml")
+            .lines()
+            .skip_while(|l| l.trim() != header)
+            .take_while(|l| l.starts_with("# "))
+            .map(|l| &l[2..])
+            .collect();
+        assert!(!lines.is_empty(), "no {header} in default.toml");
+        let t: toml::Table = toml::from_str(&lines.join("\n")).expect("the example parses");
+        t["providers"][name]
+            .clone()
+            .try_into()
+            .expect("valid settings")
+    }
+
+    #[test]
+    fn the_whatsapp_examples_of_default_toml_are_valid_settings() {
+        let ProviderConfig::MetaWhatsapp(meta) = example("meta") else {
+            panic!("meta is meta_whatsapp");
+        };
+        assert!(meta.problems().is_empty(), "{:?}", meta.problems());
+        assert_eq!(meta.language_for("pt-AO"), "pt_PT");
+        let tw = example("tw");
+        assert!(tw.problems().is_empty(), "{:?}", tw.problems());
+        let ProviderConfig::Twilio(tw) = tw else {
+            panic!("tw is twilio");
+        };
+        assert_eq!(tw.whatsapp.expect("a [whatsapp] table").code_variable, "1");
+    }
+
     #[test]
     fn no_settings_or_adapter_debug_shows_a_credential() {
         for toml_text in KINDS {

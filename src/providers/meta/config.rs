@@ -32,6 +32,7 @@ pub struct Config {
     pub access_token: Secret,
     /// The approved authentication template's name (category `AUTHENTICATION`, a
     /// copy-code button), e.g. `otp_code`.
+    #[serde(deserialize_with = "crate::secret::text::string")]
     pub template_name: String,
     /// Our locale tags (`en`, `pt-BR`) to the template's languages at Meta (`en_US`,
     /// `pt_BR`). A message's locale is looked up as written, then by its language

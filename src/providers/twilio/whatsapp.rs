@@ -37,7 +37,11 @@ pub struct WhatsappConfig {
     /// a variable; for an authentication template with a copy-code button, the code.
     pub content_sid: String,
     /// The template variable the code fills (the key in `ContentVariables`).
-    #[serde(default = "default_code_variable")]
+    /// Any scalar is its text, so `1` set in the environment is the key `"1"`.
+    #[serde(
+        default = "default_code_variable",
+        deserialize_with = "crate::secret::text::string"
+    )]
     pub code_variable: String,
 }
 
