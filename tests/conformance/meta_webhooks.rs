@@ -1,23 +1,38 @@
-//! Meta's webhooks end to end: a verification on the `whatsapp` channel sent through
-//! the `meta_whatsapp` adapter to a stand-in of the Cloud API, then Meta's signed status
-//! updates to `/v1/receipts/meta` moving its `delivery.status`; refused webhooks
-//! (unsigned 401, forged 403, malformed 400, oversized 413, an unknown wamid 404)
-//! changing nothing; inbound messages answered 200; and the subscription handshake.
+//! Meta end to end through the gateway: a verification on the `whatsapp` channel sent
+//! through the `meta_whatsapp` adapter to a stand-in of the Cloud API, then Meta's
+//! signed status updates to `/v1/receipts/meta` moving its `delivery.status`; refused
+//! webhooks (unsigned 401, forged 403, malformed 400, oversized 413, an unknown wamid
+//! 404) changing nothing; inbound messages answered 200; the subscription handshake;
+//! and a template Meta rejects moving a workflow to its next step.
 
 use crate::meta_whatsapp::{self as meta, APP_SECRET, VERIFY_TOKEN, WAMID};
 use crate::server::{Canned, MockProvider};
 use crate::support::app::number;
 use crate::support::{spawn_app, Backend, TestApp};
-use otpgw::config::RouteTable;
+use otpgw::config::{RouteTable, StepConfig, WorkflowConfig};
 use otpgw::providers::ProviderConfig;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// A gateway whose `whatsapp` channel goes through `meta`, and the Cloud API stand-in.
 async fn gateway() -> (TestApp, MockProvider) {
-    let cloud = MockProvider::start(vec![Canned::json(200, meta::ACCEPTED)]).await;
+    gateway_answering(Canned::json(200, meta::ACCEPTED)).await
+}
+
+/// The same with the stand-in answering `answer`, and the demo tenant's workflow
+/// `wa_first`: WhatsApp, then SMS (through the console).
+async fn gateway_answering(answer: Canned) -> (TestApp, MockProvider) {
+    let cloud = MockProvider::start(vec![answer]).await;
     let base = cloud.base_url();
     let app = spawn_app(Backend::Memory, move |c| {
+        let step = |channel: &str, timeout_secs| StepConfig {
+            channel: channel.into(),
+            timeout_secs,
+        };
+        let steps = vec![step("whatsapp", Some(60)), step("sms", None)];
+        let demo = c.tenants.get_mut("demo").expect("the demo tenant");
+        demo.workflows
+            .insert("wa_first".into(), WorkflowConfig { steps });
         c.providers.insert(
             "meta".into(),
             ProviderConfig::MetaWhatsapp(meta::config(&base)),
@@ -187,4 +202,44 @@ async fn meta_subscription_handshake_through_the_gateway() {
     assert_eq!(missing.status(), 403);
     // A GET that is no handshake is a receipt, and unsigned.
     assert_eq!(get("x=1".into()).await.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meta_a_rejected_template_moves_a_workflow_to_its_next_step() {
+    // Meta's answer for a template not approved in the language (permanent).
+    let rejected = json!({"error": {
+        "message": "(#132001) Template name does not exist in the translation",
+        "type": "OAuthException", "code": 132001,
+        "error_data": {"messaging_product": "whatsapp",
+            "details": "template name (otp_code) does not exist in en_US"},
+        "fbtrace_id": "AbCdEf"}});
+    let (app, cloud) = gateway_answering(Canned::json(404, rejected.to_string())).await;
+    let to = number();
+    let r = app
+        .post(
+            "/v1/verifications",
+            json!({"to": to, "workflow": "wa_first"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    let workflow = loop {
+        let w = app.fetch(&id).await.body["workflow"].clone();
+        if w["steps"][1]["status"] == "sent" {
+            break w;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "never moved on: {w}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(workflow["steps"][0]["channel"], "whatsapp", "{workflow}");
+    assert_eq!(workflow["steps"][0]["status"], "failed", "{workflow}");
+    assert_eq!(workflow["steps"][0]["next_because"], "failed", "{workflow}");
+    assert_eq!(workflow["steps"][1]["channel"], "sms", "{workflow}");
+    assert_eq!(workflow["steps"][1]["provider"], "console", "{workflow}");
+    assert_eq!(
+        cloud.requests().len(),
+        1,
+        "a permanent rejection is not retried"
+    );
 }

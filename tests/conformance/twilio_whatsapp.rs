@@ -1,15 +1,19 @@
 //! Twilio WhatsApp: the Messages resource with `whatsapp:` addresses, a Content Template
 //! and the code as its variable (no `Body`), Prism on Twilio's OpenAPI document, the
-//! channel listed only when configured, and status callbacks with `whatsapp:` addresses.
+//! channel listed (and routable in the gateway) only when configured, and status
+//! callbacks with `whatsapp:` addresses.
 
 use crate::checks::*;
 use crate::prism::{PrismProxy, Spec};
 use crate::server::{message, Canned, MockProvider};
+use crate::support::app::{base_config, number};
+use crate::support::{spawn_app, Backend};
 use crate::twilio::{config, provider, twilio_sign, ACCOUNT, CALLBACK, CREATED, SID, TO, TOKEN};
+use otpgw::config::RouteTable;
 use otpgw::domain::{Channel, DeliveryStatus};
 use otpgw::providers::twilio::whatsapp::WhatsappConfig;
 use otpgw::providers::twilio::Config;
-use otpgw::providers::{OutboundMessage, Receipt, SmsProvider};
+use otpgw::providers::{OutboundMessage, ProviderConfig, Receipt, SmsProvider};
 
 const WA_FROM: &str = "+15005550009";
 const CONTENT_SID: &str = "HXb5b62575e6e4ff6129ad7c8efe1f983e";
@@ -158,4 +162,57 @@ fn twilio_whatsapp_status_callbacks_become_receipts() {
         callback("failed", Some("63016")).parse(&p),
         receipt(DeliveryStatus::Failed, Some("63016"))
     );
+}
+
+/// The gateway with `tw` routed for WhatsApp, as `tweak` leaves its settings.
+fn routed(c: &mut otpgw::Config, tw: Config) {
+    c.providers.insert("tw".into(), ProviderConfig::Twilio(tw));
+    let table = RouteTable {
+        default: vec!["tw".into()],
+        ..RouteTable::default()
+    };
+    c.routing.channels.insert("whatsapp".into(), table);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_whatsapp_goes_through_the_gateway_only_when_configured() {
+    let server = MockProvider::start(vec![Canned::json(201, CREATED)]).await;
+    // Without the [whatsapp] table the instance does not send WhatsApp: no start-up.
+    let (mut cfg, _) = base_config(Backend::Memory);
+    routed(&mut cfg, config(&server.base_url()));
+    let Err(e) = otpgw::Application::build(cfg).await else {
+        panic!("a gateway routing whatsapp through an SMS-only twilio started");
+    };
+    assert!(
+        format!("{e:#}").contains("does not send on that channel"),
+        "{e:#}"
+    );
+
+    // With it, a WhatsApp verification reaches Twilio as the template with its code.
+    let base = server.base_url();
+    let app = spawn_app(Backend::Memory, |c| routed(c, wa_config(&base))).await;
+    let to = number();
+    let r = app
+        .post(
+            "/v1/verifications",
+            serde_json::json!({"to": to, "channel": "whatsapp"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let code = app.code_for(&to).await;
+    let t = std::time::Instant::now();
+    while server.requests().is_empty() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "never sent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let sent = server.single();
+    assert_eq!(sent.field("To"), Some(format!("whatsapp:{to}")));
+    assert_eq!(
+        sent.field("ContentVariables"),
+        Some(format!(r#"{{"1":"{code}"}}"#))
+    );
+    assert_eq!(sent.field("Body"), None);
 }
