@@ -4,6 +4,9 @@
 //! ([`crate::store::progress`]): a vendor's retry or a replay changes nothing, and a
 //! final status never moves. The HTTP endpoint (`api/http/receipts.rs`) only frames it.
 //!
+//! A vendor's subscription handshake on the same URL (Meta's `GET ?hub.challenge=…`) is
+//! the adapter's too ([`handshake`]), answered before anything is parsed as a receipt.
+//!
 //! Receipts that arrive on a provider's own connection (SMPP `deliver_sm`) come through
 //! a channel ([`spawn_pushed`]) and take the same path after parsing ([`update`]). Such a
 //! receipt can outrun the store step that records the message id (`Store::delivered`
@@ -30,6 +33,41 @@ fn unavailable(e: StoreError) -> Error {
     Error::store_unavailable("the verification store is unavailable; try again shortly")
 }
 
+/// The answer to a refused receipt (or handshake): 404 for an adapter without
+/// receipts, 401 unsigned, 403 forged, 400 malformed.
+fn refused(provider: &str, e: ReceiptError) -> Error {
+    tracing::warn!(provider = %provider, error = %e, "receipt refused");
+    match e {
+        ReceiptError::NotSupported => {
+            Error::RouteNotFound(format!("provider `{provider}` sends no delivery receipts"))
+        }
+        ReceiptError::Unsigned => Error::Unauthorized(e.to_string()),
+        ReceiptError::Forged => Error::Forbidden(e.to_string()),
+        ReceiptError::Malformed(m) => Error::InvalidRequest(format!("malformed receipt: {m}")),
+    }
+}
+
+/// A vendor's subscription handshake on the receipts URL (Meta's `hub.challenge`),
+/// answered before any receipt is parsed: the text to echo, `None` when `req` is no
+/// handshake for this provider's adapter, or the refusal (a wrong verify token is 403).
+pub fn handshake(
+    router: &Router,
+    provider: &str,
+    req: &ReceiptRequest<'_>,
+) -> Result<Option<String>> {
+    let Some(slot) = router.slot(provider) else {
+        return Ok(None);
+    };
+    match slot.provider.handshake(req) {
+        None => Ok(None),
+        Some(Ok(challenge)) => {
+            tracing::info!(provider = %provider, "webhook subscription handshake answered");
+            Ok(Some(challenge))
+        }
+        Some(Err(e)) => Err(refused(provider, e)),
+    }
+}
+
 /// Verifies, parses and applies one receipt callback; the number of statuses it moved.
 /// A receipt none of whose updates matches a message of this gateway is `404`.
 pub async fn apply(
@@ -42,17 +80,10 @@ pub async fn apply(
     let slot = router.slot(provider).ok_or_else(|| {
         Error::RouteNotFound("no provider of that name takes receipts here".into())
     })?;
-    let receipts = slot.provider.parse_receipt(req).map_err(|e| {
-        tracing::warn!(provider = %provider, error = %e, "receipt refused");
-        match e {
-            ReceiptError::NotSupported => {
-                Error::RouteNotFound(format!("provider `{provider}` sends no delivery receipts"))
-            }
-            ReceiptError::Unsigned => Error::Unauthorized(e.to_string()),
-            ReceiptError::Forged => Error::Forbidden(e.to_string()),
-            ReceiptError::Malformed(m) => Error::InvalidRequest(format!("malformed receipt: {m}")),
-        }
-    })?;
+    let receipts = slot
+        .provider
+        .parse_receipt(req)
+        .map_err(|e| refused(provider, e))?;
     let (mut matched, mut updated) = (0, 0);
     for r in &receipts {
         match update(store, metrics, provider, r)

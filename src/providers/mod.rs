@@ -8,7 +8,7 @@
 //! ([`http::accepted_id`]): the provider took the message, and a failure would invite a
 //! second, paid, send. Adapters: `console` (development), `webhook` (your
 //! own endpoint), and the vendors `twilio`, `vonage`, `sinch`, `telnyx`, `plivo`,
-//! `messagebird` and `aws_sns`, and `smpp`, which holds binds to an SMSC open and
+//! `messagebird` and `aws_sns`, `meta` (WhatsApp through Meta's Cloud API), `smpp`, which holds binds to an SMSC open and
 //! receives its receipts on them (handed to the delivery side through a [`ReceiptSink`]),
 //! and `smtp`, the `email` channel through a mail relay. Each vendor folder has `config.rs` (settings; credentials
 //! are [`crate::secret::Secret`], so the derived `Debug` prints `<redacted>`), `error.rs` (the vendor's documented codes to [`ErrorKind`] and
@@ -21,6 +21,7 @@ pub mod callback;
 pub mod console;
 pub mod http;
 pub mod messagebird;
+pub mod meta;
 pub mod outbox;
 pub mod plivo;
 mod registry;
@@ -281,6 +282,14 @@ pub trait SmsProvider: Send + Sync + 'static {
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {
         let _ = req;
         Err(ReceiptError::NotSupported)
+    }
+    /// Answers a vendor's subscription handshake on the receipts URL, when `req` is one
+    /// (Meta's `GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`): the text
+    /// to echo with `200`, or why it is refused. `None` when `req` is no handshake or the
+    /// adapter has none (the default); the request then goes to [`Self::parse_receipt`].
+    fn handshake(&self, req: &ReceiptRequest<'_>) -> Option<Result<String, ReceiptError>> {
+        let _ = req;
+        None
     }
     /// The provider's long-lived sessions; none for request-per-message adapters.
     fn binds(&self) -> Vec<BindView> {

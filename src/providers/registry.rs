@@ -36,6 +36,8 @@ pub enum ProviderConfig {
     Smpp(smpp::Config),
     /// An SMTP relay (the `email` channel).
     Smtp(smtp::Config),
+    /// WhatsApp authentication templates through Meta's Cloud API.
+    MetaWhatsapp(meta::Config),
 }
 
 impl ProviderConfig {
@@ -54,6 +56,7 @@ impl ProviderConfig {
             ProviderConfig::Messagebird(c) => Arc::new(messagebird::MessageBirdProvider::new(c)?),
             ProviderConfig::AwsSns(c) => Arc::new(aws_sns::SnsProvider::new(c)?),
             ProviderConfig::Smtp(c) => Arc::new(smtp::SmtpProvider::new(c)?),
+            ProviderConfig::MetaWhatsapp(c) => Arc::new(meta::MetaWhatsappProvider::new(c)?),
         })
     }
 
@@ -71,6 +74,7 @@ impl ProviderConfig {
             ProviderConfig::AwsSns(c) => c.problems(),
             ProviderConfig::Smpp(c) => c.problems(),
             ProviderConfig::Smtp(c) => c.problems(),
+            ProviderConfig::MetaWhatsapp(c) => c.problems(),
         }
     }
 
@@ -108,6 +112,7 @@ impl ProviderConfig {
             ProviderConfig::AwsSns(c) => c.max_tps,
             ProviderConfig::Smpp(c) => c.max_tps,
             ProviderConfig::Smtp(c) => c.max_tps,
+            ProviderConfig::MetaWhatsapp(c) => c.max_tps,
         }
     }
 }
@@ -117,7 +122,7 @@ mod tests {
     use super::*;
 
     /// Every credential below contains `s3cr3t`; no other value does.
-    const KINDS: [&str; 10] = [
+    const KINDS: [&str; 11] = [
         r#"kind = "webhook"
 url = "https://hooks.example/sms"
 signing_secret = "s3cr3t-whsec""#,
@@ -167,6 +172,13 @@ username = "otp@acme.example"
 password = "s3cr3t-smtp"
 from = "otp@acme.example"
 from_name = "Acme""#,
+        r#"kind = "meta_whatsapp"
+phone_number_id = "106540352242922"
+access_token = "EAAs3cr3t"
+template_name = "otp_code"
+languages = { en = "en_US", pt-BR = "pt_BR" }
+app_secret = "s3cr3t-app"
+verify_token = "s3cr3t-verify""#,
     ];
 
     /// `Debug` of the adapter built from `c`.
@@ -185,6 +197,9 @@ from_name = "Acme""#,
                 format!("{:?}", messagebird::MessageBirdProvider::new(c).unwrap())
             }
             ProviderConfig::AwsSns(c) => format!("{:?}", aws_sns::SnsProvider::new(c).unwrap()),
+            ProviderConfig::MetaWhatsapp(c) => {
+                format!("{:?}", meta::MetaWhatsappProvider::new(c).unwrap())
+            }
             ProviderConfig::Smpp(c) => {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .build()
@@ -197,6 +212,40 @@ from_name = "Acme""#,
             }
             ProviderConfig::Smtp(c) => format!("{:?}", smtp::SmtpProvider::new(c).unwrap()),
         }
+    }
+
+    /// The commented example `[providers.<name>]` of `config/default.toml`, uncommented
+    /// (its sub-tables included), as the instance's settings.
+    fn example(name: &str) -> ProviderConfig {
+        let header = format!("# [providers.{name}]");
+        // Read as a file: providers import nothing from `config`.
+        let lines: Vec<&str> = include_str!("../../config/default.toml")
+            .lines()
+            .skip_while(|l| l.trim() != header)
+            .take_while(|l| l.starts_with("# "))
+            .map(|l| &l[2..])
+            .collect();
+        assert!(!lines.is_empty(), "no {header} in default.toml");
+        let t: toml::Table = toml::from_str(&lines.join("\n")).expect("the example parses");
+        t["providers"][name]
+            .clone()
+            .try_into()
+            .expect("valid settings")
+    }
+
+    #[test]
+    fn the_whatsapp_examples_of_default_toml_are_valid_settings() {
+        let ProviderConfig::MetaWhatsapp(meta) = example("meta") else {
+            panic!("meta is meta_whatsapp");
+        };
+        assert!(meta.problems().is_empty(), "{:?}", meta.problems());
+        assert_eq!(meta.language_for("pt-AO"), "pt_PT");
+        let tw = example("tw");
+        assert!(tw.problems().is_empty(), "{:?}", tw.problems());
+        let ProviderConfig::Twilio(tw) = tw else {
+            panic!("tw is twilio");
+        };
+        assert_eq!(tw.whatsapp.expect("a [whatsapp] table").code_variable, "1");
     }
 
     #[test]

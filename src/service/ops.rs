@@ -74,6 +74,16 @@ impl Service {
         crate::delivery::receipts::knows(&self.fleet().router, provider)
     }
 
+    /// A provider's webhook subscription handshake on its receipts URL: the text to
+    /// echo, or `None` when the request is no handshake (it is then a receipt).
+    pub fn receipt_handshake(
+        &self,
+        provider: &str,
+        req: &ReceiptRequest<'_>,
+    ) -> Result<Option<String>> {
+        crate::delivery::receipts::handshake(&self.fleet().router, provider, req)
+    }
+
     /// Verifies and applies a provider's delivery receipt; the statuses it moved.
     pub async fn receipt(&self, provider: &str, req: &ReceiptRequest<'_>) -> Result<u32> {
         let store = self.store().clone();

@@ -5,7 +5,9 @@
 //!
 //! Each vendor has its own module; `server` is the recording stand-in they share, and
 //! `checks` the tables they run on it (each vendor's documented failures, and the cases
-//! every adapter meets alike, run over every vendor by one test).
+//! every adapter meets alike, run over every vendor by one test). `support` is the
+//! integration suites' harness: its Python venvs (`moto`) and the real gateway, which
+//! `meta_webhooks` runs to take Meta's webhooks end to end.
 
 mod checks;
 mod prism;
@@ -18,6 +20,10 @@ mod aws_sns;
 mod messagebird;
 mod moto;
 mod plivo;
-#[path = "../support/pyvenv.rs"]
-mod pyvenv;
 mod telnyx;
+
+mod meta_webhooks;
+mod meta_whatsapp;
+#[path = "../support/mod.rs"]
+mod support;
+mod twilio_whatsapp;

@@ -47,7 +47,7 @@ pub fn moto() -> Moto {
 
 /// The virtualenv's python, installing moto into a fresh one first if needed.
 fn python() -> Result<PathBuf, String> {
-    crate::pyvenv::python("moto-venv", MOTO)
+    crate::support::pyvenv::python("moto-venv", MOTO)
 }
 
 fn free_port() -> u16 {

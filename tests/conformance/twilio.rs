@@ -12,21 +12,21 @@ use otpgw::providers::twilio::{Config, TwilioProvider};
 use otpgw::providers::{ErrorKind, Receipt, ReceiptError, SmsProvider};
 use std::time::Duration;
 
-const ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-const TOKEN: &str = "9d6c2b1e0f4a4b5c8d7e6f5a4b3c2d1e";
-const FROM: &str = "+15005550006";
+pub(crate) const ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+pub(crate) const TOKEN: &str = "9d6c2b1e0f4a4b5c8d7e6f5a4b3c2d1e";
+pub(crate) const FROM: &str = "+15005550006";
 const SERVICE: &str = "MGbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 const KEY_SID: &str = "SKcccccccccccccccccccccccccccccccc";
 const KEY_SECRET: &str = "key-secret-0123456789";
-const CALLBACK: &str = "https://gw.example.com/v1/receipts/tw?tenant=acme";
-const TO: &str = "+14155550123";
+pub(crate) const CALLBACK: &str = "https://gw.example.com/v1/receipts/tw?tenant=acme";
+pub(crate) const TO: &str = "+14155550123";
 const TEXT: &str = "Your code is 123456. Ne le partagez pas: ça reste entre nous & vous.";
 
 /// The `201` answer of Twilio's API reference ("Send a message", example `create`).
-const CREATED: &str = r#"{"account_sid":"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","api_version":"2010-04-01","body":"Hello! 👍","date_created":"Thu, 24 Aug 2023 05:01:45 +0000","date_sent":"Thu, 24 Aug 2023 05:01:45 +0000","date_updated":"Thu, 24 Aug 2023 05:01:45 +0000","direction":"outbound-api","error_code":null,"error_message":null,"from":"+14155552345","num_media":"0","num_segments":"1","price":null,"price_unit":null,"messaging_service_sid":"MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","sid":"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","status":"queued","subresource_uris":{"media":"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Media.json"},"to":"+14155552345","uri":"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json"}"#;
-const SID: &str = "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+pub(crate) const CREATED: &str = r#"{"account_sid":"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","api_version":"2010-04-01","body":"Hello! 👍","date_created":"Thu, 24 Aug 2023 05:01:45 +0000","date_sent":"Thu, 24 Aug 2023 05:01:45 +0000","date_updated":"Thu, 24 Aug 2023 05:01:45 +0000","direction":"outbound-api","error_code":null,"error_message":null,"from":"+14155552345","num_media":"0","num_segments":"1","price":null,"price_unit":null,"messaging_service_sid":"MGaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","sid":"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","status":"queued","subresource_uris":{"media":"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Media.json"},"to":"+14155552345","uri":"/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Messages/SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json"}"#;
+pub(crate) const SID: &str = "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
-fn config(base_url: &str) -> Config {
+pub(crate) fn config(base_url: &str) -> Config {
     Config {
         base_url: base_url.into(),
         account_sid: ACCOUNT.into(),
@@ -37,7 +37,7 @@ fn config(base_url: &str) -> Config {
     }
 }
 
-fn provider(cfg: &Config) -> TwilioProvider {
+pub(crate) fn provider(cfg: &Config) -> TwilioProvider {
     TwilioProvider::new(cfg).expect("a valid config")
 }
 
@@ -261,7 +261,7 @@ const RECEIPT_URL: &str = "https://gw.example.com/v1/receipts/tw?tenant=acme";
 /// Twilio's documented algorithm, written here apart from the adapter: HMAC-SHA1 keyed
 /// with the auth token over the URL followed by each POST parameter's name and value,
 /// sorted by name, Base64-encoded.
-fn twilio_sign(token: &str, url: &str, params: &[(String, String)]) -> String {
+pub(crate) fn twilio_sign(token: &str, url: &str, params: &[(String, String)]) -> String {
     let mut sorted = params.to_vec();
     sorted.sort();
     let mut data = url.to_string();

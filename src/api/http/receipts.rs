@@ -8,7 +8,9 @@
 //! unknown one is `404` before any byte of the body is read); then the body is read up
 //! to `receipts.body_limit_bytes` ([`read_limited`]: a larger declared `Content-Length`
 //! is `413` at once, a chunked body is cut at the limit); only then does the adapter
-//! see it.
+//! see it. A `GET` may be a vendor's subscription handshake (Meta's `hub.challenge`),
+//! which the adapter answers ([`crate::providers::SmsProvider::handshake`]) before
+//! anything is parsed as a receipt.
 //!
 //! Signatures cover the URL the vendor called, so the gateway must know its public base
 //! URL (`receipts.public_base_url`); without it the URL is rebuilt as `http://<Host>`,
@@ -68,6 +70,17 @@ pub async fn receive(
         headers: &headers,
         body: &body,
     };
+    // A vendor's subscription handshake (Meta's `GET ?hub.mode=subscribe&…`) is answered
+    // with the challenge as text, before anything is parsed as a receipt.
+    if method == Method::GET {
+        if let Some(challenge) = state.service.receipt_handshake(&provider, &req)? {
+            let text = [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )];
+            return Ok((text, challenge).into_response());
+        }
+    }
     let updated = state.service.receipt(&provider, &req).await?;
     Ok(Json(json!({ "updated": updated })).into_response())
 }

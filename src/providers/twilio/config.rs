@@ -42,6 +42,9 @@ pub struct Config {
     /// Public URL of this gateway's receipts endpoint for this instance
     /// (`https://…/v1/receipts/<name>`), sent as `StatusCallback`; unset: no callbacks.
     pub status_callback_url: Option<String>,
+    /// `[providers.<name>.whatsapp]`: a WhatsApp sender and Content Template; when set,
+    /// the instance sends on the `whatsapp` channel too ([`super::whatsapp`]).
+    pub whatsapp: Option<super::whatsapp::WhatsappConfig>,
 }
 
 impl Default for Config {
@@ -57,6 +60,7 @@ impl Default for Config {
             from: None,
             messaging_service_sid: None,
             status_callback_url: None,
+            whatsapp: None,
         }
     }
 }
@@ -113,6 +117,9 @@ impl Config {
                     "status_callback_url needs auth_token: Twilio signs callbacks with it".into(),
                 );
             }
+        }
+        if let Some(w) = &self.whatsapp {
+            p.extend(w.problems());
         }
         p
     }

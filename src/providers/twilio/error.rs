@@ -70,6 +70,11 @@ pub(crate) fn classify_code(code: u32) -> Option<(ErrorKind, bool, &'static str)
         21602 => (RejectedContent, false, "message body required"),
         // "21617: The concatenated message body exceeds the 1600 character limit".
         21617 => (RejectedContent, false, "message body over 1600 characters"),
+        // "21655: The ContentSid is Invalid" (deleted, another account's, or a typo);
+        // "21656: The ContentVariables Parameter is invalid" (not a JSON string, or a
+        // variable null or empty). A WhatsApp send's template as configured.
+        21655 => (RejectedContent, false, "invalid ContentSid"),
+        21656 => (RejectedContent, false, "invalid ContentVariables"),
         // "21611: This 'From' number has exceeded the maximum number of queued messages"
         // (more than 10 hours of messages queued on the sender): back off.
         21611 => (RateLimited, true, "sender queue full"),

@@ -297,6 +297,7 @@ async fn every_adapter_meets_the_shared_cases() {
         crate::plivo::vendor(),
         crate::messagebird::vendor(),
         crate::aws_sns::vendor(),
+        crate::meta_whatsapp::vendor(),
     ];
     for v in &vendors {
         assert!(!v.without_id.is_empty(), "{}: no vendor shapes", v.kind);
