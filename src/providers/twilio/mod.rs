@@ -32,16 +32,27 @@
 //! | `undelivered` | `Undelivered` |
 //! | `failed`, `canceled` | `Failed` |
 //! | `queued`, `accepted`, `scheduled`, `sending`, others | ignored (no update): they say nothing the gateway does not already know once `send` returned, and a late one must not step a delivered message back |
+//!
+//! **Calls.** With `[providers.<name>.voice]` the instance also sends on the `voice`
+//! channel: a call through the Call resource that says the text, and call status
+//! callbacks (with `CallSid`) on the same receipts URL, signed the same way; see
+//! [`voice`].
 
 mod config;
 pub(crate) mod error;
+pub mod voice;
+mod voice_config;
+pub(crate) mod voice_error;
 
 pub use config::{Config, DEFAULT_BASE_URL};
+pub use voice_config::{Speaker, VoiceConfig};
 
 use super::callback::{ct_eq, form_params, non_empty, query_params};
 use super::http::{self, Auth, Body};
-use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
-use crate::domain::DeliveryStatus;
+use super::{
+    ErrorKind, OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider,
+};
+use crate::domain::{Channel, DeliveryStatus};
 use crate::secret::Secret;
 use async_trait::async_trait;
 use base64::Engine;
@@ -63,9 +74,11 @@ pub struct TwilioProvider {
     messages_url: String,
     user: String,
     password: Secret,
-    sender: Sender,
+    /// None: calls only.
+    sender: Option<Sender>,
     status_callback: Option<String>,
     auth_token: Option<Secret>,
+    voice: Option<voice::Voice>,
 }
 
 impl TwilioProvider {
@@ -83,10 +96,14 @@ impl TwilioProvider {
             ),
         };
         let sender = match (nonempty(&cfg.from), nonempty(&cfg.messaging_service_sid)) {
-            (Some(f), _) => Sender::From(f),
-            (None, Some(m)) => Sender::Service(m),
-            (None, None) => anyhow::bail!("twilio: no sender"),
+            (Some(f), _) => Some(Sender::From(f)),
+            (None, Some(m)) => Some(Sender::Service(m)),
+            (None, None) => None,
         };
+        let voice = cfg.voice.as_ref().map(|v| {
+            let cb = cfg.status_callback_url.clone();
+            voice::Voice::new(&cfg.base_url, &cfg.account_sid, v, cb)
+        });
         Ok(TwilioProvider {
             client: super::settings::client(cfg.timeout_ms)?,
             messages_url: format!(
@@ -99,6 +116,7 @@ impl TwilioProvider {
             sender,
             status_callback: cfg.status_callback_url.clone(),
             auth_token: secret(&cfg.auth_token),
+            voice,
         })
     }
 }
@@ -134,17 +152,33 @@ impl SmsProvider for TwilioProvider {
         "twilio"
     }
 
+    fn channels(&self) -> Vec<Channel> {
+        let sms = self.sender.as_ref().map(|_| Channel::Sms);
+        let voice = self.voice.as_ref().map(|_| Channel::Voice);
+        sms.into_iter().chain(voice).collect()
+    }
+
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
+        let auth = Auth::Basic(&self.user, &self.password);
+        let sender = match (msg.channel, &self.voice, &self.sender) {
+            (Channel::Voice, Some(voice), _) => return voice.call(&self.client, auth, msg).await,
+            (Channel::Sms, _, Some(sender)) => sender,
+            (other, _, _) => {
+                return Err(ProviderError::new(
+                    ErrorKind::RejectedContent,
+                    format!("this twilio instance does not send on {}", other.as_str()),
+                ))
+            }
+        };
         let mut form: Vec<(&str, &str)> =
             vec![("To", msg.to.as_str()), ("Body", msg.body.as_str())];
-        match &self.sender {
+        match sender {
             Sender::From(f) => form.push(("From", f)),
             Sender::Service(s) => form.push(("MessagingServiceSid", s)),
         }
         if let Some(cb) = &self.status_callback {
             form.push(("StatusCallback", cb));
         }
-        let auth = Auth::Basic(&self.user, &self.password);
         let post = http::post(
             &self.client,
             &self.messages_url,
@@ -183,6 +217,9 @@ impl SmsProvider for TwilioProvider {
         } else {
             query_params(req.url)
         };
+        if let Some(call) = non_empty(&params, "CallSid") {
+            return voice::call_receipts(call, &params);
+        }
         let sid = non_empty(&params, "MessageSid")
             .ok_or_else(|| ReceiptError::Malformed("no MessageSid".into()))?;
         let status = non_empty(&params, "MessageStatus")
