@@ -5,7 +5,9 @@
 //!
 //! Each vendor has its own module; `server` is the recording stand-in they share, and
 //! `checks` the tables they run on it (each vendor's documented failures, and the cases
-//! every adapter meets alike, run over every vendor by one test).
+//! every adapter meets alike, run over every vendor by one test). The voice adapters
+//! (`twilio_voice`, `vonage_voice`, with `voice_support`) also run end to end through a
+//! gateway started in-process (`support`, the integration suites' harness).
 
 mod checks;
 mod prism;
@@ -14,10 +16,17 @@ mod sinch;
 mod twilio;
 mod vonage;
 
+#[path = "../support/mod.rs"]
+mod support;
+mod twilio_voice;
+mod voice_support;
+mod vonage_voice;
+
 mod aws_sns;
 mod messagebird;
 mod moto;
 mod plivo;
-#[path = "../support/pyvenv.rs"]
-mod pyvenv;
 mod telnyx;
+
+/// The Python virtualenvs of `moto`, from the shared harness.
+use support::pyvenv;

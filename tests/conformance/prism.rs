@@ -32,6 +32,8 @@ pub enum Spec {
     Twilio,
     Vonage,
     Sinch,
+    /// Twilio's Call resource (the voice channel).
+    TwilioCalls,
 }
 
 impl Spec {
@@ -40,6 +42,7 @@ impl Spec {
             Spec::Twilio => "twilio/twilio_api_v2010.messages-only.json",
             Spec::Vonage => "vonage/sms.yml",
             Spec::Sinch => "sinch/sinch.sms.openapi.yaml",
+            Spec::TwilioCalls => "twilio/twilio_api_v2010.calls-only.json",
         };
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/conformance/specs")
@@ -50,7 +53,7 @@ impl Spec {
     fn base_path(self) -> &'static str {
         match self {
             Spec::Vonage => "/sms",
-            Spec::Twilio | Spec::Sinch => "",
+            Spec::Twilio | Spec::Sinch | Spec::TwilioCalls => "",
         }
     }
 
@@ -120,7 +123,7 @@ fn prism_bin() -> &'static Path {
 
 /// The port of the Prism serving `spec`, started (once) and answering.
 fn prism_port(spec: Spec) -> u16 {
-    static PORTS: [OnceLock<u16>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static PORTS: [OnceLock<u16>; 4] = [const { OnceLock::new() }; 4];
     *PORTS[spec.index()].get_or_init(|| start_prism(spec))
 }
 
