@@ -6,7 +6,7 @@
 //! Each vendor has its own module; `server` is the recording stand-in they share, and
 //! `checks` the tables they run on it (each vendor's documented failures, and the cases
 //! every adapter meets alike, run over every vendor by one test). The voice adapters
-//! (`twilio_voice`, `vonage_voice`, with `voice_support`) also run end to end through a
+//! (`twilio_voice` and `_receipts`, `vonage_voice` and `_events`, with `voice_support`) also run end to end through a
 //! gateway started in-process (`support`, the integration suites' harness).
 
 mod checks;
@@ -19,8 +19,10 @@ mod vonage;
 #[path = "../support/mod.rs"]
 mod support;
 mod twilio_voice;
+mod twilio_voice_receipts;
 mod voice_support;
 mod vonage_voice;
+mod vonage_voice_events;
 
 mod aws_sns;
 mod messagebird;
