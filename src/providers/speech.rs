@@ -61,6 +61,20 @@ pub fn xml_escape(s: &str) -> String {
     out
 }
 
+/// The commented example in `config/default.toml` that starts with the line `# {start}`,
+/// uncommented: its tables and keys, up to the first blank line.
+#[cfg(test)]
+pub(crate) fn documented_example(start: &str) -> String {
+    crate::config::DEFAULT_TOML
+        .lines()
+        .skip_while(|l| l.strip_prefix("# ") != Some(start))
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.starts_with('[') || l.contains(" = "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,6 +157,21 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_of_the_default_config_parses() {
+        use crate::providers::ProviderConfig;
+        let text = speech::documented_example("[providers.tw]");
+        let parsed: BTreeMap<String, BTreeMap<String, ProviderConfig>> =
+            toml::from_str(&text).expect("the documented keys parse");
+        let ProviderConfig::Twilio(tw) = &parsed["providers"]["tw"] else {
+            panic!("a twilio section: {text}");
+        };
+        assert!(tw.problems().is_empty(), "{:?}", tw.problems());
+        let v = tw.voice.as_ref().expect("its voice table");
+        assert_eq!((v.ring_timeout_secs, v.slow), (Some(30), true));
+        assert_eq!(v.locales["es"].voice, "Polly.Mia");
+    }
+
+    #[test]
     fn caller_id_timeout_and_locale_entries_are_checked() {
         let bad = VoiceConfig {
             from: "Acme".into(),

@@ -267,6 +267,27 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_of_the_default_config_parses() {
+        use crate::providers::ProviderConfig;
+        let text = speech::documented_example("[providers.vg]");
+        let parsed: BTreeMap<String, BTreeMap<String, ProviderConfig>> =
+            toml::from_str(&text).expect("the documented keys parse");
+        let ProviderConfig::Vonage(vg) = &parsed["providers"]["vg"] else {
+            panic!("a vonage section: {text}");
+        };
+        assert!(!vg.sends_sms(), "calls only");
+        // The example's key file is not on this machine; everything else is right.
+        assert_eq!(vg.problems().len(), 1, "{:?}", vg.problems());
+        assert!(vg.problems()[0].contains("private_key_file cannot be read"));
+        let v = vg.voice.as_ref().expect("its voice table");
+        assert_eq!(
+            (v.ringing_timer_secs, v.slow, v.premium),
+            (Some(30), true, false)
+        );
+        assert_eq!(v.locales["de"].style, 2);
+    }
+
+    #[test]
     fn the_table_maps_locales_to_talk_languages() {
         let mut cfg = VoiceConfig::default();
         let t = cfg.talkers();
