@@ -13,7 +13,8 @@
 //! and `smtp`, the `email` channel through a mail relay. Each vendor folder has `config.rs` (settings; credentials
 //! are [`crate::secret::Secret`], so the derived `Debug` prints `<redacted>`), `error.rs` (the vendor's documented codes to [`ErrorKind`] and
 //! retryability) and `mod.rs` (the request, the answer, receipts). `callback`, `http`
-//! and `settings` hold what adapters share. The dev outbox (`outbox`) records what was handed to a
+//! and `settings` hold what adapters share, and `speech` what the voice adapters
+//! (`twilio` and `vonage` with their `voice` settings) share. The dev outbox (`outbox`) records what was handed to a
 //! provider, for `GET /dev/outbox`.
 
 pub mod aws_sns;
@@ -29,6 +30,7 @@ pub mod settings;
 pub mod sinch;
 pub mod smpp;
 pub mod smtp;
+pub mod speech;
 pub mod telnyx;
 pub mod twilio;
 pub mod vonage;

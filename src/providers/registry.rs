@@ -18,9 +18,9 @@ pub enum ProviderConfig {
     Console(console::Config),
     /// POSTs JSON to your endpoint.
     Webhook(webhook::Config),
-    /// Twilio Programmable Messaging.
+    /// Twilio Programmable Messaging (and Voice, with its `voice` table).
     Twilio(twilio::Config),
-    /// Vonage SMS API.
+    /// Vonage SMS API (and Voice API, with its `voice` table).
     Vonage(vonage::Config),
     /// Sinch SMS REST API.
     Sinch(sinch::Config),
@@ -248,14 +248,42 @@ verify_token = "s3cr3t-verify""#,
         assert_eq!(tw.whatsapp.expect("a [whatsapp] table").code_variable, "1");
     }
 
+    /// The voice tables: the Vonage one holds the throwaway test key (it must load for
+    /// the adapter to build), checked not to show either.
+    fn voice_kinds() -> Vec<String> {
+        let key = include_str!("vonage/testdata/throwaway_rsa2048.pem");
+        vec![
+            r#"kind = "twilio"
+account_sid = "AC0123456789abcdef0123456789abcdef"
+auth_token = "s3cr3t-auth"
+status_callback_url = "https://gw.example/v1/receipts/tw"
+[voice]
+from = "+15005550006""#
+                .to_string(),
+            format!(
+                r#"kind = "vonage"
+[voice]
+application_id = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
+private_key = """{key}"""
+from = "447700900001"
+event_url = "https://gw.example/v1/receipts/vg"
+signature_secret = "s3cr3t-signature""#
+            ),
+        ]
+    }
+
     #[test]
     fn no_settings_or_adapter_debug_shows_a_credential() {
-        for toml_text in KINDS {
+        let key = include_str!("vonage/testdata/throwaway_rsa2048.pem");
+        let key_line = key.lines().nth(5).unwrap();
+        for toml_text in KINDS.iter().map(|k| k.to_string()).chain(voice_kinds()) {
+            let toml_text = toml_text.as_str();
             let c: ProviderConfig = toml::from_str(toml_text).unwrap();
             assert!(c.problems().is_empty(), "{toml_text}: {:?}", c.problems());
             for shown in [format!("{c:?}"), built(&c)] {
                 assert!(shown.contains("<redacted>") || shown.contains("Sensitive"));
                 assert!(!shown.contains("s3cr3t"), "{shown}");
+                assert!(!shown.contains(key_line), "{shown}");
             }
         }
     }

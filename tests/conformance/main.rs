@@ -7,7 +7,9 @@
 //! `checks` the tables they run on it (each vendor's documented failures, and the cases
 //! every adapter meets alike, run over every vendor by one test). `support` is the
 //! integration suites' harness: its Python venvs (`moto`) and the real gateway, which
-//! `meta_webhooks` runs to take Meta's webhooks end to end.
+//! `meta_webhooks` runs to take Meta's webhooks end to end, and the voice adapters
+//! (`twilio_voice` and `_receipts`, `vonage_voice` and `_events`, with `voice_support`)
+//! to take call statuses end to end.
 
 mod checks;
 mod prism;
@@ -15,6 +17,14 @@ mod server;
 mod sinch;
 mod twilio;
 mod vonage;
+
+#[path = "../support/mod.rs"]
+mod support;
+mod twilio_voice;
+mod twilio_voice_receipts;
+mod voice_support;
+mod vonage_voice;
+mod vonage_voice_events;
 
 mod aws_sns;
 mod messagebird;
@@ -24,6 +34,4 @@ mod telnyx;
 
 mod meta_webhooks;
 mod meta_whatsapp;
-#[path = "../support/mod.rs"]
-mod support;
 mod twilio_whatsapp;

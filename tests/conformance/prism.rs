@@ -37,6 +37,8 @@ pub enum Spec {
     Sinch,
     /// Meta's WhatsApp Business (Cloud) API v23.0, whole.
     Whatsapp,
+    /// Twilio's Call resource (the voice channel).
+    TwilioCalls,
 }
 
 impl Spec {
@@ -46,6 +48,7 @@ impl Spec {
             Spec::Vonage => "vonage/sms.yml",
             Spec::Sinch => "sinch/sinch.sms.openapi.yaml",
             Spec::Whatsapp => "whatsapp/business-messaging-api_v23.0.yaml",
+            Spec::TwilioCalls => "twilio/twilio_api_v2010.calls-only.json",
         };
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/conformance/specs")
@@ -56,7 +59,7 @@ impl Spec {
     fn base_path(self) -> &'static str {
         match self {
             Spec::Vonage => "/sms",
-            Spec::Twilio | Spec::Sinch | Spec::Whatsapp => "",
+            Spec::Twilio | Spec::Sinch | Spec::Whatsapp | Spec::TwilioCalls => "",
         }
     }
 
@@ -147,7 +150,7 @@ fn prism_bin() -> &'static Path {
 
 /// The port of the Prism serving `spec`, started (once) and answering.
 fn prism_port(spec: Spec) -> u16 {
-    static PORTS: [OnceLock<u16>; 4] = [const { OnceLock::new() }; 4];
+    static PORTS: [OnceLock<u16>; 5] = [const { OnceLock::new() }; 5];
     *PORTS[spec.index()].get_or_init(|| start_prism(spec))
 }
 

@@ -1,5 +1,6 @@
 //! Twilio provider settings.
 
+use super::voice_config::VoiceConfig;
 use crate::providers::settings::{blank, timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use crate::secret::Secret;
 use serde::Deserialize;
@@ -12,7 +13,8 @@ pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
 /// Credentials: `auth_token` (HTTP Basic `account_sid:auth_token`), or an API key pair
 /// `api_key_sid` + `api_key_secret` (Basic `api_key_sid:api_key_secret`, used for sending
 /// when both are set). Status callbacks are signed with the account's auth token, so
-/// `status_callback_url` needs `auth_token`.
+/// `status_callback_url` needs `auth_token`. With a `[providers.<name>.voice]` table the
+/// instance also places calls (the `voice` channel), and then needs no SMS sender.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -34,7 +36,8 @@ pub struct Config {
     /// API key secret.
     pub api_key_secret: Option<Secret>,
     /// Sender: a Twilio number in E.164, a short code or an alphanumeric sender ID.
-    /// Exactly one of `from` and `messaging_service_sid`.
+    /// Exactly one of `from` and `messaging_service_sid` (neither: no SMS, for an
+    /// instance that only calls).
     #[serde(deserialize_with = "crate::secret::text::option")]
     pub from: Option<String>,
     /// Messaging Service SID (`MG` + 32 hex digits) that picks the sender from its pool.
@@ -45,6 +48,8 @@ pub struct Config {
     /// `[providers.<name>.whatsapp]`: a WhatsApp sender and Content Template; when set,
     /// the instance sends on the `whatsapp` channel too ([`super::whatsapp`]).
     pub whatsapp: Option<super::whatsapp::WhatsappConfig>,
+    /// Calls (`[providers.<name>.voice]`); unset: this instance sends no voice.
+    pub voice: Option<VoiceConfig>,
 }
 
 impl Default for Config {
@@ -61,6 +66,7 @@ impl Default for Config {
             messaging_service_sid: None,
             status_callback_url: None,
             whatsapp: None,
+            voice: None,
         }
     }
 }
@@ -98,7 +104,9 @@ impl Config {
         }
         match (!blank(&self.from), !blank(&self.messaging_service_sid)) {
             (true, true) => p.push("set either from or messaging_service_sid, not both".into()),
-            (false, false) => p.push("set from or messaging_service_sid".into()),
+            (false, false) if self.voice.is_none() => {
+                p.push("set from or messaging_service_sid (or voice, for calls only)".into())
+            }
             _ => {}
         }
         if let Some(m) = self
@@ -109,6 +117,9 @@ impl Config {
             if !is_sid(m, "MG") {
                 p.push("messaging_service_sid must be MG followed by 32 hex digits".into());
             }
+        }
+        if let Some(v) = &self.voice {
+            p.extend(v.problems());
         }
         if let Some(cb) = &self.status_callback_url {
             url_problem(&mut p, "status_callback_url", cb);
@@ -179,5 +190,38 @@ mod tests {
             .len(),
             1
         );
+    }
+
+    #[test]
+    fn a_voice_table_makes_the_sms_sender_optional_and_is_checked() {
+        let voice = |from: &str| VoiceConfig {
+            from: from.into(),
+            ..VoiceConfig::default()
+        };
+        let calls_only = Config {
+            from: None,
+            voice: Some(voice("+15005550006")),
+            ..ok()
+        };
+        assert!(
+            calls_only.problems().is_empty(),
+            "{:?}",
+            calls_only.problems()
+        );
+        let bad_caller_id = Config {
+            voice: Some(voice("Acme")),
+            ..ok()
+        };
+        assert_eq!(bad_caller_id.problems().len(), 1);
+        let parsed: Config = toml::from_str(
+            "account_sid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token = \"t\"\n\
+             [voice]\nfrom = \"+15005550006\"\nring_timeout_secs = 30\n\
+             [voice.locales.es]\nlanguage = \"es-MX\"\nvoice = \"Polly.Mia\"",
+        )
+        .unwrap();
+        assert!(parsed.problems().is_empty(), "{:?}", parsed.problems());
+        let v = parsed.voice.unwrap();
+        assert!(v.slow, "slow by default");
+        assert_eq!(v.locales["es"].voice, "Polly.Mia");
     }
 }

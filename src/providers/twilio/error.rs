@@ -88,10 +88,21 @@ pub(crate) fn from_response(
     body: &[u8],
     retry_after: Option<Duration>,
 ) -> ProviderError {
+    from_response_by(classify_code, status, body, retry_after)
+}
+
+/// The error for a non-2xx answer, its code looked up with `classify` (the Messages
+/// table above, or the Calls table of `voice_error`).
+pub(crate) fn from_response_by(
+    classify: fn(u32) -> Option<(ErrorKind, bool, &'static str)>,
+    status: u16,
+    body: &[u8],
+    retry_after: Option<Duration>,
+) -> ProviderError {
     let code = serde_json::from_slice::<Body>(body)
         .ok()
         .and_then(|b| b.code);
-    let (kind, retryable, what) = match code.and_then(classify_code) {
+    let (kind, retryable, what) = match code.and_then(classify) {
         Some(known) => known,
         None => {
             let kind = status_kind(status);

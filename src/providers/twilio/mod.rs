@@ -36,16 +36,27 @@
 //! | `undelivered` | `Undelivered` |
 //! | `failed`, `canceled` | `Failed` |
 //! | `queued`, `accepted`, `scheduled`, `sending`, others | ignored (no update): they say nothing the gateway does not already know once `send` returned, and a late one must not step a delivered message back |
+//!
+//! **Calls.** With `[providers.<name>.voice]` the instance also sends on the `voice`
+//! channel: a call through the Call resource that says the text, and call status
+//! callbacks (with `CallSid`) on the same receipts URL, signed the same way; see
+//! [`voice`].
 
 mod config;
 pub(crate) mod error;
+pub mod voice;
+mod voice_config;
+pub(crate) mod voice_error;
 pub mod whatsapp;
 
 pub use config::{Config, DEFAULT_BASE_URL};
+pub use voice_config::{Speaker, VoiceConfig};
 
 use super::callback::{ct_eq, form_params, non_empty, query_params};
 use super::http::{self, Auth, Body};
-use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use super::{
+    ErrorKind, OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider,
+};
 use crate::domain::{Channel, DeliveryStatus};
 use crate::secret::Secret;
 use async_trait::async_trait;
@@ -68,10 +79,12 @@ pub struct TwilioProvider {
     messages_url: String,
     user: String,
     password: Secret,
-    sender: Sender,
+    /// None: calls only.
+    sender: Option<Sender>,
     status_callback: Option<String>,
     auth_token: Option<Secret>,
     whatsapp: Option<whatsapp::Whatsapp>,
+    voice: Option<voice::Voice>,
 }
 
 impl TwilioProvider {
@@ -89,10 +102,14 @@ impl TwilioProvider {
             ),
         };
         let sender = match (nonempty(&cfg.from), nonempty(&cfg.messaging_service_sid)) {
-            (Some(f), _) => Sender::From(f),
-            (None, Some(m)) => Sender::Service(m),
-            (None, None) => anyhow::bail!("twilio: no sender"),
+            (Some(f), _) => Some(Sender::From(f)),
+            (None, Some(m)) => Some(Sender::Service(m)),
+            (None, None) => None,
         };
+        let voice = cfg.voice.as_ref().map(|v| {
+            let cb = cfg.status_callback_url.clone();
+            voice::Voice::new(&cfg.base_url, &cfg.account_sid, v, cb)
+        });
         Ok(TwilioProvider {
             client: super::settings::client(cfg.timeout_ms)?,
             messages_url: format!(
@@ -106,6 +123,7 @@ impl TwilioProvider {
             status_callback: cfg.status_callback_url.clone(),
             auth_token: secret(&cfg.auth_token),
             whatsapp: cfg.whatsapp.as_ref().map(whatsapp::Whatsapp::new),
+            voice,
         })
     }
 }
@@ -142,34 +160,48 @@ impl SmsProvider for TwilioProvider {
     }
 
     fn channels(&self) -> Vec<Channel> {
-        let mut c = vec![Channel::Sms];
-        if self.whatsapp.is_some() {
-            c.push(Channel::Whatsapp);
-        }
-        c
+        let sms = self.sender.as_ref().map(|_| Channel::Sms);
+        let whatsapp = self.whatsapp.as_ref().map(|_| Channel::Whatsapp);
+        let voice = self.voice.as_ref().map(|_| Channel::Voice);
+        sms.into_iter().chain(whatsapp).chain(voice).collect()
     }
 
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
+        let auth = Auth::Basic(&self.user, &self.password);
+        let not_here = |c: Channel| {
+            let what = format!("this twilio instance does not send on {}", c.as_str());
+            ProviderError::new(ErrorKind::RejectedContent, what)
+        };
         let wa_fields;
-        let mut form: Vec<(&str, &str)> = if msg.channel == Channel::Whatsapp {
-            let wa = self.whatsapp.as_ref().ok_or_else(|| {
-                let what = "no [whatsapp] settings on this twilio instance";
-                ProviderError::new(super::ErrorKind::RejectedContent, what)
-            })?;
-            wa_fields = wa.fields(msg.to.as_str(), &msg.code);
-            wa_fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
-        } else {
-            let mut form = vec![("To", msg.to.as_str()), ("Body", msg.body.as_str())];
-            match &self.sender {
-                Sender::From(f) => form.push(("From", f)),
-                Sender::Service(s) => form.push(("MessagingServiceSid", s)),
+        let mut form: Vec<(&str, &str)> = match (msg.channel, &self.sender) {
+            (Channel::Voice, _) => {
+                let voice = self
+                    .voice
+                    .as_ref()
+                    .ok_or_else(|| not_here(Channel::Voice))?;
+                return voice.call(&self.client, auth, msg).await;
             }
-            form
+            (Channel::Whatsapp, _) => {
+                let wa = self
+                    .whatsapp
+                    .as_ref()
+                    .ok_or_else(|| not_here(Channel::Whatsapp))?;
+                wa_fields = wa.fields(msg.to.as_str(), &msg.code);
+                wa_fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+            }
+            (Channel::Sms, Some(sender)) => {
+                let mut form = vec![("To", msg.to.as_str()), ("Body", msg.body.as_str())];
+                match sender {
+                    Sender::From(f) => form.push(("From", f)),
+                    Sender::Service(s) => form.push(("MessagingServiceSid", s)),
+                }
+                form
+            }
+            (other, _) => return Err(not_here(other)),
         };
         if let Some(cb) = &self.status_callback {
             form.push(("StatusCallback", cb));
         }
-        let auth = Auth::Basic(&self.user, &self.password);
         let post = http::post(
             &self.client,
             &self.messages_url,
@@ -208,6 +240,9 @@ impl SmsProvider for TwilioProvider {
         } else {
             query_params(req.url)
         };
+        if let Some(call) = non_empty(&params, "CallSid") {
+            return voice::call_receipts(call, &params);
+        }
         let sid = non_empty(&params, "MessageSid")
             .ok_or_else(|| ReceiptError::Malformed("no MessageSid".into()))?;
         let status = non_empty(&params, "MessageStatus")

@@ -1,5 +1,6 @@
 //! Vonage provider settings.
 
+use super::voice_config::VoiceConfig;
 use crate::providers::settings::{timeout_problem, url_problem, DEFAULT_TIMEOUT_MS};
 use crate::secret::Secret;
 use serde::Deserialize;
@@ -30,7 +31,9 @@ pub enum SignatureMethod {
 ///
 /// Receipts are authenticated by Vonage's signature when `signature_secret` is set,
 /// otherwise by `receipt_token` in the callback URL's query; with neither, receipts are
-/// refused.
+/// refused. With a `[providers.<name>.voice]` table the instance also places calls (the
+/// `voice` channel, Voice API); an instance that only calls leaves the SMS keys
+/// (`api_key`, `api_secret`, `from`) out.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -61,6 +64,8 @@ pub struct Config {
     /// Without `signature_secret`: a random value the callback URL carries as
     /// `?token=…`; receipts without it are refused. At least 16 characters.
     pub receipt_token: Option<Secret>,
+    /// Calls (`[providers.<name>.voice]`); unset: this instance sends no voice.
+    pub voice: Option<VoiceConfig>,
 }
 
 impl Default for Config {
@@ -76,6 +81,7 @@ impl Default for Config {
             signature_secret: None,
             signature_method: SignatureMethod::default(),
             receipt_token: None,
+            voice: None,
         }
     }
 }
@@ -84,19 +90,33 @@ impl Default for Config {
 pub const MIN_TOKEN_LEN: usize = 16;
 
 impl Config {
+    /// Whether this instance sends SMS: always without voice settings; with them, when
+    /// any SMS key is set.
+    pub fn sends_sms(&self) -> bool {
+        self.voice.is_none()
+            || !(self.api_key.trim().is_empty()
+                && self.api_secret.trim().is_empty()
+                && self.from.trim().is_empty())
+    }
+
     /// Problems with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         url_problem(&mut p, "base_url", &self.base_url);
         timeout_problem(&mut p, self.timeout_ms);
-        if self.api_key.trim().is_empty() {
-            p.push("api_key is required".into());
+        if self.sends_sms() {
+            if self.api_key.trim().is_empty() {
+                p.push("api_key is required".into());
+            }
+            if self.api_secret.trim().is_empty() {
+                p.push("api_secret is required".into());
+            }
+            if self.from.trim().is_empty() {
+                p.push("from (the sender) is required".into());
+            }
         }
-        if self.api_secret.trim().is_empty() {
-            p.push("api_secret is required".into());
-        }
-        if self.from.trim().is_empty() {
-            p.push("from (the sender) is required".into());
+        if let Some(v) = &self.voice {
+            p.extend(v.problems());
         }
         let secret = self.signature_secret.as_deref().filter(|s| !s.is_empty());
         let token = self.receipt_token.as_deref().filter(|s| !s.is_empty());
@@ -169,6 +189,37 @@ mod tests {
             ..ok()
         };
         assert_eq!(short.problems().len(), 1);
+    }
+
+    #[test]
+    fn an_instance_that_only_calls_needs_no_sms_keys() {
+        let voice = VoiceConfig {
+            application_id: "aaaaaaaa-bbbb-cccc-dddd-0123456789ab".into(),
+            private_key: Some(include_str!("testdata/throwaway_rsa2048.pem").into()),
+            from: "447700900001".into(),
+            ..VoiceConfig::default()
+        };
+        let calls_only = Config {
+            voice: Some(voice.clone()),
+            ..Config::default()
+        };
+        assert!(
+            calls_only.problems().is_empty(),
+            "{:?}",
+            calls_only.problems()
+        );
+        assert!(!calls_only.sends_sms());
+        let both = Config {
+            voice: Some(voice),
+            ..ok()
+        };
+        assert!(both.problems().is_empty() && both.sends_sms());
+        let half_sms = Config {
+            api_key: "abcd1234".into(),
+            ..calls_only
+        };
+        assert_eq!(half_sms.problems().len(), 2, "{:?}", half_sms.problems());
+        assert!(!Config::default().problems().is_empty());
     }
 
     #[test]

@@ -50,22 +50,34 @@
 //! | `expired` (not delivered within its validity), `failed` | `Undelivered` |
 //! | `rejected` (refused by Vonage or the carrier) | `Failed` |
 //! | `unknown`, others | ignored (no update) |
+//!
+//! **Calls.** With `[providers.<name>.voice]` the instance also sends on the `voice`
+//! channel through the Voice API ([`voice`]); its call events come to the same
+//! receipts URL, signed with a JWT ([`voice_events`] tells them from SMS receipts).
 
 mod config;
 pub(crate) mod error;
+pub mod jwt;
 mod signature;
+pub mod voice;
+mod voice_config;
+pub mod voice_error;
+pub mod voice_events;
 
 pub use config::{Config, SignatureMethod, DEFAULT_BASE_URL, MIN_TOKEN_LEN};
 pub use signature::signature;
+pub use voice_config::{Talker, VoiceConfig, DEFAULT_VOICE_BASE_URL};
 
 use super::callback::{
     check_token, ct_eq, form_params, is_json, json_params, non_empty, query_params, with_token,
     TOKEN_PARAM,
 };
 use super::http::{self, Auth, Body};
-use super::{OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider};
+use super::{
+    ErrorKind, OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider,
+};
 use crate::domain::gsm::{encoding_of, Encoding};
-use crate::domain::DeliveryStatus;
+use crate::domain::{Channel, DeliveryStatus};
 use crate::secret::Secret;
 use async_trait::async_trait;
 
@@ -90,6 +102,8 @@ pub struct VonageProvider {
     /// May carry the receipt token.
     callback: Option<Secret>,
     receipt_auth: ReceiptAuth,
+    sms: bool,
+    voice: Option<voice::Voice>,
 }
 
 impl VonageProvider {
@@ -126,6 +140,8 @@ impl VonageProvider {
             from: from.to_string(),
             callback,
             receipt_auth,
+            sms: cfg.sends_sms(),
+            voice: cfg.voice.as_ref().map(voice::Voice::new).transpose()?,
         })
     }
 
@@ -170,7 +186,23 @@ impl SmsProvider for VonageProvider {
         "vonage"
     }
 
+    fn channels(&self) -> Vec<Channel> {
+        let sms = self.sms.then_some(Channel::Sms);
+        let voice = self.voice.as_ref().map(|_| Channel::Voice);
+        sms.into_iter().chain(voice).collect()
+    }
+
     async fn send(&self, msg: &OutboundMessage) -> Result<String, ProviderError> {
+        match (msg.channel, &self.voice) {
+            (Channel::Voice, Some(voice)) => return voice.call(&self.client, msg).await,
+            (Channel::Sms, _) if self.sms => {}
+            (other, _) => {
+                return Err(ProviderError::new(
+                    ErrorKind::RejectedContent,
+                    format!("this vonage instance does not send on {}", other.as_str()),
+                ))
+            }
+        }
         let to = msg.to.as_str().strip_prefix('+').unwrap_or(msg.to.as_str());
         let mut form: Vec<(&str, &str)> = vec![
             ("api_key", &self.api_key),
@@ -209,6 +241,11 @@ impl SmsProvider for VonageProvider {
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {
+        if let Some(voice) = &self.voice {
+            if voice_events::is_call_event(req) {
+                return voice.parse_event(req);
+            }
+        }
         let params = match &self.receipt_auth {
             ReceiptAuth::None => return Err(ReceiptError::NotSupported),
             ReceiptAuth::Token(token) => {

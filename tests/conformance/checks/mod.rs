@@ -90,11 +90,21 @@ pub async fn check_errors<P: SmsProvider>(
     to: &str,
     text: &str,
 ) {
+    check_errors_for(cases, build, &message(to, text)).await
+}
+
+/// [`check_errors`] with a message of the caller's (another channel, locale).
+pub async fn check_errors_for<P: SmsProvider>(
+    cases: Vec<Case>,
+    build: impl Fn(&str) -> P,
+    msg: &otpgw::providers::OutboundMessage,
+) {
+    let (to, text) = (msg.to.as_str(), msg.body.as_str());
     for case in cases {
         let name = &case.name;
         let mock = MockProvider::start(vec![case.answer.clone()]).await;
         let p = build(&mock.base_url());
-        let e = match p.send(&message(to, text)).await {
+        let e = match p.send(msg).await {
             Ok(id) => panic!("{name}: expected {:?}, sent as {id}", case.kind),
             Err(e) => e,
         };
