@@ -87,9 +87,12 @@ pub fn render(
             app_hash: hash.as_ref(),
         },
     );
-    let locale = v
-        .locale
+    // a call speaks in the language of the text it says; other channels keep the
+    // locale asked for (a WhatsApp template's language is picked from it at the vendor)
+    let locale = text
+        .spoken_locale
         .clone()
+        .or_else(|| v.locale.clone())
         .unwrap_or_else(|| tenant.default_locale.clone());
     Some(Rendered { text, locale, code })
 }

@@ -21,15 +21,20 @@ pub struct ChannelText {
     pub subject: Option<String>,
     /// An email's HTML part.
     pub html: Option<String>,
+    /// The locale the text is in, for a call (whose voice must speak that language):
+    /// the locale of the voice text picked, or `en` for the built-in one. `None` on
+    /// the other channels, which keep the locale asked for.
+    pub spoken_locale: Option<String>,
 }
 
-/// The text of `name` in `sets` for `locale` with the usual fallback.
+/// The text of `name` in `sets` for `locale` with the usual fallback, and the locale
+/// it is in.
 fn pick_in<'t>(
     sets: &'t BTreeMap<String, TemplateSet>,
     name: &str,
     locale: Option<&str>,
     default_locale: &str,
-) -> Option<&'t str> {
+) -> Option<(&'t str, &'t str)> {
     let set = sets.get(name)?;
     let mut candidates: Vec<&str> = Vec::with_capacity(4);
     if let Some(l) = locale {
@@ -41,9 +46,9 @@ fn pick_in<'t>(
     candidates.extend([default_locale, "en"]);
     candidates
         .iter()
-        .find_map(|c| set.get(*c))
-        .or_else(|| set.values().next())
-        .map(String::as_str)
+        .find_map(|c| set.get_key_value(*c))
+        .or_else(|| set.iter().next())
+        .map(|(l, t)| (t.as_str(), l.as_str()))
 }
 
 /// The code as a call says it: digit by digit, a pause (comma) between digits.
@@ -86,11 +91,13 @@ pub fn render_for(
     let dl = tenant.default_locale.as_str();
     let code = parts.code.expose();
     let sms_text = || super::pick(tenant, name, locale).unwrap_or("{code}");
-    let own_text = pick_in(&own.templates, name, locale, dl);
+    let own_pick = pick_in(&own.templates, name, locale, dl);
+    let own_text = own_pick.map(|(t, _)| t);
     let plain = |body: String| ChannelText {
         body,
         subject: None,
         html: None,
+        spoken_locale: None,
     };
     match channel {
         Channel::Sms => plain(super::render(tenant, sms_text(), parts)),
@@ -101,24 +108,28 @@ pub fn render_for(
             parts.minutes,
         )),
         Channel::Voice => {
-            let text = own_text.or(crate::config::channel_builtin(channel));
-            plain(fill(
-                tenant,
-                text.unwrap_or("{code}"),
-                &spoken(code),
-                parts.minutes,
-            ))
+            let (text, spoken_in) = match own_pick {
+                Some((t, l)) => (t, l),
+                None => (
+                    crate::config::channel_builtin(channel).unwrap_or("{code}"),
+                    "en",
+                ),
+            };
+            ChannelText {
+                spoken_locale: Some(spoken_in.to_string()),
+                ..plain(fill(tenant, text, &spoken(code), parts.minutes))
+            }
         }
         Channel::Email => {
             let text = own_text
                 .or(crate::config::channel_builtin(channel))
                 .unwrap_or("{code}");
             let body = fill(tenant, text, code, parts.minutes);
-            let subject = pick_in(&own.subjects, name, locale, dl).unwrap_or(SUBJECT);
+            let subject = pick_in(&own.subjects, name, locale, dl).map_or(SUBJECT, |(t, _)| t);
             // a subject never carries the code (inbox previews, relay logs)
             let subject = fill(tenant, subject, "", parts.minutes).replace(['\r', '\n'], " ");
             let html = match pick_in(&own.html_templates, name, locale, dl) {
-                Some(h) => h
+                Some((h, _)) => h
                     .replace("{brand}", &html_escape(&tenant.brand))
                     .replace("{minutes}", &parts.minutes.to_string())
                     .replace("{code}", &html_escape(code)),
@@ -128,6 +139,7 @@ pub fn render_for(
                 body,
                 subject: Some(subject),
                 html: Some(html),
+                spoken_locale: None,
             }
         }
     }
@@ -172,6 +184,32 @@ mod tests {
         let code = OtpCode::parse("042917").unwrap();
         let r = render_for(&t, Channel::Voice, "default", None, &parts(&code));
         assert_eq!(r.body, "Your Acme verification code is: 0, 4, 2, 9, 1, 7.");
+        assert_eq!(
+            r.spoken_locale.as_deref(),
+            Some("en"),
+            "the built-in text is English"
+        );
+    }
+
+    #[test]
+    fn a_call_speaks_in_the_locale_of_the_text_it_says() {
+        let t = TenantConfig {
+            channel: toml::from_str(
+                "[voice.templates.default]\npt = \"O seu código é {code}.\"\nen = \"Your code is {code}.\"",
+            )
+            .unwrap(),
+            ..Default::default()
+        };
+        let code = OtpCode::parse("123456").unwrap();
+        let r = render_for(&t, Channel::Voice, "default", Some("pt-BR"), &parts(&code));
+        assert_eq!(r.spoken_locale.as_deref(), Some("pt"));
+        assert!(r.body.starts_with("O seu código"));
+        let r = render_for(&t, Channel::Voice, "default", Some("es"), &parts(&code));
+        assert_eq!(
+            r.spoken_locale.as_deref(),
+            Some("en"),
+            "no Spanish text: English, said in English"
+        );
     }
 
     #[test]
