@@ -104,9 +104,10 @@ impl Config {
         }
         match (!blank(&self.from), !blank(&self.messaging_service_sid)) {
             (true, true) => p.push("set either from or messaging_service_sid, not both".into()),
-            (false, false) if self.voice.is_none() => {
-                p.push("set from or messaging_service_sid (or voice, for calls only)".into())
-            }
+            (false, false) if self.voice.is_none() && self.whatsapp.is_none() => p.push(
+                "set from or messaging_service_sid (or voice or whatsapp, for those channels only)"
+                    .into(),
+            ),
             _ => {}
         }
         if let Some(m) = self

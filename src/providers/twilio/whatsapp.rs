@@ -123,6 +123,25 @@ mod tests {
     }
 
     #[test]
+    fn an_instance_for_whatsapp_only_needs_no_sms_sender() {
+        use crate::providers::SmsProvider;
+        let c = super::super::Config {
+            account_sid: format!("AC{}", "0".repeat(32)),
+            auth_token: Some("t".into()),
+            whatsapp: Some(cfg()),
+            ..Default::default()
+        };
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        let p = super::super::TwilioProvider::new(&c).unwrap();
+        assert_eq!(p.channels(), [crate::domain::Channel::Whatsapp]);
+        let none = super::super::Config {
+            whatsapp: None,
+            ..c
+        };
+        assert!(none.problems().iter().any(|p| p.contains("set from")));
+    }
+
+    #[test]
     fn settings_are_checked() {
         assert!(cfg().problems().is_empty(), "{:?}", cfg().problems());
         let prefixed = WhatsappConfig {
