@@ -9,8 +9,6 @@
 
 mod support;
 
-#[path = "email/certs.rs"]
-mod certs;
 #[path = "email/server.rs"]
 mod server;
 

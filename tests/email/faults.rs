@@ -2,8 +2,8 @@
 //! purpose; the pool's reuse of one connection and its refusal to reuse a connection a
 //! send gave up on.
 
-use super::certs::certs;
 use super::server::{closed_port, secured, silent_listener, Smtpd};
+use super::support::certs::certs;
 use super::{message, provider, secured_provider, send};
 use otpgw::providers::smtp::{config::Security, SmtpProvider};
 use otpgw::providers::{ErrorKind, SmsProvider};

@@ -1,8 +1,8 @@
 //! The message as the server received and parsed it, over each kind of connection:
 //! STARTTLS with AUTH PLAIN, implicit TLS with AUTH LOGIN, plain text to loopback.
 
-use super::certs::certs;
 use super::server::{header, part, secured, Smtpd};
+use super::support::certs::certs;
 use super::{provider, secured_provider, send, BRAND, FROM};
 use otpgw::providers::smtp::config::Security;
 use serde_json::json;

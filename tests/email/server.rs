@@ -168,7 +168,7 @@ pub fn closed_port() -> u16 {
 
 /// A server secured as `security` (`"starttls"` or `"tls"`) with the certificate of
 /// `c`, requiring `AUTH` with [`USER`] and [`PASSWORD`]; `extra` settings merged in.
-pub async fn secured(security: &str, c: &super::certs::Certs, extra: Value) -> Smtpd {
+pub async fn secured(security: &str, c: &super::support::certs::Certs, extra: Value) -> Smtpd {
     let mut s = json!({
         "security": security,
         "cert": c.cert,

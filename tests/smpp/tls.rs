@@ -4,124 +4,13 @@
 //! SMSC's certificate refused like a wrong password (error log, breaker, no tight loop).
 
 use super::smsc::Smsc;
+use super::support::certs::{certs, Certs};
 use super::support::sink::{Behaviour, Sink};
 use super::{gateway, metrics, provider, series, start, wait_status};
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
-
-/// Runs `openssl` with `args` in `dir`.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the TLS tests make their certificates with `openssl`, which must be on PATH");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Makes a CA named `name` in `dir`: `name.key`, `name.pem`.
-fn ca(dir: &Path, name: &str) -> PathBuf {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            &format!("/CN={name}"),
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-    dir.join(format!("{name}.pem"))
-}
-
-/// Certificates for a TLS SMSC on 127.0.0.1: (the CA's PEM, the server key, the server
-/// certificate signed by that CA).
-struct Certs {
-    _dir: tempfile::TempDir,
-    ca: PathBuf,
-    other_ca: PathBuf,
-    key: PathBuf,
-    cert: PathBuf,
-}
-
-fn certs() -> Certs {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let ca_pem = ca(d, "ca");
-    let other_ca = ca(d, "other");
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            "smsc.key",
-            "-out",
-            "smsc.csr",
-        ],
-    );
-    std::fs::write(
-        d.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "smsc.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "ext.cnf",
-            "-out",
-            "smsc.pem",
-        ],
-    );
-    Certs {
-        ca: ca_pem,
-        other_ca,
-        key: d.join("smsc.key"),
-        cert: d.join("smsc.pem"),
-        _dir: dir,
-    }
-}
 
 /// A TLS SMSC with `settings` besides its certificate.
 async fn tls_smsc(c: &Certs, mut settings: serde_json::Value) -> Smsc {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod certs;
 pub mod pyvenv;
 pub mod redis;
 pub mod scan;

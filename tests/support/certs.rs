@@ -1,6 +1,7 @@
 //! A throwaway CA and a server certificate for 127.0.0.1 and `localhost` signed by it,
-//! made with `openssl` for each test that needs TLS (the adapter trusts the CA through
-//! `tls_ca_file`), and a second CA that vouches for nothing here.
+//! made with `openssl` for each test that needs TLS (the SMTP relay's and the SMSC's; the
+//! gateway trusts the CA through `tls_ca_file`), and a second CA that vouches for
+//! nothing here.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -79,9 +80,9 @@ pub fn certs() -> Certs {
             "-subj",
             "/CN=127.0.0.1",
             "-keyout",
-            "relay.key",
+            "server.key",
             "-out",
-            "relay.csr",
+            "server.csr",
         ],
     );
     std::fs::write(
@@ -96,7 +97,7 @@ pub fn certs() -> Certs {
             "x509",
             "-req",
             "-in",
-            "relay.csr",
+            "server.csr",
             "-CA",
             "ca.pem",
             "-CAkey",
@@ -107,14 +108,14 @@ pub fn certs() -> Certs {
             "-extfile",
             "ext.cnf",
             "-out",
-            "relay.pem",
+            "server.pem",
         ],
     );
     Certs {
         ca: ca_pem,
         other_ca,
-        key: d.join("relay.key"),
-        cert: d.join("relay.pem"),
+        key: d.join("server.key"),
+        cert: d.join("server.pem"),
         _dir: dir,
     }
 }
