@@ -75,7 +75,10 @@ fn spec(keys: &Keys, shards: u16, n: u32) -> StartSpec {
 
 async fn measure(name: &str, store: Arc<dyn Store>, keys: &Keys, shards: u16, n: u32) {
     for i in 0..n {
-        store.start(spec(keys, shards, i), now_millis()).await.unwrap();
+        store
+            .start(spec(keys, shards, i), now_millis())
+            .await
+            .unwrap();
     }
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let t = Instant::now();
