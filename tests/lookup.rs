@@ -335,3 +335,53 @@ async fn a_loopback_caller_in_dev_mode_needs_no_key() {
     let r = lookup_as(&app, None, json!({"tenant": "demo", "to": to})).await;
     assert_eq!(items(&r).len(), 1);
 }
+
+/// The index itself, on the store alone: bounded to the newest [`LOOKUP_MAX`] ids, and
+/// not written when the tenant keeps none.
+mod index {
+    use super::support;
+    use otpgw::domain::{now_millis, VerificationId};
+    use otpgw::store::{StartOutcome, LOOKUP_MAX};
+
+    support::store::on_every_backend!(
+        the_index_keeps_the_newest_ids_only,
+        a_tenant_without_retention_keeps_no_index,
+    );
+
+    async fn the_index_keeps_the_newest_ids_only(kind: &str) {
+        let (store, _queue) = support::store::backend(kind).await;
+        let n = support::store::number();
+        let t0 = now_millis();
+        let mut ids = Vec::new();
+        for i in 0..LOOKUP_MAX as i64 + 5 {
+            // each start 61 s after the last, when the last (pending a minute) is over
+            let now = t0 + i * 61_000;
+            let mut s = support::store::start_spec(&n, 0);
+            s.fresh.id = VerificationId::generate(n.shard).unwrap();
+            s.fresh.created_at = now;
+            s.fresh.expires_at = now + 60_000;
+            s.lookup_ms = 86_400_000;
+            s.number_send_limit = 1_000;
+            ids.push(s.fresh.id.clone());
+            let out = store.start(s, now).await.unwrap();
+            assert!(matches!(out, StartOutcome::Created(_)), "{out:?}");
+        }
+        let found = store.lookup(&n, 0).await.unwrap();
+        let newest: Vec<_> = ids.iter().rev().take(LOOKUP_MAX).cloned().collect();
+        let got: Vec<_> = found.iter().map(|e| e.id.clone()).collect();
+        assert_eq!(got, newest, "the newest {LOOKUP_MAX}, newest first");
+        assert!(found.windows(2).all(|w| w[0].created_at > w[1].created_at));
+        // `since` cuts the older ones
+        let since = found[9].created_at;
+        assert_eq!(store.lookup(&n, since).await.unwrap().len(), 10);
+    }
+
+    async fn a_tenant_without_retention_keeps_no_index(kind: &str) {
+        let (store, _queue) = support::store::backend(kind).await;
+        let n = support::store::number();
+        let s = support::store::start_spec(&n, 0);
+        let now = s.fresh.created_at;
+        store.start(s, now).await.unwrap();
+        assert!(store.lookup(&n, 0).await.unwrap().is_empty());
+    }
+}
