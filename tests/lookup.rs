@@ -137,7 +137,13 @@ async fn a_destinations_verifications_are_found_and_nothing_names_it_at_rest(b: 
     // the workflow's code, used up, is wrong for the call's (but one in a million)
     let r = app.check(&to, &wrong(&code)).await;
     assert_eq!(r.body["valid"], false, "{}", r.text);
-    // 4. An email to an address, looked up by the address.
+    // 4. A delivery-only send of the caller's own code.
+    let r = app
+        .post("/v1/deliveries", json!({"to": to, "code": "482913"}))
+        .await;
+    assert!(r.status == 201 || r.status == 202, "{}", r.text);
+    let dlv = r.body["id"].as_str().unwrap().to_string();
+    // 5. An email to an address, looked up by the address.
     let mail = started(&app, json!({"to": ADDRESS, "channel": "email"})).await;
 
     let r = lookup(&app, "demo", &to).await;
@@ -152,9 +158,13 @@ async fn a_destinations_verifications_are_found_and_nothing_names_it_at_rest(b: 
     );
     let found = items(&r);
     let ids: Vec<&str> = found.iter().map(|i| i["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, [&voice, &flow, &failed], "newest first");
-    let (v, w, f) = (&found[0], &found[1], &found[2]);
-    assert!(found
+    assert_eq!(ids, [&dlv, &voice, &flow, &failed], "newest first");
+    assert_eq!(
+        (&found[0]["kind"], &found[0]["channel"]),
+        (&json!("delivery"), &json!("sms"))
+    );
+    let (v, w, f) = (&found[1], &found[2], &found[3]);
+    assert!(found[1..]
         .iter()
         .all(|i| i["record"] == "found" && i["kind"] == "verification"));
     assert_eq!(

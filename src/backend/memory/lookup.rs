@@ -49,7 +49,7 @@ impl Inner {
             .filter(|(at, _)| *at >= since)
             .filter_map(|(at, id)| {
                 Some(LookupEntry {
-                    id: VerificationId::parse(id).ok()?,
+                    id: VerificationId::parse_stored(id)?,
                     created_at: *at,
                 })
             })

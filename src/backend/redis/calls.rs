@@ -223,7 +223,7 @@ pub(super) fn lookup_entries(v: Value) -> Vec<crate::store::LookupEntry> {
         .into_iter()
         .filter_map(|(m, s)| {
             Some(crate::store::LookupEntry {
-                id: VerificationId::parse(&text(&m)?).ok()?,
+                id: VerificationId::parse_stored(&text(&m)?)?,
                 created_at: score(&s)?,
             })
         })
