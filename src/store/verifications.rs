@@ -1,5 +1,6 @@
 //! The verifications a store keeps: a start (create or resend, in one atomic step with the
-//! number's send limit), a check, reads and cancel, with their requests and outcomes.
+//! number's send limit), a check, reads and cancel, with their requests and outcomes;
+//! and the support lookup's per-destination index of ids, written by the start.
 
 use super::admit::{self, Admission, Admitted};
 use crate::domain::{Channel, Millis, Verification, VerificationId};
