@@ -1171,6 +1171,7 @@ impl Direct {
             number: number.clone(),
             cooldown_ms: ms(cfg.resend_cooldown_secs),
             retention_ms: ms(cfg.retention_secs),
+            lookup_ms: ms(cfg.lookup_retention_secs),
             number_send_limit: cfg.number_sends_per_hour,
             number_window_ms: 3_600_000,
             resend_channel: None,

@@ -27,6 +27,10 @@ pub struct TenantConfig {
     pub resend_cooldown_secs: u64,
     /// How long finished verifications stay readable, in seconds.
     pub retention_secs: u64,
+    /// How long the support lookup (`POST /v1/admin/lookup`) can find a destination's
+    /// verifications and sends, in seconds (0: no lookup index is kept). The index holds
+    /// ids under the destination's keyed hash, never the number or address.
+    pub lookup_retention_secs: u64,
     /// Sends per number per hour, across verifications (shared by all instances).
     pub number_sends_per_hour: u32,
     /// Failed checks per number per hour, across verifications and from every client
@@ -95,6 +99,7 @@ impl Default for TenantConfig {
             max_sends: 5,
             resend_cooldown_secs: 30,
             retention_secs: 3600,
+            lookup_retention_secs: 7 * 86_400,
             number_sends_per_hour: 10,
             number_failed_checks_per_hour: 50,
             client_failed_checks_per_hour: 10,

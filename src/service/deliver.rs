@@ -146,6 +146,7 @@ impl Service {
             number,
             cooldown_ms: 0,
             retention_ms: ms(cfg.retention_secs),
+            lookup_ms: ms(cfg.lookup_retention_secs),
             number_send_limit: cfg.number_sends_per_hour,
             number_window_ms: 3_600_000,
             resend_channel: None,

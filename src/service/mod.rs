@@ -17,6 +17,7 @@ mod guard;
 mod hook_call;
 mod idempotency;
 mod idempotent;
+mod lookup;
 mod observe;
 mod ops;
 mod start;
@@ -31,6 +32,7 @@ pub use admission::{check_admission, client_check_keys, geo_check, limit_policy,
 pub use deliver::{DeliverInput, DeliverySource};
 pub use guard::{guard_policy, probe, Sources};
 pub use hook_call::HookCall;
+pub use lookup::LookupItem;
 pub use ops::{BreakerState, Fleet, Outbox, ProviderState, QueueDepth, ReceiptRequest};
 pub use view::{
     error_rate, DeliveryRecordView, DeliveryView, StartResult, StepView, VerificationView,

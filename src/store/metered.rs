@@ -105,6 +105,13 @@ impl Verifications for MeteredStore {
         self.timed("pending_id", self.inner.pending_id(number, now))
             .await
     }
+    async fn lookup(
+        &self,
+        number: &NumberRef,
+        since: Millis,
+    ) -> StoreResult<Vec<crate::store::LookupEntry>> {
+        self.timed("lookup", self.inner.lookup(number, since)).await
+    }
 }
 
 #[async_trait]

@@ -33,8 +33,8 @@ pub use delivery_log::DeliveryLog;
 pub use idempotency::{Idempotency, IdempotencyBegin};
 pub use steps::{advance, parse_timer, timer_member, NextStep, NextWhy, Steps};
 pub use verifications::{
-    CheckOutcome, CheckSpec, CheckTarget, EnqueueSpec, NumberRef, StartOutcome, StartSpec,
-    Verifications,
+    CheckOutcome, CheckSpec, CheckTarget, EnqueueSpec, LookupEntry, NumberRef, StartOutcome,
+    StartSpec, Verifications, LOOKUP_MAX,
 };
 
 /// The whole store: verifications, their delivery log and idempotency keys over one

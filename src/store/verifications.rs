@@ -1,5 +1,6 @@
 //! The verifications a store keeps: a start (create or resend, in one atomic step with the
-//! number's send limit), a check, reads and cancel, with their requests and outcomes.
+//! number's send limit), a check, reads and cancel, with their requests and outcomes;
+//! and the support lookup's per-destination index of ids, written by the start.
 
 use super::admit::{self, Admission, Admitted};
 use crate::domain::{Channel, Millis, Verification, VerificationId};
@@ -19,6 +20,19 @@ pub struct NumberRef {
     pub channel: Channel,
 }
 
+/// Ids a destination's lookup index keeps at most (the newest); an older one drops out.
+pub const LOOKUP_MAX: usize = 50;
+
+/// One entry of a destination's lookup index: a verification's (or delivery-only
+/// send's) id and when it was created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupEntry {
+    /// The verification or send.
+    pub id: VerificationId,
+    /// Its creation time.
+    pub created_at: Millis,
+}
+
 /// A start request as the store sees it: a candidate new verification plus the policy.
 #[derive(Debug, Clone)]
 pub struct StartSpec {
@@ -32,6 +46,9 @@ pub struct StartSpec {
     pub cooldown_ms: i64,
     /// How long a finished verification stays readable, in ms.
     pub retention_ms: i64,
+    /// How long the destination's lookup index keeps this start's id, in ms (0: not
+    /// indexed). See [`LOOKUP_MAX`].
+    pub lookup_ms: i64,
     /// Sends allowed per number per window.
     pub number_send_limit: u32,
     /// Window of that limit, in ms.
@@ -179,6 +196,9 @@ pub trait Verifications: Send + Sync + 'static {
         retention_ms: i64,
         now: Millis,
     ) -> StoreResult<Option<(Verification, bool)>>;
+    /// A destination's lookup index (every channel, verifications and delivery-only
+    /// sends), newest first, entries created at or after `since` only.
+    async fn lookup(&self, number: &NumberRef, since: Millis) -> StoreResult<Vec<LookupEntry>>;
     /// The id of the verification pending for a number and channel, if any.
     async fn pending_id(
         &self,

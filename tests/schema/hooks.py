@@ -14,7 +14,8 @@ because they depend on data outside the request:
 `before_call` maps them, in requests the document calls valid, onto values the test
 tenant accepts: `to` onto a valid +1 415 number made from the generated digits (or an
 address at example.com made from the generated one), `template` onto one of the
-tenant's templates and `workflow` onto its workflow. Valid starts and checks then reach the code
+tenant's templates and `workflow` onto its workflow, and a lookup's `tenant` onto the
+test tenant (another answers `404`). Valid starts and checks then reach the code
 past those checks, and any other refusal of them is a disagreement.
 
 `filter_failure` keeps the exceptions explicit: these refusals of a valid request do not
@@ -37,7 +38,7 @@ import schemathesis
 from schemathesis.openapi.checks import RejectedPositiveData
 
 E164 = re.compile(r"^\+[0-9]{7,15}$")
-WITH_BODY = {"startVerification", "checkVerification", "createDelivery"}
+WITH_BODY = {"startVerification", "checkVerification", "createDelivery", "supportLookup"}
 # The test tenant's templates and workflows (tests/schema.rs, config/default.toml).
 TEMPLATES = ("default", "short")
 WORKFLOWS = ("fallback",)
@@ -77,6 +78,8 @@ def before_call(ctx, case, **kwargs):
         body["to"] = valid_number(body["to"])
     elif isinstance(body.get("to"), str) and "@" in body["to"]:
         body["to"] = valid_address(body["to"])
+    if _operation_id(case) == "supportLookup" and isinstance(body.get("tenant"), str):
+        body["tenant"] = "demo"
     if isinstance(body.get("workflow"), str):
         body["workflow"] = WORKFLOWS[0]
     if isinstance(body.get("template"), str):

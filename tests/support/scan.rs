@@ -1,12 +1,13 @@
 //! What is at rest in Redis: every key under a prefix with its value (strings, hashes,
-//! streams) and its absolute expiry, read from every node given.
+//! streams, sorted sets) and its absolute expiry, read from every node given.
 
 /// One key as stored.
 #[derive(Debug)]
 pub struct Stored {
     /// Key name.
     pub key: String,
-    /// The value's bytes (hash fields and stream entries joined with NUL).
+    /// The value's bytes (hash fields, stream entries, sorted-set members and scores joined
+    /// with NUL).
     pub value: Vec<u8>,
     /// Absolute expiry in Unix ms (`PEXPIRETIME`); negative when none.
     pub expires_at: i64,
@@ -45,6 +46,15 @@ pub fn scan_all(urls: &[String], prefix: &str) -> Vec<Stored> {
                         join(fields);
                     }
                 }
+                "zset" => join(
+                    redis::cmd("ZRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .arg("WITHSCORES")
+                        .query(&mut con)
+                        .unwrap(),
+                ),
                 "none" => continue,
                 other => panic!("unexpected key type {other} for {key}"),
             }

@@ -95,6 +95,7 @@ pub fn start_spec(number: &NumberRef, cooldown_ms: i64) -> StartSpec {
         number: number.clone(),
         cooldown_ms,
         retention_ms: 60_000,
+        lookup_ms: 0,
         number_send_limit: 100,
         number_window_ms: 3_600_000,
         resend_channel: None,

@@ -22,6 +22,7 @@ mod admin;
 mod deliveries;
 mod extract;
 mod hooks;
+mod lookup;
 pub mod metrics;
 mod ops;
 mod ops_page;
@@ -88,6 +89,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/receipts/{provider}"),
     ("post", "/v1/receipts/{provider}"),
     ("get", "/v1/admin/blocks"),
+    ("post", "/v1/admin/lookup"),
     ("delete", "/v1/admin/blocks/{tenant}/{prefix}"),
     ("delete", "/v1/admin/blocks/{tenant}/{level}/{key}"),
     ("get", "/dev/outbox"),
@@ -119,6 +121,7 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/ops", get(ops_page::page))
         .route("/v1/admin/blocks", get(admin::list))
+        .route("/v1/admin/lookup", post(lookup::lookup))
         .route(
             "/v1/admin/blocks/{tenant}/{prefix}",
             axum::routing::delete(admin::lift_prefix),

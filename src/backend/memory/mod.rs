@@ -9,6 +9,7 @@
 
 mod idem;
 mod limiter;
+mod lookup;
 mod pumps;
 mod queue;
 mod room;

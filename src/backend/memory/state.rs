@@ -21,6 +21,7 @@ impl Inner {
     pub fn purge(&mut self, now: Millis) {
         self.records.purge(now);
         self.index.purge(now);
+        self.lookups.purge(now);
         self.counters.purge(now);
         self.fail_tats.purge(now);
         self.idem.purge(now);
@@ -58,6 +59,8 @@ impl Record {
 pub(super) struct Inner {
     pub records: TtlMap<Record>,
     pub index: TtlMap<String>,
+    /// The support lookup's index: per destination, (created_at, id), newest first.
+    pub lookups: TtlMap<Vec<(Millis, String)>>,
     pub counters: TtlMap<u32>,
     pub fail_tats: TtlMap<f64>,
     pub idem: TtlMap<Idem>,

@@ -148,6 +148,14 @@ impl Verifications for MemoryStore {
         Ok(self.finish(tenant, id, number, Status::Approved, retention_ms, now))
     }
 
+    async fn lookup(
+        &self,
+        number: &NumberRef,
+        since: Millis,
+    ) -> StoreResult<Vec<crate::store::LookupEntry>> {
+        Ok(self.lock().lookup(number, since, now_millis()))
+    }
+
     async fn pending_id(
         &self,
         number: &NumberRef,

@@ -52,6 +52,7 @@ fn spec(tenant: &str, n: u32, now: Millis, ttl: i64) -> StartSpec {
         },
         cooldown_ms: 0,
         retention_ms: 0,
+        lookup_ms: 0,
         number_send_limit: 10,
         number_window_ms: 3_600_000,
         resend_channel: None,

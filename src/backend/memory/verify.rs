@@ -85,6 +85,7 @@ impl MemoryStore {
             Ok(evicted) => self.evicted(evicted),
             Err(Full(ms)) => return Ok(StartOutcome::StoreFull(ms)),
         }
+        g.index_lookup(&spec, self.caps, now);
         let v = spec.fresh;
         let id = v.id.as_str().to_string();
         if indexed {

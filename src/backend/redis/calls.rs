@@ -60,6 +60,7 @@ impl RedisStore {
             .key(self.layout.record_key(&v.id))
             .key(format!("{}:q", self.layout.tag(spec.number.shard)))
             .key(self.layout.timers(spec.number.shard))
+            .key(self.layout.lookup_key(&spec.number))
             .arg(now)
             .arg(self.layout.record_prefix(spec.number.shard))
             .arg(v.id.as_str())
@@ -78,7 +79,9 @@ impl RedisStore {
                     .as_ref()
                     .and_then(|w| w.step().timeout_ms)
                     .map_or(String::new(), |t| (now + t).to_string()),
-            );
+            )
+            .arg(spec.lookup_ms.max(0))
+            .arg(crate::store::LOOKUP_MAX);
         for f in record::encode(v, &spec.code_mac, &self.sealer) {
             p.arg(f);
         }
@@ -189,4 +192,40 @@ pub(super) fn bad_reply(what: &str) -> StoreError {
 fn id_and_record(rest: &[Value], sealer: &crate::crypto::Sealer) -> Option<Verification> {
     let id = VerificationId::parse_stored(&text(rest.first()?)?)?;
     decode(&id, rest.get(1)?, sealer)
+}
+
+/// Reads a `ZREVRANGEBYSCORE … WITHSCORES` reply of the lookup index (flat
+/// member/score pairs, or RESP3 pairs) into entries; ids that do not parse are skipped.
+pub(super) fn lookup_entries(v: Value) -> Vec<crate::store::LookupEntry> {
+    let Value::Array(items) = v else {
+        return Vec::new();
+    };
+    let score = |s: &Value| match s {
+        Value::Double(d) => Some(*d as i64),
+        other => text(other)?.parse::<f64>().ok().map(|d| d as i64),
+    };
+    let pairs: Vec<(Value, Value)> = if items.iter().all(|i| matches!(i, Value::Array(_))) {
+        items
+            .into_iter()
+            .filter_map(|i| match i {
+                Value::Array(mut p) if p.len() == 2 => {
+                    let s = p.pop()?;
+                    Some((p.pop()?, s))
+                }
+                _ => None,
+            })
+            .collect()
+    } else {
+        let mut it = items.into_iter();
+        std::iter::from_fn(|| Some((it.next()?, it.next()?))).collect()
+    };
+    pairs
+        .into_iter()
+        .filter_map(|(m, s)| {
+            Some(crate::store::LookupEntry {
+                id: VerificationId::parse_stored(&text(&m)?)?,
+                created_at: score(&s)?,
+            })
+        })
+        .collect()
 }

@@ -50,6 +50,11 @@ impl Layout {
         )
     }
 
+    /// A destination's lookup index (every channel): ids by creation time.
+    pub fn lookup_key(&self, n: &NumberRef) -> String {
+        format!("{}:lk:{}:{}", self.tag(n.shard), n.tenant, n.key)
+    }
+
     /// A number's counter of `kind` (`ls`, `cf`, `cc`).
     pub fn counter_key(&self, kind: &str, n: &NumberRef) -> String {
         format!("{}:{kind}:{}:{}", self.tag(n.shard), n.tenant, n.key)

@@ -21,6 +21,7 @@
 //! |---|---|---|---|
 //! | `P:v1:{sS}:v:<id>` | hash | expiry + retention; retention after finishing | the record (fields in `record.rs`) |
 //! | `P:v1:{sS}:n:T:N:<channel>` | string | until expiry | id of the pending verification |
+//! | `P:v1:{sS}:lk:T:N` | sorted set | `lookup_retention_secs` from the last start | the destination's verification and send ids by creation time (ms), the newest 50: the support lookup |
 //! | `P:v1:{sS}:ls:T:N` | counter | window | sends to the number in the window |
 //! | `P:v1:{sS}:cf:T:N` | string | until the TAT passes (≤ window) | GCRA TAT (ms) of the number's failed checks |
 //! | `P:v1:{sS}:cc:T:N:H` | string | until the TAT passes (≤ window) | GCRA TAT (ms) of the failed checks from one client (`H`: keyed hash of its IP group or session) |

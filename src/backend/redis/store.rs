@@ -168,6 +168,22 @@ impl Verifications for RedisStore {
         let v = self.conn.query(&cmd).await?;
         Ok(text(&v).and_then(|s| VerificationId::parse(&s).ok()))
     }
+
+    async fn lookup(
+        &self,
+        number: &NumberRef,
+        since: Millis,
+    ) -> StoreResult<Vec<crate::store::LookupEntry>> {
+        let mut cmd = ::redis::cmd("ZREVRANGEBYSCORE");
+        cmd.arg(self.layout.lookup_key(number))
+            .arg("+inf")
+            .arg(since)
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(crate::store::LOOKUP_MAX);
+        Ok(super::calls::lookup_entries(self.conn.query(&cmd).await?))
+    }
 }
 
 #[async_trait]

@@ -4,6 +4,7 @@
 -- verification and its queued message, or neither.
 -- KEYS[1] pending index   KEYS[2] per-number send counter   KEYS[3] new record
 -- KEYS[4] the shard's send stream   KEYS[5] the shard's workflow step timers
+-- KEYS[6] the destination's lookup index (sorted set of ids by creation time)
 -- ARGV[1] now ms  ARGV[2] record key prefix  ARGV[3] new id  ARGV[4] cooldown ms
 -- ARGV[5] retention ms  ARGV[6] number send limit  ARGV[7] limit window ms
 -- ARGV[8] new expires_at ms  ARGV[9] tenant  ARGV[10] app hash  ARGV[11] request id
@@ -11,7 +12,8 @@
 -- for a delivery-only send: it never resends the pending one, nor takes the index
 -- ARGV[13] the channel a resend switches to ('' keeps the last send's)
 -- ARGV[14] when a new workflow's first step times out ('' none: no workflow, or one step)
--- ARGV[15..] field/value pairs of the new record
+-- ARGV[15] lookup retention ms ('0': no index kept)  ARGV[16] ids the lookup index keeps
+-- ARGV[17..] field/value pairs of the new record
 local now = tonumber(ARGV[1])
 local function ms(n) return string.format('%d', n) end
 local sent = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -50,10 +52,18 @@ end
 if sent >= tonumber(ARGV[6]) then return limited() end
 enqueue(ARGV[3], 1)
 local fields = {}
-for i = 15, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 17, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[3], unpack(fields))
 redis.call('PEXPIREAT', KEYS[3], ms(tonumber(ARGV[8]) + tonumber(ARGV[5])))
 if indexed then redis.call('SET', KEYS[1], ARGV[3], 'PXAT', ARGV[8]) end
 if ARGV[14] ~= '' then redis.call('ZADD', KEYS[5], ARGV[14], ARGV[3] .. '|0') end
+local keep = tonumber(ARGV[15])
+if keep > 0 then
+  -- newest ids by creation time; older than the retention or past the cap drop out
+  redis.call('ZADD', KEYS[6], now, ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. ms(now - keep))
+  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -1 - tonumber(ARGV[16]))
+  redis.call('PEXPIRE', KEYS[6], ARGV[15])
+end
 bump()
 return {'created'}
