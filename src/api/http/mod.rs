@@ -19,6 +19,7 @@
 
 mod access;
 mod admin;
+mod admin_stats;
 mod deliveries;
 mod extract;
 mod hooks;
@@ -88,6 +89,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/receipts/{provider}"),
     ("post", "/v1/receipts/{provider}"),
     ("get", "/v1/admin/blocks"),
+    ("get", "/v1/admin/stats"),
     ("delete", "/v1/admin/blocks/{tenant}/{prefix}"),
     ("delete", "/v1/admin/blocks/{tenant}/{level}/{key}"),
     ("get", "/dev/outbox"),
@@ -119,6 +121,7 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/ops", get(ops_page::page))
         .route("/v1/admin/blocks", get(admin::list))
+        .route("/v1/admin/stats", get(admin_stats::stats))
         .route(
             "/v1/admin/blocks/{tenant}/{prefix}",
             axum::routing::delete(admin::lift_prefix),
