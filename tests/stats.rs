@@ -161,8 +161,9 @@ async fn stats(app: &TestApp, query: &str, key: Option<&str>) -> (u16, Value) {
     (r.status, r.body)
 }
 
-/// Three starts to US numbers, two right codes: the API answers 3 starts, 3 accepted
-/// sends through `console`, 2 approvals, conversion 0.6667 and a spend of 3 × 0.08, by
+/// Three starts to US numbers, a fourth to one of them inside its resend cooldown
+/// (refused), two right codes: the API answers 3 starts, 1 refusal, 3 accepted sends
+/// through `console`, 2 approvals, conversion 0.6667 and a spend of 3 × 0.08, by
 /// provider and by country, once the instance has flushed.
 async fn the_api_answers_the_scenario_numbers(backend: Backend) {
     let app = gateway(backend).await;
@@ -170,6 +171,11 @@ async fn the_api_answers_the_scenario_numbers(backend: Backend) {
     for n in &numbers {
         assert_eq!(app.start(n).await.status, 201);
     }
+    assert_eq!(
+        app.start(&numbers[0]).await.status,
+        429,
+        "inside the cooldown"
+    );
     for n in &numbers[..2] {
         let code = app.code_for(n).await;
         assert_eq!(app.check(n, &code).await.body["valid"], true);
@@ -187,6 +193,13 @@ async fn the_api_answers_the_scenario_numbers(backend: Backend) {
     }
     let t = &body["totals"];
     assert_eq!(t["starts"], 3, "{body}");
+    let refused: i64 = t["refused"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_i64().unwrap())
+        .sum();
+    assert_eq!(refused, 1, "{t}");
     assert_eq!(t["sends"], 3);
     assert_eq!(t["accepted"], 3);
     assert_eq!(t["failed"], 0);

@@ -226,6 +226,34 @@ mod tests {
     }
 
     #[test]
+    fn a_guard_refusal_adds_avoided_spend_and_others_do_not() {
+        let r = Recorder::default();
+        r.set_prices([("tw".to_string(), [("FR".to_string(), 0.1)].into())].into());
+        r.refused(0, &D, "prefix_blocked", true);
+        r.refused(0, &D, "number", false);
+        let mut b: Vec<_> = r.take().into_iter().map(|b| (b.field, b.n)).collect();
+        b.sort();
+        assert_eq!(
+            b,
+            [
+                ("sms|FR|tw|avoided".to_string(), 100),
+                ("sms|FR|tw|refused:number".to_string(), 1),
+                ("sms|FR|tw|refused:prefix_blocked".to_string(), 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_flush_puts_its_counts_back() {
+        let r = Recorder::default();
+        r.add(0, &D, "starts", 2);
+        let taken = r.take();
+        r.add(0, &D, "starts", 1);
+        r.restore(taken);
+        assert_eq!(r.take()[0].n, 3);
+    }
+
+    #[test]
     fn latency_buckets_cover_every_duration() {
         assert_eq!(latency_bucket(0), 0);
         assert_eq!(latency_bucket(2), 0);
