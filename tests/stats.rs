@@ -272,7 +272,112 @@ async fn the_admin_key_is_required(backend: Backend) {
     app.stop().await;
 }
 
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "twilio-auth-token-for-stats-tests";
+const MESSAGE: &str = "SM00000000000000000000000000000001";
+
+/// Twilio's Messages resource, answering the documented 201 with a fixed sid.
+async fn twilio_stand_in() -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/2010-04-01/Accounts/{sid}/Messages.json",
+        post(|| async {
+            (
+                axum::http::StatusCode::CREATED,
+                axum::Json(serde_json::json!({"sid": MESSAGE, "status": "queued"})),
+            )
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// A status callback signed as Twilio signs it (HMAC-SHA1 over URL + sorted params).
+async fn twilio_receipt(app: &TestApp, params: &[(&str, &str)]) -> u16 {
+    use base64::Engine;
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut p = params.to_vec();
+    p.sort();
+    let mut data = "https://otp.example.com/v1/receipts/tw".to_string();
+    for (k, v) in p {
+        data.push_str(k);
+        data.push_str(v);
+    }
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(TOKEN.as_bytes()).unwrap();
+    mac.update(data.as_bytes());
+    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let req = app
+        .http
+        .post(app.url("/v1/receipts/tw"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", sig)
+        .body(body);
+    app.send(req).await.status
+}
+
+/// A send through Twilio (stand-in) and its signed `delivered` callback, sent twice: one
+/// delivered, delivery rate 1, the latency in the first bucket (p50 and p95 of 2 s) for
+/// `tw`, and the replayed receipt not counted again.
+async fn a_delivered_receipt_counts_once_with_its_latency(backend: Backend) {
+    let base = twilio_stand_in().await;
+    let app = spawn_app(backend, move |c| {
+        c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
+        c.stats.flush_ms = 100;
+        let tw = otpgw::providers::twilio::Config {
+            base_url: base,
+            account_sid: SID.into(),
+            auth_token: Some(TOKEN.into()),
+            from: Some("+15005550006".into()),
+            ..Default::default()
+        };
+        c.providers
+            .insert("tw".into(), otpgw::providers::ProviderConfig::Twilio(tw));
+        c.routing.default = vec!["tw".into()];
+        c.receipts.public_base_url = Some("https://otp.example.com".into());
+    })
+    .await;
+    let id = app.start(&support::app::number()).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = std::time::Instant::now();
+    while app.fetch(&id).await.body["delivery"]["status"] != "sent" {
+        assert!(t.elapsed() < Duration::from_secs(5), "never sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let delivered = [("MessageSid", MESSAGE), ("MessageStatus", "delivered")];
+    assert_eq!(twilio_receipt(&app, &delivered).await, 200);
+    assert_eq!(twilio_receipt(&app, &delivered).await, 200);
+    let t = std::time::Instant::now();
+    while stats(&app, "?by=provider", Some(ADMIN_KEY)).await.1["totals"]["delivered"] != 1 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the receipt was never counted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Several flushes later, the replay has still not been counted.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body = stats(&app, "?by=provider", Some(ADMIN_KEY)).await.1;
+    assert_eq!(body["totals"]["delivered"], 1, "{body}");
+    assert_eq!(body["totals"]["accepted"], 1);
+    assert_eq!(body["totals"]["delivery_rate"], 1.0);
+    let tw = &body["latency"][0];
+    assert_eq!(tw["provider"], "tw", "{body}");
+    assert_eq!(
+        (tw["p50_seconds"].as_i64(), tw["p95_seconds"].as_i64()),
+        (Some(2), Some(2))
+    );
+    app.stop().await;
+}
+
 on_every_backend_kind!(
+    a_delivered_receipt_counts_once_with_its_latency,
     two_instances_adding_to_one_minute_sum_exactly,
     buckets_expire_at_the_retention,
     the_api_answers_the_scenario_numbers,
