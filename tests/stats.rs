@@ -376,7 +376,60 @@ async fn a_delivered_receipt_counts_once_with_its_latency(backend: Backend) {
     app.stop().await;
 }
 
+/// With the pumping guard enforcing a small prefix budget, starts into one prefix until
+/// the guard refuses: each refusal is counted under its reason (`prefix_blocked`) and
+/// adds what the route's first provider (`console`, 0.08 to the US) would have charged
+/// to `spend_avoided`.
+async fn a_guard_refusal_counts_the_spend_it_avoided(backend: Backend) {
+    let app = spawn_app(backend, |c| {
+        c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
+        c.stats.flush_ms = 100;
+        c.stats
+            .prices
+            .insert("console".into(), [("US".to_string(), 0.08)].into());
+        let p = &mut c.tenants.get_mut("demo").unwrap().pumping;
+        p.mode = otpgw::config::PumpingMode::Enforce;
+        p.levels.prefix.budget = 1.0;
+        p.block_secs = 600;
+    })
+    .await;
+    let n = support::app::number();
+    let prefix = &n[..n.len() - 3];
+    let mut refused = 0;
+    for i in 0..60u32 {
+        let r = app.start(&format!("{prefix}{:03}", i * 7 % 1000)).await;
+        if r.status != 201 {
+            assert_eq!(r.body["reason"], "prefix_blocked", "{}", r.text);
+            refused += 1;
+            if refused == 2 {
+                break;
+            }
+        }
+    }
+    assert_eq!(refused, 2, "the guard never refused twice");
+    let t = std::time::Instant::now();
+    let body = loop {
+        let b = stats(&app, "?by=country", Some(ADMIN_KEY)).await.1;
+        if b["totals"]["refused"]["prefix_blocked"] == 2 {
+            break b;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "refusals never counted: {b}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let avoided = body["totals"]["spend_avoided"].as_f64().unwrap();
+    assert!((avoided - 0.16).abs() < 1e-9, "{body}");
+    let us = body["spend"]["per_country"]["US"]["avoided"]
+        .as_f64()
+        .unwrap();
+    assert!((us - 0.16).abs() < 1e-9, "{body}");
+    app.stop().await;
+}
+
 on_every_backend_kind!(
+    a_guard_refusal_counts_the_spend_it_avoided,
     a_delivered_receipt_counts_once_with_its_latency,
     two_instances_adding_to_one_minute_sum_exactly,
     buckets_expire_at_the_retention,
