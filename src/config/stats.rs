@@ -60,3 +60,31 @@ pub fn problems(s: &StatsConfig, providers: &[&String]) -> Vec<String> {
     }
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_name_a_provider_a_country_and_a_price_of_zero_or_more() {
+        let mut s = StatsConfig::default();
+        let tw = "tw".to_string();
+        assert!(problems(&s, &[&tw]).is_empty());
+        s.prices.insert(
+            "tw".into(),
+            [("FR".to_string(), 0.07), ("default".to_string(), 0.05)].into(),
+        );
+        assert!(problems(&s, &[&tw]).is_empty());
+        s.prices.insert(
+            "nope".into(),
+            [("fr".to_string(), -1.0), ("XYZ".to_string(), f64::NAN)].into(),
+        );
+        s.flush_ms = 10;
+        s.retention_hours = 0;
+        let p = problems(&s, &[&tw]);
+        assert_eq!(p.len(), 7, "{p:?}");
+        assert!(p
+            .iter()
+            .any(|x| x.contains("stats.prices.nope: no provider")));
+    }
+}
