@@ -69,6 +69,7 @@ fn spec(keys: &Keys, shards: u16, n: u32) -> StartSpec {
         number_send_limit: 1_000_000,
         number_window_ms: 3_600_000,
         resend_channel: None,
+        lookup_ms: 0,
         enqueue: EnqueueSpec::default(),
     }
 }

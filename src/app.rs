@@ -41,6 +41,8 @@ pub struct Application {
     metrics_refresh: Duration,
     /// The providers, closed after the drain (SMPP binds unbind).
     providers: Arc<Router>,
+    /// The fleet numbers' flush task, stopped after one last flush at shutdown.
+    stats_flusher: tokio::task::JoinHandle<()>,
 }
 
 mod preflight;
@@ -52,7 +54,18 @@ impl Application {
         let metrics = Metrics::new();
         let keys = Keys::derive(&secret);
         // The one place a backend is chosen: store, queue, limiter and guard state together.
-        let backend = backend::build(&cfg.store, cfg.delivery.queue_capacity, &keys)?;
+        let backend = backend::build_with(
+            &cfg.store,
+            cfg.delivery.queue_capacity,
+            &keys,
+            cfg.stats.retention_hours,
+        )?;
+        metrics.stats.set_prices(cfg.stats.prices.clone());
+        let stats_flusher = crate::service::stats::spawn_flusher(
+            metrics.stats.clone(),
+            backend.stats.clone(),
+            Duration::from_millis(cfg.stats.flush_ms.max(100)),
+        );
         let queue = backend.queue.clone();
         let store: Arc<dyn store::Store> = Arc::new(store::MeteredStore::new(
             backend.store.clone(),
@@ -96,6 +109,7 @@ impl Application {
             crate::service::Fleet {
                 router: router.clone(),
                 queue: queue.clone(),
+                stats: backend.stats.clone(),
             },
         );
         let listener = TcpListener::bind(cfg.server.listen)
@@ -157,6 +171,7 @@ impl Application {
             limits: Limits::from_config(&cfg.server),
             metrics_refresh: Duration::from_millis(cfg.metrics.refresh_interval_ms.max(100)),
             providers: router,
+            stats_flusher,
         })
     }
 
@@ -234,6 +249,9 @@ impl Application {
         tracing::info!("stopped accepting requests; draining the delivery queue");
         let drained = self.workers.shutdown().await;
         self.providers.close().await;
+        self.stats_flusher.abort();
+        let fleet = self.service.fleet();
+        crate::service::stats::flush(&self.metrics.stats, &*fleet.stats).await;
         tracing::info!(drained, "shutdown complete");
         drop(rx);
         Ok(())

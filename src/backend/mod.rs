@@ -26,7 +26,7 @@ use crate::crypto::Keys;
 use crate::queue::Queue;
 use crate::ratelimit::pumping::PumpStore;
 use crate::ratelimit::{Backends, RateLimiter};
-use crate::store::Store;
+use crate::store::{FleetStats, Store};
 use std::sync::Arc;
 
 /// One backend's implementations, sharing its connection (or its process state).
@@ -40,6 +40,8 @@ pub struct Backend {
     pub limiter: Arc<dyn RateLimiter>,
     /// The pumping guard's counters and blocks.
     pub pumps: Arc<dyn PumpStore>,
+    /// The fleet numbers' per-minute buckets (`stats.retention_hours`).
+    pub stats: Arc<dyn FleetStats>,
 }
 
 impl Backend {
@@ -57,8 +59,24 @@ impl Backend {
 /// keeps outside the process (Redis). Nothing connects yet: Redis is reached on first
 /// use, so the gateway starts while it is down.
 pub fn build(cfg: &StoreConfig, queue_capacity: usize, keys: &Keys) -> anyhow::Result<Backend> {
+    build_with(
+        cfg,
+        queue_capacity,
+        keys,
+        crate::config::StatsConfig::default().retention_hours,
+    )
+}
+
+/// [`build`], with the fleet numbers kept `stats_retention_hours` (start-up passes
+/// `stats.retention_hours`).
+pub fn build_with(
+    cfg: &StoreConfig,
+    queue_capacity: usize,
+    keys: &Keys,
+    stats_retention_hours: u64,
+) -> anyhow::Result<Backend> {
     Ok(match cfg.kind {
-        StoreKind::Memory => memory::build(&cfg.memory, queue_capacity),
-        StoreKind::Redis => redis::build(&cfg.redis, keys.sealer().clone())?,
+        StoreKind::Memory => memory::build(&cfg.memory, queue_capacity, stats_retention_hours),
+        StoreKind::Redis => redis::build(&cfg.redis, keys.sealer().clone(), stats_retention_hours)?,
     })
 }

@@ -22,6 +22,7 @@ mod pumping;
 pub mod receipts;
 mod redis;
 mod sections;
+mod stats;
 mod tenant;
 mod twilio;
 mod validate;
@@ -39,6 +40,7 @@ pub use proxies::{IpBlock, TrustedProxies};
 pub use pumping::{LevelConfig, LevelMode, LevelsConfig, PumpingConfig, PumpingMode};
 pub use redis::{RedisStoreConfig, SentinelConfig};
 pub use sections::*;
+pub use stats::StatsConfig;
 pub use tenant::{TemplateSet, TenantConfig};
 pub use twilio::{is_sid, TwilioApiKey, TwilioConfig};
 pub use validate::problems;
@@ -93,6 +95,9 @@ pub struct Config {
     /// Who may read `/metrics`, and where.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The fleet numbers and spend (`GET /v1/admin/stats`).
+    #[serde(default)]
+    pub stats: StatsConfig,
     /// Development aids.
     #[serde(default)]
     pub dev: DevConfig,

@@ -96,3 +96,16 @@ pub fn render(
         .unwrap_or_else(|| tenant.default_locale.clone());
     Some(Rendered { text, locale, code })
 }
+
+/// The fleet numbers' dimensions of a send of `v` through `provider`.
+pub(crate) fn stats_dims<'a>(
+    v: &'a crate::domain::Verification,
+    provider: &'a str,
+) -> crate::metrics::stats::Dims<'a> {
+    crate::metrics::stats::Dims {
+        tenant: &v.tenant,
+        channel: v.channel.as_str(),
+        country: v.to.country(),
+        provider,
+    }
+}

@@ -145,6 +145,9 @@ pub async fn update(
         r.status,
         DeliveryStatus::Undelivered | DeliveryStatus::Failed
     );
+    if applied == ReceiptApplied::Moved {
+        count(store, metrics, provider, &id, r.status).await;
+    }
     if applied == ReceiptApplied::Moved && bad && id.kind() == RecordKind::Verification {
         super::steps::after_receipt(store, metrics, &id).await;
     }
@@ -195,4 +198,32 @@ pub fn spawn_pushed(
             });
         }
     })
+}
+
+/// Counts a receipt that moved a send into the fleet numbers: `delivered` with its
+/// latency from the last send's queueing, or `undelivered`. One record read, off the
+/// hot path; a failed read only skips the count.
+async fn count(
+    store: &dyn Store,
+    metrics: &crate::metrics::Metrics,
+    provider: &str,
+    id: &crate::domain::VerificationId,
+    status: DeliveryStatus,
+) {
+    let delivered = match status {
+        DeliveryStatus::Delivered => true,
+        DeliveryStatus::Undelivered | DeliveryStatus::Failed => false,
+        _ => return,
+    };
+    let Ok(Some(v)) = store.get_any(id).await else {
+        return;
+    };
+    let now = now_millis();
+    let d = super::stats_dims(&v, provider);
+    if delivered {
+        let queued = v.send_times().last().copied().unwrap_or(v.created_at);
+        metrics.stats.delivered(now, &d, now - queued);
+    } else {
+        metrics.stats.add(now, &d, "undelivered", 1);
+    }
 }

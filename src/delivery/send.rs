@@ -140,6 +140,9 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
             message_id,
             other_parts,
         } => {
+            ctx.metrics
+                .stats
+                .accepted(now_millis(), &super::stats_dims(&v, &provider));
             let ttl = (v.expires_at - now) + tenant.cfg.retention_secs as i64 * 1000;
             // The ack rides in the same step where the backend can (both do).
             let acked = ctx
@@ -166,11 +169,15 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
             }
         }
         Outcome::Rejected { provider, reason } => {
+            let d = super::stats_dims(&v, &provider);
+            ctx.metrics.stats.failed(now_millis(), &d);
             let reason = format!("rejected by {provider}: {reason}");
             fail(ctx, &lease, Some(&provider), &reason).await;
             super::steps::after_failure(&*ctx.store, &ctx.metrics, &v, NextWhy::Failed).await;
         }
         Outcome::GaveUp { provider, reason } => {
+            let d = super::stats_dims(&v, provider.as_deref().unwrap_or("-"));
+            ctx.metrics.stats.failed(now_millis(), &d);
             let reason = format!("out of retries: {reason}");
             fail(ctx, &lease, provider.as_deref(), &reason).await;
             super::steps::after_failure(&*ctx.store, &ctx.metrics, &v, NextWhy::Failed).await;

@@ -244,6 +244,7 @@ impl Metrics {
                 "Memory-store evictions (store full).",
             ),
             smpp: super::smpp::Smpp::new(&r),
+            stats: super::stats::Recorder::default(),
             registry: r,
         }))
     }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 mod build;
 pub mod smpp;
+pub mod stats;
 
 /// Every series this module defines (the deploy files are tested against this list).
 pub const NAMES: &[&str] = &[
@@ -145,6 +146,8 @@ pub struct Collectors {
     pub pumping_unavailable: IntCounterVec,
     /// The SMPP provider's binds.
     pub smpp: smpp::Smpp,
+    /// The fleet numbers' per-minute buffer (flushed to the shared store; `stats.rs`).
+    pub stats: stats::Recorder,
 }
 
 impl Default for Metrics {

@@ -21,6 +21,8 @@ mod lookup;
 mod observe;
 mod ops;
 mod start;
+pub mod stats;
+mod stats_report;
 pub mod view;
 
 pub use crate::ratelimit::headers::RateInfo;
@@ -34,6 +36,7 @@ pub use guard::{guard_policy, probe, Sources};
 pub use hook_call::HookCall;
 pub use lookup::LookupItem;
 pub use ops::{BreakerState, Fleet, Outbox, ProviderState, QueueDepth, ReceiptRequest};
+pub use stats::{By, Report, Window};
 pub use view::{
     error_rate, DeliveryRecordView, DeliveryView, StartResult, StepView, VerificationView,
     WorkflowView,
@@ -171,9 +174,11 @@ impl Service {
             Err(e) => {
                 let ch = input.channel.unwrap_or(Channel::Sms);
                 observe::started(&self.inner.metrics, &tenant.id, ch, &country, Err(&e));
+                self.count_start(&tenant.id, ch, &input.to, Err(&e));
                 return Err(e);
             }
         };
+        let to = input.to.clone();
         let r = match self.inner.abuse.start_admission(
             tenant,
             &input.to,
@@ -189,6 +194,7 @@ impl Service {
         };
         let seen = r.as_ref().map(|(s, _)| s);
         observe::started(&self.inner.metrics, &tenant.id, channel, &country, seen);
+        self.count_start(&tenant.id, channel, &to, seen);
         if let Ok((Started::Created(_), _)) = &r {
             self.inner.activity.started(&country, now_millis());
             self.inner
@@ -222,6 +228,7 @@ impl Service {
         let r = self.check_inner(tenant, by, code, client).await;
         observe::checked(&self.inner.metrics, &tenant.id, r.as_ref().map(|(v, _)| v));
         if let Ok(((v, true), _)) = &r {
+            stats::count_approval(&self.inner.metrics, &tenant.id, v);
             let country = v.to.country().to_string();
             self.inner.activity.approved(&country, now_millis());
             self.inner

@@ -21,6 +21,8 @@ pub struct Fleet {
     pub router: Arc<Router>,
     /// The send queue.
     pub queue: Arc<dyn Queue>,
+    /// The fleet numbers' shared buckets (`GET /v1/admin/stats`).
+    pub stats: Arc<dyn crate::store::FleetStats>,
 }
 
 /// One provider instance as the ops page shows it.

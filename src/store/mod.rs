@@ -17,6 +17,7 @@ mod delivery_log;
 mod idempotency;
 mod metered;
 pub mod progress;
+pub mod stats;
 mod steps;
 mod verifications;
 
@@ -25,6 +26,7 @@ pub use metered::MeteredStore;
 pub use progress::{
     bounded_reason, delivery_moves, receipt_mark, send_verdict, Begun, ReceiptApplied, SendVerdict,
 };
+pub use stats::FleetStats;
 
 use async_trait::async_trait;
 

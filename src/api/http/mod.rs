@@ -19,6 +19,7 @@
 
 mod access;
 mod admin;
+mod admin_stats;
 mod deliveries;
 mod extract;
 mod hooks;
@@ -90,6 +91,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/receipts/{provider}"),
     ("get", "/v1/admin/blocks"),
     ("post", "/v1/admin/lookup"),
+    ("get", "/v1/admin/stats"),
     ("delete", "/v1/admin/blocks/{tenant}/{prefix}"),
     ("delete", "/v1/admin/blocks/{tenant}/{level}/{key}"),
     ("get", "/dev/outbox"),
@@ -122,6 +124,7 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/ops", get(ops_page::page))
         .route("/v1/admin/blocks", get(admin::list))
         .route("/v1/admin/lookup", post(lookup::lookup))
+        .route("/v1/admin/stats", get(admin_stats::stats))
         .route(
             "/v1/admin/blocks/{tenant}/{prefix}",
             axum::routing::delete(admin::lift_prefix),

@@ -14,6 +14,7 @@ mod pumps;
 mod queue;
 mod room;
 mod state;
+mod stats;
 mod steps;
 mod store;
 #[cfg(test)]
@@ -24,6 +25,7 @@ mod verify;
 pub use limiter::MemoryLimiter;
 pub use pumps::MemoryPumps;
 pub use queue::{MemoryQueue, QueueState};
+pub use stats::MemoryStats;
 pub use store::MemoryStore;
 
 use super::Backend;
@@ -31,13 +33,18 @@ use crate::config::MemoryStoreConfig;
 use std::sync::Arc;
 
 /// The store (capped by `cfg`, its queue by `queue_capacity`), its queue, a limiter and
-/// guard state, all in process.
-pub fn build(cfg: &MemoryStoreConfig, queue_capacity: usize) -> Backend {
+/// guard state, and the fleet numbers (kept `stats_retention_hours`), all in process.
+pub fn build(
+    cfg: &MemoryStoreConfig,
+    queue_capacity: usize,
+    stats_retention_hours: u64,
+) -> Backend {
     let store = Arc::new(MemoryStore::new(cfg, queue_capacity));
     Backend {
         queue: Arc::new(MemoryQueue::new(store.clone())),
         store,
         limiter: Arc::new(MemoryLimiter::default()),
         pumps: Arc::new(MemoryPumps::default()),
+        stats: Arc::new(MemoryStats::new(stats_retention_hours)),
     }
 }

@@ -32,6 +32,7 @@
 //! | `P:v1:{rl:T}:number:H` | string | until the last TAT passes | the number's minute, hour and day TATs in ms, space-separated |
 //! | `P:v1:{rl:T}:<reason>:H` | string | until the TAT passes | GCRA TAT in ms (every other limit) |
 //! | `P:v1:{pg:T}:t:<channel>:<level>:<generation>` | hash | 2 generations (`baseline_secs` each) | field H (or `~`, the overflow entry): the level's decayed sends and approvals, `rs,ra,ls,la,t` in thousandths of a send |
+//! | `P:v1:st:T:<minute>` | hash | `stats.retention_hours` | the fleet numbers of the tenant's minute: field `<channel>\|<country>\|<provider>\|<counter>` → count (`stats.rs`) |
 //! | `P:v1:{pg:T}:blocks` | hash | 30 days + the longest block, from the last block | field `<channel>:<level>:H`: `until|strikes|action|since|rule|sends|approvals|expected|baseline|tolerance|country|label` |
 //!
 //! The hash tag `{sS}` puts a number's record, index and counters in one cluster slot,
@@ -70,6 +71,7 @@ mod pumps;
 mod queue;
 mod record;
 mod sentinel;
+mod stats;
 mod steps;
 mod store;
 mod stream;
@@ -79,6 +81,7 @@ pub use keys::Layout;
 pub use limiter::RedisLimiter;
 pub use pumps::RedisPumps;
 pub use queue::RedisQueue;
+pub use stats::RedisStats;
 pub use store::RedisStore;
 
 use super::{Backend, Doorbell};
@@ -87,8 +90,13 @@ use crate::crypto::Sealer;
 use std::sync::Arc;
 
 /// The store, queue, limiter and guard state over one connection to the Redis of `cfg`
-/// (made on first use). `sealer` seals the records' personal data.
-pub fn build(cfg: &RedisStoreConfig, sealer: Sealer) -> anyhow::Result<Backend> {
+/// (made on first use). `sealer` seals the records' personal data; the fleet numbers'
+/// buckets are kept `stats_retention_hours`.
+pub fn build(
+    cfg: &RedisStoreConfig,
+    sealer: Sealer,
+    stats_retention_hours: u64,
+) -> anyhow::Result<Backend> {
     let conn = Arc::new(Conn::new(cfg)?);
     let layout = Layout::new(&cfg.key_prefix, cfg.shards);
     let doorbell = Doorbell::default();
@@ -99,6 +107,7 @@ pub fn build(cfg: &RedisStoreConfig, sealer: Sealer) -> anyhow::Result<Backend> 
         store: Arc::new(store),
         queue: Arc::new(queue),
         limiter: Arc::new(RedisLimiter::new(conn.clone(), prefix.clone())),
-        pumps: Arc::new(RedisPumps::new(conn, prefix)),
+        pumps: Arc::new(RedisPumps::new(conn.clone(), prefix.clone())),
+        stats: Arc::new(RedisStats::new(conn, prefix, stats_retention_hours)),
     })
 }

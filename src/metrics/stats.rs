@@ -1,0 +1,268 @@
+//! The fleet numbers' buffer in this process ([`Recorder`]): per-minute counters keyed by
+//! (tenant, channel, country, provider), added up in memory on the hot path and handed
+//! to the shared store by a flush task every `stats.flush_ms` (one call per flush; see
+//! `store::stats`). Kept beside [`super::Metrics`] and reached through it, so the places
+//! that count Prometheus series count these too without another handle.
+//!
+//! A crash loses what was buffered since the last flush (at most one flush interval);
+//! a failed flush puts its counts back (bounded by [`MAX_ENTRIES`]) for the next one.
+//!
+//! A counter is named by a hash field `<channel>|<country>|<provider>|<counter>` inside
+//! the (tenant, minute) bucket; `-` stands for "no provider" (starts, refusals,
+//! approvals). Counters: `starts`, `sends`, `accepted`, `failed`, `delivered`,
+//! `undelivered`, `approvals`, `refused:<reason>`, `lat:<0..7>` (the delivery latency
+//! histogram, bounds in [`LATENCY_BOUNDS_SECS`]), `spend` and `avoided` (thousandths of
+//! the price unit: spent on accepted sends, and what sends the pumping guard refused
+//! would have cost).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Upper bounds (seconds, inclusive) of the first seven latency buckets; the eighth
+/// holds everything slower.
+pub const LATENCY_BOUNDS_SECS: [u64; 7] = [2, 5, 10, 20, 30, 60, 300];
+
+/// Most distinct (minute, tenant, field) entries buffered between flushes; beyond it new
+/// entries are dropped (and logged once per flush), never the process's memory.
+pub const MAX_ENTRIES: usize = 100_000;
+
+/// Prices per provider instance: country ISO code (or `default`) → price of one
+/// accepted message, in the provider's currency-less unit.
+pub type Prices = BTreeMap<String, BTreeMap<String, f64>>;
+
+/// One counter's increment: its minute (Unix minutes), tenant, field and amount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bump {
+    /// Unix time in minutes.
+    pub minute: i64,
+    /// The tenant's id.
+    pub tenant: String,
+    /// `<channel>|<country>|<provider>|<counter>`.
+    pub field: String,
+    /// The amount added.
+    pub n: i64,
+}
+
+/// Where a count belongs: the bucket's dimensions.
+#[derive(Debug, Clone, Copy)]
+pub struct Dims<'a> {
+    /// The tenant's id.
+    pub tenant: &'a str,
+    /// `sms`, `whatsapp`, `voice`, `email`.
+    pub channel: &'a str,
+    /// ISO 3166 code, `unknown` or `email`.
+    pub country: &'a str,
+    /// The provider instance, or `-`.
+    pub provider: &'a str,
+}
+
+/// The field name of `counter` under `d` (the tenant is the bucket, not the field).
+pub fn field(d: &Dims<'_>, counter: &str) -> String {
+    let clean = |s: &str| s.replace('|', "_");
+    format!(
+        "{}|{}|{}|{}",
+        clean(d.channel),
+        clean(d.country),
+        clean(d.provider),
+        counter
+    )
+}
+
+/// A field split into (channel, country, provider, counter).
+pub fn parse_field(f: &str) -> Option<(&str, &str, &str, &str)> {
+    let mut it = f.splitn(4, '|');
+    Some((it.next()?, it.next()?, it.next()?, it.next()?))
+}
+
+/// The latency bucket (0..8) of `secs`.
+pub fn latency_bucket(secs: u64) -> usize {
+    LATENCY_BOUNDS_SECS
+        .iter()
+        .position(|b| secs <= *b)
+        .unwrap_or(LATENCY_BOUNDS_SECS.len())
+}
+
+#[derive(Default)]
+struct Inner {
+    buf: Mutex<HashMap<(i64, String, String), i64>>,
+    prices: RwLock<Prices>,
+}
+
+/// The per-process buffer of fleet counters; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Recorder(Arc<Inner>);
+
+impl Recorder {
+    /// Sets the price table (start-up).
+    pub fn set_prices(&self, p: Prices) {
+        *self.0.prices.write().unwrap_or_else(|e| e.into_inner()) = p;
+    }
+
+    /// The price, in thousandths, of one message through `provider` to `country`
+    /// (`default` when the country has none), if the provider has prices.
+    pub fn price_milli(&self, provider: &str, country: &str) -> Option<i64> {
+        let prices = self.0.prices.read().unwrap_or_else(|e| e.into_inner());
+        let table = prices.get(provider)?;
+        let p = table.get(country).or_else(|| table.get("default"))?;
+        Some((p * 1000.0).round() as i64)
+    }
+
+    /// Adds `n` to `counter` under `d` in the minute of `now_ms`.
+    pub fn add(&self, now_ms: i64, d: &Dims<'_>, counter: &str, n: i64) {
+        if n == 0 {
+            return;
+        }
+        let key = (
+            now_ms.div_euclid(60_000),
+            d.tenant.to_string(),
+            field(d, counter),
+        );
+        let mut buf = self.0.buf.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = buf.get_mut(&key) {
+            *v += n;
+        } else if buf.len() < MAX_ENTRIES {
+            buf.insert(key, n);
+        }
+    }
+
+    /// An accepted send through `d.provider`: `sends`, `accepted` and its price.
+    pub fn accepted(&self, now_ms: i64, d: &Dims<'_>) {
+        self.add(now_ms, d, "sends", 1);
+        self.add(now_ms, d, "accepted", 1);
+        if let Some(p) = self.price_milli(d.provider, d.country) {
+            self.add(now_ms, d, "spend", p);
+        }
+    }
+
+    /// A send no provider accepted (rejected, or out of retries).
+    pub fn failed(&self, now_ms: i64, d: &Dims<'_>) {
+        self.add(now_ms, d, "sends", 1);
+        self.add(now_ms, d, "failed", 1);
+    }
+
+    /// A delivered receipt, `latency_ms` after the send was queued.
+    pub fn delivered(&self, now_ms: i64, d: &Dims<'_>, latency_ms: i64) {
+        self.add(now_ms, d, "delivered", 1);
+        let bucket = latency_bucket((latency_ms.max(0) / 1000) as u64);
+        self.add(now_ms, d, &format!("lat:{bucket}"), 1);
+    }
+
+    /// A refused start, by its reason; for a refusal by the pumping guard (`guard`),
+    /// `d.provider` (the route's first provider) prices the spend it avoided.
+    pub fn refused(&self, now_ms: i64, d: &Dims<'_>, reason: &str, guard: bool) {
+        self.add(now_ms, d, &format!("refused:{reason}"), 1);
+        if guard {
+            if let Some(p) = self.price_milli(d.provider, d.country) {
+                self.add(now_ms, d, "avoided", p);
+            }
+        }
+    }
+
+    /// Takes everything buffered (the flush task).
+    pub fn take(&self) -> Vec<Bump> {
+        let mut buf = self.0.buf.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *buf)
+            .into_iter()
+            .map(|((minute, tenant, field), n)| Bump {
+                minute,
+                tenant,
+                field,
+                n,
+            })
+            .collect()
+    }
+
+    /// Puts back counts a failed flush could not write (bounded like [`Self::add`]).
+    pub fn restore(&self, bumps: Vec<Bump>) {
+        let mut buf = self.0.buf.lock().unwrap_or_else(|e| e.into_inner());
+        for b in bumps {
+            let key = (b.minute, b.tenant, b.field);
+            if let Some(v) = buf.get_mut(&key) {
+                *v += b.n;
+            } else if buf.len() < MAX_ENTRIES {
+                buf.insert(key, b.n);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: Dims<'static> = Dims {
+        tenant: "t",
+        channel: "sms",
+        country: "FR",
+        provider: "tw",
+    };
+
+    #[test]
+    fn counts_add_up_per_minute_and_field() {
+        let r = Recorder::default();
+        r.add(60_000, &D, "starts", 1);
+        r.add(119_999, &D, "starts", 2);
+        r.add(120_000, &D, "starts", 1);
+        let mut b = r.take();
+        b.sort_by_key(|b| b.minute);
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            (b[0].minute, b[0].n, b[0].field.as_str()),
+            (1, 3, "sms|FR|tw|starts")
+        );
+        assert!(r.take().is_empty());
+    }
+
+    #[test]
+    fn prices_fall_back_to_default_and_spend_is_in_thousandths() {
+        let r = Recorder::default();
+        let mut t = BTreeMap::new();
+        t.insert("default".to_string(), 0.05);
+        t.insert("FR".to_string(), 0.0725);
+        r.set_prices([("tw".to_string(), t)].into());
+        assert_eq!(r.price_milli("tw", "FR"), Some(73));
+        assert_eq!(r.price_milli("tw", "DE"), Some(50));
+        assert_eq!(r.price_milli("other", "FR"), None);
+    }
+
+    #[test]
+    fn a_guard_refusal_adds_avoided_spend_and_others_do_not() {
+        let r = Recorder::default();
+        r.set_prices([("tw".to_string(), [("FR".to_string(), 0.1)].into())].into());
+        r.refused(0, &D, "prefix_blocked", true);
+        r.refused(0, &D, "number", false);
+        let mut b: Vec<_> = r.take().into_iter().map(|b| (b.field, b.n)).collect();
+        b.sort();
+        assert_eq!(
+            b,
+            [
+                ("sms|FR|tw|avoided".to_string(), 100),
+                ("sms|FR|tw|refused:number".to_string(), 1),
+                ("sms|FR|tw|refused:prefix_blocked".to_string(), 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_flush_puts_its_counts_back() {
+        let r = Recorder::default();
+        r.add(0, &D, "starts", 2);
+        let taken = r.take();
+        r.add(0, &D, "starts", 1);
+        r.restore(taken);
+        assert_eq!(r.take()[0].n, 3);
+    }
+
+    #[test]
+    fn latency_buckets_cover_every_duration() {
+        assert_eq!(latency_bucket(0), 0);
+        assert_eq!(latency_bucket(2), 0);
+        assert_eq!(latency_bucket(3), 1);
+        assert_eq!(latency_bucket(300), 6);
+        assert_eq!(latency_bucket(10_000), 7);
+        assert_eq!(
+            parse_field("sms|FR|-|refused:geo"),
+            Some(("sms", "FR", "-", "refused:geo"))
+        );
+    }
+}
