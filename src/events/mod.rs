@@ -13,6 +13,7 @@
 //! event is made, and repeated on every retry: it is the `webhook-id` a receiver
 //! de-duplicates by.
 
+pub mod order;
 pub mod send;
 
 use crate::domain::{mask_digit_runs, Channel, Destination};

@@ -1,0 +1,117 @@
+//! One verification's events delivered in order, with retries, in process.
+//!
+//! Event n+1 of a verification is not tried before event n was delivered: a receiver
+//! that was down gets them, once it is back, in the order they happened. Each event is
+//! retried with [`super::send::backoff`] until its window (from its first attempt) has
+//! passed; then it is dead, with its last failure as the reason, and so is every later
+//! event of the same verification (sending them would break the order the receiver
+//! relies on), each with a reason naming the event it waited for.
+//!
+//! This is the loop a worker runs per verification; the queue that makes it survive a
+//! restart (a stream per shard on Redis) is not built yet (`docs/events.md`).
+
+use super::send::{attempt, backoff, Failure};
+use super::Event;
+use crate::config::EventsConfig;
+use std::time::Duration;
+
+/// How long and how often one event is retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// The first wait; doubled after each failure, at most an hour.
+    pub base: Duration,
+    /// From an event's first attempt to its dead-lettering.
+    pub window: Duration,
+}
+
+impl Retry {
+    /// The tenant's window, waits from 5 s.
+    pub fn of(cfg: &EventsConfig) -> Self {
+        Retry {
+            base: Duration::from_secs(5),
+            window: Duration::from_secs(cfg.retry_secs()),
+        }
+    }
+}
+
+/// What became of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A 2xx answer, after this many attempts.
+    Delivered {
+        /// Attempts made, the successful one included.
+        attempts: u32,
+    },
+    /// Dead-lettered.
+    Dead {
+        /// Attempts made (0: never tried, an earlier event was dead).
+        attempts: u32,
+        /// The last failure, or the earlier event it waited for.
+        reason: String,
+        /// The bounded label of the last failure (`blocked` when never tried).
+        kind: &'static str,
+    },
+}
+
+fn now_secs() -> i64 {
+    crate::domain::now_millis() / 1000
+}
+
+/// Delivers `events` (one verification's, in `seq` order) one after another; the
+/// outcome of each, in the same order.
+pub async fn deliver_in_order(
+    client: &reqwest::Client,
+    cfg: &EventsConfig,
+    key: &[u8],
+    events: &[Event],
+    retry: Retry,
+) -> Vec<Outcome> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut dead: Option<&Event> = None;
+    for event in events {
+        if let Some(d) = dead {
+            out.push(Outcome::Dead {
+                attempts: 0,
+                reason: format!(
+                    "not sent: {} (seq {}) of this verification was dead-lettered before it",
+                    d.id, d.data.seq
+                ),
+                kind: "blocked",
+            });
+            continue;
+        }
+        let outcome = one(client, cfg, key, event, retry).await;
+        if matches!(outcome, Outcome::Dead { .. }) {
+            dead = Some(event);
+        }
+        out.push(outcome);
+    }
+    out
+}
+
+async fn one(
+    client: &reqwest::Client,
+    cfg: &EventsConfig,
+    key: &[u8],
+    event: &Event,
+    retry: Retry,
+) -> Outcome {
+    let started = tokio::time::Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let Failure { kind, reason } = match attempt(client, cfg, key, event, now_secs()).await {
+            Ok(_) => return Outcome::Delivered { attempts },
+            Err(f) => f,
+        };
+        let wait = backoff(attempts, retry.base);
+        if started.elapsed() + wait >= retry.window {
+            return Outcome::Dead {
+                attempts,
+                reason: format!("{reason} (after {attempts} attempts)"),
+                kind,
+            };
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
