@@ -14,8 +14,9 @@ mod pyvenv;
 use base64::Engine;
 use otpgw::config::EventsConfig;
 use otpgw::domain::{Channel, Destination, PhoneNumber};
-use otpgw::events::order::{deliver_in_order, Outcome, Retry};
+use otpgw::events::order::{deliver_in_order, Endpoint, Outcome, Retry};
 use otpgw::events::{send, Event, EventData, EventType};
+use otpgw::metrics::Metrics;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -244,10 +245,11 @@ async fn failing_receivers_are_retried_then_dead_lettered_with_the_reason() {
         ("/redirect", "redirect"),
         ("/hang", "timeout"),
     ] {
-        let c = cfg(rx.url(path), &secret(1), 200);
-        let client = send::client(c.timeout()).unwrap();
+        let metrics = Metrics::new();
+        let to =
+            Endpoint::new("demo", &cfg(rx.url(path), &secret(1), 200), metrics.clone()).unwrap();
         let evs = events("vrf_0001dddddddddddddddddddddddd", 3);
-        let out = deliver_in_order(&client, &c, &key(&secret(1)), &evs, retry).await;
+        let out = deliver_in_order(&to, &evs, retry).await;
         let Outcome::Dead {
             attempts,
             kind: k,
@@ -269,6 +271,10 @@ async fn failing_receivers_are_retried_then_dead_lettered_with_the_reason() {
             };
             assert!(reason.contains(&evs[0].id), "{reason}");
         }
+        let count = |o: &str| metrics.events.with_label_values(&["demo", o]).get();
+        assert_eq!(count("dead"), 3, "{path}");
+        assert_eq!(count("failed"), u64::from(*attempts), "{path}");
+        assert_eq!(count("sent"), 0, "{path}");
     }
     assert!(rx.seen().is_empty());
 }
@@ -280,8 +286,9 @@ async fn a_receiver_down_for_a_while_gets_every_event_in_order_once_back() {
         .local_addr()
         .unwrap()
         .port();
+    let metrics = Metrics::new();
     let c = cfg(format!("http://127.0.0.1:{port}/ok"), &secret(1), 2000);
-    let client = send::client(c.timeout()).unwrap();
+    let to = Endpoint::new("demo", &c, metrics.clone()).unwrap();
     let (a, b) = (
         events("vrf_0001eeeeeeeeeeeeeeeeeeeeeeee", 4),
         events("vrf_0002ffffffffffffffffffffffff", 4),
@@ -290,12 +297,10 @@ async fn a_receiver_down_for_a_while_gets_every_event_in_order_once_back() {
         base: Duration::from_millis(100),
         window: Duration::from_secs(60),
     };
-    let k = key(&secret(1));
-    let (ca, cb, ka, kb) = (c.clone(), c.clone(), k.clone(), k.clone());
-    let (cla, clb) = (client.clone(), client.clone());
+    let (ta, tb) = (to.clone(), to.clone());
     let (ea, eb) = (a.clone(), b.clone());
-    let ta = tokio::spawn(async move { deliver_in_order(&cla, &ca, &ka, &ea, retry).await });
-    let tb = tokio::spawn(async move { deliver_in_order(&clb, &cb, &kb, &eb, retry).await });
+    let ta = tokio::spawn(async move { deliver_in_order(&ta, &ea, retry).await });
+    let tb = tokio::spawn(async move { deliver_in_order(&tb, &eb, retry).await });
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let rx = Receiver::start(&secret(1), port);
     let (oa, ob) = (ta.await.unwrap(), tb.await.unwrap());
@@ -317,4 +322,10 @@ async fn a_receiver_down_for_a_while_gets_every_event_in_order_once_back() {
         let want: Vec<&str> = evs.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(got, want, "in order");
     }
+    let count = |o: &str| metrics.events.with_label_values(&["demo", o]).get();
+    assert_eq!((count("sent"), count("dead")), (8, 0));
+    assert!(
+        count("failed") >= 2,
+        "the attempts while it was down were counted"
+    );
 }

@@ -13,6 +13,7 @@
 use super::send::{attempt, backoff, Failure};
 use super::Event;
 use crate::config::EventsConfig;
+use crate::metrics::Metrics;
 use std::time::Duration;
 
 /// How long and how often one event is retried.
@@ -57,15 +58,49 @@ fn now_secs() -> i64 {
     crate::domain::now_millis() / 1000
 }
 
-/// Delivers `events` (one verification's, in `seq` order) one after another; the
-/// outcome of each, in the same order.
-pub async fn deliver_in_order(
-    client: &reqwest::Client,
-    cfg: &EventsConfig,
-    key: &[u8],
-    events: &[Event],
-    retry: Retry,
-) -> Vec<Outcome> {
+/// Where events go and what counts them: the tenant's section, its signing key, the
+/// client, and `otpgw_events_total{tenant, outcome}`.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// The tenant id (the metric label).
+    pub tenant: String,
+    /// The tenant's `[events]` section.
+    pub cfg: EventsConfig,
+    /// The parsed secret.
+    pub key: Vec<u8>,
+    /// Made by [`super::send::client`] with the section's timeout.
+    pub client: reqwest::Client,
+    /// Where outcomes are counted.
+    pub metrics: Metrics,
+}
+
+impl Endpoint {
+    /// The endpoint of `tenant`'s section; an error when its secret does not parse
+    /// (config check refuses that first) or the client cannot be made.
+    pub fn new(tenant: &str, cfg: &EventsConfig, metrics: Metrics) -> anyhow::Result<Self> {
+        let key = cfg
+            .key()
+            .ok_or_else(|| anyhow::anyhow!("tenants.{tenant}: events.secret does not parse"))?;
+        Ok(Endpoint {
+            tenant: tenant.into(),
+            cfg: cfg.clone(),
+            key,
+            client: super::send::client(cfg.timeout())?,
+            metrics,
+        })
+    }
+
+    fn count(&self, outcome: &str) {
+        self.metrics
+            .events
+            .with_label_values(&[&self.tenant, outcome])
+            .inc();
+    }
+}
+
+/// Delivers `events` (one verification's, in `seq` order) one after another to `to`;
+/// the outcome of each, in the same order.
+pub async fn deliver_in_order(to: &Endpoint, events: &[Event], retry: Retry) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(events.len());
     let mut dead: Option<&Event> = None;
     for event in events {
@@ -78,9 +113,10 @@ pub async fn deliver_in_order(
                 ),
                 kind: "blocked",
             });
+            to.count("dead");
             continue;
         }
-        let outcome = one(client, cfg, key, event, retry).await;
+        let outcome = one(to, event, retry).await;
         if matches!(outcome, Outcome::Dead { .. }) {
             dead = Some(event);
         }
@@ -89,23 +125,23 @@ pub async fn deliver_in_order(
     out
 }
 
-async fn one(
-    client: &reqwest::Client,
-    cfg: &EventsConfig,
-    key: &[u8],
-    event: &Event,
-    retry: Retry,
-) -> Outcome {
+async fn one(to: &Endpoint, event: &Event, retry: Retry) -> Outcome {
     let started = tokio::time::Instant::now();
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        let Failure { kind, reason } = match attempt(client, cfg, key, event, now_secs()).await {
-            Ok(_) => return Outcome::Delivered { attempts },
+        let sent = attempt(&to.client, &to.cfg, &to.key, event, now_secs()).await;
+        let Failure { kind, reason } = match sent {
+            Ok(_) => {
+                to.count("sent");
+                return Outcome::Delivered { attempts };
+            }
             Err(f) => f,
         };
+        to.count("failed");
         let wait = backoff(attempts, retry.base);
         if started.elapsed() + wait >= retry.window {
+            to.count("dead");
             return Outcome::Dead {
                 attempts,
                 reason: format!("{reason} (after {attempts} attempts)"),
