@@ -2,10 +2,11 @@
 //!
 //! Event n+1 of a verification is not tried before event n was delivered: a receiver
 //! that was down gets them, once it is back, in the order they happened. Each event is
-//! retried with [`super::send::backoff`] until its window (from its first attempt) has
-//! passed; then it is dead, with its last failure as the reason, and so is every later
-//! event of the same verification (sending them would break the order the receiver
-//! relies on), each with a reason naming the event it waited for.
+//! retried with [`super::send::backoff`] while the next attempt would still fall
+//! within its window (from its first attempt); then it is dead, with its last failure
+//! as the reason, and so is every later event of the same verification (sending them
+//! would break the order the receiver relies on), each with a reason naming the event
+//! it waited for.
 //!
 //! This is the loop a worker runs per verification; the queue that makes it survive a
 //! restart (a stream per shard on Redis) is not built yet (`docs/events.md`).
