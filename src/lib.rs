@@ -22,6 +22,7 @@
 //!   scripts, cluster-safe key layout), chosen by [`backend::build`];
 //! - [`delivery`]: workers, routing with failover, circuit breakers, rate caps, retries;
 //! - [`providers`]: SMS provider adapters, one folder each, and the dev outbox;
+//! - [`events`]: events to tenants (their payload, one signed attempt, the backoff);
 //! - [`config`], [`telemetry`], [`metrics`], [`error`] (the one mapping of errors to HTTP
 //!   and gRPC);
 //! - [`secret`]: redacted secret text, below `config` and the providers' settings;
@@ -36,6 +37,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod metrics;
 pub mod providers;
 pub mod queue;

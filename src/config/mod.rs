@@ -14,6 +14,7 @@ mod abuse;
 mod channels;
 mod delivery;
 mod env;
+mod events;
 mod hooks;
 mod keys;
 mod listeners;
@@ -34,6 +35,7 @@ pub use channels::{
     StepConfig, WorkflowConfig, MAX_STEPS,
 };
 pub use delivery::{BreakerConfig, RouteConfig, RouteTable, RoutingConfig};
+pub use events::{EventsConfig, EVENT_TYPES};
 pub use hooks::{HooksConfig, SupabaseHookConfig};
 pub use listeners::MetricsConfig;
 pub use proxies::{IpBlock, TrustedProxies};

@@ -60,6 +60,8 @@ pub struct TenantConfig {
     pub pumping: super::PumpingConfig,
     /// Auth servers' hooks that send their codes through this tenant.
     pub hooks: super::HooksConfig,
+    /// Where this tenant's events go, signed (`docs/events.md`); none: no events.
+    pub events: Option<super::EventsConfig>,
     /// The Twilio Verify v2 facade for this tenant (none: `/v2` does not reach it).
     pub twilio: Option<super::TwilioConfig>,
     /// Channels this tenant may send on: `sms`, `whatsapp`, `voice`, `email`. A start
@@ -110,6 +112,7 @@ impl Default for TenantConfig {
             geo: Default::default(),
             pumping: Default::default(),
             hooks: Default::default(),
+            events: None,
             twilio: None,
             channels: vec!["sms".into()],
             channel: BTreeMap::new(),

@@ -90,6 +90,9 @@ pub fn problems(c: &Config) -> Vec<String> {
         for problem in super::hooks::problems(&t.hooks, &t.templates) {
             p.push(at(&problem));
         }
+        for problem in t.events.iter().flat_map(super::events::problems) {
+            p.push(at(&problem));
+        }
         let served = |ch| {
             c.routing.table(ch).is_some_and(|r| {
                 !r.default.is_empty() || r.routes.iter().any(|x| !x.providers.is_empty())

@@ -188,6 +188,12 @@ impl Metrics {
                 "Auth servers' hook calls by hook and outcome.",
                 &["hook", "outcome"],
             ),
+            events: counter(
+                &r,
+                "otpgw_events_total",
+                "Events to tenants by outcome (sent, failed attempt, dead-lettered).",
+                &["tenant", "outcome"],
+            ),
             rate_limited: counter(
                 &r,
                 "otpgw_rate_limited_total",

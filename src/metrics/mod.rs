@@ -38,6 +38,7 @@ pub const NAMES: &[&str] = &[
     "otpgw_queue_dead_letters",
     "otpgw_queue_redeliveries_total",
     "otpgw_dead_letters_total",
+    "otpgw_events_total",
     "otpgw_store_operation_duration_seconds",
     "otpgw_store_errors_total",
     "otpgw_breaker_state",
@@ -100,6 +101,9 @@ pub struct Collectors {
     /// Auth servers' hook calls by hook and outcome (`accepted`, `bad_signature`,
     /// `stale`, `missing_header`, `bad_timestamp`, `replayed`, `invalid`, `refused`).
     pub hook_calls: IntCounterVec,
+    /// Events to tenants by tenant and outcome: `sent` (delivered), `failed` (an
+    /// attempt that will be retried or end dead), `dead` (dead-lettered).
+    pub events: IntCounterVec,
     /// Requests refused by a limit, by scope.
     pub rate_limited: IntCounterVec,
     /// Provider attempts by provider and outcome (accepted, rejected, failed, timeout,
@@ -190,6 +194,7 @@ mod tests {
             .with_label_values(&["t", "voice", "timeout"])
             .inc();
         m.checks.with_label_values(&["t", "approved"]).inc();
+        m.events.with_label_values(&["t", "sent"]).inc();
         m.rate_limited.with_label_values(&["resend_cooldown"]).inc();
         m.sends.with_label_values(&["p", "accepted"]).inc();
         m.send_duration.with_label_values(&["p"]).observe(0.1);
