@@ -55,6 +55,11 @@ async fn gateway() -> TestApp {
 }
 
 async fn gateway_on(backend: Backend) -> TestApp {
+    gateway_with(backend, |_| {}).await
+}
+
+/// A gateway sending SMS through `tw` (the Twilio stand-in), then `tweak`ed.
+async fn gateway_with(backend: Backend, tweak: impl FnOnce(&mut otpgw::Config)) -> TestApp {
     let base = twilio_stand_in().await;
     spawn_app(backend, move |c| {
         let tw = twilio::Config {
@@ -67,6 +72,7 @@ async fn gateway_on(backend: Backend) -> TestApp {
         c.providers.insert("tw".into(), ProviderConfig::Twilio(tw));
         c.routing.default = vec!["tw".into()];
         c.receipts.public_base_url = Some("https://otp.example.com".into());
+        tweak(c);
     })
     .await
 }
@@ -298,18 +304,7 @@ async fn a_receipt_moves_a_delivery_only_send_on_redis() {
 /// A gateway whose demo tenant has the workflow `flow`: SMS through `tw` for
 /// `sms_timeout` seconds, then a call (console).
 async fn workflow_gateway(sms_timeout: u64) -> TestApp {
-    let base = twilio_stand_in().await;
-    spawn_app(Backend::Memory, move |c| {
-        let tw = twilio::Config {
-            base_url: base,
-            account_sid: SID.into(),
-            auth_token: Some(TOKEN.into()),
-            from: Some("+15005550006".into()),
-            ..Default::default()
-        };
-        c.providers.insert("tw".into(), ProviderConfig::Twilio(tw));
-        c.routing.default = vec!["tw".into()];
-        c.receipts.public_base_url = Some("https://otp.example.com".into());
+    gateway_with(Backend::Memory, move |c| {
         let flow = format!(
             "steps = [{{channel = \"sms\", timeout_secs = {sms_timeout}}}, {{channel = \"voice\"}}]"
         );

@@ -109,3 +109,75 @@ impl Default for BreakerConfig {
         }
     }
 }
+
+/// Problems of `[routing]` and its channel tables, and of `[delivery.breaker]`.
+pub(super) fn routing_problems(c: &super::Config) -> Vec<String> {
+    let mut p = Vec::new();
+    let r = &c.routing;
+    let check = |p: &mut Vec<String>, at: &str, names: &[String], weights: &[u32]| {
+        if names.is_empty() {
+            p.push(format!("{at} names no provider"));
+        }
+        for n in names {
+            if !c.providers.contains_key(n) {
+                p.push(format!(
+                    "{at} names provider `{n}`, which has no [providers.{n}] section"
+                ));
+            }
+        }
+        if !weights.is_empty() && (weights.len() != names.len() || weights.iter().all(|w| *w == 0))
+        {
+            p.push(format!(
+                "{at}: weights must have one entry per provider, not all zero"
+            ));
+        }
+    };
+    p.extend(r.channel_problems());
+    let tables = std::iter::once(("routing".to_string(), r.table(crate::domain::Channel::Sms)))
+        .chain(
+            r.channels
+                .iter()
+                .map(|(k, t)| (format!("routing.channels.{k}"), Some(t.clone()))),
+        );
+    for (at_table, t) in tables {
+        let Some(t) = t else { continue };
+        if at_table == "routing.channels.email" && !t.routes.is_empty() {
+            p.push(format!(
+                "{at_table}.routes: an email address matches no route; use `default`"
+            ));
+        }
+        table_problems(&mut p, &check, &at_table, &t);
+    }
+    let b = &c.delivery.breaker;
+    if b.consecutive_failures == 0 || !(0.0..=1.0).contains(&b.error_ratio) || b.open_ms == 0 {
+        p.push(
+            "delivery.breaker: consecutive_failures >= 1, error_ratio in 0..1, open_ms >= 1".into(),
+        );
+    }
+    p
+}
+
+/// Checks a list of provider names and its weights (`at` names where they are).
+type NamesCheck<'a> = dyn Fn(&mut Vec<String>, &str, &[String], &[u32]) + 'a;
+
+/// One routing table's problems (`at`: `routing` or `routing.channels.<name>`).
+fn table_problems(p: &mut Vec<String>, check: &NamesCheck<'_>, at: &str, r: &RouteTable) {
+    check(p, &format!("{at}.default"), &r.default, &r.default_weights);
+    for (i, route) in r.routes.iter().enumerate() {
+        let at = format!("{at}.routes[{i}]");
+        check(p, &at, &route.providers, &route.weights);
+        if route.destinations.is_empty() {
+            p.push(format!("{at} has no destinations"));
+        }
+        for d in &route.destinations {
+            let iso = d.len() == 2 && d.bytes().all(|b| b.is_ascii_uppercase());
+            let prefix =
+                d.len() >= 2 && d.starts_with('+') && d[1..].bytes().all(|b| b.is_ascii_digit());
+            if !(iso || prefix) {
+                p.push(format!(
+                    "{at}: destination `{d}` is neither an ISO country code (US) nor a prefix (+1)"
+                ));
+            }
+        }
+    }
+}

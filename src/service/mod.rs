@@ -17,6 +17,7 @@ mod guard;
 mod hook_call;
 mod idempotency;
 mod idempotent;
+mod input;
 mod lookup;
 mod observe;
 mod ops;
@@ -34,6 +35,7 @@ pub use admission::{check_admission, client_check_keys, geo_check, limit_policy,
 pub use deliver::{DeliverInput, DeliverySource};
 pub use guard::{guard_policy, probe, Sources};
 pub use hook_call::HookCall;
+pub use input::{CheckBy, StartInput, Started};
 pub use lookup::LookupItem;
 pub use ops::{BreakerState, Fleet, Outbox, ProviderState, QueueDepth, ReceiptRequest};
 pub use stats::{By, Report, Window};
@@ -51,52 +53,6 @@ use crate::store::*;
 use crate::template;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A parsed start request.
-#[derive(Debug, Clone)]
-pub struct StartInput {
-    /// Destination (parsed for the channel: a number, or an address for email).
-    pub to: Destination,
-    /// Channel asked for (none: the workflow's first step, else `email` for an
-    /// address and `sms` for a number; on a resend, the channel of the last send).
-    pub channel: Option<Channel>,
-    /// Workflow asked for instead of a channel.
-    pub workflow: Option<WorkflowName>,
-    /// Template locale.
-    pub locale: Option<Locale>,
-    /// Digits for a new code.
-    pub code_length: Option<CodeLength>,
-    /// Named template.
-    pub template: Option<String>,
-    /// Android app hash.
-    pub app_hash: Option<AppHash>,
-    /// End user's IP (the per-IP limit, the pumping guard).
-    pub client_ip: Option<std::net::IpAddr>,
-    /// What the caller knows of the end user (the pumping guard).
-    pub risk: Option<crate::domain::RiskContext>,
-    /// Caller metadata, raw JSON object text.
-    pub metadata: Option<String>,
-    /// Request id for log correlation.
-    pub request_id: Option<String>,
-}
-
-/// Result of a start.
-#[derive(Debug, Clone)]
-pub enum Started {
-    /// A new verification (`201`).
-    Created(Verification),
-    /// The pending one, resent (`200`).
-    Resent(Verification),
-}
-
-/// What a check targets, as parsed from the request.
-#[derive(Debug, Clone)]
-pub enum CheckBy {
-    /// The pending verification of a number (or an email address).
-    To(Destination),
-    /// A verification by id.
-    Id(VerificationId),
-}
 
 /// The service. Cheap to clone.
 #[derive(Clone)]
