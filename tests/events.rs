@@ -30,10 +30,17 @@ const NUMBER: &str = "+447911123456";
 /// `/500` answers 500, `/redirect` answers 302 to `/ok`, `/hang` never answers. Every
 /// call it checks is printed as a JSON line.
 const RECEIVER: &str = r#"
-import json, sys, time
+import json, sys, threading, time
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 from standardwebhooks.webhooks import Webhook
 wh = Webhook(sys.argv[1])
+out = threading.Lock()
+def emit(record):
+    # One write per line under a lock: the server answers on many threads, and a
+    # plain print writes the text and its newline separately.
+    with out:
+        sys.stdout.write(json.dumps(record) + "\n")
+        sys.stdout.flush()
 class H(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
@@ -50,16 +57,16 @@ class H(BaseHTTPRequestHandler):
         try:
             event = wh.verify(body, headers)
         except Exception as e:
-            print(json.dumps({"ok": False, "error": type(e).__name__}), flush=True)
+            emit({"ok": False, "error": type(e).__name__})
             self.send_response(400); self.end_headers()
             return
-        print(json.dumps({"ok": True, "id": headers["webhook-id"], "body": body.decode(), "event": event}), flush=True)
+        emit({"ok": True, "id": headers["webhook-id"], "body": body.decode(), "event": event})
         self.send_response(204); self.end_headers()
     def log_message(self, *a):
         pass
 ThreadingHTTPServer.daemon_threads = True
 srv = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), H)
-print(json.dumps({"ready": srv.server_address[1]}), flush=True)
+emit({"ready": srv.server_address[1]})
 srv.serve_forever()
 "#;
 
