@@ -47,7 +47,7 @@ pub async fn section(state: &AppState, outcome: Option<String>) -> Section {
                 );
                 let _ = write!(
                     h,
-                    "<tr data-key=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>",
+                    "<tr data-key=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"why\">{}</td><td>",
                     escape(&b.field),
                     escape(&b.tenant),
                     escape(&b.channel),

@@ -7,10 +7,10 @@ use super::escape;
 use std::fmt::Write;
 
 const W: f64 = 560.0;
-const H: f64 = 220.0;
+const H: f64 = 240.0;
 const LEFT: f64 = 52.0;
-const RIGHT: f64 = 12.0;
-const TOP: f64 = 14.0;
+const RIGHT: f64 = 24.0;
+const TOP: f64 = 30.0;
 const BOTTOM: f64 = 40.0;
 
 /// Colours of the series, in order (distinct for common colour blindness).
@@ -53,7 +53,7 @@ pub struct Series {
 fn open(h: &mut String, id: &str, label: &str) {
     let _ = write!(
         h,
-        "<svg id=\"{id}\" class=\"chart\" role=\"img\" aria-label=\"{l}\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{l}</title>",
+        "<svg id=\"{id}\" class=\"chart\" role=\"img\" aria-label=\"{l}\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{l}</title><text x=\"8\" y=\"16\" font-size=\"12\" font-weight=\"bold\">{l}</text>",
         l = escape(label)
     );
 }
