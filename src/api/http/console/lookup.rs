@@ -98,7 +98,7 @@ fn table(tenant: &str, masked: &str, retention_secs: u64, items: &[LookupItem]) 
 }
 
 fn days(secs: u64) -> String {
-    if secs % 86_400 == 0 {
+    if secs.is_multiple_of(86_400) {
         format!("{} days", secs / 86_400)
     } else {
         format!("{} hours", secs.div_ceil(3600))
