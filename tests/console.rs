@@ -58,6 +58,9 @@ fn check_numbers(dom: &str, e: &Expected) {
         e.delivered.to_string()
     );
     assert_eq!(cell(providers, "tw_ok", "p50_seconds"), "2 s");
+    let channels = table(dom, "channels");
+    assert_eq!(cell(channels, "sms", "starts"), e.starts.to_string());
+    assert_eq!(cell(channels, "sms", "approvals"), "3");
     assert_eq!(text_of(dom, "spend-total"), money(e.spend_milli));
     assert_eq!(text_of(dom, "spend-avoided"), money(e.avoided_milli));
     assert_eq!(

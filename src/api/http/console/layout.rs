@@ -87,3 +87,17 @@ pub fn layout(view: &View, sections: &[Section], nonce: &str) -> String {
     );
     h
 }
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The notice a section shows when its store does not answer.
+pub fn unavailable(what: &str) -> String {
+    format!("<p class=\"notice bad\" role=\"alert\">{what} unavailable: store unreachable</p>")
+}

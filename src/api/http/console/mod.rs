@@ -36,21 +36,14 @@ mod status;
 mod svg;
 mod tables;
 
+pub use layout::{escape, unavailable};
+
 use super::AppState;
 use crate::error::Error;
 use crate::service::{By, Report, Window};
 use axum::extract::{Request, State};
 use axum::http::{header, request::Parts, HeaderValue};
 use axum::response::{IntoResponse, Response};
-
-/// Escapes text for HTML content and attribute values.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
 
 /// What the page was asked to show (the query string, parsed; unknown values fall back
 /// to the defaults).
@@ -119,6 +112,8 @@ pub struct Fleet {
     pub by_country: Report,
     /// `Service::stats(window, By::Provider)`.
     pub by_provider: Report,
+    /// `Service::stats(window, By::Channel)`.
+    pub by_channel: Report,
 }
 
 /// One part of the page.
@@ -238,13 +233,15 @@ async fn render(state: &AppState, view: &View, outcome: Outcome) -> Response {
     let s = &state.service;
     let fleet = match tokio::join!(
         s.stats(view.window, By::Country),
-        s.stats(view.window, By::Provider)
+        s.stats(view.window, By::Provider),
+        s.stats(view.window, By::Channel)
     ) {
-        (Ok(by_country), Ok(by_provider)) => Ok(Fleet {
+        (Ok(by_country), Ok(by_provider), Ok(by_channel)) => Ok(Fleet {
             by_country,
             by_provider,
+            by_channel,
         }),
-        (Err(e), _) | (_, Err(e)) => Err(e),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
     };
     let (lift_msg, lookup_html) = match outcome {
         Outcome::None => (None, None),
@@ -290,7 +287,5 @@ async fn render(state: &AppState, view: &View, outcome: Outcome) -> Response {
 /// navigation and, when `live`, the refresh.
 async fn more_sections(_state: &AppState, _sections: &mut Vec<Section>) {}
 
-/// The notice a section shows when its store does not answer.
-pub fn unavailable(what: &str) -> String {
-    format!("<p class=\"notice bad\" role=\"alert\">{what} unavailable: store unreachable</p>")
-}
+#[cfg(test)]
+mod tests;

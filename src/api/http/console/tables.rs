@@ -1,4 +1,4 @@
-//! The tables by country and by provider (conversion, delivery rate, spend; sortable by
+//! The tables by country, by provider and by channel (conversion, delivery rate, spend; sortable by
 //! a column header link `?sort=<column>&dir=asc|desc`) and the spend section (per hour,
 //! per country, per provider, and what the pumping guard avoided).
 
@@ -40,6 +40,18 @@ const BY_COUNTRY: &[&str] = &[
     "delivery_rate",
     "spend",
     "spend_avoided",
+];
+const BY_CHANNEL: &[&str] = &[
+    "key",
+    "starts",
+    "approvals",
+    "conversion",
+    "sends",
+    "accepted",
+    "failed",
+    "delivered",
+    "delivery_rate",
+    "spend",
 ];
 const BY_PROVIDER: &[&str] = &[
     "key",
@@ -184,15 +196,16 @@ pub fn section(fleet: &Result<Fleet, Error>, view: &View) -> Section {
                 p["p95_seconds"] = lat["p95_seconds"].clone();
             }
             format!(
-                "<h3>By country</h3>{}<h3>By provider</h3>{}<p>Conversion: approvals / starts. Delivery rate: delivered / accepted (receipts). Latency: upper bound of the histogram bucket.</p>",
+                "<h3>By country</h3>{}<h3>By provider</h3>{}<h3>By channel</h3>{}<p>Conversion: approvals / starts. Delivery rate: delivered / accepted (receipts). Latency: upper bound of the histogram bucket.</p>",
                 table("countries", "country", BY_COUNTRY, groups(&f.by_country.0), view),
-                table("providers-fleet", "provider", BY_PROVIDER, providers, view)
+                table("providers-fleet", "provider", BY_PROVIDER, providers, view),
+                table("channels", "channel", BY_CHANNEL, groups(&f.by_channel.0), view)
             )
         }
     };
     Section {
         id: "tables",
-        title: "By country and provider",
+        title: "By country, provider and channel",
         html,
         live: true,
     }
