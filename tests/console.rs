@@ -114,6 +114,19 @@ async fn the_console_shows_the_scenario_and_its_sections_in_a_browser() {
     let e = scenario::run(&a, &b, &ok).await;
     scenario::wait_for_numbers(&b, &e).await;
 
+    // How long a page takes to render (one read of the fleet numbers, the blocks, the
+    // queue) on this Redis; printed for docs/console.md.
+    let t = std::time::Instant::now();
+    for _ in 0..10 {
+        assert_eq!(a.get("/ops?window=48h").await.status, 200);
+    }
+    eprintln!("GET /ops?window=48h: {:?} per page", t.elapsed() / 10);
+    let t = std::time::Instant::now();
+    for _ in 0..10 {
+        assert_eq!(a.get("/ops").await.status, 200);
+    }
+    eprintln!("GET /ops: {:?} per page", t.elapsed() / 10);
+
     // Scripts off: every number is in the page as served.
     let url = a.url("/ops");
     let dom = tokio::task::spawn_blocking(move || without_scripts(&url))

@@ -13,7 +13,7 @@
 //!   masked.
 //!
 //! Every number comes from the same service calls as the JSON under `/v1/admin/…`
-//! (`Service::stats`, `Service::lookup`, the guard's blocks and lift). A section whose
+//! (`Service::stats_by`, one read shaped as `Service::stats` shapes it, `Service::lookup`, the guard's blocks and lift). A section whose
 //! store does not answer says so ("fleet numbers unavailable: store unreachable") and
 //! the rest of the page still renders.
 //!
@@ -105,14 +105,14 @@ impl View {
     }
 }
 
-/// The fleet numbers of the window, by country and by provider; `Err` when the store
-/// does not answer.
+/// The fleet numbers of the window by country, provider and channel (one read of the
+/// store).
 pub struct Fleet {
-    /// `Service::stats(window, By::Country)`.
+    /// Grouped by country.
     pub by_country: Report,
-    /// `Service::stats(window, By::Provider)`.
+    /// Grouped by provider.
     pub by_provider: Report,
-    /// `Service::stats(window, By::Channel)`.
+    /// Grouped by channel.
     pub by_channel: Report,
 }
 
@@ -231,18 +231,14 @@ fn same_origin(parts: &Parts) -> bool {
 
 async fn render(state: &AppState, view: &View, outcome: Outcome) -> Response {
     let s = &state.service;
-    let fleet = match tokio::join!(
-        s.stats(view.window, By::Country),
-        s.stats(view.window, By::Provider),
-        s.stats(view.window, By::Channel)
-    ) {
-        (Ok(by_country), Ok(by_provider), Ok(by_channel)) => Ok(Fleet {
-            by_country,
-            by_provider,
-            by_channel,
-        }),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
-    };
+    let fleet = s
+        .stats_by(view.window, &[By::Country, By::Provider, By::Channel])
+        .await
+        .map(|mut r| Fleet {
+            by_channel: r.pop().expect("three reports"),
+            by_provider: r.pop().expect("three reports"),
+            by_country: r.pop().expect("three reports"),
+        });
     let (lift_msg, lookup_html) = match outcome {
         Outcome::None => (None, None),
         Outcome::Lift(m) => (Some(m), None),
