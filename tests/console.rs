@@ -4,7 +4,8 @@
 //! shows with scripts off match the scenario; with scripts on, each section is
 //! screenshot into `docs/console/`, a lookup and a lift are submitted by their forms, and
 //! the refresh shows a new start without losing a half-typed form. The forms' rules,
-//! access and a store that goes away are in `console/forms.rs`.
+//! access and a store that goes away are in `console/forms.rs`, the lookup form in
+//! `console/lookup.rs`.
 
 mod support;
 
@@ -12,6 +13,8 @@ mod support;
 mod browser;
 #[path = "console/forms.rs"]
 mod forms;
+#[path = "console/lookup.rs"]
+mod lookup;
 #[path = "console/scenario.rs"]
 mod scenario;
 
