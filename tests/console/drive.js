@@ -4,7 +4,7 @@
 // `shots`; submit a lookup by the form; lift the first block by its button; type into the
 // lookup form, start a verification through the API, and wait (bounded) until the
 // refresh script shows the new start count, then read the typed value back. Prints one
-// JSON line with what it saw.
+// JSON line with what it saw. Last, a click on a column heading sorts in place.
 const { chromium } = require('playwright-core');
 
 (async () => {
@@ -70,6 +70,22 @@ const { chromium } = require('playwright-core');
     out.after = await page.textContent('#total-starts');
     out.refreshed = await page.evaluate(() => document.body.dataset.refreshed);
     out.typed = await page.inputValue('input[name=to]');
+    // A column heading sorts in place: no page load (the marker survives), the rows
+    // reordered, the sort in the address.
+    await page.evaluate(() => { window.marker = 'kept'; });
+    const firstBefore = await page.getAttribute('#countries tbody tr', 'data-key');
+    await page.click('#countries th a:text-is("starts")');
+    await page.waitForFunction(
+      () => document.querySelector('#countries tbody tr').dataset.key === 'US',
+      null,
+      { timeout: 5000 },
+    );
+    out.sort = {
+      firstBefore,
+      first: await page.getAttribute('#countries tbody tr', 'data-key'),
+      marker: await page.evaluate(() => window.marker),
+      search: await page.evaluate(() => location.search),
+    };
   } finally {
     await browser.close();
   }

@@ -19,12 +19,24 @@ const STYLE: &str = concat!(
 );
 
 /// Re-fetches the page every `data-refresh` seconds and swaps every `[data-live]`
-/// section for its new copy; the lookup form is not live, so typing is never lost.
-const SCRIPT: &str = r#"(function(){var b=document.body,s=+b.dataset.refresh||10,n=0;
-function tick(){fetch(b.dataset.src,{credentials:'same-origin',cache:'no-store'}).then(function(r){if(!r.ok)throw r.status;return r.text();}).then(function(t){
+/// section for its new copy; the lookup form is not live, so typing is never lost. A
+/// click on a table's column heading sorts that table in place (numbers as numbers),
+/// makes the heading's query the page's and refreshes at once, so the server's sorted
+/// copy (with its headings' next links) follows; without scripts the heading is a link.
+const SCRIPT: &str = r#"(function(){var b=document.body,s=+b.dataset.refresh||10,n=0,busy=false;
+function note(t){var a=document.getElementById('updated');if(a)a.textContent=t;}
+function swap(){if(busy)return Promise.resolve();busy=true;return fetch(b.dataset.src,{credentials:'same-origin',cache:'no-store'}).then(function(r){if(!r.ok)throw r.status;return r.text();}).then(function(t){
 var d=new DOMParser().parseFromString(t,'text/html');d.querySelectorAll('section[data-live]').forEach(function(x){var o=document.getElementById(x.id);if(o)o.innerHTML=x.innerHTML;});
-n++;b.dataset.refreshed=n;var a=document.getElementById('updated');if(a)a.textContent='updated '+new Date().toLocaleTimeString();}).catch(function(){var a=document.getElementById('updated');if(a)a.textContent='refresh failed; retrying';}).then(function(){setTimeout(tick,s*1000);});}
-setTimeout(tick,s*1000);})();"#;
+n++;b.dataset.refreshed=n;note('updated '+new Date().toLocaleTimeString());}).catch(function(){note('refresh failed; retrying');}).then(function(){busy=false;});}
+function loop(){swap().then(function(){setTimeout(loop,s*1000);});}
+setTimeout(loop,s*1000);
+document.addEventListener('click',function(e){var a=e.target.closest?e.target.closest('th a'):null;if(!a||a.origin!==location.origin)return;
+var th=a.parentNode,t=th.closest('table');if(!t||!t.tBodies.length)return;e.preventDefault();
+var i=Array.prototype.indexOf.call(th.parentNode.children,th),desc=new URL(a.href).searchParams.get('dir')==='desc',tb=t.tBodies[0],rows=Array.prototype.slice.call(tb.rows);
+function v(r){var c=r.cells[i],x=c?c.textContent:'',f=parseFloat(x);return isNaN(f)?x:f;}
+rows.sort(function(x,y){var p=v(x),q=v(y),c=(typeof p==='number'&&typeof q==='number')?p-q:String(p).localeCompare(String(q));return desc?-c:c;});
+rows.forEach(function(r){tb.appendChild(r);});b.dataset.src=a.pathname+a.search;history.replaceState(null,'',a.pathname+a.search+a.hash);swap();});
+})();"#;
 
 pub fn layout(view: &View, sections: &[Section], nonce: &str) -> String {
     let mut h = String::with_capacity(64 * 1024);
