@@ -69,6 +69,22 @@ impl Service {
 
     /// Reads the fleet numbers of every tenant for `window`, grouped `by`.
     pub async fn stats(&self, window: Window, by: By) -> Result<Report> {
+        let (from, bumps) = self.read_fleet(window).await?;
+        Ok(Report::build(window, by, from, &bumps))
+    }
+
+    /// Reads the fleet numbers once and shapes them for each of `bys` (the console's
+    /// tables by country, provider and channel from one read of the store).
+    pub async fn stats_by(&self, window: Window, bys: &[By]) -> Result<Vec<Report>> {
+        let (from, bumps) = self.read_fleet(window).await?;
+        Ok(bys
+            .iter()
+            .map(|by| Report::build(window, *by, from, &bumps))
+            .collect())
+    }
+
+    /// Every tenant's buckets of `window`, and its first minute.
+    async fn read_fleet(&self, window: Window) -> Result<(i64, Vec<crate::store::stats::Bump>)> {
         let now_min = now_millis().div_euclid(60_000);
         let from = now_min - window.minutes() + 1;
         let tenants = self.tenants().ids();
@@ -81,7 +97,7 @@ impl Service {
                 detail: format!("the fleet numbers cannot be read: {e}"),
                 retry_after: Duration::from_secs(1),
             })?;
-        Ok(Report::build(window, by, from, &bumps))
+        Ok((from, bumps))
     }
 }
 

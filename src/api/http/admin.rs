@@ -116,9 +116,28 @@ pub async fn lift(
     let Ok(Path((tenant, level, key))) = path else {
         return Err(none());
     };
-    let (Some(t), Some(level)) = (state.service.tenants().get(&tenant), Level::parse(&level))
-    else {
+    let Some(level) = lift_block(&state, &tenant, &level, &key).await? else {
         return Err(none());
+    };
+    let mut body = json!({"tenant": tenant, "level": level.as_str(), "key": key, "lifted": true});
+    let digits = key.trim_start_matches('+');
+    if level == Level::Prefix && digits.bytes().all(|b| b.is_ascii_digit()) {
+        body["prefix"] = json!(format!("+{digits}"));
+    }
+    Ok(Json(body).into_response())
+}
+
+/// Lifts `tenant`'s block `key` at `level` (the admin API's and the console's lift): the
+/// level when a block was lifted, `None` when the names match no block (an unknown
+/// tenant or level, a key that cannot name one, the tenant level, or nothing active).
+pub async fn lift_block(
+    state: &AppState,
+    tenant: &str,
+    level: &str,
+    key: &str,
+) -> Result<Option<Level>, Error> {
+    let (Some(t), Some(level)) = (state.service.tenants().get(tenant), Level::parse(level)) else {
+        return Ok(None);
     };
     let ok = !key.is_empty()
         && key.len() <= 64
@@ -126,17 +145,12 @@ pub async fn lift(
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'~');
     if !ok || level == Level::Tenant {
-        return Err(none());
+        return Ok(None);
     }
-    if state.service.abuse().lift(&t, level, &key).await? {
-        let mut body =
-            json!({"tenant": tenant, "level": level.as_str(), "key": key, "lifted": true});
-        let digits = key.trim_start_matches('+');
-        if level == Level::Prefix && digits.bytes().all(|b| b.is_ascii_digit()) {
-            body["prefix"] = json!(format!("+{digits}"));
-        }
-        Ok(Json(body).into_response())
-    } else {
-        Err(none())
-    }
+    Ok(state
+        .service
+        .abuse()
+        .lift(&t, level, key)
+        .await?
+        .then_some(level))
 }

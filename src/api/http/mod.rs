@@ -20,13 +20,13 @@
 mod access;
 mod admin;
 mod admin_stats;
+mod console;
 mod deliveries;
 mod extract;
 mod hooks;
 mod lookup;
 pub mod metrics;
 mod ops;
-mod ops_page;
 mod problem;
 mod receipts;
 pub mod twilio;
@@ -87,6 +87,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/ops"),
+    ("post", "/ops"),
     ("get", "/v1/receipts/{provider}"),
     ("post", "/v1/receipts/{provider}"),
     ("get", "/v1/admin/blocks"),
@@ -121,7 +122,7 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/ops", get(ops_page::page))
+        .route("/ops", get(console::page).post(console::post))
         .route("/v1/admin/blocks", get(admin::list))
         .route("/v1/admin/lookup", post(lookup::lookup))
         .route("/v1/admin/stats", get(admin_stats::stats))
