@@ -50,11 +50,21 @@ pub struct Config {
     pub whatsapp: Option<super::whatsapp::WhatsappConfig>,
     /// Calls (`[providers.<name>.voice]`); unset: this instance sends no voice.
     pub voice: Option<VoiceConfig>,
+    /// `[providers.<name>.prices]`: price of one message per ISO 3166 country code,
+    /// `default` for the rest, in the account's currency (spend in the fleet numbers).
+    pub prices: crate::providers::settings::PriceTable,
+    /// After a final SMS receipt (delivered, undelivered, failed), read the message's
+    /// `price` from its Messages resource and count it as the spend in place of the
+    /// `prices` estimate (`delivery::price_fetch`). Needs the price in the same
+    /// currency as `prices`.
+    pub fetch_price: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
+            prices: Default::default(),
+            fetch_price: false,
             base_url: DEFAULT_BASE_URL.into(),
             timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
