@@ -72,7 +72,7 @@ pub fn handshake(
 /// A receipt none of whose updates matches a message of this gateway is `404`.
 pub async fn apply(
     router: &Router,
-    store: &dyn Store,
+    store: &Arc<dyn Store>,
     metrics: &crate::metrics::Metrics,
     provider: &str,
     req: &ReceiptRequest<'_>,
@@ -86,7 +86,7 @@ pub async fn apply(
         .map_err(|e| refused(provider, e))?;
     let (mut matched, mut updated) = (0, 0);
     for r in &receipts {
-        match update(store, metrics, provider, r)
+        match update(&**store, metrics, provider, r)
             .await
             .map_err(unavailable)?
         {
@@ -97,6 +97,16 @@ pub async fn apply(
                 matched += 1;
                 if applied == ReceiptApplied::Moved {
                     updated += 1;
+                    let done = matches!(
+                        r.status,
+                        DeliveryStatus::Delivered
+                            | DeliveryStatus::Undelivered
+                            | DeliveryStatus::Failed
+                    );
+                    if done {
+                        let (p, s) = (slot.provider.clone(), store.clone());
+                        super::price_fetch::schedule(p, provider, &r.message_id, s, metrics);
+                    }
                 }
             }
         }

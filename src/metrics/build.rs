@@ -250,7 +250,7 @@ impl Metrics {
                 "Memory-store evictions (store full).",
             ),
             smpp: super::smpp::Smpp::new(&r),
-            stats: super::stats::Recorder::default(),
+            stats: super::stats::Recorder::with_spend(super::spend::Spend::new(&r)),
             registry: r,
         }))
     }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 mod build;
 pub mod smpp;
+pub mod spend;
 pub mod stats;
 
 /// Every series this module defines (the deploy files are tested against this list).
@@ -56,6 +57,9 @@ pub const NAMES: &[&str] = &[
     "otpgw_smpp_inbound_total",
     "otpgw_smpp_reconnects_total",
     "otpgw_smpp_bind_version",
+    "otpgw_spend_total",
+    "otpgw_spend_avoided_total",
+    "otpgw_price_fetches_total",
 ];
 
 /// The metrics handle: one shared set of collectors, cheap to clone (handlers and
@@ -216,6 +220,19 @@ mod tests {
         m.pumping_overflow.with_label_values(&["t"]).inc();
         m.pumping_unavailable
             .with_label_values(&["t", "fail_open"])
+            .inc();
+        m.stats.spend().unwrap().add("p", "sms", "estimate", 50_000);
+        m.stats
+            .spend()
+            .unwrap()
+            .avoided
+            .with_label_values(&["p", "sms"])
+            .inc();
+        m.stats
+            .spend()
+            .unwrap()
+            .price_fetches
+            .with_label_values(&["p", "priced"])
             .inc();
         m.smpp.observe(&smpp::BindCounts {
             provider: "p",
