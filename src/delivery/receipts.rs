@@ -92,9 +92,18 @@ pub async fn apply(
         {
             None => {
                 tracing::info!(provider = %provider, "receipt for a message id this gateway does not know");
+                metrics
+                    .receipts
+                    .with_label_values(&[provider, "unknown"])
+                    .inc();
             }
             Some(applied) => {
                 matched += 1;
+                let status = r.status.as_str();
+                metrics
+                    .receipts
+                    .with_label_values(&[provider, status])
+                    .inc();
                 if applied == ReceiptApplied::Moved {
                     updated += 1;
                     let done = matches!(
