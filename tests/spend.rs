@@ -225,7 +225,7 @@ async fn spend_becomes(app: &TestApp, want: f64) -> Value {
 
 /// The accepted send counts the config's 0.05; after its `delivered` receipt the price
 /// read finds `null`, reads again, and Twilio's 0.0075 replaces the estimate: the API
-/// answers 0.0075 per provider, `/metrics` shows both parts.
+/// answers 0.0075 per provider, `/metrics` shows the parts, the receipt and its latency.
 async fn a_reported_price_replaces_the_estimate(backend: Backend) {
     let (app, stand) = gateway(backend, Reads::NullThenPriced).await;
     send_one(&app).await;
@@ -249,6 +249,14 @@ async fn a_reported_price_replaces_the_estimate(backend: Backend) {
     assert_eq!(series(&app, &part("replaced")).await, 0.05);
     let priced = r#"otpgw_price_fetches_total{outcome="priced",provider="tw"}"#;
     assert_eq!(series(&app, priced).await, 1.0);
+    let delivered = r#"otpgw_delivery_receipts_total{provider="tw",status="delivered"}"#;
+    assert_eq!(
+        series(&app, delivered).await,
+        1.0,
+        "HTTP receipts are counted"
+    );
+    let latency = r#"otpgw_delivery_latency_seconds_count{provider="tw"}"#;
+    assert_eq!(series(&app, latency).await, 1.0);
     app.stop().await;
 }
 

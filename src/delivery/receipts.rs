@@ -242,6 +242,11 @@ async fn count(
     if delivered {
         let queued = v.send_times().last().copied().unwrap_or(v.created_at);
         metrics.stats.delivered(now, &d, now - queued);
+        let secs = (now - queued).max(0) as f64 / 1000.0;
+        metrics
+            .delivery_latency
+            .with_label_values(&[provider])
+            .observe(secs);
     } else {
         metrics.stats.add(now, &d, "undelivered", 1);
     }

@@ -34,6 +34,7 @@ pub const NAMES: &[&str] = &[
     "otpgw_send_duration_seconds",
     "otpgw_message_segments",
     "otpgw_delivery_receipts_total",
+    "otpgw_delivery_latency_seconds",
     "otpgw_queue_depth",
     "otpgw_queue_oldest_age_seconds",
     "otpgw_queue_dead_letters",
@@ -119,6 +120,9 @@ pub struct Collectors {
     pub segments: HistogramVec,
     /// Delivery receipts by provider and status.
     pub receipts: IntCounterVec,
+    /// From a send's queueing to its `delivered` receipt, by provider (the fleet
+    /// numbers' latency buckets as histogram bounds).
+    pub delivery_latency: HistogramVec,
     /// Sends queued or in flight.
     pub queue_depth: IntGauge,
     /// Age of the oldest queued send, seconds.
@@ -204,6 +208,7 @@ mod tests {
         m.send_duration.with_label_values(&["p"]).observe(0.1);
         m.segments.with_label_values(&["gsm7"]).observe(1.0);
         m.receipts.with_label_values(&["p", "delivered"]).inc();
+        m.delivery_latency.with_label_values(&["p"]).observe(3.0);
         m.store_duration
             .with_label_values(&["start"])
             .observe(0.001);
