@@ -2,7 +2,8 @@
 //! reports on its Message resource (`fetch_price`) replacing them, through the real
 //! gateway on memory and Redis (`GET /v1/admin/stats`, `/metrics`); the price read's
 //! faults (500, a hang, 404) keep the estimate, stop within the configured reads and
-//! never hold up the receipt's answer.
+//! never hold up the receipt's answer; a Vonage receipt's own `price` replaces the
+//! estimate with no read at all.
 
 mod support;
 
@@ -299,6 +300,63 @@ async fn a_404_is_not_read_again(backend: Backend) {
     a_failing_read_keeps_the_estimate(backend, Reads::NotFound, 1).await;
 }
 
+const VG_MESSAGE: &str = "0C000000217B7F02";
+const VG_TOKEN: &str = "rcpt-0123456789abcdef";
+
+/// Vonage's SMS API answering the documented accepted message with a fixed id.
+async fn vonage_stand_in() -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/sms/json",
+        post(|| async {
+            axum::Json(
+                json!({"message-count": "1", "messages": [{"to": "447700900000",
+                "message-id": VG_MESSAGE, "status": "0", "message-price": "0.03330000"}]}),
+            )
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// A send through Vonage priced 0.05; its `delivered` DLR (GET, token) carries Vonage's
+/// documented `price` of 0.0333, which becomes the spend.
+async fn a_vonage_receipt_price_replaces_the_estimate(backend: Backend) {
+    let base = vonage_stand_in().await;
+    let app = spawn_app(backend, move |c| {
+        c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
+        c.stats.flush_ms = 100;
+        let vg = otpgw::providers::vonage::Config {
+            base_url: base,
+            api_key: "abcd1234".into(),
+            api_secret: "abcdef0123456789".into(),
+            from: "AcmeInc".into(),
+            callback_url: Some("https://otp.example.com/v1/receipts/vg".into()),
+            receipt_token: Some(VG_TOKEN.into()),
+            prices: [("default".to_string(), 0.05)].into(),
+            ..Default::default()
+        };
+        c.providers
+            .insert("vg".into(), otpgw::providers::ProviderConfig::Vonage(vg));
+        c.routing.default = vec!["vg".into()];
+        c.receipts.public_base_url = Some("https://otp.example.com".into());
+    })
+    .await;
+    send_one(&app).await;
+    spend_becomes(&app, 0.05).await;
+    let dlr = format!(
+        "/v1/receipts/vg?token={VG_TOKEN}&messageId={VG_MESSAGE}&status=delivered&err-code=0&price=0.03330000&msisdn=447700900000"
+    );
+    let r = app.send(app.http.get(app.url(&dlr))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    spend_becomes(&app, 0.0333).await;
+    let in_receipt = r#"otpgw_price_fetches_total{outcome="in_receipt",provider="vg"}"#;
+    assert_eq!(series(&app, in_receipt).await, 1.0);
+    app.stop().await;
+}
+
 mod memory {
     use super::*;
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,6 +375,10 @@ mod memory {
     async fn a_404_is_not_read_again() {
         super::a_404_is_not_read_again(Backend::Memory).await
     }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_vonage_receipt_price_replaces_the_estimate() {
+        super::a_vonage_receipt_price_replaces_the_estimate(Backend::Memory).await
+    }
 }
 
 mod redis {
@@ -328,5 +390,9 @@ mod redis {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_500_is_read_again_and_then_the_estimate_stays() {
         super::a_500_is_read_again_and_then_the_estimate_stays(Backend::Redis).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_vonage_receipt_price_replaces_the_estimate() {
+        super::a_vonage_receipt_price_replaces_the_estimate(Backend::Redis).await
     }
 }

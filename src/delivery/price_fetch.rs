@@ -11,7 +11,8 @@
 //! the last delay the estimate stays. An error the vendor will not get over (404, 401)
 //! stops at once. Outcomes are counted in `otpgw_price_fetches_total`: `priced`,
 //! `unpriced` (the last read found no price yet), `failed` (the last read failed),
-//! `skipped` (too many waiting).
+//! `skipped` (too many waiting), and `in_receipt` for a price a receipt carried
+//! ([`record_from_receipt`], Vonage's `price`).
 
 use crate::metrics::Metrics;
 use crate::providers::SmsProvider;
@@ -79,6 +80,26 @@ pub fn schedule(
             }
         }
         count(&metrics, &name, outcome);
+    });
+}
+
+/// Records the price a receipt through `name` carried for `message_id` (a final status
+/// just applied), off the receipt's answer: one record lookup in a task of its own.
+pub fn record_from_receipt(
+    store: &Arc<dyn Store>,
+    metrics: &Metrics,
+    name: &str,
+    message_id: String,
+    price: crate::providers::Price,
+) {
+    let (store, metrics, name) = (store.clone(), metrics.clone(), name.to_string());
+    tokio::spawn(async move {
+        record(&*store, &metrics, &name, &message_id, price.amount).await;
+        if let Some(s) = metrics.stats.spend() {
+            s.price_fetches
+                .with_label_values(&[&name, "in_receipt"])
+                .inc();
+        }
     });
 }
 

@@ -85,6 +85,8 @@ pub async fn apply(
         .parse_receipt(req)
         .map_err(|e| refused(provider, e))?;
     let (mut matched, mut updated) = (0, 0);
+    // Messages this callback moved to a final status: a price it carries is theirs.
+    let mut finished = Vec::new();
     for r in &receipts {
         match update(&**store, metrics, provider, r)
             .await
@@ -115,8 +117,16 @@ pub async fn apply(
                     if done {
                         let (p, s) = (slot.provider.clone(), store.clone());
                         super::price_fetch::schedule(p, provider, &r.message_id, s, metrics);
+                        finished.push(r.message_id.as_str());
                     }
                 }
+            }
+        }
+    }
+    if !finished.is_empty() {
+        for (id, price) in slot.provider.receipt_prices(req) {
+            if finished.contains(&id.as_str()) {
+                super::price_fetch::record_from_receipt(store, metrics, provider, id, price);
             }
         }
     }

@@ -26,12 +26,12 @@ pub struct Spend {
     pub avoided: CounterVec,
     /// Reads of reported prices by provider and outcome: `priced`, `unpriced` (no
     /// price after the last read), `failed` (an error the vendor will not get over),
-    /// `skipped` (too many reads waiting).
+    /// `skipped` (too many reads waiting), `in_receipt` (the receipt carried it).
     pub price_fetches: IntCounterVec,
 }
 
 /// The outcomes of [`Spend::price_fetches`].
-pub const FETCH_OUTCOMES: [&str; 4] = ["priced", "unpriced", "failed", "skipped"];
+pub const FETCH_OUTCOMES: [&str; 5] = ["priced", "unpriced", "failed", "skipped", "in_receipt"];
 
 impl Spend {
     /// Registers the series in `r`.

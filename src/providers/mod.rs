@@ -317,6 +317,13 @@ pub trait SmsProvider: Send + Sync + 'static {
         let _ = message_id;
         Ok(None)
     }
+    /// The prices a receipt callback carries, by message id, where the vendor writes the
+    /// price into its receipts (Vonage's `price`). Called only for a `req` that
+    /// [`Self::parse_receipt`] accepted. None by default.
+    fn receipt_prices(&self, req: &ReceiptRequest<'_>) -> Vec<(String, Price)> {
+        let _ = req;
+        Vec::new()
+    }
     /// The provider's long-lived sessions; none for request-per-message adapters.
     fn binds(&self) -> Vec<BindView> {
         Vec::new()
