@@ -235,14 +235,9 @@ impl SmsProvider for TwilioProvider {
     }
 
     async fn reported_price(&self, message_id: &str) -> Result<Option<Price>, ProviderError> {
-        let Some(url) = price::url(&self.messages_url, message_id) else {
-            return Err(ProviderError::new(
-                ErrorKind::RejectedContent,
-                "not a message SID: no price to read",
-            ));
-        };
         let _permit = self.price_permits.acquire().await;
-        price::read(&self.client, &url, &self.user, &self.password).await
+        let auth = (self.user.as_str(), &*self.password);
+        price::read(&self.client, &self.messages_url, message_id, auth).await
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

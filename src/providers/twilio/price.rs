@@ -54,13 +54,17 @@ pub fn parse(a: &Answer) -> Result<Option<Price>, ProviderError> {
     }))
 }
 
-/// One read of the resource at `url`.
+/// One read of message `sid`'s resource under `messages_url`, with Basic `auth`.
 pub async fn read(
     client: &reqwest::Client,
-    url: &str,
-    user: &str,
-    password: &str,
+    messages_url: &str,
+    sid: &str,
+    (user, password): (&str, &str),
 ) -> Result<Option<Price>, ProviderError> {
+    let Some(url) = url(messages_url, sid) else {
+        let what = "not a message SID: no price to read";
+        return Err(ProviderError::new(ErrorKind::RejectedContent, what));
+    };
     let a = http::send(client.get(url).basic_auth(user, Some(password))).await?;
     if !a.is_success() {
         return Err(super::error::from_response(
