@@ -262,7 +262,8 @@ async fn a_reported_price_replaces_the_estimate(backend: Backend) {
 }
 
 /// A read that fails (`reads`) keeps the estimate: `reads_made` reads, no more, the
-/// outcome `failed`, the receipt answered at once.
+/// outcome `failed`, the receipt answered at once (under 300 ms: waiting for even the
+/// first read would take its 50 ms delay plus, for the hang, its 300 ms timeout).
 async fn a_failing_read_keeps_the_estimate(backend: Backend, reads: Reads, reads_made: usize) {
     let (app, stand) = gateway(backend, reads).await;
     send_one(&app).await;
