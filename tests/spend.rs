@@ -234,7 +234,7 @@ async fn a_reported_price_replaces_the_estimate(backend: Backend) {
     let (status, took) = twilio_receipt(&app, "delivered").await;
     assert_eq!(status, 200);
     assert!(
-        took < Duration::from_millis(50),
+        took < Duration::from_millis(300),
         "the receipt waited: {took:?}"
     );
     let body = spend_becomes(&app, 0.0075).await;
@@ -270,7 +270,7 @@ async fn a_failing_read_keeps_the_estimate(backend: Backend, reads: Reads, reads
     let (status, took) = twilio_receipt(&app, "undelivered").await;
     assert_eq!(status, 200);
     assert!(
-        took < Duration::from_millis(50),
+        took < Duration::from_millis(300),
         "the receipt waited: {took:?}"
     );
     let failed = r#"otpgw_price_fetches_total{outcome="failed",provider="tw"}"#;
