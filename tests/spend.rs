@@ -396,4 +396,12 @@ mod redis {
     async fn a_vonage_receipt_price_replaces_the_estimate() {
         super::a_vonage_receipt_price_replaces_the_estimate(Backend::Redis).await
     }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hanging_read_times_out_and_the_estimate_stays() {
+        super::a_hanging_read_times_out_and_the_estimate_stays(Backend::Redis).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_404_is_not_read_again() {
+        super::a_404_is_not_read_again(Backend::Redis).await
+    }
 }
