@@ -60,7 +60,9 @@ impl Application {
             &keys,
             cfg.stats.retention_hours,
         )?;
-        metrics.stats.set_prices(cfg.stats.prices.clone());
+        metrics
+            .stats
+            .set_prices(crate::config::price_tables(&cfg.providers));
         let stats_flusher = crate::service::stats::spawn_flusher(
             metrics.stats.clone(),
             backend.stats.clone(),

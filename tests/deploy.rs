@@ -1159,6 +1159,10 @@ fn alerts_use_known_metrics_and_link_their_runbook_section() {
         "OtpgwStoreErrors",
         "OtpgwStoreLatencyHigh",
         "OtpgwHttp5xxRatioHigh",
+        "OtpgwDeliverySuccessLow",
+        "OtpgwSpendOverBudget",
+        "OtpgwEventsDeadLettered",
+        "OtpgwPumpingBlocksSpiking",
     ] {
         assert!(names.contains(want), "no alert {want}");
     }

@@ -310,6 +310,34 @@ fn config_check_reports_every_problem() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen_addr"));
 }
 
+/// The former `[stats.prices]` is refused with the new place; bad
+/// `[providers.<name>.prices]` (a code that is no country, a negative price) too.
+#[test]
+fn config_check_refuses_old_and_bad_prices() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("prices.toml");
+    std::fs::write(
+        &cfg,
+        "mode = \"dev\"\n[providers.console]\nkind = \"console\"\n[providers.console.prices]\ndefault = 0.05\nXX = 0.1\nFR = -0.2\n[stats.prices.console]\ndefault = 0.05\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["config", "check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "stats.prices has moved",
+        "[providers.<name>.prices]",
+        "providers.console.prices.XX: a country is an ISO 3166 code",
+        "providers.console.prices.FR must be a price of 0 or more",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in {err}");
+    }
+}
+
 #[test]
 fn api_key_new_prints_a_key_and_its_hash() {
     let out = Command::new(BIN).args(["api-key", "new"]).output().unwrap();

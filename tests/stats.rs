@@ -34,6 +34,14 @@ fn store_config(backend: Backend, prefix: &str) -> StoreConfig {
     cfg
 }
 
+/// Sets the `console` instance's `[providers.console.prices]`.
+fn price_console(c: &mut otpgw::config::Config, table: &[(&str, f64)]) {
+    let Some(otpgw::providers::ProviderConfig::Console(p)) = c.providers.get_mut("console") else {
+        panic!("the default config has a console provider");
+    };
+    p.prices = table.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+}
+
 fn fresh_prefix() -> String {
     format!("st{}", hex::encode(otpgw::crypto::random_bytes::<5>()))
 }
@@ -144,10 +152,7 @@ async fn gateway(backend: Backend) -> TestApp {
     spawn_app(backend, |c| {
         c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
         c.stats.flush_ms = 100;
-        c.stats.prices.insert(
-            "console".into(),
-            [("default".to_string(), 0.05), ("US".to_string(), 0.08)].into(),
-        );
+        price_console(c, &[("default", 0.05), ("US", 0.08)]);
     })
     .await
 }
@@ -384,9 +389,7 @@ async fn a_guard_refusal_counts_the_spend_it_avoided(backend: Backend) {
     let app = spawn_app(backend, |c| {
         c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
         c.stats.flush_ms = 100;
-        c.stats
-            .prices
-            .insert("console".into(), [("US".to_string(), 0.08)].into());
+        price_console(c, &[("US", 0.08)]);
         let p = &mut c.tenants.get_mut("demo").unwrap().pumping;
         p.mode = otpgw::config::PumpingMode::Enforce;
         p.levels.prefix.budget = 1.0;

@@ -42,7 +42,7 @@ pub use proxies::{IpBlock, TrustedProxies};
 pub use pumping::{LevelConfig, LevelMode, LevelsConfig, PumpingConfig, PumpingMode};
 pub use redis::{RedisStoreConfig, SentinelConfig};
 pub use sections::*;
-pub use stats::StatsConfig;
+pub use stats::{price_tables, StatsConfig};
 pub use tenant::{TemplateSet, TenantConfig};
 pub use twilio::{is_sid, TwilioApiKey, TwilioConfig};
 pub use validate::problems;

@@ -1,6 +1,10 @@
-//! `[stats]`: the fleet numbers (per-minute buckets shared by every instance) and the
-//! prices that turn accepted sends into spend; their checks.
+//! `[stats]`: the fleet numbers (per-minute buckets shared by every instance); and the
+//! checks of each provider's `[providers.<name>.prices]`, which turn accepted sends into
+//! spend. Prices once lived in `[stats.prices]`; that section is refused with a pointer
+//! to the new place.
 
+use crate::domain::is_iso_country;
+use crate::providers::ProviderConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -13,11 +17,10 @@ pub struct StatsConfig {
     /// How often each instance writes its buffered counts to the store, in
     /// milliseconds (100..=60000). A crash loses at most this much counting.
     pub flush_ms: u64,
-    /// Price of one accepted message per provider instance: `[stats.prices.<provider>]`
-    /// with a value per ISO 3166 country code and `default` for the rest, in the
-    /// provider's unit (no currency is assumed; keep one per provider). A provider
-    /// without prices adds no spend.
-    pub prices: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Not a setting: prices moved to `[providers.<name>.prices]`. Read only so that
+    /// `config check` refuses an old `[stats.prices]` with that hint.
+    #[serde(rename = "prices")]
+    pub moved_prices: Option<serde::de::IgnoredAny>,
 }
 
 impl Default for StatsConfig {
@@ -25,13 +28,13 @@ impl Default for StatsConfig {
         StatsConfig {
             retention_hours: 48,
             flush_ms: 5000,
-            prices: BTreeMap::new(),
+            moved_prices: None,
         }
     }
 }
 
-/// Problems of `[stats]` (`providers`: the configured instance names).
-pub fn problems(s: &StatsConfig, providers: &[&String]) -> Vec<String> {
+/// Problems of `[stats]`.
+pub fn problems(s: &StatsConfig) -> Vec<String> {
     let mut p = Vec::new();
     if !(1..=744).contains(&s.retention_hours) {
         p.push("stats.retention_hours must be between 1 and 744".into());
@@ -39,21 +42,30 @@ pub fn problems(s: &StatsConfig, providers: &[&String]) -> Vec<String> {
     if !(100..=60_000).contains(&s.flush_ms) {
         p.push("stats.flush_ms must be between 100 and 60000".into());
     }
-    for (name, table) in &s.prices {
-        if !providers.contains(&name) {
-            p.push(format!("stats.prices.{name}: no provider of that name"));
-        }
-        for (country, price) in table {
-            let code = country == "default"
-                || (country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase()));
-            if !code {
+    if s.moved_prices.is_some() {
+        p.push(
+            "stats.prices has moved: give each provider its prices in [providers.<name>.prices] \
+             (default = 0.05, FR = 0.07)"
+                .into(),
+        );
+    }
+    p
+}
+
+/// Problems of every `[providers.<name>.prices]`: a key is an ISO 3166 alpha-2 code or
+/// `default`, a price is finite and not negative.
+pub fn price_problems(providers: &BTreeMap<String, ProviderConfig>) -> Vec<String> {
+    let mut p = Vec::new();
+    for (name, c) in providers {
+        for (country, price) in c.prices() {
+            if country != "default" && !is_iso_country(country) {
                 p.push(format!(
-                    "stats.prices.{name}.{country}: a country is an ISO 3166 code (`FR`) or `default`"
+                    "providers.{name}.prices.{country}: a country is an ISO 3166 code (`FR`) or `default`"
                 ));
             }
             if !price.is_finite() || *price < 0.0 {
                 p.push(format!(
-                    "stats.prices.{name}.{country} must be a price of 0 or more"
+                    "providers.{name}.prices.{country} must be a price of 0 or more"
                 ));
             }
         }
@@ -61,30 +73,68 @@ pub fn problems(s: &StatsConfig, providers: &[&String]) -> Vec<String> {
     p
 }
 
+/// The price tables by instance name, for the fleet numbers' recorder (`app.rs`).
+pub fn price_tables(
+    providers: &BTreeMap<String, ProviderConfig>,
+) -> BTreeMap<String, BTreeMap<String, f64>> {
+    providers
+        .iter()
+        .filter(|(_, c)| !c.prices().is_empty())
+        .map(|(n, c)| (n.clone(), c.prices().clone()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     #[test]
-    fn prices_name_a_provider_a_country_and_a_price_of_zero_or_more() {
+    fn prices_name_a_real_country_and_a_price_of_zero_or_more() {
+        let c = Config::from_toml(
+            r#"
+[providers.tw]
+kind = "console"
+[providers.tw.prices]
+default = 0.05
+FR = 0.0725
+[providers.bad]
+kind = "webhook"
+url = "https://hooks.example/sms"
+[providers.bad.prices]
+fr = -1.0
+ZZ = 0.1
+UK = inf
+"#,
+        )
+        .unwrap();
+        let p = price_problems(&c.providers);
+        assert_eq!(p.len(), 5, "{p:?}");
+        assert!(
+            p.iter().all(|x| x.starts_with("providers.bad.prices.")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|x| x.contains("prices.fr must be a price")));
+        assert!(p.iter().any(|x| x.contains("prices.UK must be a price")));
+        let t = price_tables(&c.providers);
+        assert_eq!(t["tw"]["FR"], 0.0725);
+        assert!(!t.contains_key("console"), "no prices, no table");
+    }
+
+    #[test]
+    fn the_old_stats_prices_section_is_refused_with_the_new_place() {
+        let c = Config::from_toml("[stats.prices.console]\ndefault = 0.05\n").unwrap();
+        let p = crate::config::problems(&c);
+        assert!(
+            p.iter()
+                .any(|x| x.contains("stats.prices has moved")
+                    && x.contains("[providers.<name>.prices]")),
+            "{p:?}"
+        );
         let mut s = StatsConfig::default();
-        let tw = "tw".to_string();
-        assert!(problems(&s, &[&tw]).is_empty());
-        s.prices.insert(
-            "tw".into(),
-            [("FR".to_string(), 0.07), ("default".to_string(), 0.05)].into(),
-        );
-        assert!(problems(&s, &[&tw]).is_empty());
-        s.prices.insert(
-            "nope".into(),
-            [("fr".to_string(), -1.0), ("XYZ".to_string(), f64::NAN)].into(),
-        );
+        assert!(problems(&s).is_empty());
         s.flush_ms = 10;
         s.retention_hours = 0;
-        let p = problems(&s, &[&tw]);
-        assert_eq!(p.len(), 7, "{p:?}");
-        assert!(p
-            .iter()
-            .any(|x| x.contains("stats.prices.nope: no provider")));
+        assert_eq!(problems(&s).len(), 2);
     }
 }

@@ -49,8 +49,8 @@ pub fn problems(c: &Config) -> Vec<String> {
     if c.store.memory.max_entries == 0 || c.store.memory.max_entries_per_tenant == Some(0) {
         p.push("store.memory.max_entries and max_entries_per_tenant must be at least 1".into());
     }
-    let names: Vec<&String> = c.providers.keys().collect();
-    p.extend(super::stats::problems(&c.stats, &names));
+    p.extend(super::stats::problems(&c.stats));
+    p.extend(super::stats::price_problems(&c.providers));
     let d = &c.delivery;
     if d.concurrency == 0 || d.queue_capacity == 0 {
         p.push("delivery.concurrency and delivery.queue_capacity must be at least 1".into());

@@ -10,6 +10,7 @@
 pub mod breaker;
 mod order;
 mod outcome;
+pub mod price_fetch;
 pub mod receipts;
 pub mod router;
 mod send;

@@ -72,7 +72,7 @@ pub fn handshake(
 /// A receipt none of whose updates matches a message of this gateway is `404`.
 pub async fn apply(
     router: &Router,
-    store: &dyn Store,
+    store: &Arc<dyn Store>,
     metrics: &crate::metrics::Metrics,
     provider: &str,
     req: &ReceiptRequest<'_>,
@@ -85,19 +85,48 @@ pub async fn apply(
         .parse_receipt(req)
         .map_err(|e| refused(provider, e))?;
     let (mut matched, mut updated) = (0, 0);
+    // Messages this callback moved to a final status: a price it carries is theirs.
+    let mut finished = Vec::new();
     for r in &receipts {
-        match update(store, metrics, provider, r)
+        match update(&**store, metrics, provider, r)
             .await
             .map_err(unavailable)?
         {
             None => {
                 tracing::info!(provider = %provider, "receipt for a message id this gateway does not know");
+                metrics
+                    .receipts
+                    .with_label_values(&[provider, "unknown"])
+                    .inc();
             }
             Some(applied) => {
                 matched += 1;
+                let status = r.status.as_str();
+                metrics
+                    .receipts
+                    .with_label_values(&[provider, status])
+                    .inc();
                 if applied == ReceiptApplied::Moved {
                     updated += 1;
+                    let done = matches!(
+                        r.status,
+                        DeliveryStatus::Delivered
+                            | DeliveryStatus::Undelivered
+                            | DeliveryStatus::Failed
+                    );
+                    if done {
+                        let (p, s) = (slot.provider.clone(), store.clone());
+                        super::price_fetch::schedule(p, provider, &r.message_id, s, metrics);
+                        finished.push(r.message_id.as_str());
+                    }
                 }
+            }
+        }
+    }
+    if !finished.is_empty() {
+        for (id, price) in slot.provider.receipt_prices(req) {
+            if finished.contains(&id.as_str()) {
+                super::price_fetch::record_from_receipt(store, metrics, provider, id, price);
             }
         }
     }
@@ -223,6 +252,11 @@ async fn count(
     if delivered {
         let queued = v.send_times().last().copied().unwrap_or(v.created_at);
         metrics.stats.delivered(now, &d, now - queued);
+        let secs = (now - queued).max(0) as f64 / 1000.0;
+        metrics
+            .delivery_latency
+            .with_label_values(&[provider])
+            .observe(secs);
     } else {
         metrics.stats.add(now, &d, "undelivered", 1);
     }

@@ -10,6 +10,7 @@
 mod client;
 mod client_net;
 mod code;
+mod country;
 mod destination;
 mod email;
 pub mod gsm;
@@ -22,6 +23,7 @@ mod workflow;
 pub use client::{parse_client_ip, CheckClient, ClientSession};
 pub use client_net::ClientNet;
 pub use code::{uniform_below, CodeLength, OtpCode};
+pub use country::is_iso_country;
 pub use destination::{Channel, Destination};
 pub use email::EmailAddress;
 pub use id::{DeliveryId, RecordKind, VerificationId};

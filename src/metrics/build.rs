@@ -226,6 +226,16 @@ impl Metrics {
                 "Delivery receipts.",
                 &["provider", "status"],
             ),
+            delivery_latency: histogram(
+                &r,
+                "otpgw_delivery_latency_seconds",
+                "From a send's queueing to its delivered receipt.",
+                &["provider"],
+                super::stats::LATENCY_BOUNDS_SECS
+                    .iter()
+                    .map(|s| *s as f64)
+                    .collect(),
+            ),
             queue_depth: int_gauge("otpgw_queue_depth", "Sends queued or in flight."),
             queue_oldest_age,
             queue_dead: int_gauge("otpgw_queue_dead_letters", "Sends in the dead letters."),
@@ -250,7 +260,7 @@ impl Metrics {
                 "Memory-store evictions (store full).",
             ),
             smpp: super::smpp::Smpp::new(&r),
-            stats: super::stats::Recorder::default(),
+            stats: super::stats::Recorder::with_spend(super::spend::Spend::new(&r)),
             registry: r,
         }))
     }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 mod build;
 pub mod smpp;
+pub mod spend;
 pub mod stats;
 
 /// Every series this module defines (the deploy files are tested against this list).
@@ -35,6 +36,7 @@ pub const NAMES: &[&str] = &[
     "otpgw_send_duration_seconds",
     "otpgw_message_segments",
     "otpgw_delivery_receipts_total",
+    "otpgw_delivery_latency_seconds",
     "otpgw_queue_depth",
     "otpgw_queue_oldest_age_seconds",
     "otpgw_queue_dead_letters",
@@ -58,6 +60,9 @@ pub const NAMES: &[&str] = &[
     "otpgw_smpp_inbound_total",
     "otpgw_smpp_reconnects_total",
     "otpgw_smpp_bind_version",
+    "otpgw_spend_total",
+    "otpgw_spend_avoided_total",
+    "otpgw_price_fetches_total",
 ];
 
 /// The metrics handle: one shared set of collectors, cheap to clone (handlers and
@@ -117,6 +122,9 @@ pub struct Collectors {
     pub segments: HistogramVec,
     /// Delivery receipts by provider and status.
     pub receipts: IntCounterVec,
+    /// From a send's queueing to its `delivered` receipt, by provider (the fleet
+    /// numbers' latency buckets as histogram bounds).
+    pub delivery_latency: HistogramVec,
     /// Sends queued or in flight.
     pub queue_depth: IntGauge,
     /// Age of the oldest queued send, seconds.
@@ -208,6 +216,7 @@ mod tests {
         m.send_duration.with_label_values(&["p"]).observe(0.1);
         m.segments.with_label_values(&["gsm7"]).observe(1.0);
         m.receipts.with_label_values(&["p", "delivered"]).inc();
+        m.delivery_latency.with_label_values(&["p"]).observe(3.0);
         m.store_duration
             .with_label_values(&["start"])
             .observe(0.001);
@@ -224,6 +233,19 @@ mod tests {
         m.pumping_overflow.with_label_values(&["t"]).inc();
         m.pumping_unavailable
             .with_label_values(&["t", "fail_open"])
+            .inc();
+        m.stats.spend().unwrap().add("p", "sms", "estimate", 50_000);
+        m.stats
+            .spend()
+            .unwrap()
+            .avoided
+            .with_label_values(&["p", "sms"])
+            .inc();
+        m.stats
+            .spend()
+            .unwrap()
+            .price_fetches
+            .with_label_values(&["p", "priced"])
             .inc();
         m.smpp.observe(&smpp::BindCounts {
             provider: "p",

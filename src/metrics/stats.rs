@@ -11,9 +11,11 @@
 //! the (tenant, minute) bucket; `-` stands for "no provider" (starts, refusals,
 //! approvals). Counters: `starts`, `sends`, `accepted`, `failed`, `delivered`,
 //! `undelivered`, `approvals`, `refused:<reason>`, `lat:<0..7>` (the delivery latency
-//! histogram, bounds in [`LATENCY_BOUNDS_SECS`]), `spend` and `avoided` (thousandths of
+//! histogram, bounds in [`LATENCY_BOUNDS_SECS`]), `spend` and `avoided` (millionths of
 //! the price unit: spent on accepted sends, and what sends the pumping guard refused
-//! would have cost).
+//! would have cost). A price a provider reported after the send (`delivery::price_fetch`)
+//! replaces the estimate: [`Recorder::reported`] adds the difference to `spend` in the
+//! send's own minute. The same amounts go to the Prometheus spend series ([`super::spend`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -86,6 +88,7 @@ pub fn latency_bucket(secs: u64) -> usize {
 struct Inner {
     buf: Mutex<HashMap<(i64, String, String), i64>>,
     prices: RwLock<Prices>,
+    spend: Option<super::spend::Spend>,
 }
 
 /// The per-process buffer of fleet counters; cheap to clone.
@@ -93,18 +96,31 @@ struct Inner {
 pub struct Recorder(Arc<Inner>);
 
 impl Recorder {
+    /// A recorder that also adds spend to the Prometheus series `spend`.
+    pub fn with_spend(spend: super::spend::Spend) -> Self {
+        Recorder(Arc::new(Inner {
+            spend: Some(spend),
+            ..Inner::default()
+        }))
+    }
+
+    /// The Prometheus spend series, when this recorder feeds them.
+    pub fn spend(&self) -> Option<&super::spend::Spend> {
+        self.0.spend.as_ref()
+    }
+
     /// Sets the price table (start-up).
     pub fn set_prices(&self, p: Prices) {
         *self.0.prices.write().unwrap_or_else(|e| e.into_inner()) = p;
     }
 
-    /// The price, in thousandths, of one message through `provider` to `country`
+    /// The price, in millionths, of one message through `provider` to `country`
     /// (`default` when the country has none), if the provider has prices.
-    pub fn price_milli(&self, provider: &str, country: &str) -> Option<i64> {
+    pub fn price_micro(&self, provider: &str, country: &str) -> Option<i64> {
         let prices = self.0.prices.read().unwrap_or_else(|e| e.into_inner());
         let table = prices.get(provider)?;
         let p = table.get(country).or_else(|| table.get("default"))?;
-        Some((p * 1000.0).round() as i64)
+        Some((p * 1e6).round() as i64)
     }
 
     /// Adds `n` to `counter` under `d` in the minute of `now_ms`.
@@ -129,8 +145,22 @@ impl Recorder {
     pub fn accepted(&self, now_ms: i64, d: &Dims<'_>) {
         self.add(now_ms, d, "sends", 1);
         self.add(now_ms, d, "accepted", 1);
-        if let Some(p) = self.price_milli(d.provider, d.country) {
+        if let Some(p) = self.price_micro(d.provider, d.country) {
             self.add(now_ms, d, "spend", p);
+            if let Some(s) = self.spend() {
+                s.add(d.provider, d.channel, "estimate", p);
+            }
+        }
+    }
+
+    /// The price `reported_micro` (millionths) that `d.provider` reported for a send
+    /// accepted at `sent_ms`: it replaces that send's estimate in the send's minute.
+    pub fn reported(&self, sent_ms: i64, d: &Dims<'_>, reported_micro: i64) {
+        let estimate = self.price_micro(d.provider, d.country).unwrap_or(0);
+        self.add(sent_ms, d, "spend", reported_micro - estimate);
+        if let Some(s) = self.spend() {
+            s.add(d.provider, d.channel, "reported", reported_micro);
+            s.add(d.provider, d.channel, "replaced", estimate);
         }
     }
 
@@ -152,8 +182,13 @@ impl Recorder {
     pub fn refused(&self, now_ms: i64, d: &Dims<'_>, reason: &str, guard: bool) {
         self.add(now_ms, d, &format!("refused:{reason}"), 1);
         if guard {
-            if let Some(p) = self.price_milli(d.provider, d.country) {
+            if let Some(p) = self.price_micro(d.provider, d.country) {
                 self.add(now_ms, d, "avoided", p);
+                if let Some(s) = self.spend() {
+                    s.avoided
+                        .with_label_values(&[d.provider, d.channel])
+                        .inc_by(p as f64 / 1e6);
+                }
             }
         }
     }
@@ -187,82 +222,5 @@ impl Recorder {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const D: Dims<'static> = Dims {
-        tenant: "t",
-        channel: "sms",
-        country: "FR",
-        provider: "tw",
-    };
-
-    #[test]
-    fn counts_add_up_per_minute_and_field() {
-        let r = Recorder::default();
-        r.add(60_000, &D, "starts", 1);
-        r.add(119_999, &D, "starts", 2);
-        r.add(120_000, &D, "starts", 1);
-        let mut b = r.take();
-        b.sort_by_key(|b| b.minute);
-        assert_eq!(b.len(), 2);
-        assert_eq!(
-            (b[0].minute, b[0].n, b[0].field.as_str()),
-            (1, 3, "sms|FR|tw|starts")
-        );
-        assert!(r.take().is_empty());
-    }
-
-    #[test]
-    fn prices_fall_back_to_default_and_spend_is_in_thousandths() {
-        let r = Recorder::default();
-        let mut t = BTreeMap::new();
-        t.insert("default".to_string(), 0.05);
-        t.insert("FR".to_string(), 0.0725);
-        r.set_prices([("tw".to_string(), t)].into());
-        assert_eq!(r.price_milli("tw", "FR"), Some(73));
-        assert_eq!(r.price_milli("tw", "DE"), Some(50));
-        assert_eq!(r.price_milli("other", "FR"), None);
-    }
-
-    #[test]
-    fn a_guard_refusal_adds_avoided_spend_and_others_do_not() {
-        let r = Recorder::default();
-        r.set_prices([("tw".to_string(), [("FR".to_string(), 0.1)].into())].into());
-        r.refused(0, &D, "prefix_blocked", true);
-        r.refused(0, &D, "number", false);
-        let mut b: Vec<_> = r.take().into_iter().map(|b| (b.field, b.n)).collect();
-        b.sort();
-        assert_eq!(
-            b,
-            [
-                ("sms|FR|tw|avoided".to_string(), 100),
-                ("sms|FR|tw|refused:number".to_string(), 1),
-                ("sms|FR|tw|refused:prefix_blocked".to_string(), 1),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_failed_flush_puts_its_counts_back() {
-        let r = Recorder::default();
-        r.add(0, &D, "starts", 2);
-        let taken = r.take();
-        r.add(0, &D, "starts", 1);
-        r.restore(taken);
-        assert_eq!(r.take()[0].n, 3);
-    }
-
-    #[test]
-    fn latency_buckets_cover_every_duration() {
-        assert_eq!(latency_bucket(0), 0);
-        assert_eq!(latency_bucket(2), 0);
-        assert_eq!(latency_bucket(3), 1);
-        assert_eq!(latency_bucket(300), 6);
-        assert_eq!(latency_bucket(10_000), 7);
-        assert_eq!(
-            parse_field("sms|FR|-|refused:geo"),
-            Some(("sms", "FR", "-", "refused:geo"))
-        );
-    }
-}
+#[path = "stats_tests.rs"]
+mod tests;

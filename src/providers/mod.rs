@@ -91,6 +91,16 @@ impl fmt::Debug for OutboundMessage {
     }
 }
 
+/// A price a provider reported for one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Price {
+    /// What was billed, 0 or more (vendors that write charges as negative amounts are
+    /// turned around).
+    pub amount: f64,
+    /// The currency the vendor names (`USD`), if it does.
+    pub unit: Option<String>,
+}
+
 /// What kind of failure a provider reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -292,6 +302,27 @@ pub trait SmsProvider: Send + Sync + 'static {
     fn handshake(&self, req: &ReceiptRequest<'_>) -> Option<Result<String, ReceiptError>> {
         let _ = req;
         None
+    }
+    /// Delays before each read of a message's reported price after its final receipt
+    /// (the first read waits the first delay; a read with no price yet, or one that
+    /// failed and may succeed later, is tried again after the next). Empty (the default):
+    /// the instance reads no prices and its spend stays the config's estimate.
+    fn price_reads(&self) -> Vec<Duration> {
+        Vec::new()
+    }
+    /// Reads once the price the vendor billed for message `message_id`: `None` while
+    /// the vendor has not priced it yet. Only called when [`Self::price_reads`] is not
+    /// empty.
+    async fn reported_price(&self, message_id: &str) -> Result<Option<Price>, ProviderError> {
+        let _ = message_id;
+        Ok(None)
+    }
+    /// The prices a receipt callback carries, by message id, where the vendor writes the
+    /// price into its receipts (Vonage's `price`). Called only for a `req` that
+    /// [`Self::parse_receipt`] accepted. None by default.
+    fn receipt_prices(&self, req: &ReceiptRequest<'_>) -> Vec<(String, Price)> {
+        let _ = req;
+        Vec::new()
     }
     /// The provider's long-lived sessions; none for request-per-message adapters.
     fn binds(&self) -> Vec<BindView> {

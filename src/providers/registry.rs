@@ -98,6 +98,24 @@ impl ProviderConfig {
         }
     }
 
+    /// The instance's `[providers.<name>.prices]`.
+    pub fn prices(&self) -> &settings::PriceTable {
+        match self {
+            ProviderConfig::Console(c) => &c.prices,
+            ProviderConfig::Webhook(c) => &c.prices,
+            ProviderConfig::Twilio(c) => &c.prices,
+            ProviderConfig::Vonage(c) => &c.prices,
+            ProviderConfig::Sinch(c) => &c.prices,
+            ProviderConfig::Telnyx(c) => &c.prices,
+            ProviderConfig::Plivo(c) => &c.prices,
+            ProviderConfig::Messagebird(c) => &c.prices,
+            ProviderConfig::AwsSns(c) => &c.prices,
+            ProviderConfig::Smpp(c) => &c.prices,
+            ProviderConfig::Smtp(c) => &c.prices,
+            ProviderConfig::MetaWhatsapp(c) => &c.prices,
+        }
+    }
+
     /// The per-instance send-rate cap, if any.
     pub fn max_tps(&self) -> Option<u32> {
         match self {

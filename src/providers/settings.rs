@@ -8,7 +8,14 @@
 //! `timeout_ms`.
 
 use super::callback::is_http_url;
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// `[providers.<name>.prices]`: the price of one message through the instance, per
+/// ISO 3166 country code, with `default` for the rest, in the account's currency. The
+/// adapter never reads it: the fleet numbers price accepted sends with it (spend) and
+/// `config` checks it (codes real, prices finite and not negative).
+pub type PriceTable = BTreeMap<String, f64>;
 
 /// Default per-attempt timeout of every adapter, in milliseconds.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;

@@ -90,7 +90,6 @@ impl Service {
     pub async fn receipt(&self, provider: &str, req: &ReceiptRequest<'_>) -> Result<u32> {
         let store = self.store().clone();
         let metrics = &self.inner.metrics;
-        crate::delivery::receipts::apply(&self.fleet().router, &*store, metrics, provider, req)
-            .await
+        crate::delivery::receipts::apply(&self.fleet().router, &store, metrics, provider, req).await
     }
 }

@@ -166,8 +166,8 @@ fn ratio(a: i64, b: i64) -> Value {
     }
 }
 
-fn money(milli: i64) -> Value {
-    json!(milli as f64 / 1000.0)
+fn money(micro: i64) -> Value {
+    json!(micro as f64 / 1e6)
 }
 
 /// The report, ready to render.

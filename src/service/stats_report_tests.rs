@@ -16,12 +16,12 @@ fn totals_rates_quantiles_and_spend_add_up() {
         b(100, "sms|FR|-|starts", 4),
         b(100, "sms|FR|-|approvals", 3),
         b(101, "sms|FR|tw|accepted", 4),
-        b(101, "sms|FR|tw|spend", 200),
+        b(101, "sms|FR|tw|spend", 200_000),
         b(102, "sms|FR|tw|delivered", 2),
         b(102, "sms|FR|tw|lat:0", 1),
         b(102, "sms|FR|tw|lat:3", 1),
         b(103, "sms|GB|tw|refused:prefix_blocked", 5),
-        b(103, "sms|GB|tw|avoided", 250),
+        b(103, "sms|GB|tw|avoided", 250_000),
         b(999, "sms|FR|-|starts", 7),
     ];
     let r = Report::build(Window::Hour, By::Country, 100, &bumps).0;

@@ -232,6 +232,34 @@ async fn twilio_requests_conform_to_twilios_openapi_document() {
     assert_eq!(prism.exchanges().len(), 2);
 }
 
+/// The price read (`fetch_price`): `GET …/Messages/{Sid}.json` with the account's Basic
+/// auth, accepted by Prism, whose answer (the document's `fetch` example) carries
+/// `"price": "-0.00750"` in `USD`.
+#[tokio::test]
+async fn twilio_price_reads_conform_to_twilios_openapi_document() {
+    let prism = PrismProxy::start(Spec::Twilio).await;
+    let p = provider(&Config {
+        fetch_price: true,
+        ..config(&prism.base_url())
+    });
+    assert!(!p.price_reads().is_empty());
+    let price = p.reported_price(SID).await.expect("Prism accepts it");
+    prism.assert_all_accepted();
+    let seen = prism.exchanges();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].method, "GET");
+    assert!(
+        seen[0].path.ends_with(&format!(
+            "/2010-04-01/Accounts/{ACCOUNT}/Messages/{SID}.json"
+        )),
+        "{}",
+        seen[0].path
+    );
+    let price = price.expect("the example is priced");
+    assert!((price.amount - 0.0075).abs() < 1e-12, "{price:?}");
+    assert_eq!(price.unit.as_deref(), Some("USD"));
+}
+
 #[tokio::test]
 async fn twilio_prism_refuses_what_the_document_forbids() {
     // The check above can fail: a request without auth or without `To` is refused.

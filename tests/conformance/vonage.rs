@@ -565,6 +565,39 @@ fn vonage_token_receipts_map_every_status() {
     }
 }
 
+/// The DLR's documented `price` ("0.03330000") is the message's reported price, as a
+/// GET and as a JSON POST; a DLR without a price, or with one that is no number, has none.
+#[test]
+fn vonage_receipts_carry_the_documented_price() {
+    let p = provider(&config("http://127.0.0.1:1"));
+    let url = format!("{CALLBACK}?token={RECEIPT_TOKEN}");
+    let mut q = dlr("delivered", "0");
+    q.push(("token".into(), RECEIPT_TOKEN.into()));
+    let got = Callback::get(&query(CALLBACK, &q)).prices(&p);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, MESSAGE_ID);
+    assert!((got[0].1.amount - 0.0333).abs() < 1e-12, "{got:?}");
+    let json: serde_json::Map<String, serde_json::Value> = dlr("delivered", "0")
+        .into_iter()
+        .map(|(k, v)| (k, v.into()))
+        .collect();
+    let post = Callback::post_json(&url, serde_json::to_vec(&json).unwrap());
+    assert_eq!(post.prices(&p).len(), 1);
+    for price in [None, Some("free"), Some("-1"), Some("NaN")] {
+        let mut body: Vec<_> = dlr("delivered", "0")
+            .into_iter()
+            .filter(|(k, _)| k != "price")
+            .collect();
+        if let Some(v) = price {
+            body.push(("price".into(), v.into()));
+        }
+        assert!(
+            Callback::post_form(&url, &body).prices(&p).is_empty(),
+            "{price:?}"
+        );
+    }
+}
+
 #[test]
 fn vonage_token_receipts_without_or_with_a_wrong_token_are_refused() {
     let p = provider(&config("http://127.0.0.1:1"));

@@ -35,11 +35,15 @@ pub struct Config {
     pub timeout_ms: u64,
     /// Sends per second this instance may make through this provider (none: no cap).
     pub max_tps: Option<u32>,
+    /// `[providers.<name>.prices]`: price of one message per ISO 3166 country code,
+    /// `default` for the rest, in the account's currency (spend in the fleet numbers).
+    pub prices: crate::providers::settings::PriceTable,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
+            prices: Default::default(),
             region: String::new(),
             base_url: None,
             access_key_id: String::new(),

@@ -15,6 +15,9 @@ use std::io::Write;
 pub struct Config {
     /// Sends per second this instance may make through this provider (none: no cap).
     pub max_tps: Option<u32>,
+    /// `[providers.<name>.prices]`: price of one message per ISO 3166 country code,
+    /// `default` for the rest, in the account's currency (spend in the fleet numbers).
+    pub prices: crate::providers::settings::PriceTable,
 }
 
 /// Prints messages.

@@ -36,6 +36,9 @@ pub struct Config {
     pub timeout_ms: u64,
     /// Sends per second this instance may make through this provider (none: no cap).
     pub max_tps: Option<u32>,
+    /// `[providers.<name>.prices]`: price of one message per ISO 3166 country code,
+    /// `default` for the rest, in the account's currency (spend in the fleet numbers).
+    pub prices: crate::providers::settings::PriceTable,
 }
 
 /// Plivo's API origin.
@@ -44,6 +47,7 @@ pub const DEFAULT_BASE_URL: &str = "https://api.plivo.com";
 impl Default for Config {
     fn default() -> Self {
         Config {
+            prices: Default::default(),
             base_url: DEFAULT_BASE_URL.into(),
             auth_id: String::new(),
             auth_token: Secret::default(),

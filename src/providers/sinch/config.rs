@@ -37,11 +37,15 @@ pub struct Config {
     /// callbacks); receipts without it are refused. Setting it asks for a delivery report
     /// per message. At least 16 characters.
     pub receipt_token: Option<Secret>,
+    /// `[providers.<name>.prices]`: price of one message per ISO 3166 country code,
+    /// `default` for the rest, in the account's currency (spend in the fleet numbers).
+    pub prices: crate::providers::settings::PriceTable,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
+            prices: Default::default(),
             region: "us".into(),
             base_url: None,
             timeout_ms: DEFAULT_TIMEOUT_MS,

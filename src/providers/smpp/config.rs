@@ -96,11 +96,15 @@ pub struct Config {
     pub throttle_backoff_ms: u64,
     /// Longest a send waits for room in a bind's window, in milliseconds.
     pub window_wait_ms: u64,
+    /// `[providers.<name>.prices]`: price of one message per ISO 3166 country code,
+    /// `default` for the rest, in the account's currency (spend in the fleet numbers).
+    pub prices: crate::providers::settings::PriceTable,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
+            prices: Default::default(),
             host: String::new(),
             port: 2775,
             tls: false,

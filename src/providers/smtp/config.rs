@@ -66,11 +66,15 @@ pub struct Config {
     /// The name this gateway gives in `EHLO` (RFC 5321 §4.1.1.1: its host name); none:
     /// the domain of `from`.
     pub hello_name: Option<String>,
+    /// `[providers.<name>.prices]`: price of one message per ISO 3166 country code,
+    /// `default` for the rest, in the account's currency (spend in the fleet numbers).
+    pub prices: crate::providers::settings::PriceTable,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
+            prices: Default::default(),
             host: String::new(),
             port: None,
             security: Security::Starttls,

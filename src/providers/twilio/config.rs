@@ -50,11 +50,26 @@ pub struct Config {
     pub whatsapp: Option<super::whatsapp::WhatsappConfig>,
     /// Calls (`[providers.<name>.voice]`); unset: this instance sends no voice.
     pub voice: Option<VoiceConfig>,
+    /// `[providers.<name>.prices]`: price of one message per ISO 3166 country code,
+    /// `default` for the rest, in the account's currency (spend in the fleet numbers).
+    pub prices: crate::providers::settings::PriceTable,
+    /// After a final SMS receipt (delivered, undelivered, failed), read the message's
+    /// `price` from its Messages resource and count it as the spend in place of the
+    /// `prices` estimate (`delivery::price_fetch`). Needs the price in the same
+    /// currency as `prices`.
+    pub fetch_price: bool,
+    /// With `fetch_price`: delays before each read of the price, in milliseconds (1 to
+    /// 5 of them, each at most an hour). The first read waits the first; a price still
+    /// null, or a read that failed but may succeed later, is read again after the next.
+    pub fetch_price_delays_ms: Vec<u64>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
+            prices: Default::default(),
+            fetch_price: false,
+            fetch_price_delays_ms: super::price::DEFAULT_DELAYS_MS.to_vec(),
             base_url: DEFAULT_BASE_URL.into(),
             timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,
@@ -86,6 +101,10 @@ impl Config {
         timeout_problem(&mut p, self.timeout_ms);
         if !is_sid(&self.account_sid, "AC") {
             p.push("account_sid must be AC followed by 32 hex digits".into());
+        }
+        let delays = &self.fetch_price_delays_ms;
+        if !(1..=5).contains(&delays.len()) || delays.iter().any(|d| *d > 3_600_000) {
+            p.push("fetch_price_delays_ms takes 1 to 5 delays of at most 3600000".into());
         }
         let key_pair = (!blank(&self.api_key_sid), !blank(&self.api_key_secret));
         match key_pair {

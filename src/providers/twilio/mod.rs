@@ -37,6 +37,9 @@
 //! | `failed`, `canceled` | `Failed` |
 //! | `queued`, `accepted`, `scheduled`, `sending`, others | ignored (no update): they say nothing the gateway does not already know once `send` returned, and a late one must not step a delivered message back |
 //!
+//! **Prices.** With `fetch_price = true` the Message resource is read after a final
+//! receipt for the price Twilio billed ([`price`]).
+//!
 //! **Calls.** With `[providers.<name>.voice]` the instance also sends on the `voice`
 //! channel: a call through the Call resource that says the text, and call status
 //! callbacks (with `CallSid`) on the same receipts URL, signed the same way; see
@@ -44,6 +47,7 @@
 
 mod config;
 pub(crate) mod error;
+pub mod price;
 pub mod voice;
 mod voice_config;
 pub(crate) mod voice_error;
@@ -55,7 +59,8 @@ pub use voice_config::{Speaker, VoiceConfig};
 use super::callback::{ct_eq, form_params, non_empty, query_params};
 use super::http::{self, Auth, Body};
 use super::{
-    ErrorKind, OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider,
+    ErrorKind, OutboundMessage, Price, ProviderError, Receipt, ReceiptError, ReceiptRequest,
+    SmsProvider,
 };
 use crate::domain::{Channel, DeliveryStatus};
 use crate::secret::Secret;
@@ -85,7 +90,14 @@ pub struct TwilioProvider {
     auth_token: Option<Secret>,
     whatsapp: Option<whatsapp::Whatsapp>,
     voice: Option<voice::Voice>,
+    /// Delays of the price reads (`fetch_price`; empty: none).
+    price_reads: Vec<std::time::Duration>,
+    /// Price reads in flight at once, at most.
+    price_permits: tokio::sync::Semaphore,
 }
+
+/// Price reads one instance makes at once; more wait their turn.
+const PRICE_READS_AT_ONCE: usize = 4;
 
 impl TwilioProvider {
     /// Checks the settings and builds the pooled client.
@@ -124,6 +136,12 @@ impl TwilioProvider {
             auth_token: secret(&cfg.auth_token),
             whatsapp: cfg.whatsapp.as_ref().map(whatsapp::Whatsapp::new),
             voice,
+            price_reads: if cfg.fetch_price {
+                price::delays(&cfg.fetch_price_delays_ms)
+            } else {
+                Vec::new()
+            },
+            price_permits: tokio::sync::Semaphore::new(PRICE_READS_AT_ONCE),
         })
     }
 }
@@ -210,6 +228,16 @@ impl SmsProvider for TwilioProvider {
             |a| error::from_response(a.status, a.body.as_bytes(), a.retry_after),
         );
         http::accepted("twilio", post, |a| http::json_id(a, "/sid"), msg).await
+    }
+
+    fn price_reads(&self) -> Vec<std::time::Duration> {
+        self.price_reads.clone()
+    }
+
+    async fn reported_price(&self, message_id: &str) -> Result<Option<Price>, ProviderError> {
+        let _permit = self.price_permits.acquire().await;
+        let auth = (self.user.as_str(), &*self.password);
+        price::read(&self.client, &self.messages_url, message_id, auth).await
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

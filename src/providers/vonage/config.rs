@@ -66,11 +66,15 @@ pub struct Config {
     pub receipt_token: Option<Secret>,
     /// Calls (`[providers.<name>.voice]`); unset: this instance sends no voice.
     pub voice: Option<VoiceConfig>,
+    /// `[providers.<name>.prices]`: price of one message per ISO 3166 country code,
+    /// `default` for the rest, in the account's currency (spend in the fleet numbers).
+    pub prices: crate::providers::settings::PriceTable,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
+            prices: Default::default(),
             base_url: DEFAULT_BASE_URL.into(),
             timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,

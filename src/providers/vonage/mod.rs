@@ -24,8 +24,10 @@
 //!
 //! **Receipts.** Vonage calls the callback URL with a delivery receipt (DLR) as a GET
 //! query string or a POST body (JSON or form): `messageId`, `status` (`delivered`,
-//! `expired`, `failed`, `rejected`, `accepted`, `buffered`, `unknown`), `err-code`, and,
-//! with signed webhooks enabled on the account, `timestamp`, `nonce` and `sig`.
+//! `expired`, `failed`, `rejected`, `accepted`, `buffered`, `unknown`), `err-code`,
+//! `price` ("The cost of the message", `"0.03330000"`: taken as the message's reported
+//! price once its status is final), and, with signed webhooks enabled on the account,
+//! `timestamp`, `nonce` and `sig`.
 //! Authentication is one of:
 //!
 //! - **signature** (`signature_secret`): per Vonage's "Signing Messages" guide, take every
@@ -74,7 +76,8 @@ use super::callback::{
 };
 use super::http::{self, Auth, Body};
 use super::{
-    ErrorKind, OutboundMessage, ProviderError, Receipt, ReceiptError, ReceiptRequest, SmsProvider,
+    ErrorKind, OutboundMessage, Price, ProviderError, Receipt, ReceiptError, ReceiptRequest,
+    SmsProvider,
 };
 use crate::domain::gsm::{encoding_of, Encoding};
 use crate::domain::{Channel, DeliveryStatus};
@@ -238,6 +241,29 @@ impl SmsProvider for VonageProvider {
             field("message-id"),
             msg,
         ))
+    }
+
+    /// A DLR's `price` ("The cost of the message", a decimal string: `"0.03330000"`),
+    /// for its `messageId`; none for call events or a price that is not a number.
+    fn receipt_prices(&self, req: &ReceiptRequest<'_>) -> Vec<(String, Price)> {
+        if self.voice.is_some() && voice_events::is_call_event(req) {
+            return Vec::new();
+        }
+        let Ok(params) = Self::receipt_params(req) else {
+            return Vec::new();
+        };
+        let id = non_empty(&params, "messageId");
+        let amount = non_empty(&params, "price").and_then(|p| p.trim().parse::<f64>().ok());
+        match (id, amount) {
+            (Some(id), Some(a)) if a.is_finite() && a >= 0.0 => vec![(
+                id.to_string(),
+                Price {
+                    amount: a,
+                    unit: None,
+                },
+            )],
+            _ => Vec::new(),
+        }
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {

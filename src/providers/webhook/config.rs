@@ -17,11 +17,15 @@ pub struct Config {
     /// If set, each request carries `X-Otpgw-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
     /// "<t>.<body>">` under this secret.
     pub signing_secret: Option<Secret>,
+    /// `[providers.<name>.prices]`: price of one message per ISO 3166 country code,
+    /// `default` for the rest, in the account's currency (spend in the fleet numbers).
+    pub prices: crate::providers::settings::PriceTable,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
+            prices: Default::default(),
             url: String::new(),
             timeout_ms: DEFAULT_TIMEOUT_MS,
             max_tps: None,

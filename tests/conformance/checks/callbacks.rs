@@ -71,6 +71,16 @@ impl Callback {
         self
     }
 
+    /// The prices the adapter reads from it (`SmsProvider::receipt_prices`).
+    pub fn prices(&self, p: &dyn SmsProvider) -> Vec<(String, otpgw::providers::Price)> {
+        p.receipt_prices(&ReceiptRequest {
+            method: self.method,
+            url: &self.url,
+            headers: &self.headers,
+            body: &self.body,
+        })
+    }
+
     /// What the adapter makes of it.
     pub fn parse(&self, p: &dyn SmsProvider) -> Result<Vec<Receipt>, ReceiptError> {
         p.parse_receipt(&ReceiptRequest {
