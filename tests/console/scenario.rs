@@ -82,11 +82,13 @@ pub async fn twilio(failing: bool) -> StandIn {
 }
 
 fn provider(url: &str) -> otpgw::providers::ProviderConfig {
+    let prices = [("default".to_string(), 0.05), ("US".to_string(), 0.08)];
     otpgw::providers::ProviderConfig::Twilio(otpgw::providers::twilio::Config {
         base_url: url.to_string(),
         account_sid: SID.into(),
         auth_token: Some(TOKEN.into()),
         from: Some("+15005550006".into()),
+        prices: prices.into_iter().collect(),
         ..Default::default()
     })
 }
@@ -103,10 +105,6 @@ pub fn config(bad: &str, ok: &str, redis_url: Option<String>) -> (otpgw::config:
     }
     c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
     c.stats.flush_ms = 100;
-    for p in ["tw_bad", "tw_ok"] {
-        let prices = [("default".to_string(), 0.05), ("US".to_string(), 0.08)];
-        c.stats.prices.insert(p.into(), prices.into());
-    }
     c.providers.insert("tw_bad".into(), provider(bad));
     c.providers.insert("tw_ok".into(), provider(ok));
     c.routing.default = vec!["tw_bad".into(), "tw_ok".into()];

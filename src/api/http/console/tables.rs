@@ -243,7 +243,7 @@ pub fn spend(fleet: &Result<Fleet, Error>, _view: &View) -> Section {
             let r = &f.by_country.0;
             let t = &r["totals"];
             let mut h = format!(
-                "<p>Spend <b id=\"spend-total\">{}</b>; the pumping guard avoided <b id=\"spend-avoided\">{}</b> (refused sends priced as they would have been). Prices: <code>stats.prices</code>.</p>",
+                "<p>Spend <b id=\"spend-total\">{}</b>; the pumping guard avoided <b id=\"spend-avoided\">{}</b> (refused sends priced as they would have been). Prices: each provider's <code>prices</code>, or the price it reported.</p>",
                 money(num(t, "spend")),
                 money(num(t, "spend_avoided"))
             );
