@@ -137,6 +137,14 @@ async fn the_console_shows_the_scenario_and_its_sections_in_a_browser() {
         .unwrap();
     assert!(dom.contains("<title>otpgw ops</title>"), "{dom}");
     check_numbers(&dom, &e);
+    // The failing provider shows by its failed attempts (each send counts once, where it
+    // ended: at tw_ok).
+    let failed_calls = bad.seen.lock().unwrap().failed;
+    assert!(failed_calls > 0, "the failing stand-in was never called");
+    assert_eq!(
+        cell(table(&dom, "providers-fleet"), "tw_bad", "failed_over"),
+        failed_calls.to_string()
+    );
     // Sorted by a header link, without scripts: fewest starts first.
     let url = a.url("/ops?sort=starts&dir=asc");
     let dom = tokio::task::spawn_blocking(move || without_scripts(&url))

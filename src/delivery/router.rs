@@ -239,6 +239,13 @@ impl Router {
                                 | ErrorKind::Redirected
                         );
                         slot.breaker.record(!unwell);
+                        let dims = crate::metrics::stats::Dims {
+                            tenant: &msg.tenant,
+                            channel: msg.channel.as_str(),
+                            country: msg.to.country(),
+                            provider: &slot.name,
+                        };
+                        self.metrics.stats.failed_over(now_millis(), &dims);
                         tracing::warn!(id = msg.id.as_str(), to = %to, provider = %slot.name, round, error = %e, "send failed; trying the next provider");
                         last = Some((slot.name.clone(), e.to_string(), e.retry_after));
                     }

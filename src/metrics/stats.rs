@@ -164,6 +164,13 @@ impl Recorder {
         }
     }
 
+    /// One attempt through `d.provider` that failed and moved on to the next provider
+    /// or round (a 5xx, a timeout, a refused account): the send itself is counted once,
+    /// where it ended, so a failing provider shows here.
+    pub fn failed_over(&self, now_ms: i64, d: &Dims<'_>) {
+        self.add(now_ms, d, "failed_over", 1);
+    }
+
     /// A send no provider accepted (rejected, or out of retries).
     pub fn failed(&self, now_ms: i64, d: &Dims<'_>) {
         self.add(now_ms, d, "sends", 1);

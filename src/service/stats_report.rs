@@ -91,7 +91,7 @@ struct Counts {
     lat: [i64; 8],
 }
 
-const PLAIN: [&str; 9] = [
+const PLAIN: [&str; 10] = [
     "starts",
     "sends",
     "accepted",
@@ -99,6 +99,7 @@ const PLAIN: [&str; 9] = [
     "delivered",
     "undelivered",
     "approvals",
+    "failed_over",
     "spend",
     "avoided",
 ];
@@ -123,7 +124,7 @@ impl Counts {
     }
     fn json(&self) -> Value {
         let mut m = Map::new();
-        for k in &PLAIN[..7] {
+        for k in &PLAIN[..8] {
             m.insert((*k).into(), json!(self.get(k)));
         }
         m.insert("refused".into(), json!(self.refused));

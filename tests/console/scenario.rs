@@ -30,6 +30,8 @@ pub struct Seen {
     pub sids: HashMap<String, String>,
     /// Numbers answered `400` with Twilio's 21211 (invalid `To`).
     pub reject: HashSet<String>,
+    /// Messages answered `500` (a failing stand-in).
+    pub failed: i64,
 }
 
 /// A Twilio Messages resource on a free port.
@@ -44,6 +46,7 @@ async fn messages(
 ) -> (StatusCode, Json<Value>) {
     let f: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     if failing {
+        seen.lock().unwrap().failed += 1;
         let e = json!({"code": 20500, "message": "Internal Server Error", "status": 500});
         return (StatusCode::INTERNAL_SERVER_ERROR, Json(e));
     }
