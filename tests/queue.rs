@@ -240,7 +240,7 @@ async fn delivered_marks_sent_and_links_the_message_id(kind: &str) {
         .find_provider_message("twilio", "SM123")
         .await
         .unwrap();
-    assert_eq!(found, Some(id.clone()));
+    assert_eq!(found.map(|l| l.id), Some(id.clone()));
     assert_eq!(
         store
             .find_provider_message("twilio", "SM999")
@@ -272,7 +272,11 @@ async fn delivered_acks_the_lease_in_the_same_step(kind: &str) {
     let v = store.get_any(&id).await.unwrap().unwrap();
     assert_eq!(v.delivery.status, DeliveryStatus::Sent);
     assert_eq!(
-        store.find_provider_message("twilio", "SM7").await.unwrap(),
+        store
+            .find_provider_message("twilio", "SM7")
+            .await
+            .unwrap()
+            .map(|l| l.id),
         Some(id)
     );
 }

@@ -1,7 +1,9 @@
 //! How delivery status moves, on memory, a single Redis and a Redis Cluster alike: final
 //! statuses (`delivered`, `undelivered`, `failed`) never move, nothing moves backwards,
 //! and a receipt is applied once per (provider, message id, status), so a replay changes
-//! nothing, not even after a resend put the message back to `queued`.
+//! nothing, not even after a resend put the message back to `queued`; a receipt for an
+//! earlier send (linked with the send count it went out as) moves nothing once the
+//! record has sent again.
 
 mod support;
 
@@ -40,7 +42,10 @@ async fn receipt(
     let mark = receipt_mark("tw", "SM1", status);
     store
         .apply_receipt(
-            id,
+            &MessageLink {
+                id: id.clone(),
+                send: None,
+            },
             &mark,
             status,
             "tw",
@@ -60,6 +65,7 @@ support::store::on_every_backend!(
     a_failed_delivery_is_final,
     a_replayed_receipt_changes_nothing_even_after_a_resend,
     a_receipt_for_a_gone_record_changes_nothing_and_creates_nothing,
+    a_late_receipt_for_an_earlier_send_moves_nothing,
 );
 
 async fn delivered_and_undelivered_never_flip(kind: &str) {
@@ -159,4 +165,65 @@ async fn a_receipt_for_a_gone_record_changes_nothing_and_creates_nothing(kind: &
         ReceiptApplied::Unchanged
     );
     assert!(store.get_any(&id).await.unwrap().is_none());
+}
+
+/// The receipt the receipt handler would apply for `message_id`: through its link.
+async fn linked_receipt(
+    store: &Arc<dyn Store>,
+    message_id: &str,
+    status: DeliveryStatus,
+) -> ReceiptApplied {
+    let link = store
+        .find_provider_message("tw", message_id)
+        .await
+        .unwrap()
+        .expect("linked");
+    store
+        .apply_receipt(
+            &link,
+            &receipt_mark("tw", message_id, status),
+            status,
+            "tw",
+            None,
+            now_millis(),
+        )
+        .await
+        .unwrap()
+}
+
+async fn a_late_receipt_for_an_earlier_send_moves_nothing(kind: &str) {
+    use DeliveryStatus::*;
+    let store = backend(kind).await;
+    let (id, n) = sent(&store).await;
+    let first = store.find_provider_message("tw", "SM1").await.unwrap();
+    assert_eq!(first.map(|l| (l.id, l.send)), Some((id.clone(), Some(1))));
+    // A resend goes out as SM2.
+    assert!(matches!(
+        store.start(spec(&n), now_millis()).await.unwrap(),
+        StartOutcome::Resent(_)
+    ));
+    store
+        .begin_delivery(&id, 2, false, now_millis())
+        .await
+        .unwrap();
+    store
+        .delivered(&id, "tw", "SM2", 60_000, None, now_millis())
+        .await
+        .unwrap();
+    // SM1's receipt arrives late: it neither fails nor finishes the current send.
+    assert_eq!(
+        linked_receipt(&store, "SM1", Undelivered).await,
+        ReceiptApplied::Stale
+    );
+    assert_eq!(status(&store, &id).await, Sent);
+    assert_eq!(
+        linked_receipt(&store, "SM1", Undelivered).await,
+        ReceiptApplied::Replayed
+    );
+    // SM2's own receipt applies.
+    assert_eq!(
+        linked_receipt(&store, "SM2", Delivered).await,
+        ReceiptApplied::Moved
+    );
+    assert_eq!(status(&store, &id).await, Delivered);
 }

@@ -383,3 +383,27 @@ async fn a_delivered_step_stays_the_last_one_past_its_timeout() {
     assert_eq!(v["delivery"]["status"], "delivered");
     assert_eq!(v["send_count"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_receipt_of_an_earlier_step_leaves_the_current_step_alone() {
+    let app = workflow_gateway(1).await;
+    let id = start_flow_sent(&app).await;
+    // The SMS step times out without a receipt; the call step is sent.
+    let t = Instant::now();
+    let v = loop {
+        let v = app.fetch(&id).await.body;
+        if v["workflow"]["current_step"] == 1 && v["delivery"]["status"] == "sent" {
+            break v;
+        }
+        assert!(t.elapsed() < Duration::from_secs(6), "no call step: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(v["channel"], "voice");
+    // Then the SMS's own receipt arrives: it is matched, and moves nothing.
+    assert_eq!(signed_receipt(&app, "undelivered").await, 200);
+    let after = app.fetch(&id).await.body;
+    assert_eq!(after["workflow"]["current_step"], 1, "{after}");
+    assert_eq!(after["delivery"]["status"], "sent", "{after}");
+    assert_eq!(after["delivery"]["provider"], v["delivery"]["provider"]);
+    assert_eq!(after["workflow"]["steps"], v["workflow"]["steps"]);
+}

@@ -107,7 +107,7 @@ pub fn record_from_receipt(
 /// of its record's last send; a record gone (expired) keeps the estimate.
 async fn record(store: &dyn Store, metrics: &Metrics, name: &str, message_id: &str, amount: f64) {
     let v = match store.find_provider_message(name, message_id).await {
-        Ok(Some(id)) => store.get_any(&id).await.ok().flatten(),
+        Ok(Some(link)) => store.get_any(&link.id).await.ok().flatten(),
         _ => None,
     };
     let Some(v) = v else {

@@ -146,9 +146,10 @@ pub async fn update(
     provider: &str,
     r: &Receipt,
 ) -> std::result::Result<Option<ReceiptApplied>, StoreError> {
-    let Some(id) = store.find_provider_message(provider, &r.message_id).await? else {
+    let Some(link) = store.find_provider_message(provider, &r.message_id).await? else {
         return Ok(None);
     };
+    let id = link.id.clone();
     let reason = r
         .detail
         .as_deref()
@@ -156,7 +157,7 @@ pub async fn update(
     let mark = receipt_mark(provider, &r.message_id, r.status);
     let applied = store
         .apply_receipt(
-            &id,
+            &link,
             &mark,
             r.status,
             provider,
@@ -168,6 +169,7 @@ pub async fn update(
         ReceiptApplied::Moved => "applied",
         ReceiptApplied::Unchanged => "no change",
         ReceiptApplied::Replayed => "replay ignored",
+        ReceiptApplied::Stale => "an earlier send's: kept, nothing moved",
     };
     tracing::info!(id = id.as_str(), provider = %provider, status = r.status.as_str(), detail = r.detail.as_deref().unwrap_or(""), outcome, "delivery receipt");
     let bad = matches!(

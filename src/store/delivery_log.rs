@@ -2,7 +2,7 @@
 //! sent, delivered, failed), the provider message ids receipts are matched by, and the
 //! receipts applied at most once.
 
-use super::progress::{send_verdict, Begun, ReceiptApplied, SendVerdict};
+use super::progress::{send_verdict, Begun, MessageLink, ReceiptApplied, SendVerdict};
 use super::Verifications;
 use crate::domain::{Millis, VerificationId};
 use crate::error::StoreResult;
@@ -13,7 +13,8 @@ use async_trait::async_trait;
 /// reads records as [`Verifications`] does, since a send is judged against its record.
 #[async_trait]
 pub trait DeliveryLog: Verifications {
-    /// Remembers which verification a provider's message id belongs to (receipts).
+    /// Remembers which verification a provider's message id belongs to (receipts), with
+    /// the record's send count at that moment ([`MessageLink`]).
     async fn link_provider_message(
         &self,
         provider: &str,
@@ -21,12 +22,12 @@ pub trait DeliveryLog: Verifications {
         id: &VerificationId,
         ttl_ms: i64,
     ) -> StoreResult<()>;
-    /// The verification a provider's message id belongs to.
+    /// The verification a provider's message id belongs to, and which send it was.
     async fn find_provider_message(
         &self,
         provider: &str,
         message_id: &str,
-    ) -> StoreResult<Option<VerificationId>>;
+    ) -> StoreResult<Option<MessageLink>>;
     /// Records delivery progress ([`super::delivery_moves`]: never backwards, never out of a
     /// final status) with the reason for a failure; a no-op for unknown ids.
     async fn set_delivery(
@@ -40,9 +41,11 @@ pub trait DeliveryLog: Verifications {
     /// Applies a provider's delivery receipt as [`DeliveryLog::set_delivery`] does, at most
     /// once per `mark` ([`super::receipt_mark`] of provider, message id and status): the mark
     /// is kept on the record, in the same atomic step, whether the status moved or not.
+    /// The record is `link.id`; with `link.send`, a receipt for an earlier send than the
+    /// record's current one is [`ReceiptApplied::Stale`] and moves nothing.
     async fn apply_receipt(
         &self,
-        id: &VerificationId,
+        link: &MessageLink,
         mark: &str,
         status: crate::domain::DeliveryStatus,
         provider: &str,

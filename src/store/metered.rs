@@ -134,7 +134,7 @@ impl DeliveryLog for MeteredStore {
         &self,
         provider: &str,
         message_id: &str,
-    ) -> StoreResult<Option<VerificationId>> {
+    ) -> StoreResult<Option<crate::store::MessageLink>> {
         self.timed(
             "find_provider_message",
             self.inner.find_provider_message(provider, message_id),
@@ -157,7 +157,7 @@ impl DeliveryLog for MeteredStore {
     }
     async fn apply_receipt(
         &self,
-        id: &VerificationId,
+        link: &crate::store::MessageLink,
         mark: &str,
         status: DeliveryStatus,
         provider: &str,
@@ -167,7 +167,7 @@ impl DeliveryLog for MeteredStore {
         self.timed(
             "apply_receipt",
             self.inner
-                .apply_receipt(id, mark, status, provider, reason, now),
+                .apply_receipt(link, mark, status, provider, reason, now),
         )
         .await
     }

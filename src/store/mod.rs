@@ -24,7 +24,8 @@ mod verifications;
 pub use admit::{Admission, Admitted};
 pub use metered::MeteredStore;
 pub use progress::{
-    bounded_reason, delivery_moves, receipt_mark, send_verdict, Begun, ReceiptApplied, SendVerdict,
+    bounded_reason, delivery_moves, receipt_mark, send_verdict, Begun, MessageLink, ReceiptApplied,
+    SendVerdict,
 };
 pub use stats::FleetStats;
 

@@ -17,7 +17,7 @@
 //! everywhere too ([`bounded_reason`]), and whether a queued send is still due is one
 //! rule ([`due_for_sending`]).
 
-use crate::domain::DeliveryStatus;
+use crate::domain::{DeliveryStatus, VerificationId};
 use sha2::{Digest, Sha256};
 
 /// Order of delivery states; the final ones share the top rank.
@@ -54,6 +54,43 @@ pub enum ReceiptApplied {
     Unchanged,
     /// This receipt (provider, message id, status) was applied before: nothing done.
     Replayed,
+    /// The receipt is for an earlier send of the verification (a resend or a workflow
+    /// step came after it): kept as applied, and nothing moves, so a late receipt of
+    /// step 1 neither rewrites nor ends step 2.
+    Stale,
+}
+
+/// What a provider's message id is linked to: the verification, and which of its sends
+/// (the record's send count when the message was linked; `None` for a link kept
+/// without one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageLink {
+    /// The verification (or delivery-only record).
+    pub id: VerificationId,
+    /// Its send count when the provider accepted the message.
+    pub send: Option<u32>,
+}
+
+impl MessageLink {
+    /// The stored form: `<id>#<send>`, or the id alone.
+    pub fn encode(&self) -> String {
+        match self.send {
+            Some(s) => format!("{}#{s}", self.id.as_str()),
+            None => self.id.as_str().to_string(),
+        }
+    }
+
+    /// Reads [`Self::encode`]'s form; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (id, send) = match s.split_once('#') {
+            Some((id, n)) => (id, Some(n.parse().ok()?)),
+            None => (s, None),
+        };
+        Some(MessageLink {
+            id: VerificationId::parse_stored(id)?,
+            send,
+        })
+    }
 }
 
 /// The record field that marks a receipt as applied: `x:` and 16 hex digits of

@@ -5,7 +5,7 @@
 use super::idem::Idem;
 use super::queue::QueueState;
 use super::ttl_map::TtlMap;
-use crate::domain::{Delivery, DeliveryStatus, Millis, Verification, VerificationId};
+use crate::domain::{Delivery, DeliveryStatus, Millis, Verification};
 use crate::store::NumberRef;
 
 #[derive(Debug, Clone)]
@@ -64,7 +64,7 @@ pub(super) struct Inner {
     pub counters: TtlMap<u32>,
     pub fail_tats: TtlMap<f64>,
     pub idem: TtlMap<Idem>,
-    pub provider_messages: TtlMap<VerificationId>,
+    pub provider_messages: TtlMap<crate::store::MessageLink>,
     pub queue: QueueState,
     /// Workflow step timers: (due, `<id>|<step>`), as each shard's timer set in Redis.
     pub timers: std::collections::BTreeSet<(Millis, String)>,

@@ -16,7 +16,9 @@ use crate::backend::Doorbell;
 use crate::config::MemoryStoreConfig;
 use crate::domain::{now_millis, DeliveryStatus, Millis, Status, Verification, VerificationId};
 use crate::queue::Lease;
-use crate::store::{CheckOutcome, CheckSpec, IdempotencyBegin, NumberRef, ReceiptApplied};
+use crate::store::{
+    CheckOutcome, CheckSpec, IdempotencyBegin, MessageLink, NumberRef, ReceiptApplied,
+};
 use crate::store::{
     DeliveryLog, Idempotency, StartOutcome, StartSpec, Store, StoreResult, Verifications,
 };
@@ -177,9 +179,10 @@ impl DeliveryLog for MemoryStore {
         ttl_ms: i64,
     ) -> StoreResult<()> {
         let key = format!("{provider}:{message_id}");
-        self.lock()
-            .provider_messages
-            .insert(key, id.clone(), now_millis() + ttl_ms);
+        let now = now_millis();
+        let mut g = self.lock();
+        let link = link_of(&mut g, id, now);
+        g.provider_messages.insert(key, link, now + ttl_ms);
         Ok(())
     }
 
@@ -187,7 +190,7 @@ impl DeliveryLog for MemoryStore {
         &self,
         provider: &str,
         message_id: &str,
-    ) -> StoreResult<Option<VerificationId>> {
+    ) -> StoreResult<Option<MessageLink>> {
         let key = format!("{provider}:{message_id}");
         Ok(self
             .lock()
@@ -213,7 +216,7 @@ impl DeliveryLog for MemoryStore {
 
     async fn apply_receipt(
         &self,
-        id: &VerificationId,
+        link: &MessageLink,
         mark: &str,
         status: DeliveryStatus,
         provider: &str,
@@ -221,13 +224,16 @@ impl DeliveryLog for MemoryStore {
         now: Millis,
     ) -> StoreResult<ReceiptApplied> {
         let mut g = self.lock();
-        let Some(r) = g.records.get_mut(id.as_str(), now) else {
+        let Some(r) = g.records.get_mut(link.id.as_str(), now) else {
             return Ok(ReceiptApplied::Unchanged);
         };
         if r.receipts.iter().any(|m| m == mark) {
             return Ok(ReceiptApplied::Replayed);
         }
         r.receipts.push(mark.to_string());
+        if link.send.is_some_and(|s| s != r.v.send_count) {
+            return Ok(ReceiptApplied::Stale);
+        }
         Ok(if r.progress(status, Some(provider), reason, now) {
             ReceiptApplied::Moved
         } else {
@@ -249,8 +255,9 @@ impl DeliveryLog for MemoryStore {
             r.progress(DeliveryStatus::Sent, Some(provider), None, now);
         }
         let key = format!("{provider}:{message_id}");
+        let link = link_of(&mut g, id, now);
         g.provider_messages
-            .insert(key, id.clone(), now_millis() + link_ttl_ms);
+            .insert(key, link, now_millis() + link_ttl_ms);
         if let Some(l) = ack {
             g.queue.ack(l);
         }
@@ -303,5 +310,13 @@ impl Store for MemoryStore {
 
     fn evictions(&self) -> u64 {
         self.evictions.load(Ordering::Relaxed)
+    }
+}
+
+/// The link for a message of `id`: with the record's send count, when it is kept.
+fn link_of(g: &mut Inner, id: &VerificationId, now: Millis) -> MessageLink {
+    MessageLink {
+        id: id.clone(),
+        send: g.records.get_mut(id.as_str(), now).map(|r| r.v.send_count),
     }
 }

@@ -38,7 +38,7 @@ impl RedisStore {
     /// [`DeliveryLog::apply_receipt`].
     pub(super) async fn receipt(
         &self,
-        id: &VerificationId,
+        link: &crate::store::MessageLink,
         mark: &str,
         status: DeliveryStatus,
         provider: &str,
@@ -46,15 +46,17 @@ impl RedisStore {
         now: Millis,
     ) -> StoreResult<ReceiptApplied> {
         let mut inv = self.scripts.delivery.prepare_invoke();
-        inv.key(self.layout.record_key(id))
+        inv.key(self.layout.record_key(&link.id))
             .arg(status.as_str())
             .arg(provider)
             .arg(now)
             .arg(reason.map(bounded_reason).unwrap_or_default())
-            .arg(mark);
+            .arg(mark)
+            .arg(link.send.map(|s| s.to_string()).unwrap_or_default());
         match record::int(&self.conn.invoke(&inv).await?) {
             Some(1) => Ok(ReceiptApplied::Moved),
             Some(2) => Ok(ReceiptApplied::Replayed),
+            Some(3) => Ok(ReceiptApplied::Stale),
             Some(0) => Ok(ReceiptApplied::Unchanged),
             _ => Err(bad_reply("delivery")),
         }

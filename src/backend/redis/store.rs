@@ -195,9 +195,18 @@ impl DeliveryLog for RedisStore {
         id: &VerificationId,
         ttl_ms: i64,
     ) -> StoreResult<()> {
+        // The record's send count goes with the link (`MessageLink`): read first, since
+        // the link key lives in another slot than the record.
+        let mut hget = ::redis::cmd("HGET");
+        hget.arg(self.layout.record_key(id)).arg("sc");
+        let send = text(&self.conn.query(&hget).await?).and_then(|s| s.parse().ok());
+        let link = crate::store::MessageLink {
+            id: id.clone(),
+            send,
+        };
         let mut cmd = ::redis::cmd("SET");
         cmd.arg(self.layout.link_key(provider, message_id))
-            .arg(id.as_str())
+            .arg(link.encode())
             .arg("PX")
             .arg(ttl_ms.max(1));
         self.conn.query(&cmd).await.map(|_| ())
@@ -207,11 +216,11 @@ impl DeliveryLog for RedisStore {
         &self,
         provider: &str,
         message_id: &str,
-    ) -> StoreResult<Option<VerificationId>> {
+    ) -> StoreResult<Option<crate::store::MessageLink>> {
         let mut cmd = ::redis::cmd("GET");
         cmd.arg(self.layout.link_key(provider, message_id));
         let v = self.conn.query(&cmd).await?;
-        Ok(text(&v).and_then(|s| VerificationId::parse_stored(&s)))
+        Ok(text(&v).and_then(|s| crate::store::MessageLink::parse(&s)))
     }
 
     async fn set_delivery(
@@ -227,14 +236,15 @@ impl DeliveryLog for RedisStore {
 
     async fn apply_receipt(
         &self,
-        id: &VerificationId,
+        link: &crate::store::MessageLink,
         mark: &str,
         status: DeliveryStatus,
         provider: &str,
         reason: Option<&str>,
         now: Millis,
     ) -> StoreResult<ReceiptApplied> {
-        self.receipt(id, mark, status, provider, reason, now).await
+        self.receipt(link, mark, status, provider, reason, now)
+            .await
     }
 
     async fn begin_delivery(

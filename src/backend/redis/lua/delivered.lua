@@ -6,11 +6,18 @@
 -- the link key when ARGV[5] is set (another slot: one Redis node only).
 -- ARGV[1] provider  ARGV[2] now ms  ARGV[3] consumer group  ARGV[4] stream entry id
 -- ('' = no ack)  ARGV[5] verification id ('' = no link)  ARGV[6] link TTL ms
+-- The link's value is `<id>#<send count>` (`store::MessageLink`), so a receipt can tell
+-- an earlier send's message from the current one.
 -- Returns what `progress` returns.
 local k = 2
 if ARGV[4] ~= '' then
   ack({KEYS[k]}, {ARGV[3], ARGV[4]})
   k = k + 1
 end
-if ARGV[5] ~= '' then redis.call('SET', KEYS[k], ARGV[5], 'PX', ARGV[6]) end
+if ARGV[5] ~= '' then
+  local sc = redis.call('HGET', KEYS[1], 'sc')
+  local link = ARGV[5]
+  if sc then link = link .. '#' .. sc end
+  redis.call('SET', KEYS[k], link, 'PX', ARGV[6])
+end
 return progress({KEYS[1]}, {'sent', ARGV[1], ARGV[2], ''})
