@@ -43,6 +43,8 @@ pub struct Application {
     providers: Arc<Router>,
     /// The fleet numbers' flush task, stopped after one last flush at shutdown.
     stats_flusher: tokio::task::JoinHandle<()>,
+    /// The events worker, when a tenant has an `[events]` section.
+    event_worker: Option<crate::events::worker::EventWorker>,
 }
 
 mod preflight;
@@ -82,6 +84,10 @@ impl Application {
         )?);
         delivery::receipts::spawn_pushed(store.clone(), receipts_rx, metrics.clone());
         let tenants = Tenants::new(&cfg.tenants);
+        let events =
+            crate::events::Emitter::new(backend.events.clone(), &cfg.tenants, metrics.clone());
+        let event_worker =
+            crate::events::worker::spawn(backend.events.clone(), &cfg.tenants, metrics.clone())?;
         let workers = delivery::start(delivery::Ctx {
             store: store.clone(),
             queue: queue.clone(),
@@ -92,6 +98,7 @@ impl Application {
             consumer: delivery::consumer_name(),
             cfg: cfg.delivery.clone(),
             metrics: metrics.clone(),
+            events: events.clone(),
         });
         let abuse = crate::service::Abuse::new(
             backend.gate(),
@@ -110,6 +117,7 @@ impl Application {
                 router: router.clone(),
                 queue: queue.clone(),
                 stats: backend.stats.clone(),
+                events,
             },
         );
         let listener = TcpListener::bind(cfg.server.listen)
@@ -172,6 +180,7 @@ impl Application {
             metrics_refresh: Duration::from_millis(cfg.metrics.refresh_interval_ms.max(100)),
             providers: router,
             stats_flusher,
+            event_worker,
         })
     }
 
@@ -248,6 +257,9 @@ impl Application {
         refresher.abort();
         tracing::info!("stopped accepting requests; draining the delivery queue");
         let drained = self.workers.shutdown().await;
+        if let Some(w) = self.event_worker {
+            w.shutdown().await;
+        }
         self.providers.close().await;
         self.stats_flusher.abort();
         let fleet = self.service.fleet();

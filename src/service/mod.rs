@@ -49,6 +49,7 @@ pub use crate::tenants::{AdminKeys, Tenant, Tenants};
 use crate::crypto::{random_bytes, Keys};
 use crate::domain::*;
 use crate::error::{Error, Result};
+use crate::events::EventType;
 use crate::store::*;
 use crate::template;
 use std::sync::Arc;
@@ -151,6 +152,9 @@ impl Service {
         let seen = r.as_ref().map(|(s, _)| s);
         observe::started(&self.inner.metrics, &tenant.id, channel, &country, seen);
         self.count_start(&tenant.id, channel, &to, seen);
+        if let Ok((Started::Created(v) | Started::Resent(v), _)) = &r {
+            self.inner.fleet.events.arm_expiry(v).await;
+        }
         if let Ok((Started::Created(_), _)) = &r {
             self.inner.activity.started(&country, now_millis());
             self.inner
@@ -183,6 +187,13 @@ impl Service {
     ) -> Result<((Verification, bool), RateInfo)> {
         let r = self.check_inner(tenant, by, code, client).await;
         observe::checked(&self.inner.metrics, &tenant.id, r.as_ref().map(|(v, _)| v));
+        match &r {
+            Ok(((v, true), _)) => self.emit(EventType::VerificationApproved, v).await,
+            Ok(((v, false), _)) if v.status == Status::MaxAttemptsReached => {
+                self.emit(EventType::VerificationMaxAttempts, v).await
+            }
+            _ => {}
+        }
         if let Ok(((v, true), _)) = &r {
             stats::count_approval(&self.inner.metrics, &tenant.id, v);
             let country = v.to.country().to_string();
@@ -202,10 +213,17 @@ impl Service {
     /// Cancels a pending verification (canceling a canceled one answers it again).
     pub async fn cancel(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
         let r = self.cancel_inner(tenant, id).await;
-        if let Ok(v) = &r {
+        if let Ok((v, true)) = &r {
             observe::finished(&self.inner.metrics, &tenant.id, v, "canceled");
+            self.emit(EventType::VerificationCanceled, v).await;
         }
-        r
+        r.map(|(v, _)| v)
+    }
+
+    /// Queues a `kind` event about `v` for its tenant, when it wants it (a queue that
+    /// does not answer is logged and counted, never the caller's failure).
+    pub(crate) async fn emit(&self, kind: EventType, v: &Verification) {
+        self.inner.fleet.events.emit(kind, v, |d| d).await;
     }
 
     /// Tenants and their keys.
@@ -244,7 +262,12 @@ impl Service {
             .ok_or_else(not_found)
     }
 
-    async fn cancel_inner(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
+    /// The verification canceled, and whether this call canceled it (not an earlier one).
+    async fn cancel_inner(
+        &self,
+        tenant: &Tenant,
+        id: &VerificationId,
+    ) -> Result<(Verification, bool)> {
         let v = self.get(tenant, id).await?;
         let number = self.number_ref(tenant, &v.to);
         let now = now_millis();
@@ -256,7 +279,7 @@ impl Service {
             .map_err(unavailable)?
             .ok_or_else(not_found)?;
         match after.status_at(now) {
-            Status::Canceled => Ok(after),
+            Status::Canceled => Ok((after, v.status_at(now) == Status::Pending)),
             other => Err(Error::NotFound(format!(
                 "verification is {}; nothing to cancel",
                 other.as_str()

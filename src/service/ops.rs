@@ -23,6 +23,8 @@ pub struct Fleet {
     pub queue: Arc<dyn Queue>,
     /// The fleet numbers' shared buckets (`GET /v1/admin/stats`).
     pub stats: Arc<dyn crate::store::FleetStats>,
+    /// Events to tenants: the emitter and its queue (`docs/events.md`).
+    pub events: crate::events::Emitter,
 }
 
 /// One provider instance as the ops page shows it.
