@@ -82,10 +82,15 @@ impl Application {
             metrics.clone(),
             &crate::providers::ReceiptSink::new(receipts_tx),
         )?);
-        delivery::receipts::spawn_pushed(store.clone(), receipts_rx, metrics.clone());
         let tenants = Tenants::new(&cfg.tenants);
         let events =
             crate::events::Emitter::new(backend.events.clone(), &cfg.tenants, metrics.clone());
+        delivery::receipts::spawn_pushed(
+            store.clone(),
+            receipts_rx,
+            metrics.clone(),
+            events.clone(),
+        );
         let event_worker =
             crate::events::worker::spawn(backend.events.clone(), &cfg.tenants, metrics.clone())?;
         let workers = delivery::start(delivery::Ctx {

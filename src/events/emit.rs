@@ -15,7 +15,7 @@
 
 use super::{Event, EventData, EventType};
 use crate::config::{EventsConfig, TenantConfig};
-use crate::domain::{now_millis, Verification};
+use crate::domain::{now_millis, Channel, Destination, Verification, VerificationId};
 use crate::metrics::Metrics;
 use crate::queue::events::EventQueue;
 use std::collections::HashMap;
@@ -86,7 +86,7 @@ impl Emitter {
         e.data = more(e.data);
         let text = serde_json::to_string(&e).unwrap_or_default();
         if let Err(err) = self.queue.append(&v.id, &text, now).await {
-            self.lost(kind, v, &err.0);
+            self.lost(kind, &v.tenant, &v.id, &err.0);
         }
         // a verification that ended no longer expires
         if matches!(
@@ -99,6 +99,25 @@ impl Emitter {
         }
     }
 
+    /// Queues `fraud.blocked` for a send to `to` the pumping guard refused with
+    /// `reason`, under the never-stored id `id` (the caller checked [`Self::wants`]).
+    pub async fn emit_refused(
+        &self,
+        id: &VerificationId,
+        tenant: &str,
+        channel: Channel,
+        to: &Destination,
+        reason: &str,
+    ) {
+        let now = now_millis();
+        let data = EventData::new(id.as_str(), tenant, channel, "blocked", 0, to).with_reason(reason);
+        let e = Event::new(EventType::FraudBlocked, now.div_euclid(1000), data);
+        let text = serde_json::to_string(&e).unwrap_or_default();
+        if let Err(err) = self.queue.append(id, &text, now).await {
+            self.lost(EventType::FraudBlocked, tenant, id, &err.0);
+        }
+    }
+
     /// Arms `v`'s expiry timer (at each start: a resend moves it), when its tenant
     /// wants `verification.expired`.
     pub async fn arm_expiry(&self, v: &Verification) {
@@ -108,7 +127,7 @@ impl Emitter {
         let e = Self::event(EventType::VerificationExpired, v, "expired", v.expires_at);
         let text = serde_json::to_string(&e).unwrap_or_default();
         if let Err(err) = self.queue.arm(&v.id, &text, v.expires_at).await {
-            self.lost(EventType::VerificationExpired, v, &err.0);
+            self.lost(EventType::VerificationExpired, &v.tenant, &v.id, &err.0);
         }
     }
 
@@ -121,17 +140,17 @@ impl Emitter {
         }
     }
 
-    fn lost(&self, kind: EventType, v: &Verification, why: &str) {
+    fn lost(&self, kind: EventType, tenant: &str, id: &VerificationId, why: &str) {
         tracing::warn!(
-            id = v.id.as_str(),
-            tenant = %v.tenant,
+            id = id.as_str(),
+            tenant = %tenant,
             kind = kind.as_str(),
             error = %why,
             "could not queue an event to the tenant; it is lost"
         );
         self.metrics
             .events
-            .with_label_values(&[&v.tenant, "unqueued"])
+            .with_label_values(&[tenant, "unqueued"])
             .inc();
     }
 }

@@ -13,6 +13,7 @@ mod admission;
 mod approve;
 mod check;
 mod deliver;
+mod events;
 mod guard;
 mod hook_call;
 mod idempotency;
@@ -33,6 +34,7 @@ pub use abuse::Abuse;
 pub use activity::{Activity, HourCounts};
 pub use admission::{check_admission, client_check_keys, geo_check, limit_policy, start_admission};
 pub use deliver::{DeliverInput, DeliverySource};
+pub use events::{DeadEventView, DEAD_EVENTS_MAX};
 pub use guard::{guard_policy, probe, Sources};
 pub use hook_call::HookCall;
 pub use input::{CheckBy, StartInput, Started};
@@ -152,8 +154,11 @@ impl Service {
         let seen = r.as_ref().map(|(s, _)| s);
         observe::started(&self.inner.metrics, &tenant.id, channel, &country, seen);
         self.count_start(&tenant.id, channel, &to, seen);
-        if let Ok((Started::Created(v) | Started::Resent(v), _)) = &r {
-            self.inner.fleet.events.arm_expiry(v).await;
+        match &r {
+            Ok((Started::Created(v) | Started::Resent(v), _)) => {
+                self.inner.fleet.events.arm_expiry(v).await
+            }
+            Err(e) => self.emit_blocked(tenant, channel, &to, e).await,
         }
         if let Ok((Started::Created(_), _)) = &r {
             self.inner.activity.started(&country, now_millis());
