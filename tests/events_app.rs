@@ -1,0 +1,375 @@
+//! Events to tenants through the whole gateway, on the memory store, one Redis and a
+//! Redis Cluster: a tenant with an `[events]` section, the real HTTP API, the durable
+//! queue and its worker, and a receiver that checks every call with the Standard
+//! Webhooks reference library (`support/webhook_rx.rs`).
+//!
+//! Start and check give `delivery.sent` then `verification.approved`; a cancel, the
+//! last wrong check and a passed TTL give theirs (and a verification that ended
+//! otherwise never expires); a receiver down for a while gets every event once back, in
+//! order per verification; a receiver answering 500 dead-letters them, and the list
+//! `GET /v1/admin/events/dead` shows why; a lease left by an instance that died is
+//! delivered by another (Redis); and the queue's own contract per backend.
+
+mod support;
+
+use otpgw::domain::VerificationId;
+use otpgw::queue::events::EventQueue;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::app::{number, wrong};
+use support::webhook_rx::{secret, Receiver};
+use support::{spawn_app, Backend, TestApp};
+
+const ADMIN_KEY: &str = "otpgw_admin_key_for_events_tests_only";
+
+support::on_every_backend_kind!(
+    start_and_check_send_delivery_sent_then_approved,
+    cancel_last_wrong_check_and_expiry_are_sent_once,
+    a_receiver_down_for_a_while_gets_every_event_in_order,
+    a_failing_receiver_dead_letters_and_the_admin_list_shows_why,
+    the_dead_letter_list_refuses_bad_calls,
+    the_queue_keeps_order_leases_retries_and_dead_letters,
+);
+
+/// A gateway whose `demo` tenant sends its events to `url`, retried for `retry_secs`.
+async fn gateway(backend: Backend, url: String, retry_secs: u64, ttl_secs: u64) -> TestApp {
+    spawn_app(backend, |c| {
+        c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
+        let t = c.tenants.get_mut("demo").unwrap();
+        t.ttl_secs = ttl_secs;
+        t.max_check_attempts = 2;
+        t.events = Some(otpgw::config::EventsConfig {
+            url,
+            secret: secret(1).into(),
+            retry_secs,
+            timeout_ms: 1000,
+            ..Default::default()
+        });
+    })
+    .await
+}
+
+/// The events the receiver verified, as `(verification, seq, type)`, in arrival order.
+fn seen(rx: &Receiver) -> Vec<(String, u64, String)> {
+    rx.seen()
+        .iter()
+        .map(|s| {
+            assert_eq!(s["ok"], true, "every call verifies: {s}");
+            let d = &s["event"]["data"];
+            (
+                d["id"].as_str().unwrap().to_string(),
+                d["seq"].as_u64().unwrap(),
+                s["event"]["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until `rx` saw `n` events about `id`; those, in arrival order.
+async fn wait_for(rx: &Receiver, id: &str, n: usize) -> Vec<(u64, String)> {
+    let t = Instant::now();
+    loop {
+        let got: Vec<(u64, String)> = seen(rx)
+            .into_iter()
+            .filter(|(v, _, _)| v == id)
+            .map(|(_, s, k)| (s, k))
+            .collect();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{id}: {n} events expected, saw {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn start(app: &TestApp, to: &str) -> String {
+    let r = app.start(to).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+fn kinds(got: &[(u64, String)]) -> Vec<&str> {
+    got.iter().map(|(_, k)| k.as_str()).collect()
+}
+
+fn in_seq(got: &[(u64, String)]) {
+    let seqs: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
+    let want: Vec<u64> = (1..=got.len() as u64).collect();
+    assert_eq!(seqs, want, "each once, in order: {got:?}");
+}
+
+async fn start_and_check_send_delivery_sent_then_approved(backend: Backend) {
+    let rx = Receiver::start(&secret(1), 0);
+    let app = gateway(backend, rx.url("/ok"), 60, 600).await;
+    let to = number();
+    let id = start(&app, &to).await;
+    let code = app.code_for(&to).await;
+    assert_eq!(kinds(&wait_for(&rx, &id, 1).await), ["delivery.sent"]);
+    let r = app.check(&to, &code).await;
+    assert_eq!(r.body["status"], "approved", "{}", r.text);
+    let got = wait_for(&rx, &id, 2).await;
+    assert_eq!(kinds(&got), ["delivery.sent", "verification.approved"]);
+    in_seq(&got);
+    for s in rx.seen() {
+        let body = s["body"].as_str().unwrap();
+        assert!(!body.contains(&to[1..]) && !body.contains(&code), "{body}");
+        assert!(s["event"]["data"]["to_masked"].as_str().unwrap().contains('*'));
+        assert_eq!(s["event"]["data"]["tenant"], "demo");
+    }
+    assert_eq!(
+        rx.seen()[0]["event"]["data"]["delivery"]["provider"],
+        "console"
+    );
+    app.stop().await;
+}
+
+async fn cancel_last_wrong_check_and_expiry_are_sent_once(backend: Backend) {
+    let rx = Receiver::start(&secret(1), 0);
+    let app = gateway(backend, rx.url("/ok"), 60, 2).await;
+    let (a, b, c) = (number(), number(), number());
+    let (ia, ib, ic) = (start(&app, &a).await, start(&app, &b).await, start(&app, &c).await);
+    let code = app.code_for(&b).await;
+    assert_eq!(app.cancel(&ia).await.status, 200);
+    assert_eq!(app.check(&b, &wrong(&code)).await.status, 200);
+    let r = app.check(&b, &wrong(&code)).await;
+    assert_eq!(r.body["status"], "max_attempts_reached", "{}", r.text);
+    let ga = wait_for(&rx, &ia, 2).await;
+    let gb = wait_for(&rx, &ib, 2).await;
+    let gc = wait_for(&rx, &ic, 2).await;
+    assert_eq!(kinds(&ga), ["delivery.sent", "verification.canceled"]);
+    assert_eq!(kinds(&gb), ["delivery.sent", "verification.max_attempts"]);
+    assert_eq!(kinds(&gc), ["delivery.sent", "verification.expired"]);
+    for g in [&ga, &gb, &gc] {
+        in_seq(g);
+    }
+    let expired = rx
+        .seen()
+        .into_iter()
+        .find(|s| s["event"]["type"] == "verification.expired")
+        .unwrap();
+    assert_eq!(expired["event"]["data"]["status"], "expired");
+    // the canceled and the exhausted verifications never expire, and nothing repeats
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(seen(&rx).len(), 6, "{:?}", seen(&rx));
+    app.stop().await;
+}
+
+async fn a_receiver_down_for_a_while_gets_every_event_in_order(backend: Backend) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = gateway(backend, format!("http://127.0.0.1:{port}/ok"), 120, 600).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let to = number();
+        let id = start(&app, &to).await;
+        app.code_for(&to).await;
+        // its delivery.sent is queued before the cancel's event
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(app.cancel(&id).await.status, 200);
+        ids.push(id);
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let rx = Receiver::start(&secret(1), port);
+    for id in &ids {
+        let got = wait_for(&rx, id, 2).await;
+        assert_eq!(kinds(&got), ["delivery.sent", "verification.canceled"], "{id}");
+        in_seq(&got);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let all = rx.seen();
+    assert_eq!(all.len(), 6, "every event once: {all:?}");
+    let mut webhook_ids: Vec<&str> = all.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    webhook_ids.dedup();
+    assert_eq!(webhook_ids.len(), 6);
+    app.stop().await;
+}
+
+async fn dead_list(app: &TestApp, query: &str, key: Option<&str>) -> (u16, Value) {
+    let mut req = app.http.get(app.url(&format!("/v1/admin/events/dead{query}")));
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    let r = app.send(req).await;
+    (r.status, r.body)
+}
+
+async fn a_failing_receiver_dead_letters_and_the_admin_list_shows_why(backend: Backend) {
+    let rx = Receiver::start(&secret(1), 0);
+    let app = gateway(backend, rx.url("/500"), 2, 600).await;
+    let to = number();
+    let id = start(&app, &to).await;
+    app.code_for(&to).await;
+    assert_eq!(app.cancel(&id).await.status, 200);
+    let t = Instant::now();
+    let dead = loop {
+        let (status, body) = dead_list(&app, "?limit=10", Some(ADMIN_KEY)).await;
+        assert_eq!(status, 200, "{body}");
+        let mine: Vec<Value> = body["dead"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["verification"] == id.as_str())
+            .cloned()
+            .collect();
+        if mine.len() == 2 {
+            break mine;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let first = dead.iter().find(|d| d["seq"] == 1).expect("seq 1");
+    let second = dead.iter().find(|d| d["seq"] == 2).expect("seq 2");
+    assert_eq!(first["type"], "delivery.sent");
+    assert_eq!(first["tenant"], "demo");
+    let attempts = first["attempts"].as_u64().unwrap();
+    assert!(attempts >= 2, "retried first: {first}");
+    assert_eq!(
+        first["reason"],
+        format!("answered 500 (after {attempts} attempts)")
+    );
+    assert!(first["id"].as_str().unwrap().starts_with("evt_"));
+    assert!(first["dead_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(second["type"], "verification.canceled");
+    assert_eq!(second["attempts"], 0);
+    let reason = second["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(first["id"].as_str().unwrap()) && reason.contains("(seq 1)"),
+        "{reason}"
+    );
+    assert!(seen(&rx).is_empty(), "a 500 is never a delivery");
+    app.stop().await;
+}
+
+async fn the_dead_letter_list_refuses_bad_calls(backend: Backend) {
+    let app = gateway(backend, "http://127.0.0.1:9/ok".into(), 60, 600).await;
+    assert_eq!(dead_list(&app, "", None).await.0, 401);
+    let tenant_key = app.key.clone();
+    assert_eq!(dead_list(&app, "", Some(&tenant_key)).await.0, 403);
+    for q in [
+        "?limit=0",
+        "?limit=501",
+        "?limit=-1",
+        "?limit=abc",
+        "?limit=1e3",
+        "?limit=99999999999999999999999",
+        "?limit=%00",
+        "?limit=5&limit=6",
+        "?other=1",
+        &format!("?limit={}", "9".repeat(10_000)),
+    ] {
+        let (status, body) = dead_list(&app, q, Some(ADMIN_KEY)).await;
+        assert_eq!(status, 400, "{q}: {body}");
+        assert_eq!(body["code"], "invalid_request", "{q}: {body}");
+    }
+    let (status, body) = dead_list(&app, "?limit=500", Some(ADMIN_KEY)).await;
+    assert_eq!((status, body["dead"].as_array().map(Vec::len)), (200, Some(0)));
+    app.stop().await;
+}
+
+/// The events queue of `backend` under a fresh prefix, built twice over the same state
+/// on Redis (two instances); once in memory.
+fn queues(backend: Backend) -> (Arc<dyn EventQueue>, Arc<dyn EventQueue>) {
+    let (mut cfg, _) = support::app::base_config(backend);
+    cfg.store.redis.shards = 4;
+    let keys = support::store::keys();
+    let one = otpgw::backend::build(&cfg.store, 100, &keys).unwrap().events;
+    let two = match backend {
+        Backend::Memory => one.clone(),
+        _ => otpgw::backend::build(&cfg.store, 100, &keys).unwrap().events,
+    };
+    (one, two)
+}
+
+async fn the_queue_keeps_order_leases_retries_and_dead_letters(backend: Backend) {
+    let (q, other) = queues(backend);
+    let now = otpgw::domain::now_millis();
+    let (v, w) = (VerificationId::generate(1).unwrap(), VerificationId::generate(2).unwrap());
+    for (i, t) in ["a", "b", "c"].iter().enumerate() {
+        assert_eq!(q.append(&v, t, now).await.unwrap(), i as u64 + 1);
+    }
+    // the head only, leased: neither instance sees it again before the lease ends
+    let c = q.claim(now, 1000, 10).await.unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!((c[0].seq, c[0].text.as_str(), c[0].attempts), (1, "a", 0));
+    assert!(other.claim(now + 500, 1000, 10).await.unwrap().is_empty());
+    // a lease that ends (its instance died) is claimed by the other
+    let c = other.claim(now + 1001, 1000, 10).await.unwrap();
+    assert_eq!((c.len(), c[0].seq), (1, 1));
+    // a retry waits, with its attempts; a stale settle does nothing
+    q.retry(&v, 1, 3, now, now + 5000).await.unwrap();
+    assert!(q.claim(now + 4000, 1000, 10).await.unwrap().is_empty());
+    let c = q.claim(now + 5000, 1000, 10).await.unwrap();
+    assert_eq!((c[0].seq, c[0].attempts, c[0].first_ms), (1, 3, now));
+    assert!(q.delivered(&v, 1, now + 5001).await.unwrap());
+    assert!(!other.delivered(&v, 1, now + 5002).await.unwrap(), "settled once");
+    let c = q.claim(now + 5002, 1000, 10).await.unwrap();
+    assert_eq!((c[0].seq, c[0].text.as_str(), c[0].attempts), (2, "b", 0));
+    // dead: the head and everything behind it
+    assert_eq!(q.dead(&v, 2, 4, "answered 500", "behind b", now + 6000).await.unwrap(), 2);
+    assert!(q.claim(now + 99_000, 1000, 10).await.unwrap().is_empty());
+    let dead = other.dead_letters(10).await.unwrap();
+    let mine: Vec<_> = dead.iter().filter(|d| d.at_ms == now + 6000).collect();
+    assert_eq!(mine.len(), 2, "{dead:?}");
+    assert_eq!((mine[0].seq, mine[0].attempts, mine[0].reason.as_str()), (3, 0, "behind b"));
+    assert_eq!((mine[1].seq, mine[1].attempts, mine[1].reason.as_str()), (2, 4, "answered 500"));
+    // a timer fires once, whichever instance polls; a disarmed one never
+    q.arm(&w, "expired-w", now + 100).await.unwrap();
+    q.arm(&v, "expired-v", now + 100).await.unwrap();
+    q.disarm(&v).await.unwrap();
+    assert!(q.claim(now + 50, 1000, 10).await.unwrap().is_empty());
+    let (a, b) = tokio::join!(other.claim(now + 200, 1000, 10), q.claim(now + 200, 1000, 10));
+    let fired: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!((&fired[0].verification, fired[0].seq, fired[0].text.as_str()), (&w, 1, "expired-w"));
+    assert_eq!(q.depth().await.unwrap().lines, 1);
+}
+
+/// A lease an instance took and never settled (it died) is delivered by another
+/// instance once the lease passes.
+async fn a_lease_left_by_a_dead_instance_is_delivered_by_another(backend: Backend) {
+    let rx = Receiver::start(&secret(1), 0);
+    let (mut cfg, prefix) = support::app::base_config(backend);
+    let queue = otpgw::backend::build(&cfg.store, 100, &support::store::keys())
+        .unwrap()
+        .events;
+    let to = otpgw::domain::Destination::Phone(otpgw::domain::PhoneNumber::parse("+447911123456").unwrap());
+    let v = VerificationId::generate(3).unwrap();
+    let data = otpgw::events::EventData::new(v.as_str(), "demo", otpgw::domain::Channel::Sms, "pending", 0, &to);
+    let e = otpgw::events::Event::new(otpgw::events::EventType::DeliverySent, 1_765_000_000, data);
+    let now = otpgw::domain::now_millis();
+    queue.append(&v, &serde_json::to_string(&e).unwrap(), now).await.unwrap();
+    let held = queue.claim(now, 1500, 10).await.unwrap();
+    assert_eq!(held.len(), 1, "the dead instance's lease");
+    cfg.tenants.get_mut("demo").unwrap().events = Some(otpgw::config::EventsConfig {
+        url: rx.url("/ok"),
+        secret: secret(1).into(),
+        timeout_ms: 1000,
+        ..Default::default()
+    });
+    let app = support::app::spawn_with(cfg, prefix, backend).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(seen(&rx).is_empty(), "not before the lease passes");
+    let got = wait_for(&rx, v.as_str(), 1).await;
+    assert_eq!(kinds(&got), ["delivery.sent"]);
+    assert_eq!(rx.seen()[0]["id"], e.id.as_str());
+    app.stop().await;
+}
+
+mod instances {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis() {
+        a_lease_left_by_a_dead_instance_is_delivered_by_another(Backend::Redis).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cluster() {
+        a_lease_left_by_a_dead_instance_is_delivered_by_another(Backend::Cluster).await
+    }
+}
