@@ -117,7 +117,10 @@ async fn start_and_check_send_delivery_sent_then_approved(backend: Backend) {
     for s in rx.seen() {
         let body = s["body"].as_str().unwrap();
         assert!(!body.contains(&to[1..]) && !body.contains(&code), "{body}");
-        assert!(s["event"]["data"]["to_masked"].as_str().unwrap().contains('*'));
+        assert!(s["event"]["data"]["to_masked"]
+            .as_str()
+            .unwrap()
+            .contains('*'));
         assert_eq!(s["event"]["data"]["tenant"], "demo");
     }
     assert_eq!(
@@ -131,7 +134,11 @@ async fn cancel_last_wrong_check_and_expiry_are_sent_once(backend: Backend) {
     let rx = Receiver::start(&secret(1), 0);
     let app = gateway(backend, rx.url("/ok"), 60, 2).await;
     let (a, b, c) = (number(), number(), number());
-    let (ia, ib, ic) = (start(&app, &a).await, start(&app, &b).await, start(&app, &c).await);
+    let (ia, ib, ic) = (
+        start(&app, &a).await,
+        start(&app, &b).await,
+        start(&app, &c).await,
+    );
     let code = app.code_for(&b).await;
     assert_eq!(app.cancel(&ia).await.status, 200);
     assert_eq!(app.check(&b, &wrong(&code)).await.status, 200);
@@ -179,7 +186,11 @@ async fn a_receiver_down_for_a_while_gets_every_event_in_order(backend: Backend)
     let rx = Receiver::start(&secret(1), port);
     for id in &ids {
         let got = wait_for(&rx, id, 2).await;
-        assert_eq!(kinds(&got), ["delivery.sent", "verification.canceled"], "{id}");
+        assert_eq!(
+            kinds(&got),
+            ["delivery.sent", "verification.canceled"],
+            "{id}"
+        );
         in_seq(&got);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -192,7 +203,9 @@ async fn a_receiver_down_for_a_while_gets_every_event_in_order(backend: Backend)
 }
 
 async fn dead_list(app: &TestApp, query: &str, key: Option<&str>) -> (u16, Value) {
-    let mut req = app.http.get(app.url(&format!("/v1/admin/events/dead{query}")));
+    let mut req = app
+        .http
+        .get(app.url(&format!("/v1/admin/events/dead{query}")));
     if let Some(k) = key {
         req = req.bearer_auth(k);
     }
@@ -269,7 +282,10 @@ async fn the_dead_letter_list_refuses_bad_calls(backend: Backend) {
         assert_eq!(body["code"], "invalid_request", "{q}: {body}");
     }
     let (status, body) = dead_list(&app, "?limit=500", Some(ADMIN_KEY)).await;
-    assert_eq!((status, body["dead"].as_array().map(Vec::len)), (200, Some(0)));
+    assert_eq!(
+        (status, body["dead"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
     app.stop().await;
 }
 
@@ -279,10 +295,16 @@ fn queues(backend: Backend) -> (Arc<dyn EventQueue>, Arc<dyn EventQueue>) {
     let (mut cfg, _) = support::app::base_config(backend);
     cfg.store.redis.shards = 4;
     let keys = support::store::keys();
-    let one = otpgw::backend::build(&cfg.store, 100, &keys).unwrap().events;
+    let one = otpgw::backend::build(&cfg.store, 100, &keys)
+        .unwrap()
+        .events;
     let two = match backend {
         Backend::Memory => one.clone(),
-        _ => otpgw::backend::build(&cfg.store, 100, &keys).unwrap().events,
+        _ => {
+            otpgw::backend::build(&cfg.store, 100, &keys)
+                .unwrap()
+                .events
+        }
     };
     (one, two)
 }
@@ -290,7 +312,10 @@ fn queues(backend: Backend) -> (Arc<dyn EventQueue>, Arc<dyn EventQueue>) {
 async fn the_queue_keeps_order_leases_retries_and_dead_letters(backend: Backend) {
     let (q, other) = queues(backend);
     let now = otpgw::domain::now_millis();
-    let (v, w) = (VerificationId::generate(1).unwrap(), VerificationId::generate(2).unwrap());
+    let (v, w) = (
+        VerificationId::generate(1).unwrap(),
+        VerificationId::generate(2).unwrap(),
+    );
     for (i, t) in ["a", "b", "c"].iter().enumerate() {
         assert_eq!(q.append(&v, t, now).await.unwrap(), i as u64 + 1);
     }
@@ -308,26 +333,46 @@ async fn the_queue_keeps_order_leases_retries_and_dead_letters(backend: Backend)
     let c = q.claim(now + 5000, 1000, 10).await.unwrap();
     assert_eq!((c[0].seq, c[0].attempts, c[0].first_ms), (1, 3, now));
     assert!(q.delivered(&v, 1, now + 5001).await.unwrap());
-    assert!(!other.delivered(&v, 1, now + 5002).await.unwrap(), "settled once");
+    assert!(
+        !other.delivered(&v, 1, now + 5002).await.unwrap(),
+        "settled once"
+    );
     let c = q.claim(now + 5002, 1000, 10).await.unwrap();
     assert_eq!((c[0].seq, c[0].text.as_str(), c[0].attempts), (2, "b", 0));
     // dead: the head and everything behind it
-    assert_eq!(q.dead(&v, 2, 4, "answered 500", "behind b", now + 6000).await.unwrap(), 2);
+    assert_eq!(
+        q.dead(&v, 2, 4, "answered 500", "behind b", now + 6000)
+            .await
+            .unwrap(),
+        2
+    );
     assert!(q.claim(now + 99_000, 1000, 10).await.unwrap().is_empty());
     let dead = other.dead_letters(10).await.unwrap();
     let mine: Vec<_> = dead.iter().filter(|d| d.at_ms == now + 6000).collect();
     assert_eq!(mine.len(), 2, "{dead:?}");
-    assert_eq!((mine[0].seq, mine[0].attempts, mine[0].reason.as_str()), (3, 0, "behind b"));
-    assert_eq!((mine[1].seq, mine[1].attempts, mine[1].reason.as_str()), (2, 4, "answered 500"));
+    assert_eq!(
+        (mine[0].seq, mine[0].attempts, mine[0].reason.as_str()),
+        (3, 0, "behind b")
+    );
+    assert_eq!(
+        (mine[1].seq, mine[1].attempts, mine[1].reason.as_str()),
+        (2, 4, "answered 500")
+    );
     // a timer fires once, whichever instance polls; a disarmed one never
     q.arm(&w, "expired-w", now + 100).await.unwrap();
     q.arm(&v, "expired-v", now + 100).await.unwrap();
     q.disarm(&v).await.unwrap();
     assert!(q.claim(now + 50, 1000, 10).await.unwrap().is_empty());
-    let (a, b) = tokio::join!(other.claim(now + 200, 1000, 10), q.claim(now + 200, 1000, 10));
+    let (a, b) = tokio::join!(
+        other.claim(now + 200, 1000, 10),
+        q.claim(now + 200, 1000, 10)
+    );
     let fired: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
     assert_eq!(fired.len(), 1, "{fired:?}");
-    assert_eq!((&fired[0].verification, fired[0].seq, fired[0].text.as_str()), (&w, 1, "expired-w"));
+    assert_eq!(
+        (&fired[0].verification, fired[0].seq, fired[0].text.as_str()),
+        (&w, 1, "expired-w")
+    );
     assert_eq!(q.depth().await.unwrap().lines, 1);
 }
 
@@ -339,12 +384,24 @@ async fn a_lease_left_by_a_dead_instance_is_delivered_by_another(backend: Backen
     let queue = otpgw::backend::build(&cfg.store, 100, &support::store::keys())
         .unwrap()
         .events;
-    let to = otpgw::domain::Destination::Phone(otpgw::domain::PhoneNumber::parse("+447911123456").unwrap());
+    let to = otpgw::domain::Destination::Phone(
+        otpgw::domain::PhoneNumber::parse("+447911123456").unwrap(),
+    );
     let v = VerificationId::generate(3).unwrap();
-    let data = otpgw::events::EventData::new(v.as_str(), "demo", otpgw::domain::Channel::Sms, "pending", 0, &to);
+    let data = otpgw::events::EventData::new(
+        v.as_str(),
+        "demo",
+        otpgw::domain::Channel::Sms,
+        "pending",
+        0,
+        &to,
+    );
     let e = otpgw::events::Event::new(otpgw::events::EventType::DeliverySent, 1_765_000_000, data);
     let now = otpgw::domain::now_millis();
-    queue.append(&v, &serde_json::to_string(&e).unwrap(), now).await.unwrap();
+    queue
+        .append(&v, &serde_json::to_string(&e).unwrap(), now)
+        .await
+        .unwrap();
     let held = queue.claim(now, 1500, 10).await.unwrap();
     assert_eq!(held.len(), 1, "the dead instance's lease");
     cfg.tenants.get_mut("demo").unwrap().events = Some(otpgw::config::EventsConfig {

@@ -14,10 +14,10 @@
 //! so an id not found yet is looked up again after 100 ms, 400 ms, 1 s and 2.5 s before
 //! it is counted `unknown` and ignored.
 
-use crate::events::{Emitter, EventType};
 use super::Router;
 use crate::domain::{now_millis, DeliveryStatus, RecordKind};
 use crate::error::{Error, Result};
+use crate::events::{Emitter, EventType};
 use crate::providers::{PushedReceipt, Receipt, ReceiptError, ReceiptRequest};
 use crate::store::{receipt_mark, ReceiptApplied, Store, StoreError};
 use std::sync::Arc;

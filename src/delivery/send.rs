@@ -167,9 +167,8 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
                     tracing::warn!(id = id.as_str(), error = %e, "could not link a later part's message id; its receipts will count as unknown");
                 }
             }
-            let sent = |d: crate::events::EventData| {
-                d.with_delivery(&provider, Some(&message_id), "sent")
-            };
+            let sent =
+                |d: crate::events::EventData| d.with_delivery(&provider, Some(&message_id), "sent");
             ctx.events.emit(EventType::DeliverySent, &v, sent).await;
             match acked {
                 Ok(true) => {}

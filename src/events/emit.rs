@@ -110,7 +110,8 @@ impl Emitter {
         reason: &str,
     ) {
         let now = now_millis();
-        let data = EventData::new(id.as_str(), tenant, channel, "blocked", 0, to).with_reason(reason);
+        let data =
+            EventData::new(id.as_str(), tenant, channel, "blocked", 0, to).with_reason(reason);
         let e = Event::new(EventType::FraudBlocked, now.div_euclid(1000), data);
         let text = serde_json::to_string(&e).unwrap_or_default();
         if let Err(err) = self.queue.append(id, &text, now).await {

@@ -135,7 +135,10 @@ async fn settle(ctx: Arc<Ctx>, c: ClaimedEvent) {
             None => "unreadable event",
             Some(_) => "the tenant has no [events] section any more",
         };
-        let _ = ctx.queue.dead(v, c.seq, c.attempts, why, why, now_millis()).await;
+        let _ = ctx
+            .queue
+            .dead(v, c.seq, c.attempts, why, why, now_millis())
+            .await;
         return;
     };
     event.data.seq = c.seq;

@@ -70,8 +70,12 @@ pub trait EventQueue: Send + Sync + 'static {
     async fn claim(&self, now: i64, lease_ms: u64, max: usize) -> QueueResult<Vec<ClaimedEvent>>;
     /// The head `seq` of `verification` was delivered: it leaves the line. False when it
     /// was no longer the head (another instance took it over and finished it).
-    async fn delivered(&self, verification: &VerificationId, seq: u64, now: i64)
-        -> QueueResult<bool>;
+    async fn delivered(
+        &self,
+        verification: &VerificationId,
+        seq: u64,
+        now: i64,
+    ) -> QueueResult<bool>;
     /// The head `seq` failed again: due again at `at_ms`, `attempts` made, first at
     /// `first_ms`.
     async fn retry(
@@ -97,8 +101,7 @@ pub trait EventQueue: Send + Sync + 'static {
     async fn dead_letters(&self, limit: usize) -> QueueResult<Vec<DeadEvent>>;
     /// Arms (or moves) `verification`'s expiry timer: `text` is appended at `at_ms`
     /// unless [`Self::disarm`] is called first.
-    async fn arm(&self, verification: &VerificationId, text: &str, at_ms: i64)
-        -> QueueResult<()>;
+    async fn arm(&self, verification: &VerificationId, text: &str, at_ms: i64) -> QueueResult<()>;
     /// Removes `verification`'s expiry timer, if any.
     async fn disarm(&self, verification: &VerificationId) -> QueueResult<()>;
     /// Current depth.

@@ -92,7 +92,14 @@ impl Service {
     pub async fn receipt(&self, provider: &str, req: &ReceiptRequest<'_>) -> Result<u32> {
         let store = self.store().clone();
         let metrics = &self.inner.metrics;
-        crate::delivery::receipts::apply(&self.fleet().router, &*store, metrics, &self.fleet().events, provider, req)
-            .await
+        crate::delivery::receipts::apply(
+            &self.fleet().router,
+            &*store,
+            metrics,
+            &self.fleet().events,
+            provider,
+            req,
+        )
+        .await
     }
 }

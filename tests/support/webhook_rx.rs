@@ -63,8 +63,10 @@ pub fn secret(seed: u8) -> String {
 
 fn python() -> std::path::PathBuf {
     static VENV: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    VENV.get_or_init(|| super::pyvenv::python("standardwebhooks-1.3.0", PIN).expect("a Python venv"))
-        .clone()
+    VENV.get_or_init(|| {
+        super::pyvenv::python("standardwebhooks-1.3.0", PIN).expect("a Python venv")
+    })
+    .clone()
 }
 
 /// A running receiver and the calls it checked.
@@ -114,4 +116,3 @@ impl Drop for Receiver {
         let _ = self.child.wait();
     }
 }
-

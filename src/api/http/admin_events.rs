@@ -27,7 +27,11 @@ pub async fn dead(
 ) -> Result<Response, Error> {
     super::admin::require_admin(&state, &headers)?;
     let Query(q) = q.map_err(|e| Error::InvalidRequest(e.body_text()))?;
-    let bad = || Error::InvalidRequest(format!("limit must be a whole number from 1 to {DEAD_EVENTS_MAX}"));
+    let bad = || {
+        Error::InvalidRequest(format!(
+            "limit must be a whole number from 1 to {DEAD_EVENTS_MAX}"
+        ))
+    };
     let limit = match q.limit.as_deref() {
         None => 50,
         Some(l) if l.len() <= 4 => l.parse::<usize>().map_err(|_| bad())?,

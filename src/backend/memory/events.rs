@@ -68,7 +68,8 @@ impl MemoryEvents {
 
 /// Whether `line`'s head is `seq`.
 fn head_is(line: Option<&Line>, seq: u64) -> bool {
-    line.and_then(|l| l.events.front()).is_some_and(|(s, _)| *s == seq)
+    line.and_then(|l| l.events.front())
+        .is_some_and(|(s, _)| *s == seq)
 }
 
 #[async_trait]
@@ -155,7 +156,11 @@ impl EventQueue for MemoryEvents {
         let line = s.lines.remove(v).expect("checked above");
         let n = line.events.len();
         for (i, (seq, text)) in line.events.into_iter().enumerate() {
-            let (attempts, reason) = if i == 0 { (attempts, reason) } else { (0, behind) };
+            let (attempts, reason) = if i == 0 {
+                (attempts, reason)
+            } else {
+                (0, behind)
+            };
             s.bury(DeadEvent {
                 at_ms: now,
                 attempts,
@@ -172,7 +177,9 @@ impl EventQueue for MemoryEvents {
     }
 
     async fn arm(&self, v: &VerificationId, text: &str, at_ms: i64) -> QueueResult<()> {
-        self.lock().timers.insert(v.clone(), (at_ms, text.to_string()));
+        self.lock()
+            .timers
+            .insert(v.clone(), (at_ms, text.to_string()));
         Ok(())
     }
 

@@ -106,9 +106,11 @@ impl RedisEvents {
         let mut out = Vec::new();
         for c in parts.get(1).map(items).unwrap_or_default() {
             let f = items(c);
-            let (Some(id), Some(head), Some(tries)) =
-                (f.first().and_then(text), f.get(1).and_then(text), f.get(2).and_then(text))
-            else {
+            let (Some(id), Some(head), Some(tries)) = (
+                f.first().and_then(text),
+                f.get(1).and_then(text),
+                f.get(2).and_then(text),
+            ) else {
                 return Err(bad("ev_poll"));
             };
             let id = VerificationId::parse_stored(&id).ok_or_else(|| bad("ev_poll"))?;
@@ -152,7 +154,10 @@ impl RedisEvents {
             if out.len() >= max {
                 break;
             }
-            out.extend(self.poll_shard(shard, now, lease_ms, max - out.len()).await?);
+            out.extend(
+                self.poll_shard(shard, now, lease_ms, max - out.len())
+                    .await?,
+            );
         }
         Ok(out)
     }
@@ -199,8 +204,14 @@ impl EventQueue for RedisEvents {
         first_ms: i64,
         at_ms: i64,
     ) -> QueueResult<()> {
-        let args = ["retry", "0", &attempts.to_string(), &first_ms.to_string(), &at_ms.to_string()]
-            .map(String::from);
+        let args = [
+            "retry",
+            "0",
+            &attempts.to_string(),
+            &first_ms.to_string(),
+            &at_ms.to_string(),
+        ]
+        .map(String::from);
         self.settle(id, seq, &args).await.map(|_| ())
     }
 
@@ -229,7 +240,9 @@ impl EventQueue for RedisEvents {
         let mut out = Vec::new();
         for shard in 0..self.layout.shards {
             let mut cmd = ::redis::cmd("LRANGE");
-            cmd.arg(self.layout.ev(shard, "dead")).arg(0).arg(limit.max(1) - 1);
+            cmd.arg(self.layout.ev(shard, "dead"))
+                .arg(0)
+                .arg(limit.max(1) - 1);
             for v in items(&self.conn.query(&cmd).await?) {
                 let Some(r) = text(v).and_then(|t| serde_json::from_str::<DeadRecord>(&t).ok())
                 else {
