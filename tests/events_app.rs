@@ -30,6 +30,7 @@ support::on_every_backend_kind!(
     a_failing_receiver_dead_letters_and_the_admin_list_shows_why,
     the_dead_letter_list_refuses_bad_calls,
     the_queue_keeps_order_leases_retries_and_dead_letters,
+    a_send_the_pumping_guard_refuses_is_sent_as_fraud_blocked,
 );
 
 /// A gateway whose `demo` tenant sends its events to `url`, retried for `retry_secs`.
@@ -140,6 +141,10 @@ async fn cancel_last_wrong_check_and_expiry_are_sent_once(backend: Backend) {
         start(&app, &c).await,
     );
     let code = app.code_for(&b).await;
+    // each delivery.sent first, so the order below is the one asserted
+    for id in [&ia, &ib, &ic] {
+        assert_eq!(kinds(&wait_for(&rx, id, 1).await), ["delivery.sent"]);
+    }
     assert_eq!(app.cancel(&ia).await.status, 200);
     assert_eq!(app.check(&b, &wrong(&code)).await.status, 200);
     let r = app.check(&b, &wrong(&code)).await;
@@ -215,7 +220,7 @@ async fn dead_list(app: &TestApp, query: &str, key: Option<&str>) -> (u16, Value
 
 async fn a_failing_receiver_dead_letters_and_the_admin_list_shows_why(backend: Backend) {
     let rx = Receiver::start(&secret(1), 0);
-    let app = gateway(backend, rx.url("/500"), 2, 600).await;
+    let app = gateway(backend, rx.url("/500"), 4, 600).await;
     let to = number();
     let id = start(&app, &to).await;
     app.code_for(&to).await;
@@ -239,7 +244,13 @@ async fn a_failing_receiver_dead_letters_and_the_admin_list_shows_why(backend: B
     };
     let first = dead.iter().find(|d| d["seq"] == 1).expect("seq 1");
     let second = dead.iter().find(|d| d["seq"] == 2).expect("seq 2");
-    assert_eq!(first["type"], "delivery.sent");
+    // the cancel may be queued before the worker's delivery.sent: either order
+    let mut types = [first["type"].as_str(), second["type"].as_str()];
+    types.sort();
+    assert_eq!(
+        types,
+        [Some("delivery.sent"), Some("verification.canceled")]
+    );
     assert_eq!(first["tenant"], "demo");
     let attempts = first["attempts"].as_u64().unwrap();
     assert!(attempts >= 2, "retried first: {first}");
@@ -249,7 +260,6 @@ async fn a_failing_receiver_dead_letters_and_the_admin_list_shows_why(backend: B
     );
     assert!(first["id"].as_str().unwrap().starts_with("evt_"));
     assert!(first["dead_at"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(second["type"], "verification.canceled");
     assert_eq!(second["attempts"], 0);
     let reason = second["reason"].as_str().unwrap();
     assert!(
@@ -263,6 +273,11 @@ async fn a_failing_receiver_dead_letters_and_the_admin_list_shows_why(backend: B
 async fn the_dead_letter_list_refuses_bad_calls(backend: Backend) {
     let app = gateway(backend, "http://127.0.0.1:9/ok".into(), 60, 600).await;
     assert_eq!(dead_list(&app, "", None).await.0, 401);
+    let from_afar = app
+        .http
+        .get(app.url("/v1/admin/events/dead"))
+        .header("x-forwarded-for", "203.0.113.9");
+    assert_eq!(app.send(from_afar).await.status, 401);
     let tenant_key = app.key.clone();
     assert_eq!(dead_list(&app, "", Some(&tenant_key)).await.0, 403);
     for q in [
@@ -429,4 +444,58 @@ mod instances {
     async fn cluster() {
         a_lease_left_by_a_dead_instance_is_delivered_by_another(Backend::Cluster).await
     }
+}
+
+async fn a_send_the_pumping_guard_refuses_is_sent_as_fraud_blocked(backend: Backend) {
+    let rx = Receiver::start(&secret(1), 0);
+    let app = spawn_app(backend, |c| {
+        let t = c.tenants.get_mut("demo").unwrap();
+        t.pumping.mode = otpgw::config::PumpingMode::Enforce;
+        t.pumping.levels.prefix.budget = 1.0;
+        t.pumping.block_secs = 600;
+        t.events = Some(otpgw::config::EventsConfig {
+            url: rx.url("/ok"),
+            secret: secret(1).into(),
+            types: vec!["fraud.blocked".into()],
+            ..Default::default()
+        });
+    })
+    .await;
+    let n = number();
+    let block = &n[..n.len() - 3];
+    let mut refused = None;
+    for i in 0..60u32 {
+        let to = format!("{block}{:03}", i * 7 % 1000);
+        let r = app.start(&to).await;
+        if r.status != 201 {
+            assert_eq!(r.body["reason"], "prefix_blocked", "{}", r.text);
+            refused = Some(to);
+            break;
+        }
+    }
+    let to = refused.expect("the guard refused a send");
+    let t = Instant::now();
+    let ev = loop {
+        if let Some(s) = rx.seen().into_iter().next() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "no fraud.blocked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(ev["ok"], true, "{ev}");
+    let d = &ev["event"]["data"];
+    assert_eq!(ev["event"]["type"], "fraud.blocked");
+    assert_eq!(
+        (&d["status"], &d["reason"], &d["seq"]),
+        (&"blocked".into(), &"prefix_blocked".into(), &1.into())
+    );
+    assert!(d["id"].as_str().unwrap().starts_with("vrf_"));
+    assert!(!ev["body"].as_str().unwrap().contains(&to[1..]));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        seen(&rx).iter().all(|(_, _, k)| k == "fraud.blocked"),
+        "only the types the section names: {:?}",
+        seen(&rx)
+    );
+    app.stop().await;
 }

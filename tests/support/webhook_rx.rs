@@ -108,6 +108,16 @@ impl Receiver {
     pub fn seen(&self) -> Vec<Value> {
         self.seen.lock().unwrap().clone()
     }
+
+    /// What it saw, once that is at least `n` calls (or after 5 s): its line about a
+    /// call is read from its output on another thread, so it may follow the answer.
+    pub fn seen_at_least(&self, n: usize) -> Vec<Value> {
+        let t = std::time::Instant::now();
+        while self.seen.lock().unwrap().len() < n && t.elapsed().as_secs() < 5 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        self.seen()
+    }
 }
 
 impl Drop for Receiver {
