@@ -91,8 +91,7 @@ impl Application {
             metrics.clone(),
             events.clone(),
         );
-        let event_worker =
-            crate::events::worker::spawn(backend.events.clone(), &cfg.tenants, metrics.clone())?;
+        let event_worker = crate::events::worker::spawn(&events, &cfg.tenants, metrics.clone())?;
         let workers = delivery::start(delivery::Ctx {
             store: store.clone(),
             queue: queue.clone(),

@@ -27,6 +27,8 @@ pub struct Emitter {
     queue: Arc<dyn EventQueue>,
     sections: Arc<HashMap<String, EventsConfig>>,
     metrics: Metrics,
+    /// Rung after each append, so this instance's worker polls at once.
+    appended: Arc<tokio::sync::Notify>,
 }
 
 impl Emitter {
@@ -44,7 +46,20 @@ impl Emitter {
             queue,
             sections: Arc::new(sections),
             metrics,
+            appended: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Completes after this instance appended an event (a hint: other instances'
+    /// events are found by polling).
+    pub async fn appended(&self) {
+        self.appended.notified().await
+    }
+
+    async fn append(&self, id: &VerificationId, text: &str, now: i64) -> Result<(), String> {
+        let r = self.queue.append(id, text, now).await.map_err(|e| e.0);
+        self.appended.notify_one();
+        r.map(|_| ())
     }
 
     /// The queue (the workers and the dead-letter list read it).
@@ -85,8 +100,8 @@ impl Emitter {
         let mut e = Self::event(kind, v, status, now);
         e.data = more(e.data);
         let text = serde_json::to_string(&e).unwrap_or_default();
-        if let Err(err) = self.queue.append(&v.id, &text, now).await {
-            self.lost(kind, &v.tenant, &v.id, &err.0);
+        if let Err(err) = self.append(&v.id, &text, now).await {
+            self.lost(kind, &v.tenant, &v.id, &err);
         }
         // a verification that ended no longer expires
         if matches!(
@@ -114,8 +129,8 @@ impl Emitter {
             EventData::new(id.as_str(), tenant, channel, "blocked", 0, to).with_reason(reason);
         let e = Event::new(EventType::FraudBlocked, now.div_euclid(1000), data);
         let text = serde_json::to_string(&e).unwrap_or_default();
-        if let Err(err) = self.queue.append(id, &text, now).await {
-            self.lost(EventType::FraudBlocked, tenant, id, &err.0);
+        if let Err(err) = self.append(id, &text, now).await {
+            self.lost(EventType::FraudBlocked, tenant, id, &err);
         }
     }
 

@@ -8,7 +8,8 @@
 //! A lease lasts twice the longest receiver timeout plus 5 s, so a live attempt always
 //! settles before its lease ends. At most [`MAX_IN_FLIGHT`] attempts run at once per
 //! instance; a poll that finds a full batch polls again at once, else the next poll is
-//! [`POLL`] later. At shutdown the worker stops claiming and gives the attempts under
+//! [`POLL`] later, or as soon as this instance appends an event. A settled head whose
+//! line goes on is due at once, so the next poll takes its successor. At shutdown the worker stops claiming and gives the attempts under
 //! way [`DRAIN`]; one cut short is claimed again when its lease passes.
 
 use super::order::{Endpoint, Retry};
@@ -24,8 +25,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// How often an idle worker polls.
-pub const POLL: Duration = Duration::from_millis(250);
+/// How often an idle worker polls (at once when this instance appended an event).
+pub const POLL: Duration = Duration::from_millis(500);
 /// Attempts under way at once, per instance.
 pub const MAX_IN_FLIGHT: usize = 64;
 /// What the attempts under way get at shutdown.
@@ -33,6 +34,7 @@ pub const DRAIN: Duration = Duration::from_secs(5);
 
 struct Ctx {
     queue: Arc<dyn EventQueue>,
+    emitter: super::Emitter,
     endpoints: HashMap<String, Endpoint>,
     lease_ms: u64,
 }
@@ -54,7 +56,7 @@ impl EventWorker {
 /// Starts the worker for the tenants of `tenants` with an `[events]` section; `None`
 /// when there are none (nothing polls then).
 pub fn spawn(
-    queue: Arc<dyn EventQueue>,
+    emitter: &super::Emitter,
     tenants: &BTreeMap<String, TenantConfig>,
     metrics: Metrics,
 ) -> anyhow::Result<Option<EventWorker>> {
@@ -70,7 +72,8 @@ pub fn spawn(
         return Ok(None);
     }
     let ctx = Arc::new(Ctx {
-        queue,
+        queue: emitter.queue().clone(),
+        emitter: emitter.clone(),
         endpoints,
         lease_ms: (longest * 2 + Duration::from_secs(5)).as_millis() as u64,
     });
@@ -107,6 +110,9 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
+            _ = ctx.emitter.appended() => {}
+            // a settled head may have made its successor due
+            Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
             _ = stop.changed() => {}
         }
     }
