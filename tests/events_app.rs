@@ -37,6 +37,7 @@ support::on_every_backend_kind!(
 async fn gateway(backend: Backend, url: String, retry_secs: u64, ttl_secs: u64) -> TestApp {
     spawn_app(backend, |c| {
         c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
+        c.metrics.refresh_interval_ms = 100;
         let t = c.tenants.get_mut("demo").unwrap();
         t.ttl_secs = ttl_secs;
         t.max_check_attempts = 2;
@@ -266,6 +267,20 @@ async fn a_failing_receiver_dead_letters_and_the_admin_list_shows_why(backend: B
         "{reason}"
     );
     assert!(seen(&rx).is_empty(), "a 500 is never a delivery");
+    // the gauge counts them
+    let t = Instant::now();
+    loop {
+        let text = app.send(app.http.get(app.url("/metrics"))).await.text;
+        let dead = text
+            .lines()
+            .find_map(|l| l.strip_prefix("otpgw_events_dead_letters "))
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if dead.is_some_and(|n| n >= 2) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "{dead:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.stop().await;
 }
 

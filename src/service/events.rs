@@ -32,6 +32,16 @@ pub struct DeadEventView {
 }
 
 impl Service {
+    /// The events queue's depth, for the metrics; `None` when no tenant has an
+    /// `[events]` section (nothing is read then) or the queue does not answer.
+    pub async fn events_depth(&self) -> Option<crate::queue::events::EventsDepth> {
+        let events = &self.inner.fleet.events;
+        if !events.any() {
+            return None;
+        }
+        events.queue().depth().await.ok()
+    }
+
     /// Queues `fraud.blocked` when `e` is a refusal by the pumping guard and the tenant
     /// wants it. The refused send has no verification: the event names a fresh id of
     /// the number's shard, which no record will ever have.
