@@ -32,6 +32,12 @@ pub struct DeadEventView {
 }
 
 impl Service {
+    /// Queues a `kind` event about `v` for its tenant, when it wants it (a queue that
+    /// does not answer is logged and counted, never the caller's failure).
+    pub(crate) async fn emit(&self, kind: crate::events::EventType, v: &Verification) {
+        self.inner.fleet.events.emit(kind, v, |d| d).await;
+    }
+
     /// The events queue's depth, for the metrics; `None` when no tenant has an
     /// `[events]` section (nothing is read then) or the queue does not answer.
     pub async fn events_depth(&self) -> Option<crate::queue::events::EventsDepth> {

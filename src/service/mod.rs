@@ -11,6 +11,7 @@ mod abuse;
 mod activity;
 mod admission;
 mod approve;
+mod cancel;
 mod check;
 mod deliver;
 mod events;
@@ -215,22 +216,6 @@ impl Service {
         &self.inner.abuse
     }
 
-    /// Cancels a pending verification (canceling a canceled one answers it again).
-    pub async fn cancel(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
-        let r = self.cancel_inner(tenant, id).await;
-        if let Ok((v, true)) = &r {
-            observe::finished(&self.inner.metrics, &tenant.id, v, "canceled");
-            self.emit(EventType::VerificationCanceled, v).await;
-        }
-        r.map(|(v, _)| v)
-    }
-
-    /// Queues a `kind` event about `v` for its tenant, when it wants it (a queue that
-    /// does not answer is logged and counted, never the caller's failure).
-    pub(crate) async fn emit(&self, kind: EventType, v: &Verification) {
-        self.inner.fleet.events.emit(kind, v, |d| d).await;
-    }
-
     /// Tenants and their keys.
     pub fn tenants(&self) -> &Tenants {
         &self.inner.tenants
@@ -265,31 +250,6 @@ impl Service {
             .await
             .map_err(unavailable)?
             .ok_or_else(not_found)
-    }
-
-    /// The verification canceled, and whether this call canceled it (not an earlier one).
-    async fn cancel_inner(
-        &self,
-        tenant: &Tenant,
-        id: &VerificationId,
-    ) -> Result<(Verification, bool)> {
-        let v = self.get(tenant, id).await?;
-        let number = self.number_ref(tenant, &v.to);
-        let now = now_millis();
-        let after = self
-            .inner
-            .store
-            .cancel(&tenant.id, id, &number, ms(tenant.cfg.retention_secs), now)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(not_found)?;
-        match after.status_at(now) {
-            Status::Canceled => Ok((after, v.status_at(now) == Status::Pending)),
-            other => Err(Error::NotFound(format!(
-                "verification is {}; nothing to cancel",
-                other.as_str()
-            ))),
-        }
     }
 
     /// Ready when the store (which also holds the send queue) answers.

@@ -12,8 +12,8 @@
 //! | `P:v1:{sS}:ev:dead` | list, capped at [`DEAD_CAP`] | dead letters, newest first (JSON: `at`, `attempts`, `reason`, `entry`) |
 //!
 //! A claim moves the line's score to the lease's end, so a head whose instance died is
-//! due again when the lease passes and any instance claims it. Settling a head checks
-//! it still is the head (`ev_settle.lua`), so a late instance cannot settle it twice.
+//! due again when the lease passes and any instance claims it. Settling checks that it
+//! still is the head (`ev_settle.lua`): a late instance cannot settle it twice.
 
 use super::conn::Conn;
 use super::keys::Layout;
@@ -28,8 +28,7 @@ use std::sync::Arc;
 /// Dead letters kept per shard.
 pub const DEAD_CAP: usize = 1000;
 
-/// TTL of a line and its counter from the last append: longer than the longest retry
-/// window (a week).
+/// TTL of a line and its counter from the last append: over the longest window (a week).
 const KEEP_SECS: u64 = 8 * 24 * 3600;
 
 impl Layout {
@@ -54,7 +53,6 @@ pub struct RedisEvents {
 fn bad(what: &str) -> QueueError {
     QueueError(format!("unexpected reply to {what}"))
 }
-
 fn int(v: &Value) -> Option<i64> {
     match v {
         Value::Int(i) => Some(*i),
