@@ -29,11 +29,15 @@ struct State {
     seqs: HashMap<VerificationId, (u64, i64)>,
     timers: HashMap<VerificationId, (i64, String)>,
     dead: VecDeque<DeadEvent>,
+    /// When the `seq` counters were last pruned.
+    pruned_at: i64,
 }
 
 impl State {
     fn append(&mut self, v: &VerificationId, text: &str, now: i64) -> u64 {
-        if self.seqs.len() > 100_000 {
+        // old counters go at most once a minute, so appends stay O(1)
+        if now - self.pruned_at > 60_000 {
+            self.pruned_at = now;
             self.seqs.retain(|_, (_, at)| now - *at < SEQ_KEEP_MS);
         }
         let seq = self.seqs.entry(v.clone()).or_insert((0, now));

@@ -17,12 +17,14 @@
 
 use super::conn::Conn;
 use super::keys::Layout;
+use super::record::int;
 use super::stream::{items, text};
 use crate::domain::VerificationId;
 use crate::queue::events::{ClaimedEvent, DeadEvent, EventQueue, EventsDepth};
 use crate::queue::{QueueError, QueueResult};
-use ::redis::{Script, Value};
+use ::redis::Script;
 use async_trait::async_trait;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 
 /// Dead letters kept per shard.
@@ -48,16 +50,12 @@ pub struct RedisEvents {
     poll: Script,
     settle: Script,
     timer: Script,
+    /// The shard the next poll starts at (turning, so no shard starves the others).
+    next: AtomicU16,
 }
 
 fn bad(what: &str) -> QueueError {
     QueueError(format!("unexpected reply to {what}"))
-}
-fn int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Int(i) => Some(*i),
-        other => text(other)?.parse().ok(),
-    }
 }
 
 /// `<seq> <text>` as stored in a line.
@@ -76,6 +74,7 @@ impl RedisEvents {
             poll: Script::new(include_str!("lua/ev_poll.lua")),
             settle: Script::new(include_str!("lua/ev_settle.lua")),
             timer: Script::new(include_str!("lua/ev_timer.lua")),
+            next: Default::default(),
         }
     }
 
@@ -148,7 +147,9 @@ impl RedisEvents {
 
     async fn poll(&self, now: i64, lease_ms: u64, max: usize) -> QueueResult<Vec<ClaimedEvent>> {
         let mut out = Vec::new();
-        for shard in 0..self.layout.shards {
+        let n = self.layout.shards;
+        let first = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        for shard in (0..n).map(|i| (first + i) % n) {
             if out.len() >= max {
                 break;
             }
@@ -258,8 +259,7 @@ impl EventQueue for RedisEvents {
                 });
             }
         }
-        // newest first; the same instant keeps each shard's order (its newest first)
-        out.sort_by_key(|d| std::cmp::Reverse(d.at_ms));
+        out.sort_by_key(|d| std::cmp::Reverse(d.at_ms)); // stable: a shard's own order kept
         out.truncate(limit);
         Ok(out)
     }
