@@ -27,6 +27,7 @@ support::on_every_backend_kind!(
     a_failing_receiver_dead_letters_and_the_admin_list_shows_why,
     the_dead_letter_list_refuses_bad_calls,
     a_send_the_pumping_guard_refuses_is_sent_as_fraud_blocked,
+    a_section_wanting_only_expiry_hears_nothing_of_an_approved_code,
 );
 
 /// A gateway whose `demo` tenant sends its events to `url`, retried for `retry_secs`.
@@ -365,5 +366,31 @@ async fn a_send_the_pumping_guard_refuses_is_sent_as_fraud_blocked(backend: Back
         "only the types the section names: {:?}",
         seen(&rx)
     );
+    app.stop().await;
+}
+
+async fn a_section_wanting_only_expiry_hears_nothing_of_an_approved_code(backend: Backend) {
+    let rx = Receiver::start(&secret(1), 0);
+    let app = spawn_app(backend, |c| {
+        let t = c.tenants.get_mut("demo").unwrap();
+        t.ttl_secs = 2;
+        t.events = Some(otpgw::config::EventsConfig {
+            url: rx.url("/ok"),
+            secret: secret(1).into(),
+            types: vec!["verification.expired".into()],
+            ..Default::default()
+        });
+    })
+    .await;
+    let (a, b) = (number(), number());
+    let (ia, ib) = (start(&app, &a).await, start(&app, &b).await);
+    let code = app.code_for(&a).await;
+    assert_eq!(app.check(&a, &code).await.body["status"], "approved");
+    let got = wait_for(&rx, &ib, 1).await;
+    assert_eq!(kinds(&got), ["verification.expired"]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let all = seen(&rx);
+    assert_eq!(all.len(), 1, "the approved one never expires: {all:?}");
+    assert!(all.iter().all(|(v, _, _)| *v != ia));
     app.stop().await;
 }

@@ -92,6 +92,15 @@ impl Emitter {
         v: &Verification,
         more: impl FnOnce(EventData) -> EventData,
     ) {
+        // a verification that ended no longer expires (whether or not `kind` is wanted)
+        if matches!(
+            kind,
+            EventType::VerificationApproved
+                | EventType::VerificationCanceled
+                | EventType::VerificationMaxAttempts
+        ) {
+            self.disarm(v).await;
+        }
         if !self.wants(&v.tenant, kind) {
             return;
         }
@@ -102,15 +111,6 @@ impl Emitter {
         let text = serde_json::to_string(&e).unwrap_or_default();
         if let Err(err) = self.append(&v.id, &text, now).await {
             self.lost(kind, &v.tenant, &v.id, &err);
-        }
-        // a verification that ended no longer expires
-        if matches!(
-            kind,
-            EventType::VerificationApproved
-                | EventType::VerificationCanceled
-                | EventType::VerificationMaxAttempts
-        ) {
-            self.disarm(v).await;
         }
     }
 
