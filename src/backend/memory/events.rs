@@ -4,13 +4,16 @@
 
 use crate::domain::VerificationId;
 use crate::queue::events::{ClaimedEvent, DeadEvent, EventQueue, EventsDepth};
-use crate::queue::QueueResult;
+use crate::queue::{QueueError, QueueResult};
 use async_trait::async_trait;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 /// Dead letters kept (the oldest are dropped beyond).
 pub const DEAD_CAP: usize = 10_000;
+
+/// Events waiting at most; an append beyond is refused (the emitter logs and counts it).
+pub const WAITING_CAP: usize = 100_000;
 
 /// A verification's `seq` counter is forgotten this long after its last event.
 const SEQ_KEEP_MS: i64 = 8 * 24 * 3_600_000;
@@ -31,6 +34,8 @@ struct State {
     dead: VecDeque<DeadEvent>,
     /// When the `seq` counters were last pruned.
     pruned_at: i64,
+    /// Events in the lines.
+    waiting: usize,
 }
 
 impl State {
@@ -49,6 +54,7 @@ impl State {
             ..Default::default()
         });
         line.events.push_back((n, text.to_string()));
+        self.waiting += 1;
         n
     }
 
@@ -79,7 +85,13 @@ fn head_is(line: Option<&Line>, seq: u64) -> bool {
 #[async_trait]
 impl EventQueue for MemoryEvents {
     async fn append(&self, v: &VerificationId, text: &str, now: i64) -> QueueResult<u64> {
-        Ok(self.lock().append(v, text, now))
+        let mut s = self.lock();
+        if s.waiting >= WAITING_CAP {
+            return Err(QueueError(format!(
+                "the in-process events queue holds {WAITING_CAP} events"
+            )));
+        }
+        Ok(s.append(v, text, now))
     }
 
     async fn claim(&self, now: i64, lease_ms: u64, max: usize) -> QueueResult<Vec<ClaimedEvent>> {
@@ -119,6 +131,7 @@ impl EventQueue for MemoryEvents {
         if !head_is(s.lines.get(v), seq) {
             return Ok(false);
         }
+        s.waiting -= 1;
         let line = s.lines.get_mut(v).expect("checked above");
         line.events.pop_front();
         (line.due, line.attempts, line.first_ms) = (now, 0, 0);
@@ -159,6 +172,7 @@ impl EventQueue for MemoryEvents {
         }
         let line = s.lines.remove(v).expect("checked above");
         let n = line.events.len();
+        s.waiting -= n;
         for (i, (seq, text)) in line.events.into_iter().enumerate() {
             let (attempts, reason) = if i == 0 {
                 (attempts, reason)
@@ -216,5 +230,33 @@ impl State {
                 s.append(v, &text, now);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn appends_beyond_the_cap_are_refused_until_one_leaves() {
+        let q = MemoryEvents::default();
+        let v = VerificationId::generate(0).unwrap();
+        for _ in 0..WAITING_CAP {
+            q.append(&v, "e", 0).await.unwrap();
+        }
+        let refused = q.append(&v, "e", 0).await.unwrap_err();
+        assert!(refused.0.contains("100000 events"), "{}", refused.0);
+        assert!(q.delivered(&v, 1, 0).await.unwrap());
+        assert_eq!(q.append(&v, "e", 0).await.unwrap(), WAITING_CAP as u64 + 1);
+        let dead = q.dead(&v, 2, 1, "r", "b", 0).await.unwrap();
+        assert_eq!(dead, WAITING_CAP);
+        assert_eq!(
+            q.depth().await.unwrap(),
+            EventsDepth {
+                lines: 0,
+                dead: DEAD_CAP as u64
+            }
+        );
+        q.append(&v, "e", 0).await.unwrap();
     }
 }
