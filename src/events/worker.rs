@@ -8,7 +8,8 @@
 //! A lease lasts twice the longest receiver timeout plus 5 s, so a live attempt always
 //! settles before its lease ends. At most [`MAX_IN_FLIGHT`] attempts run at once per
 //! instance; a poll that finds a full batch polls again at once, else the next poll is
-//! [`POLL`] later, or as soon as this instance appends an event. A settled head whose
+//! [`POLL`] later, or as soon as this instance appends an event (never sooner than
+//! [`MIN_GAP`] after the last). A settled head whose
 //! line goes on is due at once, so the next poll takes its successor. At shutdown the worker stops claiming and gives the attempts under
 //! way [`DRAIN`]; one cut short is claimed again when its lease passes.
 
@@ -29,6 +30,10 @@ use tokio::task::JoinSet;
 pub const POLL: Duration = Duration::from_millis(500);
 /// Attempts under way at once, per instance.
 pub const MAX_IN_FLIGHT: usize = 64;
+/// The least time between two polls that did not fill a batch (a wake-up by an
+/// append or a settled head waits for it), so a busy instance polls at most 20 times
+/// a second.
+pub const MIN_GAP: Duration = Duration::from_millis(50);
 /// What the attempts under way get at shutdown.
 pub const DRAIN: Duration = Duration::from_secs(5);
 
@@ -85,7 +90,12 @@ pub fn spawn(
 async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
     let mut inflight = JoinSet::new();
     let mut warned = false;
+    let mut polled: Option<tokio::time::Instant> = None;
     while !*stop.borrow() {
+        if let Some(gap) = polled.and_then(|p| MIN_GAP.checked_sub(p.elapsed())) {
+            tokio::time::sleep(gap).await;
+        }
+        polled = Some(tokio::time::Instant::now());
         while inflight.try_join_next().is_some() {}
         let free = MAX_IN_FLIGHT - inflight.len();
         let mut full = false;
@@ -106,6 +116,7 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
             }
         }
         if full {
+            polled = None;
             continue;
         }
         tokio::select! {
