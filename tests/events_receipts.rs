@@ -1,7 +1,8 @@
 //! `delivery.delivered` from a provider's receipt, through the gateway on every backend:
 //! a send through a Twilio stand-in, its signed `delivered` callback sent twice, and
 //! the tenant's receiver (`support/webhook_rx.rs`) gets `delivery.sent` then
-//! `delivery.delivered` once, with the provider and its message id.
+//! `delivery.delivered` once, with the provider and its message id; an `undelivered`
+//! callback for another send is its `delivery.failed`, with the reason.
 
 mod support;
 
@@ -13,7 +14,7 @@ const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "twilio-auth-token-for-events-tests";
 const MESSAGE: &str = "SM00000000000000000000000000000077";
 
-support::on_every_backend_kind!(a_delivered_receipt_is_sent_once_as_delivery_delivered);
+support::on_every_backend_kind!(receipts_are_sent_as_delivery_delivered_once_and_delivery_failed);
 
 /// Twilio's Messages resource, answering the documented 201 with a fixed sid.
 async fn twilio_stand_in() -> String {
@@ -80,7 +81,7 @@ async fn wait_for(rx: &Receiver, id: &str, n: usize) -> Vec<(String, serde_json:
     }
 }
 
-async fn a_delivered_receipt_is_sent_once_as_delivery_delivered(backend: Backend) {
+async fn receipts_are_sent_as_delivery_delivered_once_and_delivery_failed(backend: Backend) {
     let rx = Receiver::start(&secret(1), 0);
     let base = twilio_stand_in().await;
     let url = rx.url("/ok");
@@ -131,5 +132,22 @@ async fn a_delivered_receipt_is_sent_once_as_delivery_delivered(backend: Backend
         2,
         "the replay sent nothing"
     );
+
+    // the stand-in's sid now names a second send, which did not arrive
+    let other = app.start(&support::app::number()).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(wait_for(&rx, &other, 1).await[0].0, "delivery.sent");
+    let undelivered = [
+        ("MessageSid", MESSAGE),
+        ("MessageStatus", "undelivered"),
+        ("ErrorCode", "30003"),
+    ];
+    assert_eq!(twilio_receipt(&app, &undelivered).await, 200);
+    let got = wait_for(&rx, &other, 2).await;
+    assert_eq!(got[1].0, "delivery.failed");
+    assert_eq!(got[1].1["delivery"]["status"], "undelivered");
+    assert!(got[1].1["reason"].is_string(), "{}", got[1].1);
     app.stop().await;
 }
