@@ -43,9 +43,14 @@ pub struct Application {
     providers: Arc<Router>,
     /// The fleet numbers' flush task, stopped after one last flush at shutdown.
     stats_flusher: tokio::task::JoinHandle<()>,
+    /// The events worker, when a tenant has an `[events]` section.
+    event_worker: Option<crate::events::worker::EventWorker>,
 }
 
 mod preflight;
+mod signal;
+
+pub use signal::shutdown_signal;
 
 impl Application {
     /// Validates `cfg` and builds every part. Fails with every config problem listed.
@@ -82,8 +87,16 @@ impl Application {
             metrics.clone(),
             &crate::providers::ReceiptSink::new(receipts_tx),
         )?);
-        delivery::receipts::spawn_pushed(store.clone(), receipts_rx, metrics.clone());
         let tenants = Tenants::new(&cfg.tenants);
+        let events =
+            crate::events::Emitter::new(backend.events.clone(), &cfg.tenants, metrics.clone());
+        delivery::receipts::spawn_pushed(
+            store.clone(),
+            receipts_rx,
+            metrics.clone(),
+            events.clone(),
+        );
+        let event_worker = crate::events::worker::spawn(&events, &cfg.tenants, metrics.clone())?;
         let workers = delivery::start(delivery::Ctx {
             store: store.clone(),
             queue: queue.clone(),
@@ -94,6 +107,7 @@ impl Application {
             consumer: delivery::consumer_name(),
             cfg: cfg.delivery.clone(),
             metrics: metrics.clone(),
+            events: events.clone(),
         });
         let abuse = crate::service::Abuse::new(
             backend.gate(),
@@ -112,6 +126,7 @@ impl Application {
                 router: router.clone(),
                 queue: queue.clone(),
                 stats: backend.stats.clone(),
+                events,
             },
         );
         let listener = TcpListener::bind(cfg.server.listen)
@@ -174,6 +189,7 @@ impl Application {
             metrics_refresh: Duration::from_millis(cfg.metrics.refresh_interval_ms.max(100)),
             providers: router,
             stats_flusher,
+            event_worker,
         })
     }
 
@@ -250,6 +266,9 @@ impl Application {
         refresher.abort();
         tracing::info!("stopped accepting requests; draining the delivery queue");
         let drained = self.workers.shutdown().await;
+        if let Some(w) = self.event_worker {
+            w.shutdown().await;
+        }
         self.providers.close().await;
         self.stats_flusher.abort();
         let fleet = self.service.fleet();
@@ -257,43 +276,5 @@ impl Application {
         tracing::info!(drained, "shutdown complete");
         drop(rx);
         Ok(())
-    }
-}
-
-/// Completes on SIGTERM or SIGINT. The handlers are installed when this is called (not
-/// when the future is first polled), so a signal that arrives right after startup is
-/// never lost to the default action. Call it inside the runtime.
-pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    let (mut term, mut int) = {
-        use tokio::signal::unix::{signal, SignalKind};
-        (
-            signal(SignalKind::terminate()).ok(),
-            signal(SignalKind::interrupt()).ok(),
-        )
-    };
-    async move {
-        #[cfg(unix)]
-        {
-            let term = async {
-                match term.as_mut() {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let int = async {
-                match int.as_mut() {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = term => {},
-                _ = int => {},
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutdown signal received");
     }
 }

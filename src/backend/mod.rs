@@ -23,6 +23,7 @@ pub use doorbell::Doorbell;
 
 use crate::config::{StoreConfig, StoreKind};
 use crate::crypto::Keys;
+use crate::queue::events::EventQueue;
 use crate::queue::Queue;
 use crate::ratelimit::pumping::PumpStore;
 use crate::ratelimit::{Backends, RateLimiter};
@@ -42,6 +43,8 @@ pub struct Backend {
     pub pumps: Arc<dyn PumpStore>,
     /// The fleet numbers' per-minute buckets (`stats.retention_hours`).
     pub stats: Arc<dyn FleetStats>,
+    /// The queue of events to tenants (`docs/events.md`).
+    pub events: Arc<dyn EventQueue>,
 }
 
 impl Backend {

@@ -17,6 +17,7 @@
 use super::Router;
 use crate::domain::{now_millis, DeliveryStatus, RecordKind};
 use crate::error::{Error, Result};
+use crate::events::{Emitter, EventType};
 use crate::providers::{PushedReceipt, Receipt, ReceiptError, ReceiptRequest};
 use crate::store::{receipt_mark, ReceiptApplied, Store, StoreError};
 use std::sync::Arc;
@@ -74,6 +75,7 @@ pub async fn apply(
     router: &Router,
     store: &Arc<dyn Store>,
     metrics: &crate::metrics::Metrics,
+    events: &Emitter,
     provider: &str,
     req: &ReceiptRequest<'_>,
 ) -> Result<u32> {
@@ -88,7 +90,7 @@ pub async fn apply(
     // Messages this callback moved to a final status: a price it carries is theirs.
     let mut finished = Vec::new();
     for r in &receipts {
-        match update(&**store, metrics, provider, r)
+        match update(&**store, metrics, events, provider, r)
             .await
             .map_err(unavailable)?
         {
@@ -143,6 +145,7 @@ pub async fn apply(
 pub async fn update(
     store: &dyn Store,
     metrics: &crate::metrics::Metrics,
+    events: &Emitter,
     provider: &str,
     r: &Receipt,
 ) -> std::result::Result<Option<ReceiptApplied>, StoreError> {
@@ -177,7 +180,7 @@ pub async fn update(
         DeliveryStatus::Undelivered | DeliveryStatus::Failed
     );
     if applied == ReceiptApplied::Moved {
-        count(store, metrics, provider, &id, r.status).await;
+        count(store, metrics, events, provider, &id, r).await;
     }
     if applied == ReceiptApplied::Moved && bad && id.kind() == RecordKind::Verification {
         super::steps::after_receipt(store, metrics, &id).await;
@@ -194,11 +197,12 @@ const UNKNOWN_RETRIES: [u64; 4] = [100, 300, 600, 1_500];
 async fn apply_pushed(
     store: &dyn Store,
     metrics: &crate::metrics::Metrics,
+    events: &Emitter,
     p: &PushedReceipt,
 ) -> &'static str {
     for (i, wait) in std::iter::once(0).chain(UNKNOWN_RETRIES).enumerate() {
         tokio::time::sleep(Duration::from_millis(wait)).await;
-        match update(store, metrics, &p.provider, &p.receipt).await {
+        match update(store, metrics, events, &p.provider, &p.receipt).await {
             Ok(Some(_)) => return p.receipt.status.as_str(),
             Ok(None) => {}
             Err(e) => {
@@ -216,12 +220,13 @@ pub fn spawn_pushed(
     store: Arc<dyn Store>,
     mut rx: tokio::sync::mpsc::Receiver<PushedReceipt>,
     metrics: crate::metrics::Metrics,
+    events: Emitter,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
-            let (store, metrics) = (store.clone(), metrics.clone());
+            let (store, metrics, events) = (store.clone(), metrics.clone(), events.clone());
             tokio::spawn(async move {
-                let outcome = apply_pushed(&*store, &metrics, &p).await;
+                let outcome = apply_pushed(&*store, &metrics, &events, &p).await;
                 metrics
                     .receipts
                     .with_label_values(&[&p.provider, outcome])
@@ -232,16 +237,18 @@ pub fn spawn_pushed(
 }
 
 /// Counts a receipt that moved a send into the fleet numbers: `delivered` with its
-/// latency from the last send's queueing, or `undelivered`. One record read, off the
-/// hot path; a failed read only skips the count.
+/// latency from the last send's queueing, or `undelivered`; and queues its
+/// `delivery.delivered` or `delivery.failed` event. One record read, off the hot path;
+/// a failed read only skips the count and the event.
 async fn count(
     store: &dyn Store,
     metrics: &crate::metrics::Metrics,
+    events: &Emitter,
     provider: &str,
     id: &crate::domain::VerificationId,
-    status: DeliveryStatus,
+    r: &Receipt,
 ) {
-    let delivered = match status {
+    let delivered = match r.status {
         DeliveryStatus::Delivered => true,
         DeliveryStatus::Undelivered | DeliveryStatus::Failed => false,
         _ => return,
@@ -249,6 +256,20 @@ async fn count(
     let Ok(Some(v)) = store.get_any(id).await else {
         return;
     };
+    let (kind, status) = if delivered {
+        (EventType::DeliveryDelivered, "delivered")
+    } else {
+        (EventType::DeliveryFailed, r.status.as_str())
+    };
+    events
+        .emit(kind, &v, |d| {
+            let d = d.with_delivery(provider, Some(&r.message_id), status);
+            match &r.detail {
+                Some(why) if !delivered => d.with_reason(why),
+                _ => d,
+            }
+        })
+        .await;
     let now = now_millis();
     let d = super::stats_dims(&v, provider);
     if delivered {

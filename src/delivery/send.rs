@@ -4,15 +4,22 @@
 
 use super::worker::Ctx;
 use super::Outcome;
-use crate::domain::{now_millis, DeliveryStatus};
+use crate::domain::{now_millis, DeliveryStatus, Verification};
+use crate::events::EventType;
 use crate::providers::OutboundMessage;
 use crate::queue::Lease;
 use crate::store::{Begun, NextWhy, SendVerdict};
 
-/// Marks the send failed with `reason` (on the record, so the API shows it) and moves
-/// it to the dead letters with the same reason.
-async fn fail(ctx: &Ctx, lease: &Lease, provider: Option<&str>, reason: &str) {
+/// Marks the send of `v` failed with `reason` (on the record, so the API shows it),
+/// moves it to the dead letters with the same reason and queues `delivery.failed`.
+async fn fail(ctx: &Ctx, lease: &Lease, v: &Verification, provider: Option<&str>, reason: &str) {
     let reason = &crate::domain::mask_digit_runs(reason);
+    ctx.events
+        .emit(EventType::DeliveryFailed, v, |d| {
+            d.with_delivery(provider.unwrap_or("-"), None, "failed")
+                .with_reason(reason)
+        })
+        .await;
     let failed = DeliveryStatus::Failed;
     if let Err(e) = ctx
         .store
@@ -78,6 +85,7 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
             return fail(
                 ctx,
                 &lease,
+                &v,
                 None,
                 "the code expired before it could be sent",
             )
@@ -85,7 +93,7 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
         }
     }
     let Some(tenant) = ctx.tenants.get(&v.tenant) else {
-        return fail(ctx, &lease, None, "the tenant is no longer configured").await;
+        return fail(ctx, &lease, &v, None, "the tenant is no longer configured").await;
     };
     let Some(super::Rendered { text, locale, code }) = super::render(
         &ctx.keys,
@@ -95,7 +103,7 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
         now,
     ) else {
         let why = "the supplied code does not open under this server secret";
-        return fail(ctx, &lease, None, why).await;
+        return fail(ctx, &lease, &v, None, why).await;
     };
     let body = text.body;
     if let Some(o) = &ctx.outbox {
@@ -159,6 +167,9 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
                     tracing::warn!(id = id.as_str(), error = %e, "could not link a later part's message id; its receipts will count as unknown");
                 }
             }
+            let sent =
+                |d: crate::events::EventData| d.with_delivery(&provider, Some(&message_id), "sent");
+            ctx.events.emit(EventType::DeliverySent, &v, sent).await;
             match acked {
                 Ok(true) => {}
                 Ok(false) => settle(ctx, &lease, None).await,
@@ -172,14 +183,14 @@ pub(super) async fn process(ctx: &Ctx, lease: Lease) {
             let d = super::stats_dims(&v, &provider);
             ctx.metrics.stats.failed(now_millis(), &d);
             let reason = format!("rejected by {provider}: {reason}");
-            fail(ctx, &lease, Some(&provider), &reason).await;
+            fail(ctx, &lease, &v, Some(&provider), &reason).await;
             super::steps::after_failure(&*ctx.store, &ctx.metrics, &v, NextWhy::Failed).await;
         }
         Outcome::GaveUp { provider, reason } => {
             let d = super::stats_dims(&v, provider.as_deref().unwrap_or("-"));
             ctx.metrics.stats.failed(now_millis(), &d);
             let reason = format!("out of retries: {reason}");
-            fail(ctx, &lease, provider.as_deref(), &reason).await;
+            fail(ctx, &lease, &v, provider.as_deref(), &reason).await;
             super::steps::after_failure(&*ctx.store, &ctx.metrics, &v, NextWhy::Failed).await;
         }
     }

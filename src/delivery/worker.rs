@@ -50,6 +50,8 @@ pub struct Ctx {
     pub cfg: DeliveryConfig,
     /// Metrics.
     pub metrics: crate::metrics::Metrics,
+    /// Events to tenants (`delivery.sent`, `delivery.failed`).
+    pub events: crate::events::Emitter,
 }
 
 /// Running workers.

@@ -13,8 +13,12 @@
 //! event is made, and repeated on every retry: it is the `webhook-id` a receiver
 //! de-duplicates by.
 
+pub mod emit;
 pub mod order;
 pub mod send;
+pub mod worker;
+
+pub use emit::Emitter;
 
 use crate::domain::{mask_digit_runs, Channel, Destination};
 use serde::{Deserialize, Serialize};

@@ -8,8 +8,9 @@
 //! would break the order the receiver relies on), each with a reason naming the event
 //! it waited for.
 //!
-//! This is the loop a worker runs per verification; the queue that makes it survive a
-//! restart (a stream per shard on Redis) is not built yet (`docs/events.md`).
+//! The gateway's worker (`worker.rs`) keeps the same rules with its state in the
+//! durable queue instead of in a loop; this in-process loop is what the tests of the
+//! rules themselves run.
 
 use super::send::{attempt, backoff, Failure};
 use super::Event;
@@ -27,11 +28,13 @@ pub struct Retry {
 }
 
 impl Retry {
-    /// The tenant's window, waits from 5 s.
+    /// The tenant's window, waits from 5 s (or a fifth of the window, when that is
+    /// shorter: a window of seconds still sees a few attempts).
     pub fn of(cfg: &EventsConfig) -> Self {
+        let window = Duration::from_secs(cfg.retry_secs());
         Retry {
-            base: Duration::from_secs(5),
-            window: Duration::from_secs(cfg.retry_secs()),
+            base: Duration::from_secs(5).min(window / 5),
+            window,
         }
     }
 }
@@ -91,7 +94,8 @@ impl Endpoint {
         })
     }
 
-    fn count(&self, outcome: &str) {
+    /// Counts one `outcome` of this tenant's events.
+    pub fn count(&self, outcome: &str) {
         self.metrics
             .events
             .with_label_values(&[&self.tenant, outcome])

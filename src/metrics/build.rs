@@ -239,6 +239,14 @@ impl Metrics {
             queue_depth: int_gauge("otpgw_queue_depth", "Sends queued or in flight."),
             queue_oldest_age,
             queue_dead: int_gauge("otpgw_queue_dead_letters", "Sends in the dead letters."),
+            events_waiting: int_gauge(
+                "otpgw_events_queue_depth",
+                "Verifications with events to tenants waiting.",
+            ),
+            events_dead: int_gauge(
+                "otpgw_events_dead_letters",
+                "Events to tenants in the dead letters.",
+            ),
             redeliveries,
             dead_letters,
             store_duration: histogram(

@@ -43,6 +43,8 @@ pub const NAMES: &[&str] = &[
     "otpgw_queue_redeliveries_total",
     "otpgw_dead_letters_total",
     "otpgw_events_total",
+    "otpgw_events_queue_depth",
+    "otpgw_events_dead_letters",
     "otpgw_store_operation_duration_seconds",
     "otpgw_store_errors_total",
     "otpgw_breaker_state",
@@ -109,8 +111,13 @@ pub struct Collectors {
     /// `stale`, `missing_header`, `bad_timestamp`, `replayed`, `invalid`, `refused`).
     pub hook_calls: IntCounterVec,
     /// Events to tenants by tenant and outcome: `sent` (delivered), `failed` (an
-    /// attempt that will be retried or end dead), `dead` (dead-lettered).
+    /// attempt that will be retried or end dead), `dead` (dead-lettered), `unqueued`
+    /// (the queue did not take it: lost).
     pub events: IntCounterVec,
+    /// Verifications with events to tenants waiting (the whole queue's).
+    pub events_waiting: IntGauge,
+    /// Events to tenants in the dead letters (the whole queue's).
+    pub events_dead: IntGauge,
     /// Requests refused by a limit, by scope.
     pub rate_limited: IntCounterVec,
     /// Provider attempts by provider and outcome (accepted, rejected, failed, timeout,

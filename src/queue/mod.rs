@@ -13,6 +13,8 @@
 //! crash between the provider's acceptance and the ack, and the worker checks the
 //! verification's delivery state first to make even that rare.
 
+pub mod events;
+
 use crate::domain::VerificationId;
 use async_trait::async_trait;
 

@@ -28,6 +28,8 @@ impl Service {
             Status::Approved if moved => {
                 self.count_approval(tenant, &after, now).await;
                 observe::finished(&self.inner.metrics, &tenant.id, &after, "approved");
+                self.emit(crate::events::EventType::VerificationApproved, &after)
+                    .await;
                 self.inner
                     .activity
                     .approved(after.to.country(), now_millis());

@@ -11,8 +11,10 @@ mod abuse;
 mod activity;
 mod admission;
 mod approve;
+mod cancel;
 mod check;
 mod deliver;
+mod events;
 mod guard;
 mod hook_call;
 mod idempotency;
@@ -33,6 +35,7 @@ pub use abuse::Abuse;
 pub use activity::{Activity, HourCounts};
 pub use admission::{check_admission, client_check_keys, geo_check, limit_policy, start_admission};
 pub use deliver::{DeliverInput, DeliverySource};
+pub use events::{DeadEventView, DEAD_EVENTS_MAX};
 pub use guard::{guard_policy, probe, Sources};
 pub use hook_call::HookCall;
 pub use input::{CheckBy, StartInput, Started};
@@ -49,6 +52,7 @@ pub use crate::tenants::{AdminKeys, Tenant, Tenants};
 use crate::crypto::{random_bytes, Keys};
 use crate::domain::*;
 use crate::error::{Error, Result};
+use crate::events::EventType;
 use crate::store::*;
 use crate::template;
 use std::sync::Arc;
@@ -151,6 +155,12 @@ impl Service {
         let seen = r.as_ref().map(|(s, _)| s);
         observe::started(&self.inner.metrics, &tenant.id, channel, &country, seen);
         self.count_start(&tenant.id, channel, &to, seen);
+        match &r {
+            Ok((Started::Created(v) | Started::Resent(v), _)) => {
+                self.inner.fleet.events.arm_expiry(v).await
+            }
+            Err(e) => self.emit_blocked(tenant, channel, &to, e).await,
+        }
         if let Ok((Started::Created(_), _)) = &r {
             self.inner.activity.started(&country, now_millis());
             self.inner
@@ -183,6 +193,13 @@ impl Service {
     ) -> Result<((Verification, bool), RateInfo)> {
         let r = self.check_inner(tenant, by, code, client).await;
         observe::checked(&self.inner.metrics, &tenant.id, r.as_ref().map(|(v, _)| v));
+        match &r {
+            Ok(((v, true), _)) => self.emit(EventType::VerificationApproved, v).await,
+            Ok(((v, false), _)) if v.status == Status::MaxAttemptsReached => {
+                self.emit(EventType::VerificationMaxAttempts, v).await
+            }
+            _ => {}
+        }
         if let Ok(((v, true), _)) = &r {
             stats::count_approval(&self.inner.metrics, &tenant.id, v);
             let country = v.to.country().to_string();
@@ -197,15 +214,6 @@ impl Service {
     /// Abuse control: prefix blocks and their admin operations.
     pub fn abuse(&self) -> &Abuse {
         &self.inner.abuse
-    }
-
-    /// Cancels a pending verification (canceling a canceled one answers it again).
-    pub async fn cancel(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
-        let r = self.cancel_inner(tenant, id).await;
-        if let Ok(v) = &r {
-            observe::finished(&self.inner.metrics, &tenant.id, v, "canceled");
-        }
-        r
     }
 
     /// Tenants and their keys.
@@ -242,26 +250,6 @@ impl Service {
             .await
             .map_err(unavailable)?
             .ok_or_else(not_found)
-    }
-
-    async fn cancel_inner(&self, tenant: &Tenant, id: &VerificationId) -> Result<Verification> {
-        let v = self.get(tenant, id).await?;
-        let number = self.number_ref(tenant, &v.to);
-        let now = now_millis();
-        let after = self
-            .inner
-            .store
-            .cancel(&tenant.id, id, &number, ms(tenant.cfg.retention_secs), now)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(not_found)?;
-        match after.status_at(now) {
-            Status::Canceled => Ok(after),
-            other => Err(Error::NotFound(format!(
-                "verification is {}; nothing to cancel",
-                other.as_str()
-            ))),
-        }
     }
 
     /// Ready when the store (which also holds the send queue) answers.

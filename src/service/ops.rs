@@ -23,6 +23,8 @@ pub struct Fleet {
     pub queue: Arc<dyn Queue>,
     /// The fleet numbers' shared buckets (`GET /v1/admin/stats`).
     pub stats: Arc<dyn crate::store::FleetStats>,
+    /// Events to tenants: the emitter and its queue (`docs/events.md`).
+    pub events: crate::events::Emitter,
 }
 
 /// One provider instance as the ops page shows it.
@@ -90,6 +92,14 @@ impl Service {
     pub async fn receipt(&self, provider: &str, req: &ReceiptRequest<'_>) -> Result<u32> {
         let store = self.store().clone();
         let metrics = &self.inner.metrics;
-        crate::delivery::receipts::apply(&self.fleet().router, &store, metrics, provider, req).await
+        crate::delivery::receipts::apply(
+            &self.fleet().router,
+            &store,
+            metrics,
+            &self.fleet().events,
+            provider,
+            req,
+        )
+        .await
     }
 }

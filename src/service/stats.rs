@@ -30,6 +30,11 @@ fn refusal(e: &Error) -> Option<(String, bool)> {
     })
 }
 
+/// The reason of a refusal by the pumping guard (`prefix_blocked`, …), if `e` is one.
+pub(super) fn guard_refusal(e: &Error) -> Option<String> {
+    refusal(e).filter(|(_, guard)| *guard).map(|(r, _)| r)
+}
+
 impl Service {
     /// Counts a start's outcome: `starts` for a new verification, the refusal's reason
     /// otherwise (a guard refusal priced by the route's first provider).

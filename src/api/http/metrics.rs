@@ -115,6 +115,10 @@ async fn refresh(state: &AppState) {
         }
         Err(e) => tracing::debug!(error = %e, "queue depth for metrics unavailable"),
     }
+    if let Some(d) = state.service.events_depth().await {
+        m.events_waiting.set(d.lines as i64);
+        m.events_dead.set(d.dead as i64);
+    }
     for t in state.service.tenants().ids() {
         if let Ok(b) = state.service.abuse().blocks(std::slice::from_ref(&t)).await {
             for level in Level::ALL {

@@ -19,6 +19,7 @@
 
 mod access;
 mod admin;
+mod admin_events;
 mod admin_stats;
 mod console;
 mod deliveries;
@@ -93,6 +94,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/admin/blocks"),
     ("post", "/v1/admin/lookup"),
     ("get", "/v1/admin/stats"),
+    ("get", "/v1/admin/events/dead"),
     ("delete", "/v1/admin/blocks/{tenant}/{prefix}"),
     ("delete", "/v1/admin/blocks/{tenant}/{level}/{key}"),
     ("get", "/dev/outbox"),
@@ -126,6 +128,7 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/v1/admin/blocks", get(admin::list))
         .route("/v1/admin/lookup", post(lookup::lookup))
         .route("/v1/admin/stats", get(admin_stats::stats))
+        .route("/v1/admin/events/dead", get(admin_events::dead))
         .route(
             "/v1/admin/blocks/{tenant}/{prefix}",
             axum::routing::delete(admin::lift_prefix),

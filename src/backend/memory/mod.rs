@@ -7,6 +7,7 @@
 //! limiter and the guard keep their own maps, laid out like the Redis keys so that both
 //! backends decide alike (`tests/pumping_parity.rs`).
 
+mod events;
 mod idem;
 mod limiter;
 mod lookup;
@@ -22,6 +23,7 @@ mod tests;
 mod ttl_map;
 mod verify;
 
+pub use events::MemoryEvents;
 pub use limiter::MemoryLimiter;
 pub use pumps::MemoryPumps;
 pub use queue::{MemoryQueue, QueueState};
@@ -46,5 +48,6 @@ pub fn build(
         limiter: Arc::new(MemoryLimiter::default()),
         pumps: Arc::new(MemoryPumps::default()),
         stats: Arc::new(MemoryStats::new(stats_retention_hours)),
+        events: Arc::new(MemoryEvents::default()),
     }
 }

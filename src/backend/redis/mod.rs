@@ -27,6 +27,7 @@
 //! | `P:v1:{sS}:cc:T:N:H` | string | until the TAT passes (≤ window) | GCRA TAT (ms) of the failed checks from one client (`H`: keyed hash of its IP group or session) |
 //! | `P:v1:{sS}:q` | stream | — (entries deleted on ack) | queued sends of the shard, consumer group `otpgw` |
 //! | `P:v1:{sS}:dead` | stream | capped at ~10 000 entries | dead-lettered sends with their reason |
+//! | `P:v1:{sS}:ev:…` | lists, sorted sets, hashes | see `events.rs` | the events to tenants of the shard's verifications: their lines, due set, attempts, expiry timers and dead letters |
 //! | `P:v1:{iT}:<key hash>` | string | reservation: TTL + retention; response: until the verification's expiry + retention | idempotency reservation (`p|<fingerprint>`) or stored response (`d|<fingerprint>|<status>|<body without number or metadata>`) |
 //! | `P:v1:pm:<provider>:<message id>` | string | retention | verification id of a provider's message (receipts) |
 //! | `P:v1:{rl:T}:number:H` | string | until the last TAT passes | the number's minute, hour and day TATs in ms, space-separated |
@@ -62,6 +63,7 @@
 mod calls;
 mod conn;
 mod delivery;
+mod events;
 mod finish;
 mod fused;
 mod guard_codec;
@@ -77,6 +79,7 @@ mod store;
 mod stream;
 
 pub use conn::Conn;
+pub use events::RedisEvents;
 pub use keys::Layout;
 pub use limiter::RedisLimiter;
 pub use pumps::RedisPumps;
@@ -102,6 +105,7 @@ pub fn build(
     let doorbell = Doorbell::default();
     let prefix = layout.prefix.clone();
     let queue = RedisQueue::new(conn.clone(), layout.clone(), doorbell.clone());
+    let events = RedisEvents::new(conn.clone(), layout.clone());
     let store = RedisStore::new(conn.clone(), layout, sealer, doorbell);
     Ok(Backend {
         store: Arc::new(store),
@@ -109,5 +113,6 @@ pub fn build(
         limiter: Arc::new(RedisLimiter::new(conn.clone(), prefix.clone())),
         pumps: Arc::new(RedisPumps::new(conn.clone(), prefix.clone())),
         stats: Arc::new(RedisStats::new(conn, prefix, stats_retention_hours)),
+        events: Arc::new(events),
     })
 }

@@ -1,0 +1,153 @@
+//! `delivery.delivered` from a provider's receipt, through the gateway on every backend:
+//! a send through a Twilio stand-in, its signed `delivered` callback sent twice, and
+//! the tenant's receiver (`support/webhook_rx.rs`) gets `delivery.sent` then
+//! `delivery.delivered` once, with the provider and its message id; an `undelivered`
+//! callback for another send is its `delivery.failed`, with the reason.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::webhook_rx::{secret, Receiver};
+use support::{spawn_app, Backend, TestApp};
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "twilio-auth-token-for-events-tests";
+const MESSAGE: &str = "SM00000000000000000000000000000077";
+
+support::on_every_backend_kind!(receipts_are_sent_as_delivery_delivered_once_and_delivery_failed);
+
+/// Twilio's Messages resource, answering the documented 201 with a fixed sid.
+async fn twilio_stand_in() -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/2010-04-01/Accounts/{sid}/Messages.json",
+        post(|| async {
+            (
+                axum::http::StatusCode::CREATED,
+                axum::Json(serde_json::json!({"sid": MESSAGE, "status": "queued"})),
+            )
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// A status callback signed as Twilio signs it (HMAC-SHA1 over URL + sorted params).
+async fn twilio_receipt(app: &TestApp, params: &[(&str, &str)]) -> u16 {
+    use base64::Engine;
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut p = params.to_vec();
+    p.sort();
+    let mut data = "https://otp.example.com/v1/receipts/tw".to_string();
+    for (k, v) in p {
+        data.push_str(k);
+        data.push_str(v);
+    }
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(TOKEN.as_bytes()).unwrap();
+    mac.update(data.as_bytes());
+    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let req = app
+        .http
+        .post(app.url("/v1/receipts/tw"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", sig)
+        .body(body);
+    app.send(req).await.status
+}
+
+/// The events about `id` the receiver verified, once there are `n` (types, data).
+async fn wait_for(rx: &Receiver, id: &str, n: usize) -> Vec<(String, serde_json::Value)> {
+    let t = Instant::now();
+    loop {
+        let got: Vec<_> = rx
+            .seen()
+            .into_iter()
+            .filter(|s| s["ok"] == true && s["event"]["data"]["id"] == id)
+            .map(|s| {
+                let kind = s["event"]["type"].as_str().unwrap().to_string();
+                (kind, s["event"]["data"].clone())
+            })
+            .collect();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", rx.seen());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn receipts_are_sent_as_delivery_delivered_once_and_delivery_failed(backend: Backend) {
+    let rx = Receiver::start(&secret(1), 0);
+    let base = twilio_stand_in().await;
+    let url = rx.url("/ok");
+    let app = spawn_app(backend, move |c| {
+        let tw = otpgw::providers::twilio::Config {
+            base_url: base,
+            account_sid: SID.into(),
+            auth_token: Some(TOKEN.into()),
+            from: Some("+15005550006".into()),
+            ..Default::default()
+        };
+        c.providers
+            .insert("tw".into(), otpgw::providers::ProviderConfig::Twilio(tw));
+        c.routing.default = vec!["tw".into()];
+        c.receipts.public_base_url = Some("https://otp.example.com".into());
+        c.tenants.get_mut("demo").unwrap().events = Some(otpgw::config::EventsConfig {
+            url,
+            secret: secret(1).into(),
+            ..Default::default()
+        });
+    })
+    .await;
+    let id = app.start(&support::app::number()).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sent = wait_for(&rx, &id, 1).await;
+    assert_eq!(sent[0].0, "delivery.sent");
+    assert_eq!(sent[0].1["delivery"]["message_id"], MESSAGE);
+    let delivered = [("MessageSid", MESSAGE), ("MessageStatus", "delivered")];
+    assert_eq!(twilio_receipt(&app, &delivered).await, 200);
+    assert_eq!(twilio_receipt(&app, &delivered).await, 200, "a replay");
+    let got = wait_for(&rx, &id, 2).await;
+    assert_eq!(got[1].0, "delivery.delivered");
+    let d = &got[1].1;
+    assert_eq!(
+        (
+            &d["seq"],
+            &d["delivery"]["provider"],
+            &d["delivery"]["status"]
+        ),
+        (&2.into(), &"tw".into(), &"delivered".into())
+    );
+    assert_eq!(d["delivery"]["message_id"], MESSAGE);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        wait_for(&rx, &id, 2).await.len(),
+        2,
+        "the replay sent nothing"
+    );
+
+    // the stand-in's sid now names a second send, which did not arrive
+    let other = app.start(&support::app::number()).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(wait_for(&rx, &other, 1).await[0].0, "delivery.sent");
+    let undelivered = [
+        ("MessageSid", MESSAGE),
+        ("MessageStatus", "undelivered"),
+        ("ErrorCode", "30003"),
+    ];
+    assert_eq!(twilio_receipt(&app, &undelivered).await, 200);
+    let got = wait_for(&rx, &other, 2).await;
+    assert_eq!(got[1].0, "delivery.failed");
+    assert_eq!(got[1].1["delivery"]["status"], "undelivered");
+    assert!(got[1].1["reason"].is_string(), "{}", got[1].1);
+    app.stop().await;
+}
