@@ -278,6 +278,22 @@ async fn a_failing_receiver_dead_letters_and_the_admin_list_shows_why(backend: B
         assert!(t.elapsed() < Duration::from_secs(10), "{dead:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // the console lists them with their reason, and never an event's body
+    let r = app
+        .send(app.http.get(app.url("/ops")).bearer_auth(ADMIN_KEY))
+        .await;
+    assert_eq!(r.status, 200);
+    let page = &r.text;
+    let at = page
+        .find("<table id=\"events-dead-letters\">")
+        .expect("the console's dead letters");
+    let table = &page[at..at + page[at..].find("</table>").unwrap()];
+    for d in [first, second] {
+        let row = format!("data-key=\"{}\"", d["id"].as_str().unwrap());
+        assert!(table.contains(&row), "{table}");
+    }
+    assert!(table.contains("answered 500 (after"), "{table}");
+    assert!(!page.contains(&to), "no number on the console");
     app.stop().await;
 }
 

@@ -30,9 +30,6 @@ impl Service {
                 observe::finished(&self.inner.metrics, &tenant.id, &after, "approved");
                 self.emit(crate::events::EventType::VerificationApproved, &after)
                     .await;
-                self.inner
-                    .activity
-                    .approved(after.to.country(), now_millis());
                 tracing::info!(id = id.as_str(), tenant = %tenant.id, "verification approved without a code");
                 Ok(after)
             }

@@ -109,7 +109,6 @@ impl Service {
         input: DeliverInput,
     ) -> Result<(Verification, RateInfo)> {
         let source = input.source;
-        let country = input.to.region().unwrap_or("unknown").to_string();
         let r = self.deliver_inner(tenant, input).await;
         let outcome = if r.is_ok() { "accepted" } else { "refused" };
         self.inner
@@ -117,9 +116,6 @@ impl Service {
             .deliveries
             .with_label_values(&[&tenant.id, source.as_str(), outcome])
             .inc();
-        if let Ok((v, _)) = &r {
-            self.inner.activity.started(&country, v.created_at);
-        }
         r
     }
 
@@ -236,7 +232,6 @@ impl Service {
                 m.deliveries
                     .with_label_values(&[&tenant.id, "api", "confirmed"])
                     .inc();
-                self.inner.activity.approved(v.to.country(), now_millis());
                 tracing::info!(id = v.id.as_str(), tenant = %tenant.id, "delivery confirmed");
                 Ok((v, true))
             }

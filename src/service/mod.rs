@@ -8,7 +8,6 @@
 //! and sends the message.
 
 mod abuse;
-mod activity;
 mod admission;
 mod approve;
 mod cancel;
@@ -32,7 +31,6 @@ pub use crate::ratelimit::headers::RateInfo;
 pub use crate::ratelimit::pumping::{Block, Level};
 pub use crate::store::IdempotencyBegin;
 pub use abuse::Abuse;
-pub use activity::{Activity, HourCounts};
 pub use admission::{check_admission, client_check_keys, geo_check, limit_policy, start_admission};
 pub use deliver::{DeliverInput, DeliverySource};
 pub use events::{DeadEventView, DEAD_EVENTS_MAX};
@@ -70,9 +68,6 @@ struct Inner {
     tenants: Tenants,
     shards: u16,
     metrics: crate::metrics::Metrics,
-    activity: Activity,
-    /// The same by channel.
-    channel_activity: Activity,
     abuse: Abuse,
     fleet: Fleet,
 }
@@ -108,8 +103,6 @@ impl Service {
                 tenants,
                 shards: shards.max(1),
                 metrics,
-                activity: Activity::default(),
-                channel_activity: Activity::default(),
                 abuse,
                 fleet,
             }),
@@ -161,12 +154,6 @@ impl Service {
             }
             Err(e) => self.emit_blocked(tenant, channel, &to, e).await,
         }
-        if let Ok((Started::Created(_), _)) = &r {
-            self.inner.activity.started(&country, now_millis());
-            self.inner
-                .channel_activity
-                .started(channel.as_str(), now_millis());
-        }
         r
     }
 
@@ -202,11 +189,6 @@ impl Service {
         }
         if let Ok(((v, true), _)) = &r {
             stats::count_approval(&self.inner.metrics, &tenant.id, v);
-            let country = v.to.country().to_string();
-            self.inner.activity.approved(&country, now_millis());
-            self.inner
-                .channel_activity
-                .approved(v.channel.as_str(), now_millis());
         }
         r
     }
@@ -255,17 +237,6 @@ impl Service {
     /// Ready when the store (which also holds the send queue) answers.
     pub async fn ready(&self) -> Result<()> {
         self.inner.store.ping().await.map_err(unavailable)
-    }
-
-    /// Last-hour activity per country (this process).
-    pub fn activity(&self) -> &Activity {
-        &self.inner.activity
-    }
-
-    /// Last-hour activity per channel (this process; a workflow counts under its first
-    /// step's channel when started and under its last step's when approved).
-    pub fn channel_activity(&self) -> &Activity {
-        &self.inner.channel_activity
     }
 
     /// Providers and the send queue (the ops side).

@@ -3,7 +3,8 @@
 //! - `GET /ops` renders every section: charts of the last hour or 48 h (`?window=48h`),
 //!   tables by country and provider (sortable: `?sort=<column>&dir=asc|desc`), spend,
 //!   the pumping guard's blocks with lift buttons, the support lookup form, providers
-//!   with their breakers and the send queue. `?section=<id>` renders one section alone
+//!   with their breakers, the send queue, and the events to tenants (waiting, dead
+//!   letters with their reason). `?section=<id>` renders one section alone
 //!   (a link to it, a screenshot of it); `?refresh=<2..300>` sets the seconds between
 //!   refreshes (10 by default).
 //! - `POST /ops` (an HTML form, `application/x-www-form-urlencoded`) with
@@ -29,6 +30,7 @@
 //! JavaScript every feature is a plain link or form.
 
 mod charts;
+mod events;
 mod fraud;
 mod layout;
 mod lookup;
@@ -244,7 +246,7 @@ async fn render(state: &AppState, view: &View, outcome: Outcome) -> Response {
         Outcome::Lift(m) => (Some(m), None),
         Outcome::Lookup(h) => (None, Some(h)),
     };
-    let mut sections = vec![
+    let sections = vec![
         charts::section(&fleet, view),
         tables::section(&fleet, view),
         tables::spend(&fleet, view),
@@ -252,8 +254,8 @@ async fn render(state: &AppState, view: &View, outcome: Outcome) -> Response {
         lookup::section(state, lookup_html),
         status::providers(state),
         status::queue(state).await,
+        events::section(state).await,
     ];
-    more_sections(state, &mut sections).await;
     let nonce = hex::encode(crate::crypto::random_bytes::<16>());
     let html = layout::layout(view, &sections, &nonce);
     let mut r = html.into_response();
@@ -276,12 +278,6 @@ async fn render(state: &AppState, view: &View, outcome: Outcome) -> Response {
     }
     r
 }
-
-/// Sections added after the built-in ones (before the page is laid out): the place for
-/// sections that come with other parts of the gateway, such as the events' dead
-/// letters. Each pushes a [`Section`]; the layout gives it a heading, a link in the
-/// navigation and, when `live`, the refresh.
-async fn more_sections(_state: &AppState, _sections: &mut Vec<Section>) {}
 
 #[cfg(test)]
 mod tests;
