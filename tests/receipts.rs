@@ -8,8 +8,6 @@ mod support;
 
 use axum::routing::post;
 use axum::{Json, Router};
-use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
 use otpgw::providers::{twilio, ProviderConfig};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -36,18 +34,9 @@ async fn twilio_stand_in() -> String {
     format!("http://{addr}")
 }
 
-/// What Twilio puts in `X-Twilio-Signature`: Base64(HMAC-SHA1(token, URL + sorted params)).
+/// What Twilio puts in `X-Twilio-Signature` under this file's token.
 fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
-    let mut p = params.to_vec();
-    p.sort();
-    let mut data = url.to_string();
-    for (k, v) in p {
-        data.push_str(k);
-        data.push_str(v);
-    }
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(TOKEN.as_bytes()).unwrap();
-    mac.update(data.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    support::twilio::signature(TOKEN, url, params)
 }
 
 async fn gateway() -> TestApp {

@@ -138,32 +138,12 @@ async fn gateway(backend: Backend, reads: Reads) -> (TestApp, Arc<Stand>) {
     (app, stand)
 }
 
-/// A status callback signed as Twilio signs it (HMAC-SHA1 over URL + sorted params).
+/// A status callback signed as Twilio signs it; its answer's status and how long it took.
 async fn twilio_receipt(app: &TestApp, status: &str) -> (u16, Duration) {
-    use base64::Engine;
-    use hmac::{Hmac, KeyInit, Mac};
     let params = [("MessageSid", MESSAGE), ("MessageStatus", status)];
-    let mut p = params.to_vec();
-    p.sort();
-    let mut data = "https://otp.example.com/v1/receipts/tw".to_string();
-    for (k, v) in p {
-        data.push_str(k);
-        data.push_str(v);
-    }
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(TOKEN.as_bytes()).unwrap();
-    mac.update(data.as_bytes());
-    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    let body: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    let req = app
-        .http
-        .post(app.url("/v1/receipts/tw"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", sig)
-        .body(body);
     let t = Instant::now();
-    let status = app.send(req).await.status;
+    let status =
+        support::twilio::receipt(app, "https://otp.example.com", "tw", TOKEN, &params).await;
     (status, t.elapsed())
 }
 

@@ -163,28 +163,9 @@ pub async fn code_at(ok: &StandIn, to: &str) -> String {
 
 /// A delivered status callback for `sid`, signed as Twilio signs it.
 async fn delivered(app: &TestApp, sid: &str) {
-    use base64::Engine;
-    use hmac::{Hmac, KeyInit, Mac};
-    let mut p = [("MessageSid", sid), ("MessageStatus", "delivered")];
-    p.sort();
-    let mut data = format!("{PUBLIC}/v1/receipts/tw_ok");
-    for (k, v) in p {
-        data.push_str(k);
-        data.push_str(v);
-    }
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(TOKEN.as_bytes()).unwrap();
-    mac.update(data.as_bytes());
-    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    let body: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(p)
-        .finish();
-    let req = app
-        .http
-        .post(app.url("/v1/receipts/tw_ok"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", sig)
-        .body(body);
-    assert_eq!(app.send(req).await.status, 200);
+    let p = [("MessageSid", sid), ("MessageStatus", "delivered")];
+    let status = super::support::twilio::receipt(app, PUBLIC, "tw_ok", TOKEN, &p).await;
+    assert_eq!(status, 200);
 }
 
 /// A start of `tenant_key`'s tenant on `app`.

@@ -11,6 +11,7 @@ pub mod scan;
 pub mod sentinel;
 pub mod sink;
 pub mod store;
+pub mod twilio;
 pub mod webhook_rx;
 
 #[allow(unused_imports)]

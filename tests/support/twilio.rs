@@ -1,0 +1,45 @@
+//! Twilio's side of a status callback: the `X-Twilio-Signature` it computes
+//! (Base64(HMAC-SHA1(auth token, URL + the sorted parameters' names and values))) and
+//! the signed form POST to the gateway's receipt route.
+
+use super::app::TestApp;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+
+/// What Twilio puts in `X-Twilio-Signature` for `params` posted to `url`.
+pub fn signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
+    let mut p = params.to_vec();
+    p.sort();
+    let mut data = url.to_string();
+    for (k, v) in p {
+        data.push_str(k);
+        data.push_str(v);
+    }
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).unwrap();
+    mac.update(data.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Posts `params` to `/v1/receipts/<provider>` signed with `token` for the public URL
+/// `<public>/v1/receipts/<provider>` (the gateway's `receipts.public_base_url`); the
+/// answer's status.
+pub async fn receipt(
+    app: &TestApp,
+    public: &str,
+    provider: &str,
+    token: &str,
+    params: &[(&str, &str)],
+) -> u16 {
+    let path = format!("/v1/receipts/{provider}");
+    let sig = signature(token, &format!("{public}{path}"), params);
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let req = app
+        .http
+        .post(app.url(&path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", sig)
+        .body(body);
+    app.send(req).await.status
+}
