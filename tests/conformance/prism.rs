@@ -97,54 +97,16 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn runs(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// The `prism` executable, installed into the target directory on first use.
 fn prism_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("prism");
-        let bin = dir.join("node_modules/.bin/prism");
-        let marker = dir.join(".installed");
-        if marker.exists() && bin.exists() {
-            return bin;
-        }
-        assert!(
-            runs("node") && runs("npm"),
-            "The provider conformance tests run Prism, which needs Node.js and npm: install \
-             nodejs and npm (Debian/Ubuntu: apt-get install -y nodejs npm) and run the tests \
-             again. Prism itself is installed from the npm registry on first use."
-        );
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-            ])
-            .arg(&dir)
-            .arg(PRISM_PACKAGE)
-            .stdin(Stdio::null())
-            .output()
-            .expect("npm could not be run");
-        assert!(
-            out.status.success() && bin.exists(),
-            "npm install {PRISM_PACKAGE} into {} failed:\n{}{}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(&marker, PRISM_PACKAGE).unwrap();
-        bin
+        crate::support::npm::install(
+            "prism",
+            PRISM_PACKAGE,
+            "The provider conformance tests (which run Prism)",
+        )
+        .join(".bin/prism")
     })
 }
 

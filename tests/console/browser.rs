@@ -12,12 +12,7 @@ use std::sync::OnceLock;
 const PLAYWRIGHT: &str = "playwright-core@1.65.1";
 
 fn runs(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    super::support::npm::runs(tool)
 }
 
 /// The Chromium binary.
@@ -42,41 +37,11 @@ pub fn without_scripts(url: &str) -> String {
 fn node_modules() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("playwright");
-        let modules = dir.join("node_modules");
-        let marker = dir.join(".installed");
-        if std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == PLAYWRIGHT)
-            && modules.join("playwright-core").exists()
-        {
-            return modules;
-        }
-        assert!(
-            runs("node") && runs("npm"),
-            "The console's browser tests drive Chromium with the npm `playwright-core` \
-             package, which needs Node.js and npm (apt-get install -y nodejs npm)."
-        );
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-            ])
-            .arg(&dir)
-            .arg(PLAYWRIGHT)
-            .stdin(Stdio::null())
-            .output()
-            .expect("npm could not be run");
-        assert!(
-            out.status.success() && modules.join("playwright-core").exists(),
-            "npm install {PLAYWRIGHT} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(&marker, PLAYWRIGHT).unwrap();
-        modules
+        super::support::npm::install(
+            "playwright",
+            PLAYWRIGHT,
+            "The console's browser tests (which drive Chromium with playwright-core)",
+        )
     })
 }
 

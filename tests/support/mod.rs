@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod certs;
+pub mod npm;
 pub mod pyvenv;
 pub mod redis;
 pub mod scan;

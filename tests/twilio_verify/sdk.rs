@@ -23,33 +23,7 @@ fn script(name: &str) -> PathBuf {
 
 /// `node_modules` holding the npm SDK, installed on first use.
 fn node_modules() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("twilio-node");
-    let marker = dir.join(".installed");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(NPM_SDK) {
-        return dir.join("node_modules");
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = Command::new("npm")
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-            "--prefix",
-        ])
-        .arg(&dir)
-        .arg(NPM_SDK)
-        .stdin(Stdio::null())
-        .output()
-        .expect("npm is needed for the Node SDK test (apt-get install -y nodejs npm)");
-    assert!(
-        out.status.success(),
-        "npm install {NPM_SDK} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(&marker, NPM_SDK).unwrap();
-    dir.join("node_modules")
+    crate::support::npm::install("twilio-node", NPM_SDK, "The Twilio Node SDK test")
 }
 
 /// Runs the quick-start with `cmd` against a fresh gateway; what the script saw.
