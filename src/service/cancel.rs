@@ -15,7 +15,8 @@ impl Service {
         r.map(|(v, _)| v)
     }
 
-    /// The verification canceled, and whether this call canceled it (not an earlier one).
+    /// The verification canceled, and whether this call canceled it (not an earlier or
+    /// a concurrent one: the store says which call moved it).
     async fn cancel_inner(
         &self,
         tenant: &Tenant,
@@ -24,7 +25,7 @@ impl Service {
         let v = self.get(tenant, id).await?;
         let number = self.number_ref(tenant, &v.to);
         let now = now_millis();
-        let after = self
+        let (after, moved) = self
             .inner
             .store
             .cancel(&tenant.id, id, &number, ms(tenant.cfg.retention_secs), now)
@@ -32,7 +33,7 @@ impl Service {
             .map_err(unavailable)?
             .ok_or_else(not_found)?;
         match after.status_at(now) {
-            Status::Canceled => Ok((after, v.status_at(now) == Status::Pending)),
+            Status::Canceled => Ok((after, moved)),
             other => Err(Error::NotFound(format!(
                 "verification is {}; nothing to cancel",
                 other.as_str()

@@ -76,7 +76,7 @@ impl Verifications for MeteredStore {
         number: &NumberRef,
         retention_ms: i64,
         now: Millis,
-    ) -> StoreResult<Option<Verification>> {
+    ) -> StoreResult<Option<(Verification, bool)>> {
         self.timed(
             "cancel",
             self.inner.cancel(tenant, id, number, retention_ms, now),

@@ -173,8 +173,8 @@ pub trait Verifications: Send + Sync + 'static {
     }
     /// Reads a verification whatever its tenant (delivery workers).
     async fn get_any(&self, id: &VerificationId) -> StoreResult<Option<Verification>>;
-    /// Cancels a pending verification; returns the record after the call (its status
-    /// tells whether it was pending), `None` if unknown.
+    /// Cancels a pending verification; returns the record after the call and whether
+    /// this call canceled it (of two concurrent cancels, one), `None` if unknown.
     async fn cancel(
         &self,
         tenant: &str,
@@ -182,7 +182,7 @@ pub trait Verifications: Send + Sync + 'static {
         number: &NumberRef,
         retention_ms: i64,
         now: Millis,
-    ) -> StoreResult<Option<Verification>>;
+    ) -> StoreResult<Option<(Verification, bool)>>;
     /// Approves a pending verification without a code (a caller's own check, Twilio's
     /// `Status=approved`), as [`Verifications::cancel`] cancels one: in one atomic step,
     /// the pending index freed and the record kept for `retention_ms`. Returns the record

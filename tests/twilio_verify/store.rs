@@ -48,12 +48,12 @@ async fn approve_moves_only_a_pending_verification(kind: &str) {
         .unwrap()
         .unwrap();
     assert_eq!((again.status, moved), (Status::Approved, false));
-    let again = store
+    let (again, moved) = store
         .cancel("t", &id, &n, 60_000, now)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(again.status, Status::Approved);
+    assert_eq!((again.status, moved), (Status::Approved, false));
 
     // A canceled one stays canceled.
     let spec = start_spec(&n, 0);
@@ -62,7 +62,16 @@ async fn approve_moves_only_a_pending_verification(kind: &str) {
         store.start(spec, now).await.unwrap(),
         StartOutcome::Created(_)
     ));
-    store.cancel("t", &id2, &n, 60_000, now).await.unwrap();
+    // Of two cancels, the one that moved it says so (its event and metric count once).
+    let first = store.cancel("t", &id2, &n, 60_000, now).await.unwrap();
+    let second = store.cancel("t", &id2, &n, 60_000, now).await.unwrap();
+    assert_eq!(
+        [first, second].map(|r| r.map(|(v, moved)| (v.status, moved))),
+        [
+            Some((Status::Canceled, true)),
+            Some((Status::Canceled, false))
+        ]
+    );
     let (after, moved) = store
         .approve("t", &id2, &n, 60_000, now)
         .await

@@ -133,10 +133,8 @@ impl Verifications for MemoryStore {
         number: &NumberRef,
         retention_ms: i64,
         now: Millis,
-    ) -> StoreResult<Option<Verification>> {
-        Ok(self
-            .finish(tenant, id, number, Status::Canceled, retention_ms, now)
-            .map(|(v, _)| v))
+    ) -> StoreResult<Option<(Verification, bool)>> {
+        Ok(self.finish(tenant, id, number, Status::Canceled, retention_ms, now))
     }
 
     async fn approve(

@@ -141,9 +141,9 @@ impl Verifications for RedisStore {
         number: &NumberRef,
         retention_ms: i64,
         now: Millis,
-    ) -> StoreResult<Option<Verification>> {
-        let after = self.finish(tenant, id, number, Status::Canceled, retention_ms, now);
-        Ok(after.await?.map(|(v, _)| v))
+    ) -> StoreResult<Option<(Verification, bool)>> {
+        self.finish(tenant, id, number, Status::Canceled, retention_ms, now)
+            .await
     }
 
     async fn approve(
