@@ -185,7 +185,7 @@ async fn the_console_shows_the_scenario_and_its_sections_in_a_browser() {
     for id in SECTIONS {
         let png = std::fs::read(shots.join(format!("{id}.png"))).unwrap();
         let (w, h) = png_size(&png);
-        assert!((600..=1200).contains(&w) && h >= 40, "{id}.png is {w}x{h}");
+        assert!((600..=1400).contains(&w) && h >= 40, "{id}.png is {w}x{h}");
     }
     assert_eq!(seen["lookupCount"], "1", "{seen}");
     assert!(

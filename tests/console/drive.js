@@ -29,7 +29,7 @@ const { chromium } = require('playwright-core');
     return;
   }
   try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const page = await browser.newPage({ viewport: { width: 1480, height: 900 } });
     await page.goto(a.url + '?refresh=2');
     for (const id of a.sections) {
       if (id === 'lookup') continue;

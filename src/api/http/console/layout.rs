@@ -7,7 +7,7 @@ use crate::service::Window;
 use std::fmt::Write;
 
 const STYLE: &str = concat!(
-    "body{font:14px system-ui,sans-serif;margin:1.5em 2em;color:#222;max-width:1200px}",
+    "body{font:14px system-ui,sans-serif;margin:1.5em 2em;color:#222;max-width:1400px}",
     "h1{font-size:20px;margin:0 0 .3em}h2{font-size:16px;margin:1.4em 0 .5em}",
     "nav a{margin-right:.8em}table{border-collapse:collapse;margin:.4em 0}",
     "td,th{border:1px solid #ccc;padding:3px 9px;text-align:left;white-space:nowrap}td.n{text-align:right}td.why{white-space:normal}",
