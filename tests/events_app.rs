@@ -12,7 +12,7 @@
 
 mod support;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use support::app::{number, wrong};
 use support::webhook_rx::{secret, Receiver};
@@ -28,6 +28,7 @@ support::on_every_backend_kind!(
     the_dead_letter_list_refuses_bad_calls,
     a_send_the_pumping_guard_refuses_is_sent_as_fraud_blocked,
     a_section_wanting_only_expiry_hears_nothing_of_an_approved_code,
+    a_delivery_only_send_is_sent_then_approved_when_confirmed,
 );
 
 /// A gateway whose `demo` tenant sends its events to `url`, retried for `retry_secs`.
@@ -408,5 +409,33 @@ async fn a_section_wanting_only_expiry_hears_nothing_of_an_approved_code(backend
     let all = seen(&rx);
     assert_eq!(all.len(), 1, "the approved one never expires: {all:?}");
     assert!(all.iter().all(|(v, _, _)| *v != ia));
+    app.stop().await;
+}
+
+async fn a_delivery_only_send_is_sent_then_approved_when_confirmed(backend: Backend) {
+    let rx = Receiver::start(&secret(1), 0);
+    let app = gateway(backend, rx.url("/ok"), 60, 600).await;
+    let to = number();
+    let r = app
+        .post("/v1/deliveries", json!({"to": to, "code": "482913"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("dlv_"), "{id}");
+    assert_eq!(kinds(&wait_for(&rx, &id, 1).await), ["delivery.sent"]);
+    let r = app
+        .post(&format!("/v1/deliveries/{id}/confirm"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = wait_for(&rx, &id, 2).await;
+    assert_eq!(kinds(&got), ["delivery.sent", "verification.approved"]);
+    in_seq(&got);
+    // confirming again emits nothing more
+    let r = app
+        .post(&format!("/v1/deliveries/{id}/confirm"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(wait_for(&rx, &id, 2).await.len(), 2);
     app.stop().await;
 }

@@ -109,7 +109,12 @@ impl Service {
         input: DeliverInput,
     ) -> Result<(Verification, RateInfo)> {
         let source = input.source;
+        let to = Destination::Phone(input.to.clone());
         let r = self.deliver_inner(tenant, input).await;
+        match &r {
+            Ok((v, _)) => self.inner.fleet.events.arm_expiry(v).await,
+            Err(e) => self.emit_blocked(tenant, Channel::Sms, &to, e).await,
+        }
         let outcome = if r.is_ok() { "accepted" } else { "refused" };
         self.inner
             .metrics
@@ -233,6 +238,8 @@ impl Service {
                     .with_label_values(&[&tenant.id, "api", "confirmed"])
                     .inc();
                 tracing::info!(id = v.id.as_str(), tenant = %tenant.id, "delivery confirmed");
+                self.emit(crate::events::EventType::VerificationApproved, &v)
+                    .await;
                 Ok((v, true))
             }
             // Confirmed by a concurrent call in between: this one counts nothing.
