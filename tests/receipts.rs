@@ -6,8 +6,6 @@
 
 mod support;
 
-use axum::routing::post;
-use axum::{Json, Router};
 use otpgw::providers::{twilio, ProviderConfig};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -19,19 +17,7 @@ const TOKEN: &str = "twilio-auth-token-for-tests";
 
 /// Twilio's Messages resource, answering the documented 201 with a fixed sid.
 async fn twilio_stand_in() -> String {
-    let app = Router::new().route(
-        "/2010-04-01/Accounts/{sid}/Messages.json",
-        post(|| async {
-            (
-                axum::http::StatusCode::CREATED,
-                Json(json!({"sid": "SM00000000000000000000000000000001", "status": "queued"})),
-            )
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    format!("http://{addr}")
+    support::twilio::messages_stand_in("SM00000000000000000000000000000001").await
 }
 
 /// What Twilio puts in `X-Twilio-Signature` under this file's token.

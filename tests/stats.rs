@@ -283,20 +283,7 @@ const MESSAGE: &str = "SM00000000000000000000000000000001";
 
 /// Twilio's Messages resource, answering the documented 201 with a fixed sid.
 async fn twilio_stand_in() -> String {
-    use axum::routing::post;
-    let app = axum::Router::new().route(
-        "/2010-04-01/Accounts/{sid}/Messages.json",
-        post(|| async {
-            (
-                axum::http::StatusCode::CREATED,
-                axum::Json(serde_json::json!({"sid": MESSAGE, "status": "queued"})),
-            )
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    format!("http://{addr}")
+    support::twilio::messages_stand_in(MESSAGE).await
 }
 
 /// A status callback signed as Twilio signs it.

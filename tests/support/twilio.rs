@@ -43,3 +43,21 @@ pub async fn receipt(
         .body(body);
     app.send(req).await.status
 }
+
+/// Twilio's Messages resource on a free port, answering every send with the documented
+/// `201` and the fixed sid `message_sid`; its base URL.
+pub async fn messages_stand_in(message_sid: &'static str) -> String {
+    let app = axum::Router::new().route(
+        "/2010-04-01/Accounts/{sid}/Messages.json",
+        axum::routing::post(move || async move {
+            (
+                axum::http::StatusCode::CREATED,
+                axum::Json(serde_json::json!({"sid": message_sid, "status": "queued"})),
+            )
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    format!("http://{addr}")
+}
