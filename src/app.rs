@@ -68,6 +68,7 @@ impl Application {
         metrics
             .stats
             .set_prices(crate::config::price_tables(&cfg.providers));
+        metrics.stats.set_currency(cfg.stats.currency.clone());
         let stats_flusher = crate::service::stats::spawn_flusher(
             metrics.stats.clone(),
             backend.stats.clone(),

@@ -2,8 +2,9 @@
 //! reports on its Message resource (`fetch_price`) replacing them, through the real
 //! gateway on memory and Redis (`GET /v1/admin/stats`, `/metrics`); the price read's
 //! faults (500, a hang, 404) keep the estimate, stop within the configured reads and
-//! never hold up the receipt's answer; a Vonage receipt's own `price` replaces the
-//! estimate with no read at all.
+//! never hold up the receipt's answer; a price in another currency than
+//! `stats.currency` is not used; a Vonage receipt's own `price` replaces the estimate
+//! with no read at all.
 
 mod support;
 
@@ -32,6 +33,8 @@ enum Reads {
     Hang,
     /// Twilio's 404 (error 20404).
     NotFound,
+    /// `"-0.00650"` at once, in euros.
+    InEuros,
 }
 
 struct Stand {
@@ -87,10 +90,10 @@ async fn read(
     }
     let n = s.gets.fetch_add(1, Ordering::SeqCst);
     let resource = |price: Value| {
-        let unit = if price.is_null() {
-            Value::Null
-        } else {
-            json!("USD")
+        let unit = match (price.is_null(), s.reads) {
+            (true, _) => Value::Null,
+            (false, Reads::InEuros) => json!("EUR"),
+            (false, _) => json!("USD"),
         };
         let body = json!({"sid": MESSAGE, "account_sid": SID, "status": "delivered",
             "price": price, "price_unit": unit, "num_segments": "1"});
@@ -104,6 +107,7 @@ async fn read(
             tokio::time::sleep(Duration::from_secs(30)).await;
             resource(json!("-0.00750"))
         }
+        Reads::InEuros => resource(json!("-0.00650")),
         Reads::NotFound => {
             let body = json!({"code": 20404, "message": "The requested resource was not found", "status": 404});
             (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
@@ -111,13 +115,14 @@ async fn read(
     }
 }
 
-/// A gateway sending through the stand-in as `tw`, priced 0.05 by default, reading
-/// prices 50, 100 and 100 ms after a final receipt.
+/// A gateway sending through the stand-in as `tw`, priced 0.05 (US dollars) by
+/// default, reading prices 50, 100 and 100 ms after a final receipt.
 async fn gateway(backend: Backend, reads: Reads) -> (TestApp, Arc<Stand>) {
     let (base, stand) = twilio_stand_in(reads).await;
     let app = spawn_app(backend, move |c| {
         c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
         c.stats.flush_ms = 100;
+        c.stats.currency = Some("USD".into());
         let tw = otpgw::providers::twilio::Config {
             base_url: base,
             timeout_ms: 300,
@@ -281,6 +286,31 @@ async fn a_404_is_not_read_again(backend: Backend) {
     a_failing_read_keeps_the_estimate(backend, Reads::NotFound, 1).await;
 }
 
+/// A price Twilio reports in euros, with `stats.currency = "USD"`: read once, not
+/// recorded (the estimate stays), counted as `other_currency`.
+async fn a_price_in_another_currency_keeps_the_estimate(backend: Backend) {
+    let (app, stand) = gateway(backend, Reads::InEuros).await;
+    send_one(&app).await;
+    let (status, _) = twilio_receipt(&app, "delivered").await;
+    assert_eq!(status, 200);
+    let other = r#"otpgw_price_fetches_total{outcome="other_currency",provider="tw"}"#;
+    let t = Instant::now();
+    while series(&app, other).await != 1.0 {
+        assert!(t.elapsed() < Duration::from_secs(5), "never read");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        stand.gets.load(Ordering::SeqCst),
+        1,
+        "a price came: no more reads"
+    );
+    let priced = r#"otpgw_price_fetches_total{outcome="priced",provider="tw"}"#;
+    assert_eq!(series(&app, priced).await, 0.0);
+    spend_becomes(&app, 0.05).await;
+    app.stop().await;
+}
+
 const VG_MESSAGE: &str = "0C000000217B7F02";
 const VG_TOKEN: &str = "rcpt-0123456789abcdef";
 
@@ -360,6 +390,10 @@ mod memory {
     async fn a_vonage_receipt_price_replaces_the_estimate() {
         super::a_vonage_receipt_price_replaces_the_estimate(Backend::Memory).await
     }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_price_in_another_currency_keeps_the_estimate() {
+        super::a_price_in_another_currency_keeps_the_estimate(Backend::Memory).await
+    }
 }
 
 mod redis {
@@ -375,6 +409,10 @@ mod redis {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_vonage_receipt_price_replaces_the_estimate() {
         super::a_vonage_receipt_price_replaces_the_estimate(Backend::Redis).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_price_in_another_currency_keeps_the_estimate() {
+        super::a_price_in_another_currency_keeps_the_estimate(Backend::Redis).await
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_hanging_read_times_out_and_the_estimate_stays() {

@@ -17,6 +17,10 @@ pub struct StatsConfig {
     /// How often each instance writes its buffered counts to the store, in
     /// milliseconds (100..=60000). A crash loses at most this much counting.
     pub flush_ms: u64,
+    /// The ISO 4217 code (`USD`) of every `[providers.<name>.prices]`. When set, a price
+    /// a provider reports in another currency (Twilio's `price_unit`) is not recorded:
+    /// the estimate stays. Unset: reported prices are taken as they come.
+    pub currency: Option<String>,
     /// Not a setting: prices moved to `[providers.<name>.prices]`. Read only so that
     /// `config check` refuses an old `[stats.prices]` with that hint.
     #[serde(rename = "prices")]
@@ -28,6 +32,7 @@ impl Default for StatsConfig {
         StatsConfig {
             retention_hours: 48,
             flush_ms: 5000,
+            currency: None,
             moved_prices: None,
         }
     }
@@ -41,6 +46,13 @@ pub fn problems(s: &StatsConfig) -> Vec<String> {
     }
     if !(100..=60_000).contains(&s.flush_ms) {
         p.push("stats.flush_ms must be between 100 and 60000".into());
+    }
+    if let Some(c) = &s.currency {
+        if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+            p.push(format!(
+                "stats.currency must be an ISO 4217 code of three capital letters (`USD`), not {c:?}"
+            ));
+        }
     }
     if s.moved_prices.is_some() {
         p.push(
@@ -136,5 +148,21 @@ UK = inf
         s.flush_ms = 10;
         s.retention_hours = 0;
         assert_eq!(problems(&s).len(), 2);
+    }
+
+    #[test]
+    fn the_currency_is_three_capital_letters() {
+        for good in ["USD", "EUR"] {
+            let c = Config::from_toml(&format!("[stats]\ncurrency = \"{good}\"\n")).unwrap();
+            assert!(problems(&c.stats).is_empty(), "{good}");
+        }
+        for bad in ["usd", "US", "USDT", "U$D", ""] {
+            let c = Config::from_toml(&format!("[stats]\ncurrency = \"{bad}\"\n")).unwrap();
+            let p = problems(&c.stats);
+            assert!(
+                p.len() == 1 && p[0].starts_with("stats.currency must be an ISO 4217 code"),
+                "{bad}: {p:?}"
+            );
+        }
     }
 }

@@ -12,7 +12,8 @@
 //! stops at once. Outcomes are counted in `otpgw_price_fetches_total`: `priced`,
 //! `unpriced` (the last read found no price yet), `failed` (the last read failed),
 //! `skipped` (too many waiting), and `in_receipt` for a price a receipt carried
-//! ([`record_from_receipt`], Vonage's `price`).
+//! ([`record_from_receipt`], Vonage's `price`). With `stats.currency` set, a price in
+//! another currency (`price_unit`) is not recorded and counts as `other_currency`.
 
 use crate::metrics::Metrics;
 use crate::providers::SmsProvider;
@@ -64,6 +65,12 @@ pub fn schedule(
         for (i, delay) in delays.iter().enumerate() {
             tokio::time::sleep(*delay).await;
             match provider.reported_price(&message_id).await {
+                Ok(Some(price)) if !metrics.stats.takes_unit(price.unit.as_deref()) => {
+                    let unit = price.unit.unwrap_or_default();
+                    tracing::warn!(provider = %name, %unit, "reported price in another currency than stats.currency: estimate kept");
+                    outcome = "other_currency";
+                    break;
+                }
                 Ok(Some(price)) => {
                     outcome = "priced";
                     record(&*store, &metrics, &name, &message_id, price.amount).await;
@@ -94,11 +101,15 @@ pub fn record_from_receipt(
 ) {
     let (store, metrics, name) = (store.clone(), metrics.clone(), name.to_string());
     tokio::spawn(async move {
-        record(&*store, &metrics, &name, &message_id, price.amount).await;
+        let outcome = if metrics.stats.takes_unit(price.unit.as_deref()) {
+            record(&*store, &metrics, &name, &message_id, price.amount).await;
+            "in_receipt"
+        } else {
+            tracing::warn!(provider = %name, "receipt price in another currency than stats.currency: estimate kept");
+            "other_currency"
+        };
         if let Some(s) = metrics.stats.spend() {
-            s.price_fetches
-                .with_label_values(&[&name, "in_receipt"])
-                .inc();
+            s.price_fetches.with_label_values(&[&name, outcome]).inc();
         }
     });
 }

@@ -26,12 +26,20 @@ pub struct Spend {
     pub avoided: CounterVec,
     /// Reads of reported prices by provider and outcome: `priced`, `unpriced` (no
     /// price after the last read), `failed` (an error the vendor will not get over),
-    /// `skipped` (too many reads waiting), `in_receipt` (the receipt carried it).
+    /// `skipped` (too many reads waiting), `in_receipt` (the receipt carried it),
+    /// `other_currency` (reported in another currency than `stats.currency`: not used).
     pub price_fetches: IntCounterVec,
 }
 
 /// The outcomes of [`Spend::price_fetches`].
-pub const FETCH_OUTCOMES: [&str; 5] = ["priced", "unpriced", "failed", "skipped", "in_receipt"];
+pub const FETCH_OUTCOMES: [&str; 6] = [
+    "priced",
+    "unpriced",
+    "failed",
+    "skipped",
+    "in_receipt",
+    "other_currency",
+];
 
 impl Spend {
     /// Registers the series in `r`.

@@ -88,6 +88,7 @@ pub fn latency_bucket(secs: u64) -> usize {
 struct Inner {
     buf: Mutex<HashMap<(i64, String, String), i64>>,
     prices: RwLock<Prices>,
+    currency: RwLock<Option<String>>,
     spend: Option<super::spend::Spend>,
 }
 
@@ -112,6 +113,22 @@ impl Recorder {
     /// Sets the price table (start-up).
     pub fn set_prices(&self, p: Prices) {
         *self.0.prices.write().unwrap_or_else(|e| e.into_inner()) = p;
+    }
+
+    /// Sets the currency of the price tables (start-up; `stats.currency`).
+    pub fn set_currency(&self, c: Option<String>) {
+        *self.0.currency.write().unwrap_or_else(|e| e.into_inner()) = c;
+    }
+
+    /// Whether a price reported in `unit` may replace an estimate: always when no
+    /// currency is set or the provider names none (Vonage's receipts), otherwise when
+    /// `unit` is that currency (case aside).
+    pub fn takes_unit(&self, unit: Option<&str>) -> bool {
+        let currency = self.0.currency.read().unwrap_or_else(|e| e.into_inner());
+        match (currency.as_deref(), unit) {
+            (Some(c), Some(u)) => c.eq_ignore_ascii_case(u.trim()),
+            _ => true,
+        }
     }
 
     /// The price, in millionths, of one message through `provider` to `country`

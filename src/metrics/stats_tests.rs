@@ -38,6 +38,18 @@ fn prices_fall_back_to_default_and_spend_is_in_millionths() {
 }
 
 #[test]
+fn a_reported_unit_is_taken_only_in_the_configured_currency() {
+    let r = Recorder::default();
+    assert!(r.takes_unit(Some("EUR")), "no currency set: anything goes");
+    r.set_currency(Some("USD".into()));
+    assert!(r.takes_unit(Some("USD")));
+    assert!(r.takes_unit(Some("usd")));
+    assert!(r.takes_unit(None), "a price with no unit (Vonage) is taken");
+    assert!(!r.takes_unit(Some("EUR")));
+    assert!(!r.takes_unit(Some("")));
+}
+
+#[test]
 fn a_guard_refusal_adds_avoided_spend_and_others_do_not() {
     let r = Recorder::default();
     r.set_prices([("tw".to_string(), [("FR".to_string(), 0.1)].into())].into());

@@ -1,4 +1,5 @@
-//! Providers (SMS, and WhatsApp, voice and email where an adapter sends them): the [`SmsProvider`] trait, its error model, and one folder per vendor.
+//! Providers (SMS, and WhatsApp, voice and email where an adapter sends them): the
+//! [`SmsProvider`] trait, its error model, and one folder per vendor.
 //!
 //! A provider takes an [`OutboundMessage`] and returns the provider's message id, or a
 //! [`ProviderError`] that says what kind of failure it was and whether trying again can
@@ -6,16 +7,21 @@
 //! rejected number is never retried. Every vendor adapter counts an accepted (2xx)
 //! answer without a readable message id as sent, under the verification id
 //! ([`http::accepted_id`]): the provider took the message, and a failure would invite a
-//! second, paid, send. Adapters: `console` (development), `webhook` (your
-//! own endpoint), and the vendors `twilio`, `vonage`, `sinch`, `telnyx`, `plivo`,
-//! `messagebird` and `aws_sns`, `meta` (WhatsApp through Meta's Cloud API), `smpp`, which holds binds to an SMSC open and
-//! receives its receipts on them (handed to the delivery side through a [`ReceiptSink`]),
-//! and `smtp`, the `email` channel through a mail relay. Each vendor folder has `config.rs` (settings; credentials
-//! are [`crate::secret::Secret`], so the derived `Debug` prints `<redacted>`), `error.rs` (the vendor's documented codes to [`ErrorKind`] and
-//! retryability) and `mod.rs` (the request, the answer, receipts). `callback`, `http`
-//! and `settings` hold what adapters share, and `speech` what the voice adapters
-//! (`twilio` and `vonage` with their `voice` settings) share. The dev outbox (`outbox`) records what was handed to a
-//! provider, for `GET /dev/outbox`.
+//! second, paid, send.
+//!
+//! Adapters: `console` (development), `webhook` (your own endpoint), and the vendors
+//! `twilio`, `vonage`, `sinch`, `telnyx`, `plivo`, `messagebird`, `aws_sns`, `meta`
+//! (WhatsApp through Meta's Cloud API), `smpp`, which holds binds to an SMSC open and
+//! receives its receipts on them (handed to the delivery side through a
+//! [`ReceiptSink`]), and `smtp`, the `email` channel through a mail relay. Each vendor
+//! folder has `config.rs` (settings; credentials are [`crate::secret::Secret`], so the
+//! derived `Debug` prints `<redacted>`), `error.rs` (the vendor's documented codes to
+//! [`ErrorKind`] and retryability) and `mod.rs` (the request, the answer, receipts).
+//!
+//! Shared by the adapters: `callback`, `http` and `settings`; `receipt` (the receipt
+//! types); `speech`, what the voice adapters (`twilio` and `vonage` with their `voice`
+//! settings) share; `registry`, building adapters from config. The dev outbox
+//! (`outbox`) records what was handed to a provider, for `GET /dev/outbox`.
 
 pub mod aws_sns;
 pub mod callback;
@@ -25,6 +31,7 @@ pub mod messagebird;
 pub mod meta;
 pub mod outbox;
 pub mod plivo;
+mod receipt;
 mod registry;
 pub mod settings;
 pub mod sinch;
@@ -36,6 +43,7 @@ pub mod twilio;
 pub mod vonage;
 pub mod webhook;
 
+pub use receipt::{PushedReceipt, Receipt, ReceiptError, ReceiptRequest, ReceiptSink};
 pub use registry::ProviderConfig;
 
 use crate::domain::{Channel, Destination, Millis, VerificationId};
@@ -149,85 +157,6 @@ impl ProviderError {
             retryable,
             detail: detail.into(),
             retry_after: None,
-        }
-    }
-}
-
-/// A delivery-receipt callback as it reached `POST /v1/receipts/{provider}`.
-#[derive(Debug)]
-pub struct ReceiptRequest<'a> {
-    /// HTTP method (`POST`, or `GET` for vendors that call back with a query string).
-    pub method: &'a str,
-    /// The full public URL the vendor called, query included (what signatures cover).
-    pub url: &'a str,
-    /// Request headers.
-    pub headers: &'a ::http::HeaderMap,
-    /// Raw body.
-    pub body: &'a [u8],
-}
-
-/// One delivery update parsed from a receipt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Receipt {
-    /// The provider's message id (what `send` returned).
-    pub message_id: String,
-    /// New status: `Sent`, `Delivered`, `Undelivered` or `Failed`.
-    pub status: crate::domain::DeliveryStatus,
-    /// Vendor detail (error code), for logs.
-    pub detail: Option<String>,
-}
-
-/// Why a receipt was refused. Nothing changes for any of these.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReceiptError {
-    /// This adapter has no receipts (answered 404).
-    #[error("this provider sends no delivery receipts")]
-    NotSupported,
-    /// No signature (or token) where one is required (401).
-    #[error("the receipt is not signed")]
-    Unsigned,
-    /// A signature that does not verify, or a stale timestamp (403).
-    #[error("the receipt signature does not verify")]
-    Forged,
-    /// Signed but unreadable (400).
-    #[error("malformed receipt: {0}")]
-    Malformed(String),
-}
-
-/// A receipt that arrived on a provider's own connection (an SMPP `deliver_sm`), for
-/// the delivery side to match and apply like a receipt posted to
-/// `/v1/receipts/{provider}`.
-#[derive(Debug, Clone)]
-pub struct PushedReceipt {
-    /// Provider instance name (`[providers.<name>]`).
-    pub provider: String,
-    /// The update.
-    pub receipt: Receipt,
-}
-
-/// Where adapters that receive receipts on their own connection hand them over: a
-/// bounded channel to the delivery side, or nowhere (a router built without one, as in
-/// unit tests: such receipts are counted and dropped).
-#[derive(Debug, Clone, Default)]
-pub struct ReceiptSink(Option<tokio::sync::mpsc::Sender<PushedReceipt>>);
-
-impl ReceiptSink {
-    /// A sink into `tx`.
-    pub fn new(tx: tokio::sync::mpsc::Sender<PushedReceipt>) -> Self {
-        ReceiptSink(Some(tx))
-    }
-
-    /// Hands a receipt over (waits while the channel is full); whether anyone takes it.
-    pub async fn push(&self, provider: &str, receipt: Receipt) -> bool {
-        match &self.0 {
-            Some(tx) => tx
-                .send(PushedReceipt {
-                    provider: provider.to_string(),
-                    receipt,
-                })
-                .await
-                .is_ok(),
-            None => false,
         }
     }
 }

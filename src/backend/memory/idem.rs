@@ -4,8 +4,10 @@
 
 use super::room::{Caps, Full};
 use super::state::Inner;
-use crate::domain::Millis;
-use crate::store::IdempotencyBegin;
+use super::store::MemoryStore;
+use crate::domain::{now_millis, Millis};
+use crate::store::{Idempotency, IdempotencyBegin, StoreResult};
+use async_trait::async_trait;
 
 /// One idempotency key's state.
 #[derive(Debug, Clone)]
@@ -71,5 +73,42 @@ impl Inner {
     /// `Store::idempotency_abort`.
     pub(super) fn idem_abort(&mut self, tenant: &str, key: &str) {
         self.idem.remove(&entry(tenant, key));
+    }
+}
+
+#[async_trait]
+impl Idempotency for MemoryStore {
+    async fn idempotency_begin(
+        &self,
+        tenant: &str,
+        key: &str,
+        fp: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<IdempotencyBegin> {
+        let now = now_millis();
+        let (answer, evicted) =
+            self.lock()
+                .idem_begin(tenant, key, fp, now + ttl_ms, self.caps, now);
+        self.evicted(evicted);
+        Ok(answer)
+    }
+
+    async fn idempotency_finish(
+        &self,
+        tenant: &str,
+        key: &str,
+        fp: &str,
+        status: u16,
+        body: &str,
+        until: Millis,
+    ) -> StoreResult<()> {
+        self.lock()
+            .idem_finish(tenant, key, fp, (status, body), until, now_millis());
+        Ok(())
+    }
+
+    async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()> {
+        self.lock().idem_abort(tenant, key);
+        Ok(())
     }
 }

@@ -16,12 +16,8 @@ use crate::backend::Doorbell;
 use crate::config::MemoryStoreConfig;
 use crate::domain::{now_millis, DeliveryStatus, Millis, Status, Verification, VerificationId};
 use crate::queue::Lease;
-use crate::store::{
-    CheckOutcome, CheckSpec, IdempotencyBegin, MessageLink, NumberRef, ReceiptApplied,
-};
-use crate::store::{
-    DeliveryLog, Idempotency, StartOutcome, StartSpec, Store, StoreResult, Verifications,
-};
+use crate::store::{CheckOutcome, CheckSpec, MessageLink, NumberRef, ReceiptApplied};
+use crate::store::{DeliveryLog, StartOutcome, StartSpec, Store, StoreResult, Verifications};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -260,43 +256,6 @@ impl DeliveryLog for MemoryStore {
             g.queue.ack(l);
         }
         Ok(ack.is_some())
-    }
-}
-
-#[async_trait]
-impl Idempotency for MemoryStore {
-    async fn idempotency_begin(
-        &self,
-        tenant: &str,
-        key: &str,
-        fp: &str,
-        ttl_ms: i64,
-    ) -> StoreResult<IdempotencyBegin> {
-        let now = now_millis();
-        let (answer, evicted) =
-            self.lock()
-                .idem_begin(tenant, key, fp, now + ttl_ms, self.caps, now);
-        self.evicted(evicted);
-        Ok(answer)
-    }
-
-    async fn idempotency_finish(
-        &self,
-        tenant: &str,
-        key: &str,
-        fp: &str,
-        status: u16,
-        body: &str,
-        until: Millis,
-    ) -> StoreResult<()> {
-        self.lock()
-            .idem_finish(tenant, key, fp, (status, body), until, now_millis());
-        Ok(())
-    }
-
-    async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()> {
-        self.lock().idem_abort(tenant, key);
-        Ok(())
     }
 }
 

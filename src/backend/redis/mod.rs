@@ -67,6 +67,7 @@ mod events;
 mod finish;
 mod fused;
 mod guard_codec;
+mod idem;
 mod keys;
 mod limiter;
 mod pumps;

@@ -3,7 +3,7 @@
 //! queues its send in the same script (the shard's stream shares the record's slot), and
 //! rings the process's doorbell so its idle worker reads that shard at once.
 
-use super::calls::{check_outcome, idempotency_begun};
+use super::calls::check_outcome;
 use super::conn::Conn;
 use super::keys::Layout;
 use super::queue::ACK;
@@ -12,9 +12,9 @@ use crate::backend::Doorbell;
 use crate::domain::{DeliveryStatus, Millis, Status, Verification, VerificationId};
 use crate::queue::Lease;
 use crate::ratelimit::Backends;
-use crate::store::{admit, Admission, Admitted, CheckOutcome, CheckSpec, IdempotencyBegin};
+use crate::store::{admit, Admission, Admitted, CheckOutcome, CheckSpec};
 use crate::store::{Begun, NumberRef, ReceiptApplied, StartOutcome, StartSpec, Store, StoreResult};
-use crate::store::{DeliveryLog, Idempotency, Verifications};
+use crate::store::{DeliveryLog, Verifications};
 use ::redis::Script;
 use async_trait::async_trait;
 use record::{decode, text};
@@ -50,7 +50,7 @@ pub(super) struct Scripts {
     pub(super) delivered: Script,
     pub(super) begin_delivery: Script,
     pub(super) advance: Script,
-    idempotency: Script,
+    pub(super) idempotency: Script,
 }
 
 impl RedisStore {
@@ -268,46 +268,6 @@ impl DeliveryLog for RedisStore {
     ) -> StoreResult<bool> {
         self.accepted(id, provider, message_id, link_ttl_ms, ack, now)
             .await
-    }
-}
-
-#[async_trait]
-impl Idempotency for RedisStore {
-    async fn idempotency_begin(
-        &self,
-        tenant: &str,
-        key: &str,
-        fp: &str,
-        ttl_ms: i64,
-    ) -> StoreResult<IdempotencyBegin> {
-        let mut inv = self.scripts.idempotency.prepare_invoke();
-        inv.key(self.layout.idem_key(tenant, key))
-            .arg(format!("p|{fp}"))
-            .arg(ttl_ms);
-        idempotency_begun(self.conn.invoke(&inv).await?, fp)
-    }
-
-    async fn idempotency_finish(
-        &self,
-        tenant: &str,
-        key: &str,
-        fp: &str,
-        status: u16,
-        body: &str,
-        until: Millis,
-    ) -> StoreResult<()> {
-        let mut cmd = ::redis::cmd("SET");
-        cmd.arg(self.layout.idem_key(tenant, key))
-            .arg(format!("d|{fp}|{status}|{body}"))
-            .arg("PXAT")
-            .arg(until.max(1));
-        self.conn.query(&cmd).await.map(|_| ())
-    }
-
-    async fn idempotency_abort(&self, tenant: &str, key: &str) -> StoreResult<()> {
-        let mut cmd = ::redis::cmd("DEL");
-        cmd.arg(self.layout.idem_key(tenant, key));
-        self.conn.query(&cmd).await.map(|_| ())
     }
 }
 

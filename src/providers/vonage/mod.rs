@@ -58,6 +58,7 @@
 //! receipts URL, signed with a JWT ([`voice_events`] tells them from SMS receipts).
 
 mod config;
+mod dlr;
 pub(crate) mod error;
 pub mod jwt;
 mod signature;
@@ -70,29 +71,16 @@ pub use config::{Config, SignatureMethod, DEFAULT_BASE_URL, MIN_TOKEN_LEN};
 pub use signature::signature;
 pub use voice_config::{Talker, VoiceConfig, DEFAULT_VOICE_BASE_URL};
 
-use super::callback::{
-    check_token, ct_eq, form_params, is_json, json_params, non_empty, query_params, with_token,
-    TOKEN_PARAM,
-};
+use super::callback::with_token;
 use super::http::{self, Auth, Body};
 use super::{
     ErrorKind, OutboundMessage, Price, ProviderError, Receipt, ReceiptError, ReceiptRequest,
     SmsProvider,
 };
 use crate::domain::gsm::{encoding_of, Encoding};
-use crate::domain::{Channel, DeliveryStatus};
+use crate::domain::Channel;
 use crate::secret::Secret;
 use async_trait::async_trait;
-
-#[derive(Debug)]
-enum ReceiptAuth {
-    None,
-    Token(Secret),
-    Signature {
-        secret: Secret,
-        method: SignatureMethod,
-    },
-}
 
 /// Sends through Vonage's SMS API.
 #[derive(Debug)]
@@ -104,7 +92,7 @@ pub struct VonageProvider {
     from: String,
     /// May carry the receipt token.
     callback: Option<Secret>,
-    receipt_auth: ReceiptAuth,
+    receipt_auth: dlr::ReceiptAuth,
     sms: bool,
     voice: Option<voice::Voice>,
 }
@@ -121,12 +109,12 @@ impl VonageProvider {
             (url, _) => url.as_deref().map(Secret::from),
         };
         let receipt_auth = match (secret, token) {
-            (Some(s), _) => ReceiptAuth::Signature {
+            (Some(s), _) => dlr::ReceiptAuth::Signature {
                 secret: s,
                 method: cfg.signature_method,
             },
-            (None, Some(t)) => ReceiptAuth::Token(t),
-            (None, None) => ReceiptAuth::None,
+            (None, Some(t)) => dlr::ReceiptAuth::Token(t),
+            (None, None) => dlr::ReceiptAuth::None,
         };
         let from = cfg.from.trim();
         let from = match from.strip_prefix('+') {
@@ -147,32 +135,6 @@ impl VonageProvider {
             voice: cfg.voice.as_ref().map(voice::Voice::new).transpose()?,
         })
     }
-
-    /// The receipt's parameters: the query string of a GET, the body of a POST.
-    fn receipt_params(req: &ReceiptRequest<'_>) -> Result<Vec<(String, String)>, ReceiptError> {
-        if req.method.eq_ignore_ascii_case("GET") {
-            Ok(query_params(req.url))
-        } else if req.method.eq_ignore_ascii_case("POST") {
-            if is_json(req.headers) {
-                json_params(req.body)
-            } else {
-                Ok(form_params(req.body))
-            }
-        } else {
-            Err(ReceiptError::Malformed(format!("method {}", req.method)))
-        }
-    }
-}
-
-/// Our status for a DLR `status`; `None` for the ones we ignore.
-fn delivery_status(s: &str) -> Option<DeliveryStatus> {
-    Some(match s {
-        "delivered" => DeliveryStatus::Delivered,
-        "accepted" | "buffered" => DeliveryStatus::Sent,
-        "expired" | "failed" => DeliveryStatus::Undelivered,
-        "rejected" => DeliveryStatus::Failed,
-        _ => return None,
-    })
 }
 
 fn text_of(v: &serde_json::Value) -> Option<String> {
@@ -249,21 +211,7 @@ impl SmsProvider for VonageProvider {
         if self.voice.is_some() && voice_events::is_call_event(req) {
             return Vec::new();
         }
-        let Ok(params) = Self::receipt_params(req) else {
-            return Vec::new();
-        };
-        let id = non_empty(&params, "messageId");
-        let amount = non_empty(&params, "price").and_then(|p| p.trim().parse::<f64>().ok());
-        match (id, amount) {
-            (Some(id), Some(a)) if a.is_finite() && a >= 0.0 => vec![(
-                id.to_string(),
-                Price {
-                    amount: a,
-                    unit: None,
-                },
-            )],
-            _ => Vec::new(),
-        }
+        dlr::prices(req)
     }
 
     fn parse_receipt(&self, req: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {
@@ -272,38 +220,6 @@ impl SmsProvider for VonageProvider {
                 return voice.parse_event(req);
             }
         }
-        let params = match &self.receipt_auth {
-            ReceiptAuth::None => return Err(ReceiptError::NotSupported),
-            ReceiptAuth::Token(token) => {
-                check_token(req.url, token.as_bytes())?;
-                let mut p = Self::receipt_params(req)?;
-                p.retain(|(k, _)| k != TOKEN_PARAM);
-                p
-            }
-            ReceiptAuth::Signature { secret, method } => {
-                let p = Self::receipt_params(req)?;
-                let sig = non_empty(&p, "sig").ok_or(ReceiptError::Unsigned)?;
-                let given = hex::decode(sig.trim()).map_err(|_| ReceiptError::Forged)?;
-                if !ct_eq(&signature(*method, secret.as_bytes(), &p), &given) {
-                    return Err(ReceiptError::Forged);
-                }
-                p
-            }
-        };
-        let id = non_empty(&params, "messageId")
-            .ok_or_else(|| ReceiptError::Malformed("no messageId".into()))?;
-        let status = non_empty(&params, "status")
-            .ok_or_else(|| ReceiptError::Malformed("no status".into()))?;
-        let detail = non_empty(&params, "err-code")
-            .filter(|c| c.trim() != "0")
-            .map(str::to_string);
-        Ok(delivery_status(status)
-            .map(|status| Receipt {
-                message_id: id.to_string(),
-                status,
-                detail,
-            })
-            .into_iter()
-            .collect())
+        dlr::parse(&self.receipt_auth, req)
     }
 }
