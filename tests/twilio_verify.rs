@@ -118,11 +118,16 @@ fn check_path() -> String {
 }
 
 async fn create(app: &TestApp, to: &str) -> Resp {
+    create_on(app, to, "sms").await
+}
+
+/// A create on Twilio's `channel`.
+async fn create_on(app: &TestApp, to: &str, channel: &str) -> Resp {
     call(
         app,
         "POST",
         &verifications(),
-        &[("To", to), ("Channel", "sms")],
+        &[("To", to), ("Channel", channel)],
         ME,
     )
     .await
@@ -933,6 +938,29 @@ async fn a_denied_number_type_answers_60205_and_a_rate_limit_20429() {
 }
 
 #[tokio::test]
+async fn a_channel_the_tenant_has_not_enabled_is_an_invalid_channel() {
+    let app = app_on(Backend::Memory, |cfg| {
+        let t = cfg.tenants.get_mut("demo").unwrap();
+        t.channels = vec!["sms".into()];
+        t.workflows.clear();
+    })
+    .await;
+    let to = number();
+    for (to, channel) in [(to.as_str(), "call"), (to.as_str(), "whatsapp")]
+        .into_iter()
+        .chain([("ann.off@example.com", "email")])
+    {
+        let r = create_on(&app, to, channel).await;
+        invalid_parameter(&r, "Channel");
+        assert!(
+            app.messages_to(to).await.is_empty(),
+            "{channel}: nothing sent"
+        );
+    }
+    assert_eq!(create(&app, &to).await.status, 201, "SMS is on");
+}
+
+#[tokio::test]
 async fn call_whatsapp_and_email_are_our_voice_whatsapp_and_email() {
     let app = app().await;
     let cases = [
@@ -941,14 +969,7 @@ async fn call_whatsapp_and_email_are_our_voice_whatsapp_and_email() {
         ("email", "email", "ann.tw@example.com".to_string()),
     ];
     for (theirs, ours, to) in &cases {
-        let r = call(
-            &app,
-            "POST",
-            &verifications(),
-            &[("To", to), ("Channel", theirs)],
-            ME,
-        )
-        .await;
+        let r = create_on(&app, to, theirs).await;
         conforms("POST", &verifications(), &r);
         assert_eq!(r.status, 201, "{}", r.text);
         assert_eq!(r.body["channel"], *theirs);
@@ -965,14 +986,7 @@ async fn call_whatsapp_and_email_are_our_voice_whatsapp_and_email() {
     // the wrong kind of To for the channel is an invalid To, and sends nothing
     let to = number();
     for (to, channel) in [("ann.x@example.com", "call"), (to.as_str(), "email")] {
-        let r = call(
-            &app,
-            "POST",
-            &verifications(),
-            &[("To", to), ("Channel", channel)],
-            ME,
-        )
-        .await;
+        let r = create_on(&app, to, channel).await;
         invalid_parameter(&r, "To");
         assert!(app.messages_to(to).await.is_empty());
     }
