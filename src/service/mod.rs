@@ -38,7 +38,7 @@ pub use guard::{guard_policy, probe, Sources};
 pub use hook_call::HookCall;
 pub use input::{CheckBy, StartInput, Started};
 pub use lookup::LookupItem;
-pub use ops::{BreakerState, Fleet, Outbox, ProviderState, QueueDepth, ReceiptRequest};
+pub use ops::{BindView, BreakerState, Fleet, Outbox, ProviderState, QueueDepth, ReceiptRequest};
 pub use stats::{By, Report, Window};
 pub use view::{
     error_rate, DeliveryRecordView, DeliveryView, StartResult, StepView, VerificationView,

@@ -19,6 +19,7 @@
 
 mod access;
 mod admin;
+mod admin_delivery;
 mod admin_events;
 mod admin_stats;
 mod console;
@@ -95,6 +96,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/admin/lookup"),
     ("get", "/v1/admin/stats"),
     ("get", "/v1/admin/events/dead"),
+    ("get", "/v1/admin/providers"),
+    ("get", "/v1/admin/queues"),
     ("delete", "/v1/admin/blocks/{tenant}/{prefix}"),
     ("delete", "/v1/admin/blocks/{tenant}/{level}/{key}"),
     ("get", "/dev/outbox"),
@@ -129,6 +132,8 @@ pub fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/v1/admin/lookup", post(lookup::lookup))
         .route("/v1/admin/stats", get(admin_stats::stats))
         .route("/v1/admin/events/dead", get(admin_events::dead))
+        .route("/v1/admin/providers", get(admin_delivery::providers))
+        .route("/v1/admin/queues", get(admin_delivery::queues))
         .route(
             "/v1/admin/blocks/{tenant}/{prefix}",
             axum::routing::delete(admin::lift_prefix),
