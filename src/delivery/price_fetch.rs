@@ -66,8 +66,7 @@ pub fn schedule(
             tokio::time::sleep(*delay).await;
             match provider.reported_price(&message_id).await {
                 Ok(Some(price)) if !metrics.stats.takes_unit(price.unit.as_deref()) => {
-                    let unit = price.unit.unwrap_or_default();
-                    tracing::warn!(provider = %name, %unit, "reported price in another currency than stats.currency: estimate kept");
+                    tracing::warn!(provider = %name, unit = ?price.unit, "reported price in another currency than stats.currency: estimate kept");
                     outcome = "other_currency";
                     break;
                 }
@@ -105,7 +104,7 @@ pub fn record_from_receipt(
             record(&*store, &metrics, &name, &message_id, price.amount).await;
             "in_receipt"
         } else {
-            tracing::warn!(provider = %name, "receipt price in another currency than stats.currency: estimate kept");
+            tracing::warn!(provider = %name, unit = ?price.unit, "receipt price in another currency than stats.currency: estimate kept");
             "other_currency"
         };
         if let Some(s) = metrics.stats.spend() {

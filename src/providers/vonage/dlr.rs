@@ -1,6 +1,6 @@
-//! Vonage SMS delivery receipts (DLRs): how a callback is authenticated (a signature
-//! or a token, see the module above), its parameters from a GET query or a POST body,
-//! the DLR `status` to ours, and the `price` a final DLR reports.
+//! Vonage SMS delivery receipts (DLRs): how a callback is authenticated (a signature or
+//! a token, as the `vonage` module documents), its parameters from a GET query or a POST
+//! body, the DLR `status` to ours, and the `price` a final DLR reports.
 
 use super::signature;
 use super::SignatureMethod;
