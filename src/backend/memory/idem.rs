@@ -1,6 +1,7 @@
 //! Idempotency entries of the memory store: a reservation while the request runs, then
 //! the stored answer until the end of the verification's retention. Each counts toward
 //! its tenant's share and the store's cap like a verification does (see `room.rs`).
+//! The store's `Idempotency` is here too, each call one lock section.
 
 use super::room::{Caps, Full};
 use super::state::Inner;
