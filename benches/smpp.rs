@@ -13,6 +13,16 @@
 #[allow(dead_code)]
 mod smsc;
 
+#[path = "../tests/support/npm.rs"]
+#[allow(dead_code)]
+mod npm;
+
+/// The scripted SMSC installs its npm package through the tests' one installer, which it
+/// reaches as `crate::support::npm`.
+mod support {
+    pub(crate) use super::npm;
+}
+
 use otpgw::domain::{now_millis, PhoneNumber, VerificationId};
 use otpgw::providers::smpp::{Config, SmppProvider};
 use otpgw::providers::{OutboundMessage, ReceiptSink, SmsProvider};

@@ -52,17 +52,7 @@ async fn receipts_are_sent_as_delivery_delivered_once_and_delivery_failed(backen
     let base = twilio_stand_in().await;
     let url = rx.url("/ok");
     let app = spawn_app(backend, move |c| {
-        let tw = otpgw::providers::twilio::Config {
-            base_url: base,
-            account_sid: SID.into(),
-            auth_token: Some(TOKEN.into()),
-            from: Some("+15005550006".into()),
-            ..Default::default()
-        };
-        c.providers
-            .insert("tw".into(), otpgw::providers::ProviderConfig::Twilio(tw));
-        c.routing.default = vec!["tw".into()];
-        c.receipts.public_base_url = Some("https://otp.example.com".into());
+        support::twilio::send_through(c, support::twilio::config(base, SID, TOKEN));
         c.tenants.get_mut("demo").unwrap().events = Some(otpgw::config::EventsConfig {
             url,
             secret: secret(1).into(),

@@ -271,6 +271,15 @@ fn production_mode_without_secret_refuses_to_start_and_says_how() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32"));
 }
 
+/// `otpgw config check --config <cfg>`, run to its end.
+fn config_check(cfg: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(["config", "check", "--config"])
+        .arg(cfg)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn config_check_reports_every_problem() {
     let dir = tempfile::tempdir().unwrap();
@@ -280,11 +289,7 @@ fn config_check_reports_every_problem() {
         "mode = \"production\"\n[store]\nkind = \"redis\"\n[store.redis]\nurl = \"http://x\"\n[tenants.a]\napi_keys = [\"raw-key\"]\nttl_secs = 0\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["config", "check", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = config_check(&cfg);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     for needle in ["4 problem", "secret", "redis://", "sha256", "ttl_secs"] {
@@ -301,11 +306,7 @@ fn config_check_reports_every_problem() {
     );
     let typo = dir.path().join("typo.toml");
     std::fs::write(&typo, "[server]\nlisten_addr = \"127.0.0.1:1\"\n").unwrap();
-    let out = Command::new(BIN)
-        .args(["config", "check", "--config"])
-        .arg(&typo)
-        .output()
-        .unwrap();
+    let out = config_check(&typo);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen_addr"));
 }
@@ -321,11 +322,7 @@ fn config_check_refuses_old_and_bad_prices() {
         "mode = \"dev\"\n[providers.console]\nkind = \"console\"\n[providers.console.prices]\ndefault = 0.05\nXX = 0.1\nFR = -0.2\n[stats.prices.console]\ndefault = 0.05\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["config", "check", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = config_check(&cfg);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     for needle in [
@@ -544,11 +541,7 @@ fn template_preview_shows_text_encoding_and_segments() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 segment"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
-    let check = Command::new(BIN)
-        .args(["config", "check", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let check = config_check(&cfg);
     assert!(
         String::from_utf8_lossy(&check.stderr).contains("template login/en needs 2 SMS segments")
     );

@@ -6,7 +6,6 @@
 
 mod support;
 
-use otpgw::providers::{twilio, ProviderConfig};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use support::app::number;
@@ -37,16 +36,7 @@ async fn gateway_on(backend: Backend) -> TestApp {
 async fn gateway_with(backend: Backend, tweak: impl FnOnce(&mut otpgw::Config)) -> TestApp {
     let base = twilio_stand_in().await;
     spawn_app(backend, move |c| {
-        let tw = twilio::Config {
-            base_url: base,
-            account_sid: SID.into(),
-            auth_token: Some(TOKEN.into()),
-            from: Some("+15005550006".into()),
-            ..Default::default()
-        };
-        c.providers.insert("tw".into(), ProviderConfig::Twilio(tw));
-        c.routing.default = vec!["tw".into()];
-        c.receipts.public_base_url = Some("https://otp.example.com".into());
+        support::twilio::send_through(c, support::twilio::config(base, SID, TOKEN));
         tweak(c);
     })
     .await

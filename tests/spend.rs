@@ -124,20 +124,13 @@ async fn gateway(backend: Backend, reads: Reads) -> (TestApp, Arc<Stand>) {
         c.stats.flush_ms = 100;
         c.stats.currency = Some("USD".into());
         let tw = otpgw::providers::twilio::Config {
-            base_url: base,
             timeout_ms: 300,
-            account_sid: SID.into(),
-            auth_token: Some(TOKEN.into()),
-            from: Some("+15005550006".into()),
             prices: [("default".to_string(), 0.05)].into(),
             fetch_price: true,
             fetch_price_delays_ms: vec![50, 100, 100],
-            ..Default::default()
+            ..support::twilio::config(base, SID, TOKEN)
         };
-        c.providers
-            .insert("tw".into(), otpgw::providers::ProviderConfig::Twilio(tw));
-        c.routing.default = vec!["tw".into()];
-        c.receipts.public_base_url = Some("https://otp.example.com".into());
+        support::twilio::send_through(c, tw);
     })
     .await;
     (app, stand)

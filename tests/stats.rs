@@ -299,17 +299,7 @@ async fn a_delivered_receipt_counts_once_with_its_latency(backend: Backend) {
     let app = spawn_app(backend, move |c| {
         c.admin.api_keys = vec![otpgw::crypto::hash_api_key(ADMIN_KEY)];
         c.stats.flush_ms = 100;
-        let tw = otpgw::providers::twilio::Config {
-            base_url: base,
-            account_sid: SID.into(),
-            auth_token: Some(TOKEN.into()),
-            from: Some("+15005550006".into()),
-            ..Default::default()
-        };
-        c.providers
-            .insert("tw".into(), otpgw::providers::ProviderConfig::Twilio(tw));
-        c.routing.default = vec!["tw".into()];
-        c.receipts.public_base_url = Some("https://otp.example.com".into());
+        support::twilio::send_through(c, support::twilio::config(base, SID, TOKEN));
     })
     .await;
     let id = app.start(&support::app::number()).await.body["id"]

@@ -17,55 +17,15 @@ use std::time::{Duration, Instant};
 /// The npm package the script runs on.
 const SMPP_PACKAGE: &str = "smpp@0.5.1";
 
-fn runs(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// `node_modules` holding the `smpp` package, installed on first use.
 fn node_modules() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("smpp");
-        let modules = dir.join("node_modules");
-        let marker = dir.join(".installed");
-        if std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == SMPP_PACKAGE)
-            && modules.join("smpp").exists()
-        {
-            return modules;
-        }
-        assert!(
-            runs("node") && runs("npm"),
-            "The SMPP tests run a scripted SMSC on the npm `smpp` package, which needs \
-             Node.js and npm: install nodejs and npm (Debian/Ubuntu: apt-get install -y \
-             nodejs npm) and run the tests again."
-        );
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-            ])
-            .arg(&dir)
-            .arg(SMPP_PACKAGE)
-            .stdin(Stdio::null())
-            .output()
-            .expect("npm could not be run");
-        assert!(
-            out.status.success() && modules.join("smpp").exists(),
-            "npm install {SMPP_PACKAGE} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(&marker, SMPP_PACKAGE).unwrap();
-        modules
+        crate::support::npm::install(
+            "smpp",
+            SMPP_PACKAGE,
+            "The SMPP tests (which run a scripted SMSC on the npm `smpp` package)",
+        )
     })
 }
 

@@ -1,6 +1,7 @@
 //! Twilio's side of a status callback: the `X-Twilio-Signature` it computes
 //! (Base64(HMAC-SHA1(auth token, URL + the sorted parameters' names and values))) and
-//! the signed form POST to the gateway's receipt route.
+//! the signed form POST to the gateway's receipt route; a Messages stand-in, and a
+//! gateway config sending every SMS through a Twilio instance `tw` at one.
 
 use super::app::TestApp;
 use base64::Engine;
@@ -60,4 +61,33 @@ pub async fn messages_stand_in(message_sid: &'static str) -> String {
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
     format!("http://{addr}")
+}
+
+/// The public base URL the gateways of [`send_through`] are told they are reached at
+/// (`receipts.public_base_url`): what receipts are signed for.
+pub const PUBLIC: &str = "https://otp.example.com";
+
+/// A Twilio instance at `base_url` with `account_sid` and `auth_token`, sending from
+/// Twilio's test number; the rest default.
+pub fn config(
+    base_url: String,
+    account_sid: &str,
+    auth_token: &str,
+) -> otpgw::providers::twilio::Config {
+    otpgw::providers::twilio::Config {
+        base_url,
+        account_sid: account_sid.into(),
+        auth_token: Some(auth_token.into()),
+        from: Some("+15005550006".into()),
+        ..Default::default()
+    }
+}
+
+/// Sends every SMS of `c` through `tw` as the instance `tw`, receipts signed for
+/// [`PUBLIC`].
+pub fn send_through(c: &mut otpgw::Config, tw: otpgw::providers::twilio::Config) {
+    c.providers
+        .insert("tw".into(), otpgw::providers::ProviderConfig::Twilio(tw));
+    c.routing.default = vec!["tw".into()];
+    c.receipts.public_base_url = Some(PUBLIC.into());
 }

@@ -1,6 +1,6 @@
-//! The tables by country, by provider and by channel (conversion, delivery rate, spend; sortable by
-//! a column header link `?sort=<column>&dir=asc|desc`) and the spend section (per hour,
-//! per country, per provider, and what the pumping guard avoided).
+//! The tables by country, by provider and by channel (conversion, delivery rate, spend;
+//! sortable by a column header link `?sort=<column>&dir=asc|desc`) and the spend section
+//! (per hour, per country, per provider, and what the pumping guard avoided).
 
 use super::charts::num;
 use super::svg::{bars, Unit};
@@ -42,18 +42,11 @@ const BY_COUNTRY: &[&str] = &[
     "spend",
     "spend_avoided",
 ];
-const BY_CHANNEL: &[&str] = &[
-    "key",
-    "starts",
-    "approvals",
-    "conversion",
-    "sends",
-    "accepted",
-    "failed",
-    "delivered",
-    "delivery_rate",
-    "spend",
-];
+/// The country columns without the last, `spend_avoided`.
+const BY_CHANNEL: &[&str] = match BY_COUNTRY.split_last() {
+    Some((_, rest)) => rest,
+    None => &[],
+};
 const BY_PROVIDER: &[&str] = &[
     "key",
     "sends",
